@@ -1,0 +1,104 @@
+//! Upstream payment channels behind one trait. A channel answers with one of four
+//! outcomes; a timeout or an unreadable reply is `Unknown` (the payer may have paid), which
+//! keeps the attempt open and schedules a query.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::order::{Attempt, Order};
+use crate::refund::Refund;
+use crate::time::Millis;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelOutcome {
+    Succeeded {
+        /// The channel's own number for the payment or refund.
+        trade_no: String,
+        /// The payer's account at the channel, where it says.
+        payer: Option<String>,
+        at: Millis,
+    },
+    Failed {
+        code: String,
+        msg: String,
+    },
+    /// Accepted, not decided. `check_after_s`: when to ask again; `None` when the channel
+    /// will tell us by itself (a payer in front of a cashier page).
+    Pending { check_after_s: Option<u32> },
+    Unknown { reason: String },
+}
+
+impl ChannelOutcome {
+    pub fn unsupported(what: &str) -> ChannelOutcome {
+        ChannelOutcome::Failed {
+            code: "UNSUPPORTED".into(),
+            msg: format!("the channel does not support {what}"),
+        }
+    }
+}
+
+/// What the payer must do to pay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayAction {
+    /// Open this URL (an H5 page, the cashier).
+    Redirect(String),
+    /// Scan this content as a QR code.
+    QrCode(String),
+    /// Submit these fields by POST to `url` (online-banking forms).
+    PostForm {
+        url: String,
+        fields: Vec<(String, String)>,
+    },
+    /// Nothing: the merchant already has the payer's code (barcode payments).
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentStart {
+    pub outcome: ChannelOutcome,
+    pub action: PayAction,
+}
+
+#[async_trait]
+pub trait Channel: Send + Sync {
+    /// Stored with each attempt, so a restart knows which channel to ask.
+    fn name(&self) -> &'static str;
+
+    async fn start_payment(&self, order: &Order, attempt: &Attempt) -> PaymentStart;
+
+    async fn query_payment(&self, _order: &Order, _attempt: &Attempt, _now: Millis) -> ChannelOutcome {
+        ChannelOutcome::unsupported("payment queries")
+    }
+
+    /// Stops a pending attempt at the channel (the order closed or expired).
+    async fn close_payment(&self, _order: &Order, _attempt: &Attempt) -> ChannelOutcome {
+        ChannelOutcome::unsupported("closing payments")
+    }
+
+    async fn refund(&self, _order: &Order, _refund: &Refund) -> ChannelOutcome {
+        ChannelOutcome::unsupported("refunds")
+    }
+
+    async fn query_refund(&self, _order: &Order, _refund: &Refund, _now: Millis) -> ChannelOutcome {
+        ChannelOutcome::unsupported("refund queries")
+    }
+}
+
+/// The channels this gateway runs; the first is where new payments go.
+#[derive(Clone)]
+pub struct Channels(Vec<Arc<dyn Channel>>);
+
+impl Channels {
+    pub fn new(default: Arc<dyn Channel>) -> Channels {
+        Channels(vec![default])
+    }
+
+    pub fn default_channel(&self) -> &Arc<dyn Channel> {
+        &self.0[0]
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Channel>> {
+        self.0.iter().find(|c| c.name() == name)
+    }
+}

@@ -1,0 +1,114 @@
+//! The commands dialects call. A `Gateway` is a cheap-to-clone handle on the store, the
+//! channels, the clock and the merchants; each command is a plain async method that reads,
+//! asks the state machine, and applies the result through one guarded store transaction.
+
+mod payments;
+mod refunds;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use payments::{CreatedOrder, NewOrder};
+pub use refunds::NewRefund;
+
+use crate::channel::{Channel, Channels};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::ids::{IdGenerator, MerchantId, PlatformId};
+use crate::merchant::Merchant;
+use crate::store::{Store, StoreError};
+use crate::time::Millis;
+
+/// How many times a command re-reads and retries after losing a race.
+const MAX_RACE_RETRIES: usize = 8;
+
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// Orders without an expiry of their own close after this long.
+    pub default_order_ttl_s: i64,
+    pub allow_private_callbacks: bool,
+    /// How long a worker may hold a claimed row before another instance may take it.
+    pub lease_s: i64,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            default_order_ttl_s: 2 * 3600,
+            allow_private_callbacks: false,
+            lease_s: 60,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    channels: Channels,
+    clock: Arc<dyn Clock>,
+    ids: IdGenerator,
+    merchants: HashMap<MerchantId, Merchant>,
+    settings: GatewaySettings,
+}
+
+impl Gateway {
+    /// Registers this instance with the store (for its id prefix) and builds the handle.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        channels: Channels,
+        clock: Arc<dyn Clock>,
+        merchants: Vec<Merchant>,
+        settings: GatewaySettings,
+    ) -> Result<Gateway, StoreError> {
+        let node = store.register_node(clock.now()).await?;
+        Ok(Gateway {
+            inner: Arc::new(Inner {
+                store,
+                channels,
+                clock,
+                ids: IdGenerator::new(node),
+                merchants: merchants.into_iter().map(|m| (m.id.clone(), m)).collect(),
+                settings,
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    pub fn now(&self) -> Millis {
+        self.inner.clock.now()
+    }
+
+    pub fn settings(&self) -> &GatewaySettings {
+        &self.inner.settings
+    }
+
+    pub fn merchant(&self, id: &MerchantId) -> Option<&Merchant> {
+        self.inner.merchants.get(id)
+    }
+
+    pub fn merchants(&self) -> impl Iterator<Item = &Merchant> {
+        self.inner.merchants.values()
+    }
+
+    pub fn new_id(&self, prefix: char) -> PlatformId {
+        self.inner.ids.next(prefix, self.now())
+    }
+
+    fn channel(&self, name: &str) -> Result<&Arc<dyn Channel>> {
+        self.inner.channels.get(name).ok_or_else(|| Error::ChannelRefused {
+            code: "NO_CHANNEL".into(),
+            msg: format!("channel {name} is not configured"),
+        })
+    }
+
+    fn lease_until(&self, now: Millis) -> Millis {
+        now.plus_secs(self.inner.settings.lease_s)
+    }
+}

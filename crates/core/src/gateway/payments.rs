@@ -1,0 +1,396 @@
+//! Pay orders: create, query, pay (channel outcomes), close, expire, re-notify.
+
+use serde_json::{Map, Value};
+
+use super::{Gateway, MAX_RACE_RETRIES};
+use crate::channel::{ChannelOutcome, PayAction};
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
+use crate::ids::{MerchantId, MerchantOrderNo, NotifyUrl, PlatformId};
+use crate::money::Fen;
+use crate::notification::{Notification, NotificationEvent};
+use crate::order::{Attempt, AttemptStatus, Order, OrderEvent, OrderStatus, Transition, next_status};
+use crate::payway::PayWay;
+use crate::refund::{Refund, RefundStatus};
+use crate::store::{AttemptSettlement, OrderClosing, OrderKey, StoreError};
+use crate::time::Millis;
+
+/// Ask a channel again this long after it answered `Unknown`.
+const UNKNOWN_RECHECK_S: i64 = 5;
+
+/// A merchant's order, parsed and checked by the dialect.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub merchant_id: MerchantId,
+    pub merchant_order_no: MerchantOrderNo,
+    pub dialect: Dialect,
+    pub pay_way: PayWay,
+    pub amount: Fen,
+    pub currency: String,
+    pub subject: String,
+    pub body: String,
+    pub notify_url: Option<NotifyUrl>,
+    pub return_url: Option<String>,
+    pub client_ip: Option<String>,
+    pub extra: Map<String, Value>,
+    /// `None`: the gateway's default time to live.
+    pub expires_at: Option<Millis>,
+    /// The payer's code, for barcode payments.
+    pub auth_code: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreatedOrder {
+    pub order: Order,
+    pub attempt: Attempt,
+    pub action: PayAction,
+}
+
+impl Gateway {
+    /// Creates an order and starts its first payment attempt at the default channel.
+    /// The order is committed before the channel is asked, so a crash in between leaves
+    /// an order that a query or the expirer will settle, never a lost payment.
+    pub async fn create_order(&self, new: NewOrder) -> Result<CreatedOrder> {
+        if self.merchant(&new.merchant_id).is_none() {
+            return Err(Error::invalid("merchant", "unknown merchant"));
+        }
+        let now = self.now();
+        let expires_at = new
+            .expires_at
+            .unwrap_or_else(|| now.plus_secs(self.settings().default_order_ttl_s));
+        if expires_at <= now {
+            return Err(Error::invalid("expireTime", "must be in the future"));
+        }
+        let channel = self.inner.channels.default_channel().clone();
+        let order = Order {
+            id: self.new_id('P'),
+            merchant_id: new.merchant_id,
+            merchant_order_no: new.merchant_order_no,
+            dialect: new.dialect,
+            pay_way: new.pay_way,
+            channel: channel.name().to_owned(),
+            amount: new.amount,
+            currency: new.currency,
+            subject: new.subject,
+            body: new.body,
+            status: OrderStatus::Paying,
+            notify_url: new.notify_url,
+            return_url: new.return_url,
+            client_ip: new.client_ip,
+            extra: new.extra,
+            channel_trade_no: None,
+            channel_user: None,
+            refund_reserved: Fen::ZERO,
+            refunded: Fen::ZERO,
+            created_at: now,
+            expires_at,
+            paid_at: None,
+            closed_at: None,
+            merchant_acked_at: None,
+            fail_code: None,
+            fail_msg: None,
+        };
+        let attempt = Attempt {
+            order_id: order.id.clone(),
+            seq: 1,
+            channel: order.channel.clone(),
+            pay_way: order.pay_way,
+            status: AttemptStatus::Paying,
+            auth_code: new.auth_code,
+            channel_trade_no: None,
+            channel_user: None,
+            created_at: now,
+            finished_at: None,
+            next_check_at: None,
+            fail_code: None,
+            fail_msg: None,
+        };
+        self.store()
+            .insert_order(&order, Some(&attempt))
+            .await
+            .map_err(|e| match e {
+                StoreError::DuplicateOrderNo => Error::DuplicateOrderNo,
+                other => Error::Store(other),
+            })?;
+
+        let start = channel.start_payment(&order, &attempt).await;
+        match start.outcome {
+            ChannelOutcome::Pending { check_after_s: None } => Ok(CreatedOrder {
+                order,
+                attempt,
+                action: start.action,
+            }),
+            outcome => {
+                let order = self.apply_attempt_outcome(&order.id, attempt.seq, outcome).await?;
+                let attempt = self
+                    .store()
+                    .attempt(&order.id, attempt.seq)
+                    .await?
+                    .ok_or(Error::OrderNotFound)?;
+                Ok(CreatedOrder {
+                    order,
+                    attempt,
+                    action: start.action,
+                })
+            }
+        }
+    }
+
+    pub async fn find_order(&self, merchant: &MerchantId, key: OrderKey<'_>) -> Result<Order> {
+        self.store()
+            .order(merchant, key)
+            .await?
+            .ok_or(Error::OrderNotFound)
+    }
+
+    pub async fn order_by_id(&self, id: &PlatformId) -> Result<Order> {
+        self.store().order_by_id(id).await?.ok_or(Error::OrderNotFound)
+    }
+
+    pub async fn latest_attempt(&self, order_id: &PlatformId) -> Result<Option<Attempt>> {
+        Ok(self.store().latest_attempt(order_id).await?)
+    }
+
+    /// Applies what a channel said about an attempt: the one path by which money arrives.
+    /// Returns the order as it stands afterwards.
+    pub async fn apply_attempt_outcome(
+        &self,
+        order_id: &PlatformId,
+        seq: i32,
+        outcome: ChannelOutcome,
+    ) -> Result<Order> {
+        for _ in 0..MAX_RACE_RETRIES {
+            let order = self.order_by_id(order_id).await?;
+            let attempt = self
+                .store()
+                .attempt(order_id, seq)
+                .await?
+                .ok_or(Error::OrderNotFound)?;
+            let now = self.now();
+            let settlement = match &outcome {
+                ChannelOutcome::Succeeded { trade_no, payer, at } => {
+                    if attempt.status == AttemptStatus::Succeeded {
+                        return Ok(order);
+                    }
+                    self.success_settlement(&order, &attempt, trade_no, payer.as_deref(), *at, now)
+                }
+                ChannelOutcome::Failed { code, msg } => {
+                    if attempt.status != AttemptStatus::Paying {
+                        return Ok(order);
+                    }
+                    let order_to = match next_status(order.status, order.amount, OrderEvent::AttemptFailed) {
+                        Transition::To(s) => s,
+                        _ => order.status,
+                    };
+                    AttemptSettlement {
+                        order_id: order.id.clone(),
+                        seq,
+                        attempt_from: attempt.status,
+                        attempt_to: AttemptStatus::Failed,
+                        order_from: order.status,
+                        order_to,
+                        at: now,
+                        channel_trade_no: None,
+                        channel_user: None,
+                        paid_at: None,
+                        fail: Some((code.clone(), msg.clone())),
+                        notification: None,
+                        late_refund: None,
+                    }
+                }
+                ChannelOutcome::Pending { check_after_s } => {
+                    if let Some(secs) = check_after_s {
+                        self.store()
+                            .schedule_attempt_check(order_id, seq, now.plus_secs(i64::from(*secs)))
+                            .await?;
+                    }
+                    return Ok(order);
+                }
+                ChannelOutcome::Unknown { reason } => {
+                    tracing::warn!(order = %order_id, seq, %reason, "channel outcome unknown; will query");
+                    self.store()
+                        .schedule_attempt_check(order_id, seq, now.plus_secs(UNKNOWN_RECHECK_S))
+                        .await?;
+                    return Ok(order);
+                }
+            };
+            if self.store().settle_attempt(&settlement).await? {
+                if let Some(refund) = &settlement.late_refund {
+                    tracing::warn!(order = %order_id, seq, refund = %refund.id, "late payment; refunding it");
+                    self.execute_refund(refund).await?;
+                }
+                return self.order_by_id(order_id).await;
+            }
+        }
+        Err(Error::Contention)
+    }
+
+    fn success_settlement(
+        &self,
+        order: &Order,
+        attempt: &Attempt,
+        trade_no: &str,
+        payer: Option<&str>,
+        paid_at: Millis,
+        now: Millis,
+    ) -> AttemptSettlement {
+        let mut settlement = AttemptSettlement {
+            order_id: order.id.clone(),
+            seq: attempt.seq,
+            attempt_from: attempt.status,
+            attempt_to: AttemptStatus::Succeeded,
+            order_from: order.status,
+            order_to: order.status,
+            at: now,
+            channel_trade_no: Some(trade_no.to_owned()),
+            channel_user: payer.map(str::to_owned),
+            paid_at: None,
+            fail: None,
+            notification: None,
+            late_refund: None,
+        };
+        match next_status(order.status, order.amount, OrderEvent::AttemptSucceeded) {
+            Transition::To(to) => {
+                settlement.order_to = to;
+                settlement.paid_at = Some(paid_at);
+                settlement.notification = order.notify_url.as_ref().map(|url| {
+                    Notification::new(
+                        self.new_id('N'),
+                        order.merchant_id.clone(),
+                        order.dialect,
+                        NotificationEvent::Pay,
+                        order.id.clone(),
+                        url.clone(),
+                        now,
+                    )
+                });
+            }
+            Transition::LatePayment | Transition::Unchanged | Transition::Refused => {
+                if !order.status.is_paid() {
+                    settlement.paid_at = Some(paid_at);
+                }
+                settlement.late_refund = Some(Refund {
+                    id: self.new_id('R'),
+                    merchant_id: order.merchant_id.clone(),
+                    order_id: order.id.clone(),
+                    attempt_seq: attempt.seq,
+                    dialect: order.dialect,
+                    refund_no: None,
+                    request_no: None,
+                    amount: order.amount,
+                    reason: format!("automatic refund: payment arrived while the order was {}", order.status),
+                    status: RefundStatus::Requested,
+                    automatic: true,
+                    channel_refund_no: None,
+                    fail_reason: None,
+                    extra: Map::new(),
+                    created_at: now,
+                    finished_at: None,
+                    next_check_at: None,
+                });
+            }
+        }
+        settlement
+    }
+
+    /// Closes an unpaid order (the merchant asked, or it expired). Closing a closed order
+    /// is not an error; closing a paid one is.
+    pub async fn close_order(&self, order_id: &PlatformId, reason: &str) -> Result<Order> {
+        for _ in 0..MAX_RACE_RETRIES {
+            let order = self.order_by_id(order_id).await?;
+            match next_status(order.status, order.amount, OrderEvent::Close) {
+                Transition::Unchanged => return Ok(order),
+                Transition::To(_) => {}
+                Transition::Refused | Transition::LatePayment => return Err(Error::OrderAlreadyPaid),
+            }
+            if let Some(attempt) = self.latest_attempt(order_id).await?
+                && attempt.status == AttemptStatus::Paying
+            {
+                let channel = self.channel(&attempt.channel)?;
+                match channel.close_payment(&order, &attempt).await {
+                    ChannelOutcome::Succeeded { .. } => {}
+                    outcome => {
+                        // The channel would not close it: perhaps the payer just paid.
+                        let query = channel.query_payment(&order, &attempt, self.now()).await;
+                        if let ChannelOutcome::Succeeded { .. } = query {
+                            self.apply_attempt_outcome(order_id, attempt.seq, query).await?;
+                            continue;
+                        }
+                        tracing::warn!(order = %order_id, ?outcome, "channel did not confirm the close");
+                    }
+                }
+            }
+            let closing = OrderClosing {
+                order_id: order.id.clone(),
+                from: order.status,
+                at: self.now(),
+                reason: reason.to_owned(),
+            };
+            if self.store().close_order(&closing).await? {
+                return self.order_by_id(order_id).await;
+            }
+        }
+        Err(Error::Contention)
+    }
+
+    /// Closes orders whose expiry has passed; returns how many it closed.
+    pub async fn expire_due_orders(&self, limit: i64) -> Result<usize> {
+        let due = self.store().expired_orders(self.now(), limit).await?;
+        let mut closed = 0;
+        for id in due {
+            match self.close_order(&id, "expired").await {
+                Ok(order) if order.status == OrderStatus::Closed => closed += 1,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(order = %id, error = %e, "could not expire order"),
+            }
+        }
+        Ok(closed)
+    }
+
+    /// Asks channels about pending attempts that are due a check; returns how many it asked.
+    pub async fn check_pending_attempts(&self, limit: i64) -> Result<usize> {
+        let now = self.now();
+        let attempts = self
+            .store()
+            .claim_attempt_checks(now, self.lease_until(now), limit)
+            .await?;
+        let count = attempts.len();
+        for attempt in attempts {
+            let order = self.order_by_id(&attempt.order_id).await?;
+            let outcome = self.channel(&attempt.channel)?.query_payment(&order, &attempt, now).await;
+            let outcome = match outcome {
+                // Still waiting and no hint from the channel: ask again in a while.
+                ChannelOutcome::Pending { check_after_s: None } => ChannelOutcome::Pending {
+                    check_after_s: Some(10),
+                },
+                other => other,
+            };
+            if let Err(e) = self.apply_attempt_outcome(&attempt.order_id, attempt.seq, outcome).await {
+                tracing::warn!(order = %attempt.order_id, error = %e, "could not apply channel query");
+            }
+        }
+        Ok(count)
+    }
+
+    /// Queues the payment notification of a paid order once more (xxpay `executeNotify`).
+    /// Returns whether one was queued: unpaid orders and orders without a URL have none.
+    pub async fn resend_pay_notification(&self, order: &Order) -> Result<bool> {
+        let Some(url) = &order.notify_url else {
+            return Ok(false);
+        };
+        if !order.status.is_paid() {
+            return Ok(false);
+        }
+        let notification = Notification::new(
+            self.new_id('N'),
+            order.merchant_id.clone(),
+            order.dialect,
+            NotificationEvent::Pay,
+            order.id.clone(),
+            url.clone(),
+            self.now(),
+        );
+        self.store().enqueue_notification(&notification).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,275 @@
+//! Refunds: request (reserve + record, atomically), execute at the channel, settle.
+
+use serde_json::{Map, Value};
+
+use super::{Gateway, MAX_RACE_RETRIES};
+use crate::channel::ChannelOutcome;
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
+use crate::ids::{MerchantId, PlatformId, RefundNo, RefundRequestNo};
+use crate::money::Fen;
+use crate::order::{AttemptStatus, OrderEvent, Transition, next_status};
+use crate::refund::{Refund, RefundStatus};
+use crate::store::{OrderKey, RefundKey, RefundOrderUpdate, RefundSettlement, StoreError};
+use crate::time::Millis;
+
+/// Ask the channel about a pending refund this often when it gives no hint.
+const REFUND_RECHECK_S: i64 = 2;
+
+#[derive(Debug, Clone)]
+pub struct NewRefund {
+    pub merchant_id: MerchantId,
+    pub order_id: PlatformId,
+    pub dialect: Dialect,
+    pub refund_no: RefundNo,
+    /// The idempotency key: the same key with the same parameters returns the same refund.
+    pub request_no: Option<RefundRequestNo>,
+    pub amount: Fen,
+    pub reason: String,
+    pub extra: Map<String, Value>,
+}
+
+impl Gateway {
+    /// Requests a refund of a paid order. The amount is reserved on the order in the same
+    /// transaction that records the refund, so concurrent refunds never exceed what was
+    /// paid. Returns the refund as it stands after the channel answered.
+    pub async fn request_refund(&self, new: NewRefund) -> Result<Refund> {
+        if let Some(existing) = self.same_request(&new).await? {
+            return Ok(existing);
+        }
+        let order = self.order_by_id(&new.order_id).await?;
+        if !order.status.is_paid() {
+            return Err(Error::OrderNotRefundable(order.status));
+        }
+        if new.amount > order.refundable() {
+            return Err(Error::RefundExceedsPaid {
+                refundable: order.refundable(),
+            });
+        }
+        let paid_attempt = self
+            .store()
+            .attempts_of_order(&order.id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|a| a.status == AttemptStatus::Succeeded)
+            .ok_or(Error::OrderNotRefundable(order.status))?;
+        let now = self.now();
+        let refund = Refund {
+            id: self.new_id('R'),
+            merchant_id: new.merchant_id.clone(),
+            order_id: order.id.clone(),
+            attempt_seq: paid_attempt.seq,
+            dialect: new.dialect,
+            refund_no: Some(new.refund_no.clone()),
+            request_no: new.request_no.clone(),
+            amount: new.amount,
+            reason: new.reason.clone(),
+            status: RefundStatus::Requested,
+            automatic: false,
+            channel_refund_no: None,
+            fail_reason: None,
+            extra: new.extra.clone(),
+            created_at: now,
+            finished_at: None,
+            next_check_at: None,
+        };
+        match self.store().insert_refund(&refund).await {
+            Ok(()) => {}
+            Err(StoreError::NotRefundable) => {
+                let order = self.order_by_id(&new.order_id).await?;
+                return Err(if order.status.is_paid() {
+                    Error::RefundExceedsPaid {
+                        refundable: order.refundable(),
+                    }
+                } else {
+                    Error::OrderNotRefundable(order.status)
+                });
+            }
+            Err(StoreError::DuplicateRequestNo) => {
+                // The same request arrived concurrently and won; answer as it did.
+                return self.same_request(&new).await?.ok_or(Error::RequestNoConflict);
+            }
+            Err(StoreError::DuplicateRefundNo) => return Err(Error::DuplicateRefundNo),
+            Err(other) => return Err(other.into()),
+        }
+        self.execute_refund(&refund).await
+    }
+
+    /// The refund an earlier request with the same `request_no` made, if its parameters
+    /// match; `RequestNoConflict` if they differ.
+    async fn same_request(&self, new: &NewRefund) -> Result<Option<Refund>> {
+        let Some(request_no) = &new.request_no else {
+            return Ok(None);
+        };
+        let Some(existing) = self
+            .store()
+            .refund(&new.merchant_id, RefundKey::RequestNo(request_no))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let same = existing.order_id == new.order_id
+            && existing.amount == new.amount
+            && existing.refund_no.as_ref() == Some(&new.refund_no);
+        if same { Ok(Some(existing)) } else { Err(Error::RequestNoConflict) }
+    }
+
+    /// Sends a recorded refund to the order's channel and applies the answer.
+    pub(super) async fn execute_refund(&self, refund: &Refund) -> Result<Refund> {
+        let order = self.order_by_id(&refund.order_id).await?;
+        let channel_name = self.refund_channel(refund).await?;
+        let outcome = self.channel(&channel_name)?.refund(&order, refund).await;
+        self.apply_refund_outcome(&refund.id, outcome).await
+    }
+
+    /// Finds a refund by the merchant's keys. A `requestNo` that names no refund but is the
+    /// order number of a late-paid order finds that order's automatic refund, so merchants
+    /// can see where a payment after close went.
+    pub async fn find_refund(&self, merchant: &MerchantId, key: RefundKey<'_>) -> Result<Refund> {
+        if let Some(refund) = self.store().refund(merchant, key).await? {
+            return Ok(refund);
+        }
+        if let RefundKey::RequestNo(request_no) = key
+            && let Ok(order_no) = crate::ids::MerchantOrderNo::parse(request_no.as_str(), usize::MAX)
+            && let Some(order) = self.store().order(merchant, OrderKey::Merchant(&order_no)).await?
+            && let Some(auto) = self.automatic_refund_of(&order.id).await?
+        {
+            return Ok(auto);
+        }
+        Err(Error::RefundNotFound)
+    }
+
+    pub async fn refunds_of_order(&self, order_id: &PlatformId) -> Result<Vec<Refund>> {
+        Ok(self.store().refunds_of_order(order_id).await?)
+    }
+
+    /// The automatic refund of a late payment on this order, if there is one.
+    pub async fn automatic_refund_of(&self, order_id: &PlatformId) -> Result<Option<Refund>> {
+        Ok(self
+            .refunds_of_order(order_id)
+            .await?
+            .into_iter()
+            .find(|r| r.automatic))
+    }
+
+    /// Applies what a channel said about a refund.
+    pub async fn apply_refund_outcome(&self, refund_id: &PlatformId, outcome: ChannelOutcome) -> Result<Refund> {
+        for _ in 0..MAX_RACE_RETRIES {
+            let refund = self.refund_by_id(refund_id).await?;
+            if refund.status != RefundStatus::Requested {
+                return Ok(refund);
+            }
+            let now = self.now();
+            let settlement = match &outcome {
+                ChannelOutcome::Succeeded { trade_no, at, .. } => {
+                    self.refund_success(&refund, trade_no, *at).await?
+                }
+                ChannelOutcome::Failed { code, msg } => {
+                    tracing::warn!(refund = %refund.id, %code, %msg, automatic = refund.automatic, "refund failed at the channel");
+                    RefundSettlement {
+                        refund_id: refund.id.clone(),
+                        to: RefundStatus::Failed,
+                        at: now,
+                        channel_refund_no: None,
+                        fail_reason: Some(format!("{code}: {msg}")),
+                        order: (!refund.automatic).then(|| RefundOrderUpdate::Released {
+                            order_id: refund.order_id.clone(),
+                            amount: refund.amount,
+                        }),
+                        notification: None,
+                    }
+                }
+                ChannelOutcome::Pending { check_after_s } => {
+                    let wait = check_after_s.map(i64::from).unwrap_or(REFUND_RECHECK_S);
+                    self.store()
+                        .schedule_refund_check(refund_id, now.plus_secs(wait))
+                        .await?;
+                    return self.refund_by_id(refund_id).await;
+                }
+                ChannelOutcome::Unknown { reason } => {
+                    tracing::warn!(refund = %refund.id, %reason, "refund outcome unknown; will query");
+                    self.store()
+                        .schedule_refund_check(refund_id, now.plus_secs(REFUND_RECHECK_S))
+                        .await?;
+                    return self.refund_by_id(refund_id).await;
+                }
+            };
+            if self.store().settle_refund(&settlement).await? {
+                return self.refund_by_id(refund_id).await;
+            }
+        }
+        Err(Error::Contention)
+    }
+
+    async fn refund_success(&self, refund: &Refund, trade_no: &str, at: Millis) -> Result<RefundSettlement> {
+        let order_update = if refund.automatic {
+            None
+        } else {
+            let order = self.order_by_id(&refund.order_id).await?;
+            let refunded_total = order
+                .refunded
+                .checked_add(refund.amount)
+                .ok_or_else(|| Error::invalid("amount", "refund total overflows"))?;
+            let to = match next_status(order.status, order.amount, OrderEvent::RefundSucceeded { refunded_total }) {
+                Transition::To(to) => to,
+                Transition::Unchanged => order.status,
+                Transition::Refused | Transition::LatePayment => {
+                    return Err(Error::OrderNotRefundable(order.status));
+                }
+            };
+            Some(RefundOrderUpdate::Completed {
+                order_id: order.id.clone(),
+                from: order.status,
+                to,
+                amount: refund.amount,
+                refunded_before: order.refunded,
+            })
+        };
+        Ok(RefundSettlement {
+            refund_id: refund.id.clone(),
+            to: RefundStatus::Succeeded,
+            at,
+            channel_refund_no: Some(trade_no.to_owned()),
+            fail_reason: None,
+            order: order_update,
+            notification: None,
+        })
+    }
+
+    /// Refunds go back through the channel the money came in by.
+    async fn refund_channel(&self, refund: &Refund) -> Result<String> {
+        let attempt = self
+            .store()
+            .attempt(&refund.order_id, refund.attempt_seq)
+            .await?
+            .ok_or(Error::OrderNotFound)?;
+        Ok(attempt.channel)
+    }
+
+    pub async fn refund_by_id(&self, id: &PlatformId) -> Result<Refund> {
+        self.store()
+            .refund_by_id(id)
+            .await?
+            .ok_or(Error::RefundNotFound)
+    }
+
+    /// Asks channels about refunds that are due a check; returns how many it asked.
+    pub async fn check_pending_refunds(&self, limit: i64) -> Result<usize> {
+        let now = self.now();
+        let refunds = self
+            .store()
+            .claim_refund_checks(now, self.lease_until(now), limit)
+            .await?;
+        let count = refunds.len();
+        for refund in refunds {
+            let order = self.order_by_id(&refund.order_id).await?;
+            let channel_name = self.refund_channel(&refund).await?;
+            let outcome = self.channel(&channel_name)?.query_refund(&order, &refund, now).await;
+            if let Err(e) = self.apply_refund_outcome(&refund.id, outcome).await {
+                tracing::warn!(refund = %refund.id, error = %e, "could not apply refund query");
+            }
+        }
+        Ok(count)
+    }
+}

@@ -1,0 +1,167 @@
+//! The store interface. Each method is one transaction; every change names the state it
+//! starts from and reports whether it won (`false`: someone else decided first — re-read
+//! and answer from what is stored). Uniqueness of business keys is the database's job.
+
+use async_trait::async_trait;
+
+use crate::ids::{MerchantId, MerchantOrderNo, PlatformId, RefundNo, RefundRequestNo};
+use crate::money::Fen;
+use crate::notification::{DeliveryRecord, Notification};
+use crate::order::{Attempt, AttemptStatus, Order, OrderStatus};
+use crate::refund::{Refund, RefundStatus};
+use crate::time::Millis;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the merchant order number is already taken")]
+    DuplicateOrderNo,
+    #[error("the refund number is already taken")]
+    DuplicateRefundNo,
+    #[error("the refund request number is already taken")]
+    DuplicateRequestNo,
+    #[error("the order cannot be refunded that much")]
+    NotRefundable,
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("stored data does not parse: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum OrderKey<'a> {
+    Platform(&'a PlatformId),
+    Merchant(&'a MerchantOrderNo),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum RefundKey<'a> {
+    Platform(&'a PlatformId),
+    RefundNo(&'a RefundNo),
+    RequestNo(&'a RefundRequestNo),
+}
+
+/// An attempt reached an outcome; the order moves with it in the same transaction.
+#[derive(Debug, Clone)]
+pub struct AttemptSettlement {
+    pub order_id: PlatformId,
+    pub seq: i32,
+    pub attempt_from: AttemptStatus,
+    pub attempt_to: AttemptStatus,
+    pub order_from: OrderStatus,
+    /// Equal to `order_from` when the order does not move (a late payment).
+    pub order_to: OrderStatus,
+    pub at: Millis,
+    pub channel_trade_no: Option<String>,
+    pub channel_user: Option<String>,
+    /// Set on the order for a success, late or not.
+    pub paid_at: Option<Millis>,
+    pub fail: Option<(String, String)>,
+    pub notification: Option<Notification>,
+    /// The automatic refund of a payment the order could not accept.
+    pub late_refund: Option<Refund>,
+}
+
+/// The order closes (merchant or expiry); its pending attempts close with it.
+#[derive(Debug, Clone)]
+pub struct OrderClosing {
+    pub order_id: PlatformId,
+    pub from: OrderStatus,
+    pub at: Millis,
+    pub reason: String,
+}
+
+/// A refund reached its outcome.
+#[derive(Debug, Clone)]
+pub struct RefundSettlement {
+    pub refund_id: PlatformId,
+    pub to: RefundStatus,
+    pub at: Millis,
+    pub channel_refund_no: Option<String>,
+    pub fail_reason: Option<String>,
+    /// For a merchant's refund: the order's move and its new refunded total (on success),
+    /// or the reservation to release (on failure). `None` for automatic refunds.
+    pub order: Option<RefundOrderUpdate>,
+    pub notification: Option<Notification>,
+}
+
+#[derive(Debug, Clone)]
+pub enum RefundOrderUpdate {
+    Completed {
+        order_id: PlatformId,
+        from: OrderStatus,
+        to: OrderStatus,
+        amount: Fen,
+        /// The order's refunded total the decision was made on (guards the update).
+        refunded_before: Fen,
+    },
+    Released {
+        order_id: PlatformId,
+        amount: Fen,
+    },
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Registers a running gateway instance; its number keeps generated ids apart.
+    async fn register_node(&self, now: Millis) -> Result<u32, StoreError>;
+
+    /// Inserts a new order with its first attempt. `DuplicateOrderNo` if the merchant
+    /// already used the number.
+    async fn insert_order(&self, order: &Order, attempt: Option<&Attempt>) -> Result<(), StoreError>;
+    async fn order(&self, merchant: &MerchantId, key: OrderKey<'_>) -> Result<Option<Order>, StoreError>;
+    async fn order_by_id(&self, id: &PlatformId) -> Result<Option<Order>, StoreError>;
+    async fn latest_attempt(&self, order_id: &PlatformId) -> Result<Option<Attempt>, StoreError>;
+    async fn attempt(&self, order_id: &PlatformId, seq: i32) -> Result<Option<Attempt>, StoreError>;
+    async fn attempts_of_order(&self, order_id: &PlatformId) -> Result<Vec<Attempt>, StoreError>;
+    async fn settle_attempt(&self, settlement: &AttemptSettlement) -> Result<bool, StoreError>;
+    async fn close_order(&self, closing: &OrderClosing) -> Result<bool, StoreError>;
+    /// Open orders whose expiry has passed, oldest first.
+    async fn expired_orders(&self, now: Millis, limit: i64) -> Result<Vec<PlatformId>, StoreError>;
+    /// Takes up to `limit` pending attempts due for a channel query, moving their next check
+    /// to `lease_until` so that no other instance takes them meanwhile.
+    async fn claim_attempt_checks(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: i64,
+    ) -> Result<Vec<Attempt>, StoreError>;
+    async fn schedule_attempt_check(&self, order_id: &PlatformId, seq: i32, at: Millis) -> Result<(), StoreError>;
+
+    /// Records a merchant's refund and reserves its amount on the order, atomically:
+    /// `NotRefundable` if the order is not paid or the amount exceeds what is left;
+    /// `DuplicateRefundNo` / `DuplicateRequestNo` if a key is taken (nothing is reserved).
+    async fn insert_refund(&self, refund: &Refund) -> Result<(), StoreError>;
+    async fn refund(&self, merchant: &MerchantId, key: RefundKey<'_>) -> Result<Option<Refund>, StoreError>;
+    async fn refund_by_id(&self, id: &PlatformId) -> Result<Option<Refund>, StoreError>;
+    async fn refunds_of_order(&self, order_id: &PlatformId) -> Result<Vec<Refund>, StoreError>;
+    async fn settle_refund(&self, settlement: &RefundSettlement) -> Result<bool, StoreError>;
+    async fn claim_refund_checks(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: i64,
+    ) -> Result<Vec<Refund>, StoreError>;
+    async fn schedule_refund_check(&self, refund_id: &PlatformId, at: Millis) -> Result<(), StoreError>;
+
+    async fn enqueue_notification(&self, notification: &Notification) -> Result<(), StoreError>;
+    /// Takes up to `limit` due notifications, counting the attempt about to be made and
+    /// moving their next attempt to `lease_until` (a crashed sender's row comes back then).
+    async fn claim_notifications(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: i64,
+    ) -> Result<Vec<Notification>, StoreError>;
+    /// Records the outcome of the attempt `claimed.attempts`; ignored if the row has moved
+    /// on since (another instance took it after this one's lease ran out). On delivery of
+    /// a payment notification, `acked_order` is marked acknowledged in the same transaction.
+    async fn record_delivery(
+        &self,
+        claimed: &Notification,
+        record: &DeliveryRecord,
+        acked_order: Option<&PlatformId>,
+    ) -> Result<bool, StoreError>;
+    async fn notifications_about(&self, subject_id: &PlatformId) -> Result<Vec<Notification>, StoreError>;
+    /// Notifications still to be delivered.
+    async fn outbox_depth(&self) -> Result<i64, StoreError>;
+}
