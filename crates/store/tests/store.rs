@@ -1,0 +1,355 @@
+//! Store behaviour, written once and run against both backends: SQLite in a temporary
+//! directory and a freshly created PostgreSQL database.
+
+use std::sync::Arc;
+
+use paymux_core::Fen;
+use paymux_core::dialect::Dialect;
+use paymux_core::ids::{MerchantId, MerchantOrderNo, NotifyUrl, PlatformId, RefundNo};
+use paymux_core::notification::{DeliveryRecord, Notification, NotificationEvent, NotificationStatus};
+use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus};
+use paymux_core::payway::{PayMethod, PayWay, Wallet};
+use paymux_core::refund::{Refund, RefundStatus};
+use paymux_core::store::{AttemptSettlement, OrderClosing, OrderKey, RefundKey, Store, StoreError};
+use paymux_core::time::Millis;
+use paymux_store::SqlStore;
+use serde_json::Map;
+
+const T0: Millis = Millis(1_750_000_000_000);
+
+struct Backends {
+    stores: Vec<(&'static str, Arc<SqlStore>)>,
+    _dir: tempfile::TempDir,
+}
+
+async fn backends() -> Backends {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite_url = format!("sqlite://{}/paymux.db", dir.path().display());
+    let sqlite = paymux_store::connect(&sqlite_url).await.expect("sqlite store");
+    let pg_url = paymux_store::create_test_database("paymux_store_test")
+        .await
+        .expect("a PostgreSQL server for tests (PAYMUX_TEST_POSTGRES)");
+    let postgres = paymux_store::connect(&pg_url).await.expect("postgres store");
+    Backends {
+        stores: vec![("sqlite", Arc::new(sqlite)), ("postgres", Arc::new(postgres))],
+        _dir: dir,
+    }
+}
+
+fn order(id: &str, order_no: &str, amount: i64) -> Order {
+    Order {
+        id: PlatformId::from_string(id),
+        merchant_id: MerchantId::new("demo"),
+        merchant_order_no: MerchantOrderNo::parse(order_no, 64).expect("order no"),
+        dialect: Dialect::Xxpay,
+        pay_way: PayWay::new(Wallet::WeChat, PayMethod::Qr),
+        channel: "sandbox".into(),
+        amount: Fen::positive(amount).expect("amount"),
+        currency: "cny".into(),
+        subject: "测试商品".into(),
+        body: "body".into(),
+        status: OrderStatus::Paying,
+        notify_url: Some(NotifyUrl::from_stored("http://merchant.example/notify".into())),
+        return_url: None,
+        client_ip: None,
+        extra: Map::new(),
+        channel_trade_no: None,
+        channel_user: None,
+        refund_reserved: Fen::ZERO,
+        refunded: Fen::ZERO,
+        created_at: T0,
+        expires_at: T0.plus_secs(3600),
+        paid_at: None,
+        closed_at: None,
+        merchant_acked_at: None,
+        fail_code: None,
+        fail_msg: None,
+    }
+}
+
+fn attempt(order: &Order) -> Attempt {
+    Attempt {
+        order_id: order.id.clone(),
+        seq: 1,
+        channel: "sandbox".into(),
+        pay_way: order.pay_way,
+        status: AttemptStatus::Paying,
+        auth_code: None,
+        channel_trade_no: None,
+        channel_user: None,
+        created_at: T0,
+        finished_at: None,
+        next_check_at: None,
+        fail_code: None,
+        fail_msg: None,
+    }
+}
+
+fn paid(order: &Order) -> AttemptSettlement {
+    AttemptSettlement {
+        order_id: order.id.clone(),
+        seq: 1,
+        attempt_from: AttemptStatus::Paying,
+        attempt_to: AttemptStatus::Succeeded,
+        order_from: OrderStatus::Paying,
+        order_to: OrderStatus::Succeeded,
+        at: T0.plus_secs(10),
+        channel_trade_no: Some("wx123".into()),
+        channel_user: Some("payer".into()),
+        paid_at: Some(T0.plus_secs(10)),
+        fail: None,
+        notification: Some(Notification::new(
+            PlatformId::from_string(format!("N{}", order.id)),
+            order.merchant_id.clone(),
+            order.dialect,
+            NotificationEvent::Pay,
+            order.id.clone(),
+            NotifyUrl::from_stored("http://merchant.example/notify".into()),
+            T0.plus_secs(10),
+        )),
+        late_refund: None,
+    }
+}
+
+fn refund(order: &Order, id: &str, refund_no: &str, amount: i64) -> Refund {
+    Refund {
+        id: PlatformId::from_string(id),
+        merchant_id: order.merchant_id.clone(),
+        order_id: order.id.clone(),
+        attempt_seq: 1,
+        dialect: Dialect::Upp,
+        refund_no: Some(RefundNo::parse(refund_no, 64).expect("refund no")),
+        request_no: None,
+        amount: Fen::positive(amount).expect("amount"),
+        reason: String::new(),
+        status: RefundStatus::Requested,
+        automatic: false,
+        channel_refund_no: None,
+        fail_reason: None,
+        extra: Map::new(),
+        created_at: T0.plus_secs(20),
+        finished_at: None,
+        next_check_at: None,
+    }
+}
+
+#[tokio::test]
+async fn an_order_reads_back_as_written_by_either_key() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let o = order("P1", "M1", 100);
+        store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
+        let by_no = store
+            .order(&o.merchant_id, OrderKey::Merchant(&o.merchant_order_no))
+            .await
+            .expect(name)
+            .expect(name);
+        assert_eq!(by_no.id, o.id, "{name}");
+        assert_eq!(by_no.amount, Fen::positive(100).unwrap(), "{name}");
+        assert_eq!(by_no.subject, "测试商品", "{name}");
+        assert_eq!(by_no.status, OrderStatus::Paying, "{name}");
+        let other_merchant = store
+            .order(&MerchantId::new("other"), OrderKey::Platform(&o.id))
+            .await
+            .expect(name);
+        assert!(other_merchant.is_none(), "{name}: merchants see only their own orders");
+        let a = store.latest_attempt(&o.id).await.expect(name).expect(name);
+        assert_eq!(a.status, AttemptStatus::Paying, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn the_database_refuses_a_second_order_with_the_same_number() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let first = order("P1", "SAME", 100);
+        store.insert_order(&first, Some(&attempt(&first))).await.expect(name);
+        let second = order("P2", "SAME", 999);
+        let err = store.insert_order(&second, Some(&attempt(&second))).await.unwrap_err();
+        assert!(matches!(err, StoreError::DuplicateOrderNo), "{name}: {err:?}");
+        assert!(store.order_by_id(&second.id).await.expect(name).is_none(), "{name}");
+        assert!(store.latest_attempt(&second.id).await.expect(name).is_none(), "{name}: nothing half-written");
+    }
+}
+
+#[tokio::test]
+async fn a_settlement_applies_once_and_writes_its_notification_with_it() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let o = order("P1", "M1", 100);
+        store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
+        assert!(store.settle_attempt(&paid(&o)).await.expect(name), "{name}");
+        assert!(!store.settle_attempt(&paid(&o)).await.expect(name), "{name}: the guard holds");
+        let stored = store.order_by_id(&o.id).await.expect(name).expect(name);
+        assert_eq!(stored.status, OrderStatus::Succeeded, "{name}");
+        assert_eq!(stored.channel_trade_no.as_deref(), Some("wx123"), "{name}");
+        let notes = store.notifications_about(&o.id).await.expect(name);
+        assert_eq!(notes.len(), 1, "{name}: one notification, not two");
+        assert_eq!(store.outbox_depth().await.expect(name), 1, "{name}");
+        let closing = OrderClosing {
+            order_id: o.id.clone(),
+            from: OrderStatus::Paying,
+            at: T0.plus_secs(30),
+            reason: "merchant".into(),
+        };
+        assert!(!store.close_order(&closing).await.expect(name), "{name}: a paid order does not close");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_refunds_never_reserve_more_than_was_paid() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let o = order("P1", "M1", 100);
+        store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
+        store.settle_attempt(&paid(&o)).await.expect(name);
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let store = store.clone();
+            let r = refund(&o, &format!("R{i}"), &format!("RN{i}"), 30);
+            tasks.push(tokio::spawn(async move { store.insert_refund(&r).await }));
+        }
+        let mut accepted = 0;
+        for t in tasks {
+            match t.await.expect("task") {
+                Ok(()) => accepted += 1,
+                Err(StoreError::NotRefundable) => {}
+                Err(other) => panic!("{name}: {other:?}"),
+            }
+        }
+        assert_eq!(accepted, 3, "{name}: 3 × 30 fen fit in 100, a fourth does not");
+        let stored = store.order_by_id(&o.id).await.expect(name).expect(name);
+        assert_eq!(stored.refund_reserved, Fen::new(90).unwrap(), "{name}");
+        assert_eq!(store.refunds_of_order(&o.id).await.expect(name).len(), 3, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn refund_numbers_are_unique_per_merchant_and_a_refused_refund_reserves_nothing() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let o = order("P1", "M1", 100);
+        store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
+        store.settle_attempt(&paid(&o)).await.expect(name);
+        store.insert_refund(&refund(&o, "R1", "RN", 10)).await.expect(name);
+        let err = store.insert_refund(&refund(&o, "R2", "RN", 10)).await.unwrap_err();
+        assert!(matches!(err, StoreError::DuplicateRefundNo), "{name}: {err:?}");
+        let stored = store.order_by_id(&o.id).await.expect(name).expect(name);
+        assert_eq!(stored.refund_reserved, Fen::new(10).unwrap(), "{name}: the duplicate rolled back");
+        let found = store
+            .refund(&o.merchant_id, RefundKey::RefundNo(&RefundNo::parse("RN", 64).unwrap()))
+            .await
+            .expect(name)
+            .expect(name);
+        assert_eq!(found.id.as_str(), "R1", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn an_unpaid_order_cannot_be_refunded() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let o = order("P1", "M1", 100);
+        store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
+        let err = store.insert_refund(&refund(&o, "R1", "RN", 10)).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotRefundable), "{name}: {err:?}");
+        assert!(store.refunds_of_order(&o.id).await.expect(name).is_empty(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_claimed_notification_is_not_claimed_again_until_its_lease_runs_out() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let o = order("P1", "M1", 100);
+        store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
+        store.settle_attempt(&paid(&o)).await.expect(name);
+        let now = T0.plus_secs(11);
+        let lease = now.plus_secs(60);
+        let claimed = store.claim_notifications(now, lease, 10).await.expect(name);
+        assert_eq!(claimed.len(), 1, "{name}");
+        assert_eq!(claimed[0].attempts, 1, "{name}");
+        assert!(store.claim_notifications(now, lease, 10).await.expect(name).is_empty(), "{name}");
+        // The sender died: the row comes back when the lease runs out, as attempt 2.
+        let again = store.claim_notifications(lease, lease.plus_secs(60), 10).await.expect(name);
+        assert_eq!(again.len(), 1, "{name}");
+        assert_eq!(again[0].attempts, 2, "{name}");
+        // The first sender's late report is ignored; the second's counts.
+        let delivered = DeliveryRecord::Delivered { at: lease };
+        assert!(!store.record_delivery(&claimed[0], &delivered, Some(&o.id)).await.expect(name), "{name}");
+        assert!(store.record_delivery(&again[0], &delivered, Some(&o.id)).await.expect(name), "{name}");
+        let notes = store.notifications_about(&o.id).await.expect(name);
+        assert_eq!(notes[0].status, NotificationStatus::Delivered, "{name}");
+        assert_eq!(store.outbox_depth().await.expect(name), 0, "{name}");
+        let stored = store.order_by_id(&o.id).await.expect(name).expect(name);
+        assert_eq!(stored.merchant_acked_at, Some(lease), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_claimers_share_notifications_without_overlap() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        for i in 0..40 {
+            let o = order(&format!("P{i}"), &format!("M{i}"), 100);
+            store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
+            store.settle_attempt(&paid(&o)).await.expect(name);
+        }
+        let now = T0.plus_secs(11);
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut ids = Vec::new();
+                loop {
+                    let batch = store.claim_notifications(now, now.plus_secs(60), 3).await.expect("claim");
+                    if batch.is_empty() {
+                        return ids;
+                    }
+                    ids.extend(batch.into_iter().map(|n| n.id));
+                }
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.expect("task"));
+        }
+        let count = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(count, 40, "{name}: every notification claimed");
+        assert_eq!(all.len(), 40, "{name}: none claimed twice");
+    }
+}
+
+#[tokio::test]
+async fn expired_open_orders_are_found_and_close_with_their_attempts() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let o = order("P1", "M1", 100);
+        store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
+        assert!(store.expired_orders(T0, 10).await.expect(name).is_empty(), "{name}");
+        let due = store.expired_orders(o.expires_at, 10).await.expect(name);
+        assert_eq!(due, vec![o.id.clone()], "{name}");
+        let closing = OrderClosing {
+            order_id: o.id.clone(),
+            from: OrderStatus::Paying,
+            at: o.expires_at,
+            reason: "expired".into(),
+        };
+        assert!(store.close_order(&closing).await.expect(name), "{name}");
+        let a = store.latest_attempt(&o.id).await.expect(name).expect(name);
+        assert_eq!(a.status, AttemptStatus::Closed, "{name}");
+        assert!(store.expired_orders(o.expires_at, 10).await.expect(name).is_empty(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn nodes_get_distinct_numbers() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let a = store.register_node(T0).await.expect(name);
+        let c = store.register_node(T0).await.expect(name);
+        assert_ne!(a, c, "{name}");
+    }
+}
