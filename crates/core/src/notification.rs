@@ -185,3 +185,40 @@ mod tests {
         );
     }
 }
+
+/// The record a notification is about, loaded by the notifier when it sends.
+#[derive(Debug, Clone)]
+pub enum NotificationSubject {
+    Order(crate::order::Order),
+    Refund {
+        refund: crate::refund::Refund,
+        order: crate::order::Order,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpMethod {
+    Get,
+    Post,
+}
+
+/// One HTTP request to a merchant, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingRequest {
+    pub method: HttpMethod,
+    /// With the query string, where the dialect puts parameters there.
+    pub url: String,
+    pub content_type: Option<&'static str>,
+    pub body: Vec<u8>,
+}
+
+/// How a dialect speaks to merchants: renders a notification and reads the answer.
+pub trait NotificationFormat: Send + Sync {
+    fn render(&self, notification: &Notification, subject: &NotificationSubject) -> Result<OutgoingRequest, String>;
+
+    /// Whether the merchant's answer acknowledges the notification.
+    fn is_acknowledged(&self, status: u16, body: &[u8]) -> bool;
+
+    /// The `[notify]` config key whose retry delays apply (`xxpay`, `mmsp_scan`, …).
+    fn schedule(&self, notification: &Notification, subject: &NotificationSubject) -> &'static str;
+}

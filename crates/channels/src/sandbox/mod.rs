@@ -1,0 +1,185 @@
+//! The sandbox channel: a realistic stand-in for the real wallets.
+//!
+//! - QR, H5, in-app and mini-program payments open the cashier page
+//!   `{public_url}/cashier/{order_id}`, where a payer pays or cancels (or a script calls
+//!   `POST /sandbox/orders/{order_id}/pay`). Online-banking and quick payments post a form
+//!   to the same page.
+//! - Barcode payments decide by the payer code's last digit: `1` succeeds at once, `2`
+//!   waits for the payer to confirm (at the cashier, or by itself after 30 s), `9` fails
+//!   with insufficient balance, anything else succeeds at once.
+//! - Refunds complete after `refund_delay_s` seconds, so refund queries see them pending first.
+//!
+//! The sandbox keeps no state of its own: every answer follows from the stored attempt or
+//! refund and the time, so a restart changes nothing.
+
+use async_trait::async_trait;
+use paymux_core::channel::{Channel, ChannelOutcome, PayAction, PaymentStart};
+use paymux_core::order::{Attempt, Order};
+use paymux_core::payway::{PayMethod, Wallet};
+use paymux_core::refund::Refund;
+use paymux_core::time::{self, Millis};
+
+pub const NAME: &str = "sandbox";
+
+/// A payer code ending in `2` succeeds by itself this long after it was presented.
+pub const CONFIRM_TIMEOUT_S: i64 = 30;
+
+#[derive(Debug, Clone)]
+pub struct SandboxChannel {
+    public_url: String,
+    refund_delay_s: i64,
+}
+
+/// What the payer did at the cashier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayerChoice {
+    Pay,
+    Cancel,
+}
+
+impl SandboxChannel {
+    pub fn new(public_url: &str, refund_delay_s: i64) -> SandboxChannel {
+        SandboxChannel {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            refund_delay_s,
+        }
+    }
+
+    pub fn cashier_url(&self, order_id: &str) -> String {
+        format!("{}/cashier/{order_id}", self.public_url)
+    }
+
+    /// The outcome of the payer's choice at the cashier, as the wallet would report it.
+    pub fn payer_outcome(&self, order: &Order, attempt: &Attempt, choice: PayerChoice, now: Millis) -> ChannelOutcome {
+        match choice {
+            PayerChoice::Pay => success(order, attempt, now),
+            PayerChoice::Cancel => ChannelOutcome::Failed {
+                code: "USER_CANCELLED".into(),
+                msg: "付款人取消支付".into(),
+            },
+        }
+    }
+}
+
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// A trade number shaped like the wallet's own, derived from the attempt.
+pub fn trade_no(order: &Order, attempt: &Attempt, at: Millis) -> String {
+    let id = digits(order.id.as_str());
+    let date = time::beijing(at).format("%Y%m%d").to_string();
+    match order.pay_way.wallet {
+        Wallet::WeChat => format!("42000{id}{}", attempt.seq),
+        Wallet::Alipay => format!("{date}22001{}{}", &id[id.len().saturating_sub(14)..], attempt.seq),
+        Wallet::UnionPay | Wallet::Bank => format!("{date}{}{}", &id[id.len().saturating_sub(12)..], attempt.seq),
+        Wallet::Qq => format!("1900{id}{}", attempt.seq),
+        Wallet::Jd => format!("JD{id}{}", attempt.seq),
+        Wallet::Baidu => format!("BD{id}{}", attempt.seq),
+        Wallet::SocialSecurity => format!("SI{date}{id}{}", attempt.seq),
+    }
+}
+
+fn payer_account(order: &Order) -> String {
+    let tail = digits(order.id.as_str());
+    let tail = &tail[tail.len().saturating_sub(6)..];
+    match order.pay_way.wallet {
+        Wallet::WeChat | Wallet::Qq => format!("oSandbox{tail}"),
+        Wallet::Alipay => format!("2088{tail}000000"),
+        _ => format!("sandbox-{tail}"),
+    }
+}
+
+fn success(order: &Order, attempt: &Attempt, now: Millis) -> ChannelOutcome {
+    ChannelOutcome::Succeeded {
+        trade_no: trade_no(order, attempt, now),
+        payer: Some(payer_account(order)),
+        at: now,
+    }
+}
+
+#[async_trait]
+impl Channel for SandboxChannel {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn start_payment(&self, order: &Order, attempt: &Attempt) -> PaymentStart {
+        let cashier = self.cashier_url(order.id.as_str());
+        let waiting = ChannelOutcome::Pending { check_after_s: None };
+        let (outcome, action) = match order.pay_way.method {
+            PayMethod::Qr => (waiting, PayAction::QrCode(cashier)),
+            PayMethod::H5 | PayMethod::InApp | PayMethod::MiniProgram => (waiting, PayAction::Redirect(cashier)),
+            PayMethod::Gateway | PayMethod::Quick => (
+                waiting,
+                PayAction::PostForm {
+                    url: cashier,
+                    fields: vec![
+                        ("orderId".into(), order.id.to_string()),
+                        ("amount".into(), order.amount.to_yuan_string()),
+                    ],
+                },
+            ),
+            PayMethod::Barcode => {
+                let code = attempt.auth_code.as_deref().unwrap_or("");
+                let outcome = match code.chars().last() {
+                    Some('2') => ChannelOutcome::Pending {
+                        check_after_s: Some(CONFIRM_TIMEOUT_S as u32),
+                    },
+                    Some('9') => ChannelOutcome::Failed {
+                        code: "NOTENOUGH".into(),
+                        msg: "余额不足".into(),
+                    },
+                    _ => success(order, attempt, attempt.created_at),
+                };
+                (outcome, PayAction::None)
+            }
+        };
+        PaymentStart { outcome, action }
+    }
+
+    async fn query_payment(&self, order: &Order, attempt: &Attempt, now: Millis) -> ChannelOutcome {
+        let confirms_by_itself = order.pay_way.method == PayMethod::Barcode
+            && attempt.auth_code.as_deref().is_some_and(|c| c.ends_with('2'));
+        if !confirms_by_itself {
+            return ChannelOutcome::Pending { check_after_s: None };
+        }
+        let due = attempt.created_at.plus_secs(CONFIRM_TIMEOUT_S);
+        if now >= due {
+            success(order, attempt, due)
+        } else {
+            ChannelOutcome::Pending {
+                check_after_s: Some(((due.0 - now.0) / 1000 + 1) as u32),
+            }
+        }
+    }
+
+    async fn close_payment(&self, _order: &Order, _attempt: &Attempt) -> ChannelOutcome {
+        ChannelOutcome::Succeeded {
+            trade_no: String::new(),
+            payer: None,
+            at: Millis(0),
+        }
+    }
+
+    async fn refund(&self, _order: &Order, _refund: &Refund) -> ChannelOutcome {
+        ChannelOutcome::Pending {
+            check_after_s: Some(self.refund_delay_s.max(0) as u32),
+        }
+    }
+
+    async fn query_refund(&self, _order: &Order, refund: &Refund, now: Millis) -> ChannelOutcome {
+        let due = refund.created_at.plus_secs(self.refund_delay_s);
+        if now >= due {
+            ChannelOutcome::Succeeded {
+                trade_no: format!("RF{}", digits(refund.id.as_str())),
+                payer: None,
+                at: due,
+            }
+        } else {
+            ChannelOutcome::Pending {
+                check_after_s: Some(((due.0 - now.0) / 1000 + 1) as u32),
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Small pieces every dialect uses: lenient form decoding, MD5 hex, and the outcome tag
+//! that the server's metrics read from each reply.
+
+use axum::response::Response;
+use md5::{Digest, Md5};
+
+/// Put on every dialect reply so the server can count requests by dialect and outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub dialect: &'static str,
+    pub ok: bool,
+}
+
+pub fn tag(mut response: Response, dialect: &'static str, ok: bool) -> Response {
+    response.extensions_mut().insert(Outcome { dialect, ok });
+    response
+}
+
+pub fn md5_hex_lower(data: &[u8]) -> String {
+    let digest = Md5::digest(data);
+    let mut out = String::with_capacity(32);
+    for byte in digest.iter() {
+        out.push(char::from(HEX_LOWER[usize::from(byte >> 4)]));
+        out.push(char::from(HEX_LOWER[usize::from(byte & 0xf)]));
+    }
+    out
+}
+
+pub fn md5_hex_upper(data: &[u8]) -> String {
+    md5_hex_lower(data).to_ascii_uppercase()
+}
+
+const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+
+/// Compares two signatures in constant time, ignoring ASCII case.
+pub fn signatures_match(expected: &str, received: &str) -> bool {
+    let (a, b) = (expected.as_bytes(), received.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter()
+        .zip(b)
+        .fold(0u8, |acc, (x, y)| acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase()))
+        == 0
+}
+
+/// Decodes `application/x-www-form-urlencoded` leniently, as servlet containers do for the
+/// merchants who send values without encoding them: a `%` not followed by two hex digits
+/// stays as it is. `plus_is_space`: whether `+` means a space (the standard) or itself (a
+/// merchant who did not encode at all).
+pub fn decode_form(input: &str, plus_is_space: bool) -> Vec<(String, String)> {
+    input
+        .split('&')
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| {
+            let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
+            (percent_decode(key, plus_is_space), percent_decode(value, plus_is_space))
+        })
+        .collect()
+}
+
+/// Decodes `%XX` escapes leniently (see [`decode_form`]).
+pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h << 4 | l);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Encodes a form value the way `URLEncoder.encode(s, "UTF-8")` and PHP `urlencode` do.
+pub fn encode_form(pairs: &[(&str, &str)]) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        serializer.append_pair(k, v);
+    }
+    serializer.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn md5_of_the_empty_string() {
+        assert_eq!(md5_hex_lower(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(md5_hex_upper(b"a"), "0CC175B9C0F1B6A831C399E269772661");
+    }
+
+    #[test]
+    fn signatures_compare_without_case() {
+        assert!(signatures_match("ABCDEF", "abcdef"));
+        assert!(!signatures_match("ABCDEF", "ABCDEE"));
+        assert!(!signatures_match("ABCDEF", "ABCDE"));
+    }
+
+    #[test]
+    fn forms_decode_leniently() {
+        assert_eq!(
+            decode_form("a=1+2&b=%E6%B5%8B&c=100%&d", true),
+            vec![
+                ("a".into(), "1 2".into()),
+                ("b".into(), "测".into()),
+                ("c".into(), "100%".into()),
+                ("d".into(), "".into())
+            ]
+        );
+        assert_eq!(decode_form("a=1+2", false), vec![("a".into(), "1+2".into())]);
+        assert_eq!(decode_form("a=%4", true), vec![("a".into(), "%4".into())]);
+        assert_eq!(decode_form("a=%zz", true), vec![("a".into(), "%zz".into())]);
+    }
+}
+
+/// What a dialect client can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("HTTP: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the reply is not what the protocol says: {0}")]
+    BadReply(String),
+    #[error("the reply's signature does not verify")]
+    BadSignature,
+}
+
+/// An HTTP client for dialect clients and the notifier. Installs the TLS provider once.
+pub fn http_client() -> Result<reqwest::Client, ClientError> {
+    install_tls_provider();
+    Ok(reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?)
+}
+
+/// Makes rustls use *ring* (built from source quickly; no cmake needed).
+pub fn install_tls_provider() {
+    // Fails only if a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

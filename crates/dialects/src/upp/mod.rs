@@ -1,0 +1,1 @@
+//! upp (specs/upp.txt): see issue 4.

@@ -1,0 +1,66 @@
+//! xxpay's error replies: HTTP 200 with `{"retCode":"FAIL","retMsg":"…"}`, unsigned, as
+//! xxpay-master answers. Messages follow the wording of the xxpay forks merchants know.
+
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::common::tag;
+
+#[derive(Debug, thiserror::Error)]
+pub enum XxpayError {
+    #[error("请求参数格式错误,须为params字段中的JSON对象.")]
+    Malformed,
+    #[error("请求参数[{0}]不能为空.")]
+    MissingField(&'static str),
+    #[error("请求参数[{field}]{reason}.")]
+    InvalidField { field: &'static str, reason: String },
+    #[error("商户不存在[mchId={0}].")]
+    UnknownMerchant(String),
+    #[error("应用不存在[appId={0}].")]
+    UnknownApp(String),
+    #[error("验证签名失败.")]
+    BadSignature,
+    #[error("支付产品不存在[productId={0}].")]
+    UnknownProduct(String),
+    #[error("订单号[{0}]已存在.")]
+    DuplicateOrderNo(String),
+    #[error("支付订单不存在.")]
+    OrderNotFound,
+    #[error("系统错误,请用相同参数重新调用.")]
+    Internal(String),
+}
+
+impl XxpayError {
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> XxpayError {
+        XxpayError::InvalidField {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<paymux_core::Error> for XxpayError {
+    fn from(e: paymux_core::Error) -> XxpayError {
+        use paymux_core::Error as E;
+        match e {
+            E::InvalidField { field, reason } => XxpayError::invalid(field, reason),
+            E::OrderNotFound => XxpayError::OrderNotFound,
+            other => XxpayError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for XxpayError {
+    fn into_response(self) -> Response {
+        let body = match &self {
+            XxpayError::Internal(cause) => {
+                tracing::error!(%cause, "xxpay request failed");
+                json!({"retCode": "FAIL", "retMsg": self.to_string(), "errCode": "0010"})
+            }
+            _ => json!({"retCode": "FAIL", "retMsg": self.to_string()}),
+        };
+        let response = ([(CONTENT_TYPE, "application/json;charset=UTF-8")], body.to_string()).into_response();
+        tag(response, "xxpay", false)
+    }
+}

@@ -1,0 +1,198 @@
+//! xxpay's routes: decode → authenticate → convert → one core command → encode.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use paymux_core::Gateway;
+use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId};
+use paymux_core::store::OrderKey;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::codec::{self, REPLY_UNSIGNED};
+use super::convert;
+use super::error::XxpayError;
+use super::wire::{self, CreateOrderReply, CreateOrderRequest, Params, QueryOrderRequest};
+use crate::common::tag;
+
+/// `[merchant.xxpay]` in the config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XxpayCredentials {
+    pub mch_id: String,
+    pub app_id: String,
+    pub key: SecretString,
+}
+
+#[derive(Debug, Clone)]
+pub struct XxpayMerchant {
+    pub merchant_id: MerchantId,
+    pub credentials: XxpayCredentials,
+}
+
+/// The merchants that speak xxpay, by `mchId` and by paymux merchant id.
+#[derive(Debug, Default)]
+pub struct XxpayMerchants {
+    by_mch_id: HashMap<String, XxpayMerchant>,
+    by_merchant: HashMap<MerchantId, String>,
+}
+
+impl XxpayMerchants {
+    pub fn new(merchants: impl IntoIterator<Item = XxpayMerchant>) -> XxpayMerchants {
+        let mut all = XxpayMerchants::default();
+        for m in merchants {
+            all.by_merchant
+                .insert(m.merchant_id.clone(), m.credentials.mch_id.clone());
+            all.by_mch_id.insert(m.credentials.mch_id.clone(), m);
+        }
+        all
+    }
+
+    pub fn by_mch_id(&self, mch_id: &str) -> Option<&XxpayMerchant> {
+        self.by_mch_id.get(mch_id)
+    }
+
+    pub fn by_merchant(&self, id: &MerchantId) -> Option<&XxpayMerchant> {
+        self.by_merchant.get(id).and_then(|mch| self.by_mch_id.get(mch))
+    }
+}
+
+#[derive(Clone)]
+pub struct XxpayState {
+    pub gateway: Gateway,
+    pub merchants: Arc<XxpayMerchants>,
+    /// Where payers reach this gateway (cashier, QR images).
+    pub public_url: Arc<str>,
+}
+
+pub fn router(state: XxpayState) -> Router {
+    Router::new()
+        .route("/api/pay/create_order", get(create_order).post(create_order))
+        .route("/api/pay/query_order", get(query_order).post(query_order))
+        .with_state(state)
+}
+
+/// Reads the params and checks who sent them: the merchant, its app, its signature.
+/// Tries each reading of the request (see `codec::decode_request`) until one verifies.
+fn authenticate<'s>(
+    state: &'s XxpayState,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<(Params, &'s XxpayMerchant), XxpayError> {
+    let readings = codec::decode_request(query, body).map_err(|_| XxpayError::Malformed)?;
+    let first = &readings[0];
+    let field = |name: &'static str| first.get(name).and_then(wire::value_text);
+    let mch_id = field("mchId").ok_or(XxpayError::MissingField("mchId"))?;
+    let merchant = state
+        .merchants
+        .by_mch_id(&mch_id)
+        .ok_or_else(|| XxpayError::UnknownMerchant(mch_id.clone()))?;
+    let app_id = field("appId").ok_or(XxpayError::MissingField("appId"))?;
+    if app_id != merchant.credentials.app_id {
+        return Err(XxpayError::UnknownApp(app_id));
+    }
+    if field("sign").is_none() {
+        return Err(XxpayError::MissingField("sign"));
+    }
+    let key = merchant.credentials.key.expose_secret();
+    let verified = readings
+        .into_iter()
+        .find(|params| codec::verify(params, key))
+        .ok_or(XxpayError::BadSignature)?;
+    Ok((verified, merchant))
+}
+
+/// Signs a success reply and renders it as one line of JSON.
+fn signed_reply(mut params: Params, key: &SecretString) -> Response {
+    let sign = codec::sign_params(&params, REPLY_UNSIGNED, key.expose_secret());
+    params.insert("sign".into(), Value::String(sign));
+    let response = (
+        [(CONTENT_TYPE, "application/json;charset=UTF-8")],
+        codec::encode_reply(&params),
+    )
+        .into_response();
+    tag(response, "xxpay", true)
+}
+
+async fn create_order(State(state): State<XxpayState>, RawQuery(query): RawQuery, body: Bytes) -> Response {
+    match handle_create_order(&state, query.as_deref(), &body).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle_create_order(state: &XxpayState, query: Option<&str>, body: &[u8]) -> Result<Response, XxpayError> {
+    let (params, merchant) = authenticate(state, query, body)?;
+    let request: CreateOrderRequest = wire::from_params(&params);
+    let new_order = convert::new_order(
+        &request,
+        merchant.merchant_id.clone(),
+        state.gateway.settings().allow_private_callbacks,
+    )?;
+    let order_no = new_order.merchant_order_no.to_string();
+    let created = state.gateway.create_order(new_order).await.map_err(|e| match e {
+        paymux_core::Error::DuplicateOrderNo => XxpayError::DuplicateOrderNo(order_no),
+        other => other.into(),
+    })?;
+    if created.order.status.is_paid() || created.order.status.is_open() {
+        let reply = CreateOrderReply {
+            ret_code: Some("SUCCESS".into()),
+            ret_msg: None,
+            pay_order_id: Some(created.order.id.to_string()),
+            pay_params: Some(convert::pay_params(&created.action, &state.public_url)),
+            sign: None,
+        };
+        return Ok(signed_reply(wire::to_params(&reply), &merchant.credentials.key));
+    }
+    Err(XxpayError::Internal(format!(
+        "the channel refused the payment: {}",
+        created.order.fail_msg.unwrap_or_default()
+    )))
+}
+
+async fn query_order(State(state): State<XxpayState>, RawQuery(query): RawQuery, body: Bytes) -> Response {
+    match handle_query_order(&state, query.as_deref(), &body).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle_query_order(state: &XxpayState, query: Option<&str>, body: &[u8]) -> Result<Response, XxpayError> {
+    let (params, merchant) = authenticate(state, query, body)?;
+    let request: QueryOrderRequest = wire::from_params(&params);
+    let merchant_id = &merchant.merchant_id;
+    let order = match (&request.pay_order_id, &request.mch_order_no) {
+        (Some(id), _) => {
+            let id = PlatformId::from_string(id.clone());
+            state.gateway.find_order(merchant_id, OrderKey::Platform(&id)).await?
+        }
+        (None, Some(no)) => {
+            let no = MerchantOrderNo::parse(no, 64).map_err(|_| XxpayError::OrderNotFound)?;
+            state.gateway.find_order(merchant_id, OrderKey::Merchant(&no)).await?
+        }
+        (None, None) => return Err(XxpayError::MissingField("payOrderId或mchOrderNo")),
+    };
+    let execute_notify = request
+        .execute_notify
+        .as_deref()
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if execute_notify {
+        state.gateway.resend_pay_notification(&order).await?;
+    }
+    let credentials = &merchant.credentials;
+    let mut params = wire::to_params(&convert::query_reply(&order, &credentials.mch_id, &credentials.app_id));
+    params.insert("mchId".into(), convert::mch_id_value(&credentials.mch_id));
+    Ok(signed_reply(params, &credentials.key))
+}
+
+/// The plain failure body, for callers outside the router (e.g. a JSON rejection).
+pub fn fail_body(message: &str) -> String {
+    json!({"retCode": "FAIL", "retMsg": message}).to_string()
+}
