@@ -25,8 +25,12 @@ pub enum ChannelOutcome {
     },
     /// Accepted, not decided. `check_after_s`: when to ask again; `None` when the channel
     /// will tell us by itself (a payer in front of a cashier page).
-    Pending { check_after_s: Option<u32> },
-    Unknown { reason: String },
+    Pending {
+        check_after_s: Option<u32>,
+    },
+    Unknown {
+        reason: String,
+    },
 }
 
 impl ChannelOutcome {
@@ -67,7 +71,12 @@ pub trait Channel: Send + Sync {
 
     async fn start_payment(&self, order: &Order, attempt: &Attempt) -> PaymentStart;
 
-    async fn query_payment(&self, _order: &Order, _attempt: &Attempt, _now: Millis) -> ChannelOutcome {
+    async fn query_payment(
+        &self,
+        _order: &Order,
+        _attempt: &Attempt,
+        _now: Millis,
+    ) -> ChannelOutcome {
         ChannelOutcome::unsupported("payment queries")
     }
 

@@ -244,9 +244,18 @@ mod tests {
     fn business_keys_have_limits_and_a_plain_alphabet() {
         assert!(MerchantOrderNo::parse("20160427210604000490", 30).is_ok());
         assert_eq!(MerchantOrderNo::parse("", 30), Err(IdError::Empty));
-        assert_eq!(MerchantOrderNo::parse(&"1".repeat(31), 30), Err(IdError::TooLong(30)));
-        assert_eq!(MerchantOrderNo::parse("a b", 30), Err(IdError::BadCharacters));
-        assert_eq!(MerchantOrderNo::parse("订单1", 30), Err(IdError::BadCharacters));
+        assert_eq!(
+            MerchantOrderNo::parse(&"1".repeat(31), 30),
+            Err(IdError::TooLong(30))
+        );
+        assert_eq!(
+            MerchantOrderNo::parse("a b", 30),
+            Err(IdError::BadCharacters)
+        );
+        assert_eq!(
+            MerchantOrderNo::parse("订单1", 30),
+            Err(IdError::BadCharacters)
+        );
     }
 
     #[test]
@@ -267,8 +276,14 @@ mod tests {
     fn notify_urls_must_be_http_and_public_unless_allowed() {
         assert!(NotifyUrl::parse("http://domain/notify.htm", false).is_ok());
         assert!(NotifyUrl::parse("https://shop.example.com/n?x=1", false).is_ok());
-        assert_eq!(NotifyUrl::parse("ftp://x/y", false), Err(IdError::NotHttpUrl));
-        assert_eq!(NotifyUrl::parse("notify.htm", false), Err(IdError::NotHttpUrl));
+        assert_eq!(
+            NotifyUrl::parse("ftp://x/y", false),
+            Err(IdError::NotHttpUrl)
+        );
+        assert_eq!(
+            NotifyUrl::parse("notify.htm", false),
+            Err(IdError::NotHttpUrl)
+        );
         for private in [
             "http://127.0.0.1:9000/n",
             "http://10.1.2.3/n",
@@ -281,7 +296,11 @@ mod tests {
             "http://localhost/n",
             "http://0.0.0.0/n",
         ] {
-            assert_eq!(NotifyUrl::parse(private, false), Err(IdError::PrivateAddress), "{private}");
+            assert_eq!(
+                NotifyUrl::parse(private, false),
+                Err(IdError::PrivateAddress),
+                "{private}"
+            );
             assert!(NotifyUrl::parse(private, true).is_ok(), "{private}");
         }
     }

@@ -5,7 +5,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// An amount in fen. Never a float; arithmetic is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(transparent)]
 pub struct Fen(i64);
 
@@ -154,8 +156,14 @@ mod tests {
 
     #[test]
     fn yuan_strings_that_would_need_rounding_or_guessing_are_refused() {
-        assert_eq!(Fen::from_yuan_str("0.001"), Err(AmountError::TooManyDecimals));
-        assert_eq!(Fen::from_yuan_str("1.001"), Err(AmountError::TooManyDecimals));
+        assert_eq!(
+            Fen::from_yuan_str("0.001"),
+            Err(AmountError::TooManyDecimals)
+        );
+        assert_eq!(
+            Fen::from_yuan_str("1.001"),
+            Err(AmountError::TooManyDecimals)
+        );
         assert_eq!(Fen::from_yuan_str("-1"), Err(AmountError::Negative));
         assert_eq!(Fen::from_yuan_str("abc"), Err(AmountError::NotANumber));
         assert_eq!(Fen::from_yuan_str(""), Err(AmountError::NotANumber));
@@ -165,7 +173,10 @@ mod tests {
         assert_eq!(Fen::from_yuan_str("+1"), Err(AmountError::NotANumber));
         assert_eq!(Fen::from_yuan_str(" 1"), Err(AmountError::NotANumber));
         assert_eq!(Fen::from_yuan_str("1.2.3"), Err(AmountError::NotANumber));
-        assert_eq!(Fen::from_yuan_str("123456789012.00"), Err(AmountError::TooLarge));
+        assert_eq!(
+            Fen::from_yuan_str("123456789012.00"),
+            Err(AmountError::TooLarge)
+        );
     }
 
     #[test]
@@ -173,7 +184,10 @@ mod tests {
         assert_eq!(Fen::from_fen_str("100"), Ok(Fen(100)));
         assert_eq!(Fen::from_fen_str("1.5"), Err(AmountError::NotANumber));
         assert_eq!(Fen::from_fen_str("-5"), Err(AmountError::Negative));
-        assert_eq!(Fen::from_fen_str("99999999999999999999"), Err(AmountError::TooLarge));
+        assert_eq!(
+            Fen::from_fen_str("99999999999999999999"),
+            Err(AmountError::TooLarge)
+        );
     }
 
     #[test]

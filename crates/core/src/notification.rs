@@ -214,7 +214,11 @@ pub struct OutgoingRequest {
 
 /// How a dialect speaks to merchants: renders a notification and reads the answer.
 pub trait NotificationFormat: Send + Sync {
-    fn render(&self, notification: &Notification, subject: &NotificationSubject) -> Result<OutgoingRequest, String>;
+    fn render(
+        &self,
+        notification: &Notification,
+        subject: &NotificationSubject,
+    ) -> Result<OutgoingRequest, String>;
 
     /// Whether the merchant's answer acknowledges the notification.
     fn is_acknowledged(&self, status: u16, body: &[u8]) -> bool;

@@ -83,7 +83,8 @@ impl FromStr for OrderStatus {
 }
 
 /// The states from which a merchant's refund may be requested.
-pub const REFUNDABLE_STATUSES: [OrderStatus; 2] = [OrderStatus::Succeeded, OrderStatus::PartiallyRefunded];
+pub const REFUNDABLE_STATUSES: [OrderStatus; 2] =
+    [OrderStatus::Succeeded, OrderStatus::PartiallyRefunded];
 
 /// What can happen to an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +94,9 @@ pub enum OrderEvent {
     /// The merchant closed it, or it expired.
     Close,
     /// A refund of this order completed; `refunded_total` includes it.
-    RefundSucceeded { refunded_total: Fen },
+    RefundSucceeded {
+        refunded_total: Fen,
+    },
 }
 
 /// The state machine's answer.
@@ -113,9 +116,10 @@ pub fn next_status(status: OrderStatus, amount: Fen, event: OrderEvent) -> Trans
     use OrderStatus::*;
     match (status, event) {
         (Created | Paying, OrderEvent::AttemptSucceeded) => Transition::To(Succeeded),
-        (Succeeded | PartiallyRefunded | Refunded | Failed | Closed, OrderEvent::AttemptSucceeded) => {
-            Transition::LatePayment
-        }
+        (
+            Succeeded | PartiallyRefunded | Refunded | Failed | Closed,
+            OrderEvent::AttemptSucceeded,
+        ) => Transition::LatePayment,
         (Created | Paying, OrderEvent::AttemptFailed) => Transition::To(Failed),
         (_, OrderEvent::AttemptFailed) => Transition::Unchanged,
         (Created | Paying | Failed, OrderEvent::Close) => Transition::To(Closed),
@@ -177,11 +181,16 @@ impl Order {
         if !REFUNDABLE_STATUSES.contains(&self.status) {
             return Fen::ZERO;
         }
-        self.amount.checked_sub(self.refund_reserved).unwrap_or(Fen::ZERO)
+        self.amount
+            .checked_sub(self.refund_reserved)
+            .unwrap_or(Fen::ZERO)
     }
 
     pub fn extra_str(&self, key: &str) -> Option<&str> {
-        self.extra.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+        self.extra
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// Closed before payment, then paid anyway (the payment is being or was refunded).
@@ -302,7 +311,10 @@ mod tests {
         let over = OrderEvent::RefundSucceeded {
             refunded_total: Fen::test(101),
         };
-        assert_eq!(next_status(Succeeded, Fen::test(100), over), Transition::Refused);
+        assert_eq!(
+            next_status(Succeeded, Fen::test(100), over),
+            Transition::Refused
+        );
     }
 
     #[test]

@@ -107,11 +107,20 @@ pub trait Store: Send + Sync {
 
     /// Inserts a new order with its first attempt. `DuplicateOrderNo` if the merchant
     /// already used the number.
-    async fn insert_order(&self, order: &Order, attempt: Option<&Attempt>) -> Result<(), StoreError>;
-    async fn order(&self, merchant: &MerchantId, key: OrderKey<'_>) -> Result<Option<Order>, StoreError>;
+    async fn insert_order(
+        &self,
+        order: &Order,
+        attempt: Option<&Attempt>,
+    ) -> Result<(), StoreError>;
+    async fn order(
+        &self,
+        merchant: &MerchantId,
+        key: OrderKey<'_>,
+    ) -> Result<Option<Order>, StoreError>;
     async fn order_by_id(&self, id: &PlatformId) -> Result<Option<Order>, StoreError>;
     async fn latest_attempt(&self, order_id: &PlatformId) -> Result<Option<Attempt>, StoreError>;
-    async fn attempt(&self, order_id: &PlatformId, seq: i32) -> Result<Option<Attempt>, StoreError>;
+    async fn attempt(&self, order_id: &PlatformId, seq: i32)
+    -> Result<Option<Attempt>, StoreError>;
     async fn attempts_of_order(&self, order_id: &PlatformId) -> Result<Vec<Attempt>, StoreError>;
     async fn settle_attempt(&self, settlement: &AttemptSettlement) -> Result<bool, StoreError>;
     async fn close_order(&self, closing: &OrderClosing) -> Result<bool, StoreError>;
@@ -125,13 +134,22 @@ pub trait Store: Send + Sync {
         lease_until: Millis,
         limit: i64,
     ) -> Result<Vec<Attempt>, StoreError>;
-    async fn schedule_attempt_check(&self, order_id: &PlatformId, seq: i32, at: Millis) -> Result<(), StoreError>;
+    async fn schedule_attempt_check(
+        &self,
+        order_id: &PlatformId,
+        seq: i32,
+        at: Millis,
+    ) -> Result<(), StoreError>;
 
     /// Records a merchant's refund and reserves its amount on the order, atomically:
     /// `NotRefundable` if the order is not paid or the amount exceeds what is left;
     /// `DuplicateRefundNo` / `DuplicateRequestNo` if a key is taken (nothing is reserved).
     async fn insert_refund(&self, refund: &Refund) -> Result<(), StoreError>;
-    async fn refund(&self, merchant: &MerchantId, key: RefundKey<'_>) -> Result<Option<Refund>, StoreError>;
+    async fn refund(
+        &self,
+        merchant: &MerchantId,
+        key: RefundKey<'_>,
+    ) -> Result<Option<Refund>, StoreError>;
     async fn refund_by_id(&self, id: &PlatformId) -> Result<Option<Refund>, StoreError>;
     async fn refunds_of_order(&self, order_id: &PlatformId) -> Result<Vec<Refund>, StoreError>;
     async fn settle_refund(&self, settlement: &RefundSettlement) -> Result<bool, StoreError>;
@@ -141,7 +159,11 @@ pub trait Store: Send + Sync {
         lease_until: Millis,
         limit: i64,
     ) -> Result<Vec<Refund>, StoreError>;
-    async fn schedule_refund_check(&self, refund_id: &PlatformId, at: Millis) -> Result<(), StoreError>;
+    async fn schedule_refund_check(
+        &self,
+        refund_id: &PlatformId,
+        at: Millis,
+    ) -> Result<(), StoreError>;
 
     async fn enqueue_notification(&self, notification: &Notification) -> Result<(), StoreError>;
     /// Takes up to `limit` due notifications, counting the attempt about to be made and
@@ -161,7 +183,10 @@ pub trait Store: Send + Sync {
         record: &DeliveryRecord,
         acked_order: Option<&PlatformId>,
     ) -> Result<bool, StoreError>;
-    async fn notifications_about(&self, subject_id: &PlatformId) -> Result<Vec<Notification>, StoreError>;
+    async fn notifications_about(
+        &self,
+        subject_id: &PlatformId,
+    ) -> Result<Vec<Notification>, StoreError>;
     /// Notifications still to be delivered.
     async fn outbox_depth(&self) -> Result<i64, StoreError>;
 }

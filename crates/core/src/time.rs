@@ -20,7 +20,8 @@ impl Millis {
 
 fn beijing_offset() -> FixedOffset {
     // 8 hours is always a valid offset.
-    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
+    FixedOffset::east_opt(8 * 3600)
+        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
 }
 
 /// The instant as Beijing wall-clock time.
@@ -56,7 +57,13 @@ mod tests {
         let at = Millis(1_704_164_645_000);
         assert_eq!(format_beijing_datetime(at), "2024-01-02 11:04:05");
         assert_eq!(format_beijing_compact(at), "20240102110405");
-        assert_eq!(parse_beijing("2024-01-02 11:04:05", "%Y-%m-%d %H:%M:%S"), Some(at));
-        assert_eq!(parse_beijing("2024-13-02 11:04:05", "%Y-%m-%d %H:%M:%S"), None);
+        assert_eq!(
+            parse_beijing("2024-01-02 11:04:05", "%Y-%m-%d %H:%M:%S"),
+            Some(at)
+        );
+        assert_eq!(
+            parse_beijing("2024-13-02 11:04:05", "%Y-%m-%d %H:%M:%S"),
+            None
+        );
     }
 }

@@ -3,6 +3,53 @@
 
 use axum::response::Response;
 use md5::{Digest, Md5};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+/// A JSON message as its ordered object: what is signed and what goes on the wire.
+pub type Params = Map<String, Value>;
+
+/// A field as text, the way JSON dialects sign it: strings as they are, numbers and
+/// booleans as written, objects as compact JSON; `null` and `""` as absent.
+pub fn value_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Array(_) | Value::Object(_) => Some(value.to_string()),
+    }
+}
+
+/// Reads any JSON value as [`value_text`]: for fields merchants send as strings or numbers.
+pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<Value>::deserialize(d)?
+        .as_ref()
+        .and_then(value_text))
+}
+
+/// Reads an integer sent as a JSON number or a numeric string.
+pub fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(Option::<Value>::deserialize(d)?
+        .as_ref()
+        .and_then(value_text)
+        .and_then(|s| s.parse().ok()))
+}
+
+/// Reads a typed message from its params. Every field reads through [`text`] or
+/// [`integer`], which accept any JSON value, so this cannot fail on a JSON object.
+pub fn from_params<T: for<'de> Deserialize<'de> + Default>(params: &Params) -> T {
+    serde_json::from_value(Value::Object(params.clone())).unwrap_or_default()
+}
+
+/// The params of a typed message, in its declared field order.
+pub fn to_params<T: Serialize>(message: &T) -> Params {
+    match serde_json::to_value(message) {
+        Ok(Value::Object(map)) => map,
+        _ => Params::new(),
+    }
+}
 
 /// Put on every dialect reply so the server can count requests by dialect and outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,10 +85,9 @@ pub fn signatures_match(expected: &str, received: &str) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    a.iter()
-        .zip(b)
-        .fold(0u8, |acc, (x, y)| acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase()))
-        == 0
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| {
+        acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase())
+    }) == 0
 }
 
 /// Decodes `application/x-www-form-urlencoded` leniently, as servlet containers do for the
@@ -54,7 +100,10 @@ pub fn decode_form(input: &str, plus_is_space: bool) -> Vec<(String, String)> {
         .filter(|piece| !piece.is_empty())
         .map(|piece| {
             let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
-            (percent_decode(key, plus_is_space), percent_decode(value, plus_is_space))
+            (
+                percent_decode(key, plus_is_space),
+                percent_decode(value, plus_is_space),
+            )
         })
         .collect()
 }
@@ -130,7 +179,10 @@ mod tests {
                 ("d".into(), "".into())
             ]
         );
-        assert_eq!(decode_form("a=1+2", false), vec![("a".into(), "1+2".into())]);
+        assert_eq!(
+            decode_form("a=1+2", false),
+            vec![("a".into(), "1+2".into())]
+        );
         assert_eq!(decode_form("a=%4", true), vec![("a".into(), "%4".into())]);
         assert_eq!(decode_form("a=%zz", true), vec![("a".into(), "%zz".into())]);
     }

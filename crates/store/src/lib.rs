@@ -76,7 +76,10 @@ pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
     let options = AnyConnectOptions::from_str(&url).map_err(db)?;
     let (writer, reader) = match backend {
         Backend::Sqlite => {
-            let writer = sqlite_pool(1).connect_with(options.clone()).await.map_err(db)?;
+            let writer = sqlite_pool(1)
+                .connect_with(options.clone())
+                .await
+                .map_err(db)?;
             // WAL lets readers work while the writer writes; it is a property of the file.
             writer
                 .execute("PRAGMA journal_mode = WAL")
@@ -95,7 +98,10 @@ pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
             (pool.clone(), pool)
         }
     };
-    migrator(backend).run(&writer).await.map_err(|e| StoreError::Database(e.to_string()))?;
+    migrator(backend)
+        .run(&writer)
+        .await
+        .map_err(|e| StoreError::Database(e.to_string()))?;
     Ok(SqlStore::new(backend, writer, reader))
 }
 
@@ -172,7 +178,9 @@ pub async fn create_test_database(prefix: &str) -> Result<String, StoreError> {
             .unwrap_or(0)
     );
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(StoreError::Database(format!("bad test database name {name}")));
+        return Err(StoreError::Database(format!(
+            "bad test database name {name}"
+        )));
     }
     let mut conn = sqlx::AnyConnection::connect(&admin).await.map_err(db)?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))

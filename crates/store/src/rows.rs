@@ -3,7 +3,9 @@
 use std::str::FromStr;
 
 use paymux_core::Fen;
-use paymux_core::ids::{MerchantId, MerchantOrderNo, NotifyUrl, PlatformId, RefundNo, RefundRequestNo};
+use paymux_core::ids::{
+    MerchantId, MerchantOrderNo, NotifyUrl, PlatformId, RefundNo, RefundRequestNo,
+};
 use paymux_core::notification::Notification;
 use paymux_core::order::{Attempt, Order};
 use paymux_core::refund::Refund;
@@ -48,7 +50,8 @@ fn json_object(row: &AnyRow, column: &str) -> Result<Map<String, Value>, StoreEr
 }
 
 fn seq(row: &AnyRow, column: &str) -> Result<i32, StoreError> {
-    i32::try_from(get::<i64>(row, column)?).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+    i32::try_from(get::<i64>(row, column)?)
+        .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
 pub(crate) fn order(row: &AnyRow) -> Result<Order, StoreError> {

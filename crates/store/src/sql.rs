@@ -6,7 +6,8 @@ use paymux_core::notification::{DeliveryRecord, Notification, NotificationStatus
 use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus, REFUNDABLE_STATUSES};
 use paymux_core::refund::{Refund, RefundStatus};
 use paymux_core::store::{
-    AttemptSettlement, OrderClosing, OrderKey, RefundKey, RefundOrderUpdate, RefundSettlement, Store, StoreError,
+    AttemptSettlement, OrderClosing, OrderKey, RefundKey, RefundOrderUpdate, RefundSettlement,
+    Store, StoreError,
 };
 use paymux_core::time::Millis;
 use sqlx::any::AnyRow;
@@ -66,11 +67,20 @@ fn unique_violation(e: &sqlx::Error) -> Option<StoreError> {
     let named = |constraint: &str, columns: &str| {
         dbe.constraint() == Some(constraint) || dbe.message().contains(columns)
     };
-    if named("orders_merchant_order_no_key", "orders.merchant_id, orders.merchant_order_no") {
+    if named(
+        "orders_merchant_order_no_key",
+        "orders.merchant_id, orders.merchant_order_no",
+    ) {
         Some(StoreError::DuplicateOrderNo)
-    } else if named("refunds_refund_no_key", "refunds.merchant_id, refunds.refund_no") {
+    } else if named(
+        "refunds_refund_no_key",
+        "refunds.merchant_id, refunds.refund_no",
+    ) {
         Some(StoreError::DuplicateRefundNo)
-    } else if named("refunds_request_no_key", "refunds.merchant_id, refunds.request_no") {
+    } else if named(
+        "refunds_request_no_key",
+        "refunds.merchant_id, refunds.request_no",
+    ) {
         Some(StoreError::DuplicateRequestNo)
     } else {
         None
@@ -85,7 +95,10 @@ fn json_text(map: &serde_json::Map<String, serde_json::Value>) -> String {
     serde_json::Value::Object(map.clone()).to_string()
 }
 
-fn all<T>(rows: Vec<AnyRow>, map: fn(&AnyRow) -> Result<T, StoreError>) -> Result<Vec<T>, StoreError> {
+fn all<T>(
+    rows: Vec<AnyRow>,
+    map: fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
     rows.iter().map(map).collect()
 }
 
@@ -164,7 +177,10 @@ async fn insert_attempt(tx: &mut Transaction<'static, Any>, a: &Attempt) -> Resu
     Ok(())
 }
 
-async fn insert_refund_row(tx: &mut Transaction<'static, Any>, r: &Refund) -> Result<(), StoreError> {
+async fn insert_refund_row(
+    tx: &mut Transaction<'static, Any>,
+    r: &Refund,
+) -> Result<(), StoreError> {
     sqlx::query(INSERT_REFUND)
         .bind(r.id.as_str().to_owned())
         .bind(r.merchant_id.as_str().to_owned())
@@ -189,7 +205,10 @@ async fn insert_refund_row(tx: &mut Transaction<'static, Any>, r: &Refund) -> Re
     Ok(())
 }
 
-async fn insert_notification(tx: &mut Transaction<'static, Any>, n: &Notification) -> Result<(), StoreError> {
+async fn insert_notification(
+    tx: &mut Transaction<'static, Any>,
+    n: &Notification,
+) -> Result<(), StoreError> {
     sqlx::query(INSERT_NOTIFICATION)
         .bind(n.id.as_str().to_owned())
         .bind(n.merchant_id.as_str().to_owned())
@@ -231,7 +250,11 @@ impl Store for SqlStore {
         Ok(u32::try_from(id.rem_euclid(10_000)).unwrap_or(0))
     }
 
-    async fn insert_order(&self, order: &Order, attempt: Option<&Attempt>) -> Result<(), StoreError> {
+    async fn insert_order(
+        &self,
+        order: &Order,
+        attempt: Option<&Attempt>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         insert_order(&mut tx, order).await?;
         if let Some(attempt) = attempt {
@@ -240,9 +263,16 @@ impl Store for SqlStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn order(&self, merchant: &MerchantId, key: OrderKey<'_>) -> Result<Option<Order>, StoreError> {
+    async fn order(
+        &self,
+        merchant: &MerchantId,
+        key: OrderKey<'_>,
+    ) -> Result<Option<Order>, StoreError> {
         let (sql, value) = match key {
-            OrderKey::Platform(id) => ("SELECT * FROM orders WHERE merchant_id = $1 AND id = $2", id.as_str()),
+            OrderKey::Platform(id) => (
+                "SELECT * FROM orders WHERE merchant_id = $1 AND id = $2",
+                id.as_str(),
+            ),
             OrderKey::Merchant(no) => (
                 "SELECT * FROM orders WHERE merchant_id = $1 AND merchant_order_no = $2",
                 no.as_str(),
@@ -267,15 +297,20 @@ impl Store for SqlStore {
     }
 
     async fn latest_attempt(&self, order_id: &PlatformId) -> Result<Option<Attempt>, StoreError> {
-        let row = sqlx::query("SELECT * FROM attempts WHERE order_id = $1 ORDER BY seq DESC LIMIT 1")
-            .bind(order_id.as_str().to_owned())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?;
+        let row =
+            sqlx::query("SELECT * FROM attempts WHERE order_id = $1 ORDER BY seq DESC LIMIT 1")
+                .bind(order_id.as_str().to_owned())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db)?;
         row.as_ref().map(rows::attempt).transpose()
     }
 
-    async fn attempt(&self, order_id: &PlatformId, seq: i32) -> Result<Option<Attempt>, StoreError> {
+    async fn attempt(
+        &self,
+        order_id: &PlatformId,
+        seq: i32,
+    ) -> Result<Option<Attempt>, StoreError> {
         let row = sqlx::query("SELECT * FROM attempts WHERE order_id = $1 AND seq = $2")
             .bind(order_id.as_str().to_owned())
             .bind(i64::from(seq))
@@ -402,11 +437,20 @@ impl Store for SqlStore {
         .await
         .map_err(db)?;
         rows.iter()
-            .map(|r| r.try_get::<String, _>("id").map(PlatformId::from_string).map_err(db))
+            .map(|r| {
+                r.try_get::<String, _>("id")
+                    .map(PlatformId::from_string)
+                    .map_err(db)
+            })
             .collect()
     }
 
-    async fn claim_attempt_checks(&self, now: Millis, lease_until: Millis, limit: i64) -> Result<Vec<Attempt>, StoreError> {
+    async fn claim_attempt_checks(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: i64,
+    ) -> Result<Vec<Attempt>, StoreError> {
         let sql = match self.backend {
             Backend::Sqlite => {
                 "UPDATE attempts SET next_check_at = $1 WHERE (order_id, seq) IN \
@@ -429,7 +473,12 @@ impl Store for SqlStore {
         all(rows, rows::attempt)
     }
 
-    async fn schedule_attempt_check(&self, order_id: &PlatformId, seq: i32, at: Millis) -> Result<(), StoreError> {
+    async fn schedule_attempt_check(
+        &self,
+        order_id: &PlatformId,
+        seq: i32,
+        at: Millis,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE attempts SET next_check_at = $1 WHERE order_id = $2 AND seq = $3 AND status = $4")
             .bind(at.0)
             .bind(order_id.as_str().to_owned())
@@ -465,11 +514,24 @@ impl Store for SqlStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn refund(&self, merchant: &MerchantId, key: RefundKey<'_>) -> Result<Option<Refund>, StoreError> {
+    async fn refund(
+        &self,
+        merchant: &MerchantId,
+        key: RefundKey<'_>,
+    ) -> Result<Option<Refund>, StoreError> {
         let (sql, value) = match key {
-            RefundKey::Platform(id) => ("SELECT * FROM refunds WHERE merchant_id = $1 AND id = $2", id.as_str()),
-            RefundKey::RefundNo(no) => ("SELECT * FROM refunds WHERE merchant_id = $1 AND refund_no = $2", no.as_str()),
-            RefundKey::RequestNo(no) => ("SELECT * FROM refunds WHERE merchant_id = $1 AND request_no = $2", no.as_str()),
+            RefundKey::Platform(id) => (
+                "SELECT * FROM refunds WHERE merchant_id = $1 AND id = $2",
+                id.as_str(),
+            ),
+            RefundKey::RefundNo(no) => (
+                "SELECT * FROM refunds WHERE merchant_id = $1 AND refund_no = $2",
+                no.as_str(),
+            ),
+            RefundKey::RequestNo(no) => (
+                "SELECT * FROM refunds WHERE merchant_id = $1 AND request_no = $2",
+                no.as_str(),
+            ),
         };
         let row = sqlx::query(sql)
             .bind(merchant.as_str().to_owned())
@@ -560,7 +622,12 @@ impl Store for SqlStore {
         finish(tx, true).await
     }
 
-    async fn claim_refund_checks(&self, now: Millis, lease_until: Millis, limit: i64) -> Result<Vec<Refund>, StoreError> {
+    async fn claim_refund_checks(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: i64,
+    ) -> Result<Vec<Refund>, StoreError> {
         let sql = match self.backend {
             Backend::Sqlite => {
                 "UPDATE refunds SET next_check_at = $1 WHERE id IN \
@@ -583,7 +650,11 @@ impl Store for SqlStore {
         all(rows, rows::refund)
     }
 
-    async fn schedule_refund_check(&self, refund_id: &PlatformId, at: Millis) -> Result<(), StoreError> {
+    async fn schedule_refund_check(
+        &self,
+        refund_id: &PlatformId,
+        at: Millis,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE refunds SET next_check_at = $1 WHERE id = $2 AND status = $3")
             .bind(at.0)
             .bind(refund_id.as_str().to_owned())
@@ -600,7 +671,12 @@ impl Store for SqlStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn claim_notifications(&self, now: Millis, lease_until: Millis, limit: i64) -> Result<Vec<Notification>, StoreError> {
+    async fn claim_notifications(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: i64,
+    ) -> Result<Vec<Notification>, StoreError> {
         let sql = match self.backend {
             Backend::Sqlite => {
                 "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = $1 WHERE id IN \
@@ -675,12 +751,17 @@ impl Store for SqlStore {
         finish(tx, true).await
     }
 
-    async fn notifications_about(&self, subject_id: &PlatformId) -> Result<Vec<Notification>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM notifications WHERE subject_id = $1 ORDER BY created_at, id")
-            .bind(subject_id.as_str().to_owned())
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?;
+    async fn notifications_about(
+        &self,
+        subject_id: &PlatformId,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM notifications WHERE subject_id = $1 ORDER BY created_at, id",
+        )
+        .bind(subject_id.as_str().to_owned())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
         all(rows, rows::notification)
     }
 

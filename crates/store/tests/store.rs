@@ -6,7 +6,9 @@ use std::sync::Arc;
 use paymux_core::Fen;
 use paymux_core::dialect::Dialect;
 use paymux_core::ids::{MerchantId, MerchantOrderNo, NotifyUrl, PlatformId, RefundNo};
-use paymux_core::notification::{DeliveryRecord, Notification, NotificationEvent, NotificationStatus};
+use paymux_core::notification::{
+    DeliveryRecord, Notification, NotificationEvent, NotificationStatus,
+};
 use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus};
 use paymux_core::payway::{PayMethod, PayWay, Wallet};
 use paymux_core::refund::{Refund, RefundStatus};
@@ -25,13 +27,20 @@ struct Backends {
 async fn backends() -> Backends {
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite_url = format!("sqlite://{}/paymux.db", dir.path().display());
-    let sqlite = paymux_store::connect(&sqlite_url).await.expect("sqlite store");
+    let sqlite = paymux_store::connect(&sqlite_url)
+        .await
+        .expect("sqlite store");
     let pg_url = paymux_store::create_test_database("paymux_store_test")
         .await
         .expect("a PostgreSQL server for tests (PAYMUX_TEST_POSTGRES)");
-    let postgres = paymux_store::connect(&pg_url).await.expect("postgres store");
+    let postgres = paymux_store::connect(&pg_url)
+        .await
+        .expect("postgres store");
     Backends {
-        stores: vec![("sqlite", Arc::new(sqlite)), ("postgres", Arc::new(postgres))],
+        stores: vec![
+            ("sqlite", Arc::new(sqlite)),
+            ("postgres", Arc::new(postgres)),
+        ],
         _dir: dir,
     }
 }
@@ -49,7 +58,9 @@ fn order(id: &str, order_no: &str, amount: i64) -> Order {
         subject: "测试商品".into(),
         body: "body".into(),
         status: OrderStatus::Paying,
-        notify_url: Some(NotifyUrl::from_stored("http://merchant.example/notify".into())),
+        notify_url: Some(NotifyUrl::from_stored(
+            "http://merchant.example/notify".into(),
+        )),
         return_url: None,
         client_ip: None,
         extra: Map::new(),
@@ -138,7 +149,10 @@ async fn an_order_reads_back_as_written_by_either_key() {
     let b = backends().await;
     for (name, store) in &b.stores {
         let o = order("P1", "M1", 100);
-        store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
+        store
+            .insert_order(&o, Some(&attempt(&o)))
+            .await
+            .expect(name);
         let by_no = store
             .order(&o.merchant_id, OrderKey::Merchant(&o.merchant_order_no))
             .await
@@ -152,7 +166,10 @@ async fn an_order_reads_back_as_written_by_either_key() {
             .order(&MerchantId::new("other"), OrderKey::Platform(&o.id))
             .await
             .expect(name);
-        assert!(other_merchant.is_none(), "{name}: merchants see only their own orders");
+        assert!(
+            other_merchant.is_none(),
+            "{name}: merchants see only their own orders"
+        );
         let a = store.latest_attempt(&o.id).await.expect(name).expect(name);
         assert_eq!(a.status, AttemptStatus::Paying, "{name}");
     }
@@ -163,12 +180,31 @@ async fn the_database_refuses_a_second_order_with_the_same_number() {
     let b = backends().await;
     for (name, store) in &b.stores {
         let first = order("P1", "SAME", 100);
-        store.insert_order(&first, Some(&attempt(&first))).await.expect(name);
+        store
+            .insert_order(&first, Some(&attempt(&first)))
+            .await
+            .expect(name);
         let second = order("P2", "SAME", 999);
-        let err = store.insert_order(&second, Some(&attempt(&second))).await.unwrap_err();
-        assert!(matches!(err, StoreError::DuplicateOrderNo), "{name}: {err:?}");
-        assert!(store.order_by_id(&second.id).await.expect(name).is_none(), "{name}");
-        assert!(store.latest_attempt(&second.id).await.expect(name).is_none(), "{name}: nothing half-written");
+        let err = store
+            .insert_order(&second, Some(&attempt(&second)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::DuplicateOrderNo),
+            "{name}: {err:?}"
+        );
+        assert!(
+            store.order_by_id(&second.id).await.expect(name).is_none(),
+            "{name}"
+        );
+        assert!(
+            store
+                .latest_attempt(&second.id)
+                .await
+                .expect(name)
+                .is_none(),
+            "{name}: nothing half-written"
+        );
     }
 }
 
@@ -177,9 +213,15 @@ async fn a_settlement_applies_once_and_writes_its_notification_with_it() {
     let b = backends().await;
     for (name, store) in &b.stores {
         let o = order("P1", "M1", 100);
-        store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
+        store
+            .insert_order(&o, Some(&attempt(&o)))
+            .await
+            .expect(name);
         assert!(store.settle_attempt(&paid(&o)).await.expect(name), "{name}");
-        assert!(!store.settle_attempt(&paid(&o)).await.expect(name), "{name}: the guard holds");
+        assert!(
+            !store.settle_attempt(&paid(&o)).await.expect(name),
+            "{name}: the guard holds"
+        );
         let stored = store.order_by_id(&o.id).await.expect(name).expect(name);
         assert_eq!(stored.status, OrderStatus::Succeeded, "{name}");
         assert_eq!(stored.channel_trade_no.as_deref(), Some("wx123"), "{name}");
@@ -192,7 +234,10 @@ async fn a_settlement_applies_once_and_writes_its_notification_with_it() {
             at: T0.plus_secs(30),
             reason: "merchant".into(),
         };
-        assert!(!store.close_order(&closing).await.expect(name), "{name}: a paid order does not close");
+        assert!(
+            !store.close_order(&closing).await.expect(name),
+            "{name}: a paid order does not close"
+        );
     }
 }
 
@@ -201,7 +246,10 @@ async fn concurrent_refunds_never_reserve_more_than_was_paid() {
     let b = backends().await;
     for (name, store) in &b.stores {
         let o = order("P1", "M1", 100);
-        store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
+        store
+            .insert_order(&o, Some(&attempt(&o)))
+            .await
+            .expect(name);
         store.settle_attempt(&paid(&o)).await.expect(name);
         let mut tasks = Vec::new();
         for i in 0..20 {
@@ -217,10 +265,17 @@ async fn concurrent_refunds_never_reserve_more_than_was_paid() {
                 Err(other) => panic!("{name}: {other:?}"),
             }
         }
-        assert_eq!(accepted, 3, "{name}: 3 × 30 fen fit in 100, a fourth does not");
+        assert_eq!(
+            accepted, 3,
+            "{name}: 3 × 30 fen fit in 100, a fourth does not"
+        );
         let stored = store.order_by_id(&o.id).await.expect(name).expect(name);
         assert_eq!(stored.refund_reserved, Fen::new(90).unwrap(), "{name}");
-        assert_eq!(store.refunds_of_order(&o.id).await.expect(name).len(), 3, "{name}");
+        assert_eq!(
+            store.refunds_of_order(&o.id).await.expect(name).len(),
+            3,
+            "{name}"
+        );
     }
 }
 
@@ -229,15 +284,34 @@ async fn refund_numbers_are_unique_per_merchant_and_a_refused_refund_reserves_no
     let b = backends().await;
     for (name, store) in &b.stores {
         let o = order("P1", "M1", 100);
-        store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
+        store
+            .insert_order(&o, Some(&attempt(&o)))
+            .await
+            .expect(name);
         store.settle_attempt(&paid(&o)).await.expect(name);
-        store.insert_refund(&refund(&o, "R1", "RN", 10)).await.expect(name);
-        let err = store.insert_refund(&refund(&o, "R2", "RN", 10)).await.unwrap_err();
-        assert!(matches!(err, StoreError::DuplicateRefundNo), "{name}: {err:?}");
+        store
+            .insert_refund(&refund(&o, "R1", "RN", 10))
+            .await
+            .expect(name);
+        let err = store
+            .insert_refund(&refund(&o, "R2", "RN", 10))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::DuplicateRefundNo),
+            "{name}: {err:?}"
+        );
         let stored = store.order_by_id(&o.id).await.expect(name).expect(name);
-        assert_eq!(stored.refund_reserved, Fen::new(10).unwrap(), "{name}: the duplicate rolled back");
+        assert_eq!(
+            stored.refund_reserved,
+            Fen::new(10).unwrap(),
+            "{name}: the duplicate rolled back"
+        );
         let found = store
-            .refund(&o.merchant_id, RefundKey::RefundNo(&RefundNo::parse("RN", 64).unwrap()))
+            .refund(
+                &o.merchant_id,
+                RefundKey::RefundNo(&RefundNo::parse("RN", 64).unwrap()),
+            )
             .await
             .expect(name)
             .expect(name);
@@ -250,10 +324,19 @@ async fn an_unpaid_order_cannot_be_refunded() {
     let b = backends().await;
     for (name, store) in &b.stores {
         let o = order("P1", "M1", 100);
-        store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
-        let err = store.insert_refund(&refund(&o, "R1", "RN", 10)).await.unwrap_err();
+        store
+            .insert_order(&o, Some(&attempt(&o)))
+            .await
+            .expect(name);
+        let err = store
+            .insert_refund(&refund(&o, "R1", "RN", 10))
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::NotRefundable), "{name}: {err:?}");
-        assert!(store.refunds_of_order(&o.id).await.expect(name).is_empty(), "{name}");
+        assert!(
+            store.refunds_of_order(&o.id).await.expect(name).is_empty(),
+            "{name}"
+        );
     }
 }
 
@@ -262,22 +345,47 @@ async fn a_claimed_notification_is_not_claimed_again_until_its_lease_runs_out() 
     let b = backends().await;
     for (name, store) in &b.stores {
         let o = order("P1", "M1", 100);
-        store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
+        store
+            .insert_order(&o, Some(&attempt(&o)))
+            .await
+            .expect(name);
         store.settle_attempt(&paid(&o)).await.expect(name);
         let now = T0.plus_secs(11);
         let lease = now.plus_secs(60);
         let claimed = store.claim_notifications(now, lease, 10).await.expect(name);
         assert_eq!(claimed.len(), 1, "{name}");
         assert_eq!(claimed[0].attempts, 1, "{name}");
-        assert!(store.claim_notifications(now, lease, 10).await.expect(name).is_empty(), "{name}");
+        assert!(
+            store
+                .claim_notifications(now, lease, 10)
+                .await
+                .expect(name)
+                .is_empty(),
+            "{name}"
+        );
         // The sender died: the row comes back when the lease runs out, as attempt 2.
-        let again = store.claim_notifications(lease, lease.plus_secs(60), 10).await.expect(name);
+        let again = store
+            .claim_notifications(lease, lease.plus_secs(60), 10)
+            .await
+            .expect(name);
         assert_eq!(again.len(), 1, "{name}");
         assert_eq!(again[0].attempts, 2, "{name}");
         // The first sender's late report is ignored; the second's counts.
         let delivered = DeliveryRecord::Delivered { at: lease };
-        assert!(!store.record_delivery(&claimed[0], &delivered, Some(&o.id)).await.expect(name), "{name}");
-        assert!(store.record_delivery(&again[0], &delivered, Some(&o.id)).await.expect(name), "{name}");
+        assert!(
+            !store
+                .record_delivery(&claimed[0], &delivered, Some(&o.id))
+                .await
+                .expect(name),
+            "{name}"
+        );
+        assert!(
+            store
+                .record_delivery(&again[0], &delivered, Some(&o.id))
+                .await
+                .expect(name),
+            "{name}"
+        );
         let notes = store.notifications_about(&o.id).await.expect(name);
         assert_eq!(notes[0].status, NotificationStatus::Delivered, "{name}");
         assert_eq!(store.outbox_depth().await.expect(name), 0, "{name}");
@@ -292,7 +400,10 @@ async fn concurrent_claimers_share_notifications_without_overlap() {
     for (name, store) in &b.stores {
         for i in 0..40 {
             let o = order(&format!("P{i}"), &format!("M{i}"), 100);
-            store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
+            store
+                .insert_order(&o, Some(&attempt(&o)))
+                .await
+                .expect(name);
             store.settle_attempt(&paid(&o)).await.expect(name);
         }
         let now = T0.plus_secs(11);
@@ -302,7 +413,10 @@ async fn concurrent_claimers_share_notifications_without_overlap() {
             tasks.push(tokio::spawn(async move {
                 let mut ids = Vec::new();
                 loop {
-                    let batch = store.claim_notifications(now, now.plus_secs(60), 3).await.expect("claim");
+                    let batch = store
+                        .claim_notifications(now, now.plus_secs(60), 3)
+                        .await
+                        .expect("claim");
                     if batch.is_empty() {
                         return ids;
                     }
@@ -327,8 +441,14 @@ async fn expired_open_orders_are_found_and_close_with_their_attempts() {
     let b = backends().await;
     for (name, store) in &b.stores {
         let o = order("P1", "M1", 100);
-        store.insert_order(&o, Some(&attempt(&o))).await.expect(name);
-        assert!(store.expired_orders(T0, 10).await.expect(name).is_empty(), "{name}");
+        store
+            .insert_order(&o, Some(&attempt(&o)))
+            .await
+            .expect(name);
+        assert!(
+            store.expired_orders(T0, 10).await.expect(name).is_empty(),
+            "{name}"
+        );
         let due = store.expired_orders(o.expires_at, 10).await.expect(name);
         assert_eq!(due, vec![o.id.clone()], "{name}");
         let closing = OrderClosing {
@@ -340,7 +460,14 @@ async fn expired_open_orders_are_found_and_close_with_their_attempts() {
         assert!(store.close_order(&closing).await.expect(name), "{name}");
         let a = store.latest_attempt(&o.id).await.expect(name).expect(name);
         assert_eq!(a.status, AttemptStatus::Closed, "{name}");
-        assert!(store.expired_orders(o.expires_at, 10).await.expect(name).is_empty(), "{name}");
+        assert!(
+            store
+                .expired_orders(o.expires_at, 10)
+                .await
+                .expect(name)
+                .is_empty(),
+            "{name}"
+        );
     }
 }
 

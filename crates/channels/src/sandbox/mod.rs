@@ -50,7 +50,13 @@ impl SandboxChannel {
     }
 
     /// The outcome of the payer's choice at the cashier, as the wallet would report it.
-    pub fn payer_outcome(&self, order: &Order, attempt: &Attempt, choice: PayerChoice, now: Millis) -> ChannelOutcome {
+    pub fn payer_outcome(
+        &self,
+        order: &Order,
+        attempt: &Attempt,
+        choice: PayerChoice,
+        now: Millis,
+    ) -> ChannelOutcome {
         match choice {
             PayerChoice::Pay => success(order, attempt, now),
             PayerChoice::Cancel => ChannelOutcome::Failed {
@@ -71,8 +77,16 @@ pub fn trade_no(order: &Order, attempt: &Attempt, at: Millis) -> String {
     let date = time::beijing(at).format("%Y%m%d").to_string();
     match order.pay_way.wallet {
         Wallet::WeChat => format!("42000{id}{}", attempt.seq),
-        Wallet::Alipay => format!("{date}22001{}{}", &id[id.len().saturating_sub(14)..], attempt.seq),
-        Wallet::UnionPay | Wallet::Bank => format!("{date}{}{}", &id[id.len().saturating_sub(12)..], attempt.seq),
+        Wallet::Alipay => format!(
+            "{date}22001{}{}",
+            &id[id.len().saturating_sub(14)..],
+            attempt.seq
+        ),
+        Wallet::UnionPay | Wallet::Bank => format!(
+            "{date}{}{}",
+            &id[id.len().saturating_sub(12)..],
+            attempt.seq
+        ),
         Wallet::Qq => format!("1900{id}{}", attempt.seq),
         Wallet::Jd => format!("JD{id}{}", attempt.seq),
         Wallet::Baidu => format!("BD{id}{}", attempt.seq),
@@ -106,10 +120,14 @@ impl Channel for SandboxChannel {
 
     async fn start_payment(&self, order: &Order, attempt: &Attempt) -> PaymentStart {
         let cashier = self.cashier_url(order.id.as_str());
-        let waiting = ChannelOutcome::Pending { check_after_s: None };
+        let waiting = ChannelOutcome::Pending {
+            check_after_s: None,
+        };
         let (outcome, action) = match order.pay_way.method {
             PayMethod::Qr => (waiting, PayAction::QrCode(cashier)),
-            PayMethod::H5 | PayMethod::InApp | PayMethod::MiniProgram => (waiting, PayAction::Redirect(cashier)),
+            PayMethod::H5 | PayMethod::InApp | PayMethod::MiniProgram => {
+                (waiting, PayAction::Redirect(cashier))
+            }
             PayMethod::Gateway | PayMethod::Quick => (
                 waiting,
                 PayAction::PostForm {
@@ -140,9 +158,14 @@ impl Channel for SandboxChannel {
 
     async fn query_payment(&self, order: &Order, attempt: &Attempt, now: Millis) -> ChannelOutcome {
         let confirms_by_itself = order.pay_way.method == PayMethod::Barcode
-            && attempt.auth_code.as_deref().is_some_and(|c| c.ends_with('2'));
+            && attempt
+                .auth_code
+                .as_deref()
+                .is_some_and(|c| c.ends_with('2'));
         if !confirms_by_itself {
-            return ChannelOutcome::Pending { check_after_s: None };
+            return ChannelOutcome::Pending {
+                check_after_s: None,
+            };
         }
         let due = attempt.created_at.plus_secs(CONFIRM_TIMEOUT_S);
         if now >= due {

@@ -102,10 +102,13 @@ impl Gateway {
     }
 
     fn channel(&self, name: &str) -> Result<&Arc<dyn Channel>> {
-        self.inner.channels.get(name).ok_or_else(|| Error::ChannelRefused {
-            code: "NO_CHANNEL".into(),
-            msg: format!("channel {name} is not configured"),
-        })
+        self.inner
+            .channels
+            .get(name)
+            .ok_or_else(|| Error::ChannelRefused {
+                code: "NO_CHANNEL".into(),
+                msg: format!("channel {name} is not configured"),
+            })
     }
 
     fn lease_until(&self, now: Millis) -> Millis {

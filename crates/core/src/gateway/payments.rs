@@ -9,7 +9,9 @@ use crate::error::{Error, Result};
 use crate::ids::{MerchantId, MerchantOrderNo, NotifyUrl, PlatformId};
 use crate::money::Fen;
 use crate::notification::{Notification, NotificationEvent};
-use crate::order::{Attempt, AttemptStatus, Order, OrderEvent, OrderStatus, Transition, next_status};
+use crate::order::{
+    Attempt, AttemptStatus, Order, OrderEvent, OrderStatus, Transition, next_status,
+};
 use crate::payway::PayWay;
 use crate::refund::{Refund, RefundStatus};
 use crate::store::{AttemptSettlement, OrderClosing, OrderKey, StoreError};
@@ -115,13 +117,17 @@ impl Gateway {
 
         let start = channel.start_payment(&order, &attempt).await;
         match start.outcome {
-            ChannelOutcome::Pending { check_after_s: None } => Ok(CreatedOrder {
+            ChannelOutcome::Pending {
+                check_after_s: None,
+            } => Ok(CreatedOrder {
                 order,
                 attempt,
                 action: start.action,
             }),
             outcome => {
-                let order = self.apply_attempt_outcome(&order.id, attempt.seq, outcome).await?;
+                let order = self
+                    .apply_attempt_outcome(&order.id, attempt.seq, outcome)
+                    .await?;
                 let attempt = self
                     .store()
                     .attempt(&order.id, attempt.seq)
@@ -144,7 +150,10 @@ impl Gateway {
     }
 
     pub async fn order_by_id(&self, id: &PlatformId) -> Result<Order> {
-        self.store().order_by_id(id).await?.ok_or(Error::OrderNotFound)
+        self.store()
+            .order_by_id(id)
+            .await?
+            .ok_or(Error::OrderNotFound)
     }
 
     pub async fn latest_attempt(&self, order_id: &PlatformId) -> Result<Option<Attempt>> {
@@ -168,7 +177,11 @@ impl Gateway {
                 .ok_or(Error::OrderNotFound)?;
             let now = self.now();
             let settlement = match &outcome {
-                ChannelOutcome::Succeeded { trade_no, payer, at } => {
+                ChannelOutcome::Succeeded {
+                    trade_no,
+                    payer,
+                    at,
+                } => {
                     if attempt.status == AttemptStatus::Succeeded {
                         return Ok(order);
                     }
@@ -178,10 +191,11 @@ impl Gateway {
                     if attempt.status != AttemptStatus::Paying {
                         return Ok(order);
                     }
-                    let order_to = match next_status(order.status, order.amount, OrderEvent::AttemptFailed) {
-                        Transition::To(s) => s,
-                        _ => order.status,
-                    };
+                    let order_to =
+                        match next_status(order.status, order.amount, OrderEvent::AttemptFailed) {
+                            Transition::To(s) => s,
+                            _ => order.status,
+                        };
                     AttemptSettlement {
                         order_id: order.id.clone(),
                         seq,
@@ -278,7 +292,10 @@ impl Gateway {
                     refund_no: None,
                     request_no: None,
                     amount: order.amount,
-                    reason: format!("automatic refund: payment arrived while the order was {}", order.status),
+                    reason: format!(
+                        "automatic refund: payment arrived while the order was {}",
+                        order.status
+                    ),
                     status: RefundStatus::Requested,
                     automatic: true,
                     channel_refund_no: None,
@@ -301,7 +318,9 @@ impl Gateway {
             match next_status(order.status, order.amount, OrderEvent::Close) {
                 Transition::Unchanged => return Ok(order),
                 Transition::To(_) => {}
-                Transition::Refused | Transition::LatePayment => return Err(Error::OrderAlreadyPaid),
+                Transition::Refused | Transition::LatePayment => {
+                    return Err(Error::OrderAlreadyPaid);
+                }
             }
             if let Some(attempt) = self.latest_attempt(order_id).await?
                 && attempt.status == AttemptStatus::Paying
@@ -313,7 +332,8 @@ impl Gateway {
                         // The channel would not close it: perhaps the payer just paid.
                         let query = channel.query_payment(&order, &attempt, self.now()).await;
                         if let ChannelOutcome::Succeeded { .. } = query {
-                            self.apply_attempt_outcome(order_id, attempt.seq, query).await?;
+                            self.apply_attempt_outcome(order_id, attempt.seq, query)
+                                .await?;
                             continue;
                         }
                         tracing::warn!(order = %order_id, ?outcome, "channel did not confirm the close");
@@ -331,6 +351,15 @@ impl Gateway {
             }
         }
         Err(Error::Contention)
+    }
+
+    /// Closes the order now if it is unpaid and its expiry has passed (the expirer may not
+    /// have got to it yet), so that nobody reports or pays an expired order as open.
+    pub async fn expire_if_due(&self, order: Order) -> Result<Order> {
+        if order.status.is_open() && self.now() >= order.expires_at {
+            return self.close_order(&order.id, "expired").await;
+        }
+        Ok(order)
     }
 
     /// Closes orders whose expiry has passed; returns how many it closed.
@@ -357,15 +386,23 @@ impl Gateway {
         let count = attempts.len();
         for attempt in attempts {
             let order = self.order_by_id(&attempt.order_id).await?;
-            let outcome = self.channel(&attempt.channel)?.query_payment(&order, &attempt, now).await;
+            let outcome = self
+                .channel(&attempt.channel)?
+                .query_payment(&order, &attempt, now)
+                .await;
             let outcome = match outcome {
                 // Still waiting and no hint from the channel: ask again in a while.
-                ChannelOutcome::Pending { check_after_s: None } => ChannelOutcome::Pending {
+                ChannelOutcome::Pending {
+                    check_after_s: None,
+                } => ChannelOutcome::Pending {
                     check_after_s: Some(10),
                 },
                 other => other,
             };
-            if let Err(e) = self.apply_attempt_outcome(&attempt.order_id, attempt.seq, outcome).await {
+            if let Err(e) = self
+                .apply_attempt_outcome(&attempt.order_id, attempt.seq, outcome)
+                .await
+            {
                 tracing::warn!(order = %attempt.order_id, error = %e, "could not apply channel query");
             }
         }

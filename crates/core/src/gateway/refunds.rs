@@ -88,7 +88,10 @@ impl Gateway {
             }
             Err(StoreError::DuplicateRequestNo) => {
                 // The same request arrived concurrently and won; answer as it did.
-                return self.same_request(&new).await?.ok_or(Error::RequestNoConflict);
+                return self
+                    .same_request(&new)
+                    .await?
+                    .ok_or(Error::RequestNoConflict);
             }
             Err(StoreError::DuplicateRefundNo) => return Err(Error::DuplicateRefundNo),
             Err(other) => return Err(other.into()),
@@ -112,7 +115,11 @@ impl Gateway {
         let same = existing.order_id == new.order_id
             && existing.amount == new.amount
             && existing.refund_no.as_ref() == Some(&new.refund_no);
-        if same { Ok(Some(existing)) } else { Err(Error::RequestNoConflict) }
+        if same {
+            Ok(Some(existing))
+        } else {
+            Err(Error::RequestNoConflict)
+        }
     }
 
     /// Sends a recorded refund to the order's channel and applies the answer.
@@ -131,8 +138,12 @@ impl Gateway {
             return Ok(refund);
         }
         if let RefundKey::RequestNo(request_no) = key
-            && let Ok(order_no) = crate::ids::MerchantOrderNo::parse(request_no.as_str(), usize::MAX)
-            && let Some(order) = self.store().order(merchant, OrderKey::Merchant(&order_no)).await?
+            && let Ok(order_no) =
+                crate::ids::MerchantOrderNo::parse(request_no.as_str(), usize::MAX)
+            && let Some(order) = self
+                .store()
+                .order(merchant, OrderKey::Merchant(&order_no))
+                .await?
             && let Some(auto) = self.automatic_refund_of(&order.id).await?
         {
             return Ok(auto);
@@ -154,7 +165,11 @@ impl Gateway {
     }
 
     /// Applies what a channel said about a refund.
-    pub async fn apply_refund_outcome(&self, refund_id: &PlatformId, outcome: ChannelOutcome) -> Result<Refund> {
+    pub async fn apply_refund_outcome(
+        &self,
+        refund_id: &PlatformId,
+        outcome: ChannelOutcome,
+    ) -> Result<Refund> {
         for _ in 0..MAX_RACE_RETRIES {
             let refund = self.refund_by_id(refund_id).await?;
             if refund.status != RefundStatus::Requested {
@@ -202,7 +217,12 @@ impl Gateway {
         Err(Error::Contention)
     }
 
-    async fn refund_success(&self, refund: &Refund, trade_no: &str, at: Millis) -> Result<RefundSettlement> {
+    async fn refund_success(
+        &self,
+        refund: &Refund,
+        trade_no: &str,
+        at: Millis,
+    ) -> Result<RefundSettlement> {
         let order_update = if refund.automatic {
             None
         } else {
@@ -211,7 +231,11 @@ impl Gateway {
                 .refunded
                 .checked_add(refund.amount)
                 .ok_or_else(|| Error::invalid("amount", "refund total overflows"))?;
-            let to = match next_status(order.status, order.amount, OrderEvent::RefundSucceeded { refunded_total }) {
+            let to = match next_status(
+                order.status,
+                order.amount,
+                OrderEvent::RefundSucceeded { refunded_total },
+            ) {
                 Transition::To(to) => to,
                 Transition::Unchanged => order.status,
                 Transition::Refused | Transition::LatePayment => {
@@ -265,7 +289,10 @@ impl Gateway {
         for refund in refunds {
             let order = self.order_by_id(&refund.order_id).await?;
             let channel_name = self.refund_channel(&refund).await?;
-            let outcome = self.channel(&channel_name)?.query_refund(&order, &refund, now).await;
+            let outcome = self
+                .channel(&channel_name)?
+                .query_refund(&order, &refund, now)
+                .await;
             if let Err(e) = self.apply_refund_outcome(&refund.id, outcome).await {
                 tracing::warn!(refund = %refund.id, error = %e, "could not apply refund query");
             }

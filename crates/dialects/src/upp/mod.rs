@@ -1,1 +1,64 @@
-//! upp (specs/upp.txt): see issue 4.
+//! upp (specs/upp.txt, 芸泰统一支付平台 ISV 前置机接口): §2.4/§2.5 signing, §3 the
+//! request and reply envelope, §4.1–§4.7 the seven interfaces, §5 the enumerations.
+//!
+//! Signing (see `codec.rs`): the non-empty fields but `sign`, sorted, as a JSON object with
+//! every value a string, the key appended, MD5 lower-case hex. §2.4's worked example with
+//! key `abc123` signs
+//! `{"bizType":"scan_code","isvId":"20000","partnerId":"12345","paymentNo":"1234567","timestamp":"102540025","version":"1.0.0"}abc123`
+//! → `3b30450ef5af2c2065b572cbee9c6417`. The spec does not show how a reply's nested
+//! `data` is written; paymux writes it inline with its own keys sorted and values as
+//! strings, e.g. §2.5's reply signs
+//! `{"data":{"bizData":"test","channelProduct":"ali_scan_code",…,"tradeStatus":"wait_pay"},"kind":"0","result":"true","timestamp":"102540025","version":"1.0.0"}`
+//! (`testdata/reply.*`).
+//!
+//! Choices where the spec is silent or garbled:
+//! - Every reply has `result` (a JSON boolean), `kind`, `msg` (empty on success), `version`,
+//!   `timestamp` (milliseconds, a number), `sign`, and `data` where the interface has one.
+//!   Refusals of callers paymux cannot identify carry an empty `sign`.
+//! - `kind` codes: `0` success; `1001` bad signature; `1002` timestamp outside
+//!   `[server] max_clock_skew_s`; `1003` missing field; `1004` malformed field; `1005`
+//!   unknown isvId/partnerId; `1006` version not 1.0.0; `1007` body not a JSON object;
+//!   `2001` duplicate paymentNo; `2002` unknown paymentNo; `2003` not allowed in the order's
+//!   state; `2004` refund exceeds the refundable amount; `2005` duplicate refundNo; `2006`
+//!   requestNo reused with other parameters; `2007` unknown refund; `2008` unrecognised
+//!   payer code; `9999` internal error. `msg` says which field and why.
+//! - Amounts are yuan with at most 8 integer digits and 2 decimals, more than 0, read
+//!   exactly from their text (a JSON number `0.1` is 10 fen). Replies print two decimals.
+//! - §4.2 returns the cashier URL as `data.payUrl` (the field's name is lost in the PDF),
+//!   with `tradeStatus=wait_pay` and `expireTime`.
+//! - §4.3 takes the wallet from the payer code (WeChat 10–15, Alipay 25–30, UnionPay 62).
+//! - §4.4: an unpaid order past its expireTime is closed on the spot and reports
+//!   `pay_failed`, as does a closed one. `bizType` is required but not matched against
+//!   the order (the spec's own examples send `scan_code` and `hos`).
+//! - §4.5: `requestNo` is the idempotency key. Success statuses are returned only for a
+//!   refund whose money is reserved: `refund_apply_success` while the channel executes
+//!   it, `refund_success` when done. Every refusal, of any kind, carries
+//!   `data.tradeStatus=refund_failed` and `failedReason`, because merchants treat any other
+//!   status as success. §4.6 likewise for unknown requestNos.
+//! - §4.7: every refusal carries `data.isCloseOrder=N`. A payment that arrives after a close
+//!   is refunded automatically (core rule); `query` then reports the refund's status
+//!   (`refund_apply_success`, `refund_success`), and `refundQuery` with the paymentNo as
+//!   requestNo shows the automatic refund.
+//! - upp defines no notifications: merchants poll `query`.
+
+pub mod client;
+pub mod codec;
+pub mod convert;
+pub mod error;
+pub mod routes;
+pub mod wire;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+pub use client::UppClient;
+pub use routes::{UppMerchant, UppMerchants, UppState, router};
+
+/// `[merchant.upp]` in the config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UppCredentials {
+    pub isv_id: i64,
+    pub partner_id: i64,
+    pub key: SecretString,
+}

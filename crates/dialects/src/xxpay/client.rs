@@ -6,7 +6,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::codec::{self, REPLY_UNSIGNED};
-use super::wire::{self, CreateOrderReply, CreateOrderRequest, Params, QueryOrderReply, QueryOrderRequest};
+use super::wire::{
+    self, CreateOrderReply, CreateOrderRequest, Params, QueryOrderReply, QueryOrderRequest,
+};
 use crate::common::{ClientError, encode_form};
 
 #[derive(Clone)]
@@ -19,7 +21,12 @@ pub struct XxpayClient {
 }
 
 impl XxpayClient {
-    pub fn new(base_url: &str, mch_id: &str, app_id: &str, key: SecretString) -> Result<XxpayClient, ClientError> {
+    pub fn new(
+        base_url: &str,
+        mch_id: &str,
+        app_id: &str,
+        key: SecretString,
+    ) -> Result<XxpayClient, ClientError> {
         Ok(XxpayClient {
             base_url: base_url.trim_end_matches('/').to_owned(),
             mch_id: mch_id.to_owned(),
@@ -40,13 +47,23 @@ impl XxpayClient {
         params
     }
 
-    pub async fn create_order(&self, request: &CreateOrderRequest) -> Result<CreateOrderReply, ClientError> {
-        let reply = self.call("/api/pay/create_order", self.signed_params(request)).await?;
+    pub async fn create_order(
+        &self,
+        request: &CreateOrderRequest,
+    ) -> Result<CreateOrderReply, ClientError> {
+        let reply = self
+            .call("/api/pay/create_order", self.signed_params(request))
+            .await?;
         Ok(wire::from_params(&reply))
     }
 
-    pub async fn query_order(&self, request: &QueryOrderRequest) -> Result<QueryOrderReply, ClientError> {
-        let reply = self.call("/api/pay/query_order", self.signed_params(request)).await?;
+    pub async fn query_order(
+        &self,
+        request: &QueryOrderRequest,
+    ) -> Result<QueryOrderReply, ClientError> {
+        let reply = self
+            .call("/api/pay/query_order", self.signed_params(request))
+            .await?;
         Ok(wire::from_params(&reply))
     }
 
@@ -56,7 +73,10 @@ impl XxpayClient {
         let response = self
             .http
             .post(format!("{}{path}", self.base_url))
-            .header("content-type", "application/x-www-form-urlencoded;charset=UTF-8")
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded;charset=UTF-8",
+            )
             .body(encode_form(&[("params", &json)]))
             .send()
             .await?;

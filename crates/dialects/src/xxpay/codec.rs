@@ -178,8 +178,14 @@ mod tests {
     #[test]
     fn the_design_worked_example_signs_as_published() {
         let request = params(serde_json::from_str(&fixture("create_order.request.json")).unwrap());
-        assert_eq!(string_to_sign(&request, UNSIGNED), fixture("create_order.string-to-sign.txt"));
-        assert_eq!(sign_params(&request, UNSIGNED, "EXAMPLEKEY123"), fixture("create_order.signature.txt"));
+        assert_eq!(
+            string_to_sign(&request, UNSIGNED),
+            fixture("create_order.string-to-sign.txt")
+        );
+        assert_eq!(
+            sign_params(&request, UNSIGNED, "EXAMPLEKEY123"),
+            fixture("create_order.signature.txt")
+        );
     }
 
     #[test]
@@ -187,27 +193,43 @@ mod tests {
         let a = params(json!({"amount": 100, "mchId": "1", "param1": "", "param2": null}));
         let b = params(json!({"amount": "100", "mchId": 1}));
         assert_eq!(string_to_sign(&a, UNSIGNED), "amount=100&mchId=1");
-        assert_eq!(sign_params(&a, UNSIGNED, "k"), sign_params(&b, UNSIGNED, "k"));
+        assert_eq!(
+            sign_params(&a, UNSIGNED, "k"),
+            sign_params(&b, UNSIGNED, "k")
+        );
     }
 
     #[test]
     fn pieces_sort_case_insensitively_with_the_equals_sign() {
         let p = params(json!({"param1": "a", "param10": "b", "Body": "c", "amount": "d"}));
         // '0' sorts before '=', so param10 comes before param1, as in Java.
-        assert_eq!(string_to_sign(&p, UNSIGNED), "amount=d&Body=c&param10=b&param1=a");
+        assert_eq!(
+            string_to_sign(&p, UNSIGNED),
+            "amount=d&Body=c&param10=b&param1=a"
+        );
     }
 
     #[test]
     fn reply_signatures_leave_out_pay_params() {
-        let p = params(json!({"retCode": "SUCCESS", "payOrderId": "P1", "payParams": {"payUrl": "x"}}));
-        assert_eq!(string_to_sign(&p, REPLY_UNSIGNED), "payOrderId=P1&retCode=SUCCESS");
+        let p =
+            params(json!({"retCode": "SUCCESS", "payOrderId": "P1", "payParams": {"payUrl": "x"}}));
+        assert_eq!(
+            string_to_sign(&p, REPLY_UNSIGNED),
+            "payOrderId=P1&retCode=SUCCESS"
+        );
     }
 
     #[test]
     fn tampering_breaks_the_signature() {
         let mut p = params(serde_json::from_str(&fixture("create_order.request.json")).unwrap());
-        p.insert("sign".into(), json!(fixture("create_order.signature.txt").to_lowercase()));
-        assert!(verify(&p, "EXAMPLEKEY123"), "lower-case signatures verify too");
+        p.insert(
+            "sign".into(),
+            json!(fixture("create_order.signature.txt").to_lowercase()),
+        );
+        assert!(
+            verify(&p, "EXAMPLEKEY123"),
+            "lower-case signatures verify too"
+        );
         p.insert("amount".into(), json!(101));
         assert!(!verify(&p, "EXAMPLEKEY123"));
         p.remove("sign");
@@ -220,14 +242,20 @@ mod tests {
         let json_text = r#"{"mchId":"20001222","body":"a+b&c"}"#;
         let encoded = crate::common::encode_form(&[("params", json_text)]);
         // params=, URL-encoded, in the body
-        assert_eq!(decode_request(None, encoded.as_bytes()).unwrap()[0], expected);
+        assert_eq!(
+            decode_request(None, encoded.as_bytes()).unwrap()[0],
+            expected
+        );
         // params=, not URL-encoded, in the body
         let raw = format!("params={json_text}");
         assert_eq!(decode_request(None, raw.as_bytes()).unwrap()[0], expected);
         // params= in the query string (xxpay-master's own demo)
         assert_eq!(decode_request(Some(&encoded), b"").unwrap()[0], expected);
         // a JSON body
-        assert_eq!(decode_request(None, json_text.as_bytes()).unwrap()[0], expected);
+        assert_eq!(
+            decode_request(None, json_text.as_bytes()).unwrap()[0],
+            expected
+        );
         // plain form fields
         let form = "mchId=20001222&body=a%2Bb%26c";
         assert_eq!(decode_request(None, form.as_bytes()).unwrap()[0], expected);

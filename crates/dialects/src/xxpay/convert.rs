@@ -16,34 +16,97 @@ use super::wire::{CreateOrderRequest, PayNotification, PayParams, QueryOrderRepl
 /// §4.1 支付产品: product id, name, and the pay way the sandbox simulates for it. The
 /// spec's type column for 8017/8018 is swapped by OCR; the names (DM 扫码, DM H5) decide.
 pub const PRODUCTS: [(u32, &str, PayWay); 20] = [
-    (8000, "网银支付", PayWay::new(Wallet::Bank, PayMethod::Gateway)),
-    (8001, "银联快捷", PayWay::new(Wallet::UnionPay, PayMethod::Quick)),
-    (8002, "微信扫码支付", PayWay::new(Wallet::WeChat, PayMethod::Qr)),
-    (8003, "微信H5支付", PayWay::new(Wallet::WeChat, PayMethod::H5)),
-    (8004, "微信公众号支付", PayWay::new(Wallet::WeChat, PayMethod::InApp)),
-    (8005, "微信小程序支付", PayWay::new(Wallet::WeChat, PayMethod::MiniProgram)),
-    (8006, "支付宝QY扫码支付", PayWay::new(Wallet::Alipay, PayMethod::Qr)),
-    (8007, "支付宝QY H5支付", PayWay::new(Wallet::Alipay, PayMethod::H5)),
-    (8008, "支付宝服务窗支付", PayWay::new(Wallet::Alipay, PayMethod::InApp)),
+    (
+        8000,
+        "网银支付",
+        PayWay::new(Wallet::Bank, PayMethod::Gateway),
+    ),
+    (
+        8001,
+        "银联快捷",
+        PayWay::new(Wallet::UnionPay, PayMethod::Quick),
+    ),
+    (
+        8002,
+        "微信扫码支付",
+        PayWay::new(Wallet::WeChat, PayMethod::Qr),
+    ),
+    (
+        8003,
+        "微信H5支付",
+        PayWay::new(Wallet::WeChat, PayMethod::H5),
+    ),
+    (
+        8004,
+        "微信公众号支付",
+        PayWay::new(Wallet::WeChat, PayMethod::InApp),
+    ),
+    (
+        8005,
+        "微信小程序支付",
+        PayWay::new(Wallet::WeChat, PayMethod::MiniProgram),
+    ),
+    (
+        8006,
+        "支付宝QY扫码支付",
+        PayWay::new(Wallet::Alipay, PayMethod::Qr),
+    ),
+    (
+        8007,
+        "支付宝QY H5支付",
+        PayWay::new(Wallet::Alipay, PayMethod::H5),
+    ),
+    (
+        8008,
+        "支付宝服务窗支付",
+        PayWay::new(Wallet::Alipay, PayMethod::InApp),
+    ),
     (8009, "QQ钱包扫码", PayWay::new(Wallet::Qq, PayMethod::Qr)),
     (8010, "QQ钱包H5支付", PayWay::new(Wallet::Qq, PayMethod::H5)),
     (8011, "京东扫码支付", PayWay::new(Wallet::Jd, PayMethod::Qr)),
     (8012, "京东H5支付", PayWay::new(Wallet::Jd, PayMethod::H5)),
     (8013, "百度钱包", PayWay::new(Wallet::Baidu, PayMethod::H5)),
-    (8014, "银联二维码", PayWay::new(Wallet::UnionPay, PayMethod::Qr)),
-    (8015, "支付宝GT H5支付", PayWay::new(Wallet::Alipay, PayMethod::H5)),
-    (8016, "支付宝GT扫码支付", PayWay::new(Wallet::Alipay, PayMethod::Qr)),
-    (8017, "支付宝DM扫码支付", PayWay::new(Wallet::Alipay, PayMethod::Qr)),
-    (8018, "支付宝DM H5支付", PayWay::new(Wallet::Alipay, PayMethod::H5)),
+    (
+        8014,
+        "银联二维码",
+        PayWay::new(Wallet::UnionPay, PayMethod::Qr),
+    ),
+    (
+        8015,
+        "支付宝GT H5支付",
+        PayWay::new(Wallet::Alipay, PayMethod::H5),
+    ),
+    (
+        8016,
+        "支付宝GT扫码支付",
+        PayWay::new(Wallet::Alipay, PayMethod::Qr),
+    ),
+    (
+        8017,
+        "支付宝DM扫码支付",
+        PayWay::new(Wallet::Alipay, PayMethod::Qr),
+    ),
+    (
+        8018,
+        "支付宝DM H5支付",
+        PayWay::new(Wallet::Alipay, PayMethod::H5),
+    ),
     (8019, "云闪付", PayWay::new(Wallet::UnionPay, PayMethod::Qr)),
 ];
 
 pub fn product(id: u32) -> Option<PayWay> {
-    PRODUCTS.iter().find(|(p, _, _)| *p == id).map(|(_, _, way)| *way)
+    PRODUCTS
+        .iter()
+        .find(|(p, _, _)| *p == id)
+        .map(|(_, _, way)| *way)
 }
 
 /// A required text field, at most `max` characters.
-fn required<'a>(value: &'a Option<String>, field: &'static str, max: usize) -> Result<&'a str, XxpayError> {
+fn required<'a>(
+    value: &'a Option<String>,
+    field: &'static str,
+    max: usize,
+) -> Result<&'a str, XxpayError> {
     let text = value.as_deref().ok_or(XxpayError::MissingField(field))?;
     limit(text, field, max)
 }
@@ -55,8 +118,15 @@ fn limit<'a>(text: &'a str, field: &'static str, max: usize) -> Result<&'a str, 
     Ok(text)
 }
 
-fn optional(value: &Option<String>, field: &'static str, max: usize) -> Result<Option<String>, XxpayError> {
-    value.as_deref().map(|t| limit(t, field, max).map(str::to_owned)).transpose()
+fn optional(
+    value: &Option<String>,
+    field: &'static str,
+    max: usize,
+) -> Result<Option<String>, XxpayError> {
+    value
+        .as_deref()
+        .map(|t| limit(t, field, max).map(str::to_owned))
+        .transpose()
 }
 
 fn id_error(field: &'static str, e: IdError) -> XxpayError {
@@ -72,7 +142,9 @@ fn id_error(field: &'static str, e: IdError) -> XxpayError {
 
 /// Parses the product id: a number in the appendix's table.
 pub fn parse_product(value: &Option<String>) -> Result<(u32, PayWay), XxpayError> {
-    let text = value.as_deref().ok_or(XxpayError::MissingField("productId"))?;
+    let text = value
+        .as_deref()
+        .ok_or(XxpayError::MissingField("productId"))?;
     let id: u32 = text
         .parse()
         .map_err(|_| XxpayError::invalid("productId", "应为数值类型"))?;
@@ -88,7 +160,8 @@ pub fn new_order(
 ) -> Result<NewOrder, XxpayError> {
     let (product_id, pay_way) = parse_product(&req.product_id)?;
     let order_no = required(&req.mch_order_no, "mchOrderNo", 30)?;
-    let merchant_order_no = MerchantOrderNo::parse(order_no, 30).map_err(|e| id_error("mchOrderNo", e))?;
+    let merchant_order_no =
+        MerchantOrderNo::parse(order_no, 30).map_err(|e| id_error("mchOrderNo", e))?;
     let currency = required(&req.currency, "currency", 3)?;
     if !currency.eq_ignore_ascii_case("cny") {
         return Err(XxpayError::invalid("currency", "仅支持cny"));
@@ -97,12 +170,15 @@ pub fn new_order(
     let amount = Fen::from_fen_str(amount_text)
         .and_then(|f| Fen::positive(f.get()))
         .map_err(|e| match e {
-            AmountError::NotPositive | AmountError::Negative => XxpayError::invalid("amount", "必须大于0"),
+            AmountError::NotPositive | AmountError::Negative => {
+                XxpayError::invalid("amount", "必须大于0")
+            }
             AmountError::TooLarge => XxpayError::invalid("amount", "超出允许的最大金额"),
             _ => XxpayError::invalid("amount", "应为以分为单位的整数"),
         })?;
     let notify_url = required(&req.notify_url, "notifyUrl", 128)?;
-    let notify_url = NotifyUrl::parse(notify_url, allow_private_callbacks).map_err(|e| id_error("notifyUrl", e))?;
+    let notify_url = NotifyUrl::parse(notify_url, allow_private_callbacks)
+        .map_err(|e| id_error("notifyUrl", e))?;
     let subject = required(&req.subject, "subject", 64)?;
     let body = required(&req.body, "body", 256)?;
     let return_url = optional(&req.return_url, "returnUrl", 128)?;
@@ -144,7 +220,9 @@ pub fn new_order(
 pub fn pay_params(action: &PayAction, public_url: &str) -> PayParams {
     match action {
         PayAction::QrCode(content) => PayParams {
-            pay_url: Some(format!("{public_url}/api/qrcode/create_qrcode?params={content}")),
+            pay_url: Some(format!(
+                "{public_url}/api/qrcode/create_qrcode?params={content}"
+            )),
             code_url: Some(content.clone()),
         },
         PayAction::Redirect(url) => PayParams {
@@ -152,7 +230,10 @@ pub fn pay_params(action: &PayAction, public_url: &str) -> PayParams {
             code_url: None,
         },
         PayAction::PostForm { url, fields } => {
-            let query: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let query: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             PayParams {
                 pay_url: Some(format!("POST;{url}?{}", crate::common::encode_form(&query))),
                 code_url: None,
@@ -202,7 +283,10 @@ pub fn query_reply(order: &Order, mch_id: &str, app_id: &str) -> QueryOrderReply
         channel_user: order.channel_user.clone(),
         channel_order_no: order.channel_trade_no.clone(),
         channel_attach: None,
-        pay_succ_time: order.paid_at.filter(|_| order.status.is_paid()).map(|t| t.0),
+        pay_succ_time: order
+            .paid_at
+            .filter(|_| order.status.is_paid())
+            .map(|t| t.0),
         sign: None,
     }
 }

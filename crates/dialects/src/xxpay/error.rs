@@ -60,7 +60,11 @@ impl IntoResponse for XxpayError {
             }
             _ => json!({"retCode": "FAIL", "retMsg": self.to_string()}),
         };
-        let response = ([(CONTENT_TYPE, "application/json;charset=UTF-8")], body.to_string()).into_response();
+        let response = (
+            [(CONTENT_TYPE, "application/json;charset=UTF-8")],
+            body.to_string(),
+        )
+            .into_response();
         tag(response, "xxpay", false)
     }
 }

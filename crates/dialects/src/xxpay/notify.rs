@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use paymux_core::notification::{
-    HttpMethod, Notification, NotificationEvent, NotificationFormat, NotificationSubject, OutgoingRequest,
+    HttpMethod, Notification, NotificationEvent, NotificationFormat, NotificationSubject,
+    OutgoingRequest,
 };
 use secrecy::ExposeSecret;
 
@@ -19,19 +20,33 @@ pub struct XxpayNotifications {
 }
 
 impl NotificationFormat for XxpayNotifications {
-    fn render(&self, notification: &Notification, subject: &NotificationSubject) -> Result<OutgoingRequest, String> {
+    fn render(
+        &self,
+        notification: &Notification,
+        subject: &NotificationSubject,
+    ) -> Result<OutgoingRequest, String> {
         let NotificationSubject::Order(order) = subject else {
-            return Err(format!("xxpay has no {} notification", notification.event.as_str()));
+            return Err(format!(
+                "xxpay has no {} notification",
+                notification.event.as_str()
+            ));
         };
         if notification.event != NotificationEvent::Pay {
-            return Err(format!("xxpay has no {} notification", notification.event.as_str()));
+            return Err(format!(
+                "xxpay has no {} notification",
+                notification.event.as_str()
+            ));
         }
         let merchant = self
             .merchants
             .by_merchant(&order.merchant_id)
             .ok_or_else(|| format!("merchant {} has no xxpay credentials", order.merchant_id))?;
         let credentials = &merchant.credentials;
-        let mut params = wire::to_params(&convert::pay_notification(order, &credentials.mch_id, &credentials.app_id));
+        let mut params = wire::to_params(&convert::pay_notification(
+            order,
+            &credentials.mch_id,
+            &credentials.app_id,
+        ));
         let sign = codec::sign_params(&params, &["sign"], credentials.key.expose_secret());
         params.insert("sign".into(), serde_json::Value::String(sign));
         Ok(OutgoingRequest {
@@ -47,7 +62,11 @@ impl NotificationFormat for XxpayNotifications {
             && std::str::from_utf8(body).is_ok_and(|b| b.trim().eq_ignore_ascii_case("success"))
     }
 
-    fn schedule(&self, _notification: &Notification, _subject: &NotificationSubject) -> &'static str {
+    fn schedule(
+        &self,
+        _notification: &Notification,
+        _subject: &NotificationSubject,
+    ) -> &'static str {
         "xxpay"
     }
 }

@@ -60,7 +60,9 @@ impl XxpayMerchants {
     }
 
     pub fn by_merchant(&self, id: &MerchantId) -> Option<&XxpayMerchant> {
-        self.by_merchant.get(id).and_then(|mch| self.by_mch_id.get(mch))
+        self.by_merchant
+            .get(id)
+            .and_then(|mch| self.by_mch_id.get(mch))
     }
 }
 
@@ -74,7 +76,10 @@ pub struct XxpayState {
 
 pub fn router(state: XxpayState) -> Router {
     Router::new()
-        .route("/api/pay/create_order", get(create_order).post(create_order))
+        .route(
+            "/api/pay/create_order",
+            get(create_order).post(create_order),
+        )
         .route("/api/pay/query_order", get(query_order).post(query_order))
         .with_state(state)
 }
@@ -121,14 +126,22 @@ fn signed_reply(mut params: Params, key: &SecretString) -> Response {
     tag(response, "xxpay", true)
 }
 
-async fn create_order(State(state): State<XxpayState>, RawQuery(query): RawQuery, body: Bytes) -> Response {
+async fn create_order(
+    State(state): State<XxpayState>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
     match handle_create_order(&state, query.as_deref(), &body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle_create_order(state: &XxpayState, query: Option<&str>, body: &[u8]) -> Result<Response, XxpayError> {
+async fn handle_create_order(
+    state: &XxpayState,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Response, XxpayError> {
     let (params, merchant) = authenticate(state, query, body)?;
     let request: CreateOrderRequest = wire::from_params(&params);
     let new_order = convert::new_order(
@@ -137,10 +150,14 @@ async fn handle_create_order(state: &XxpayState, query: Option<&str>, body: &[u8
         state.gateway.settings().allow_private_callbacks,
     )?;
     let order_no = new_order.merchant_order_no.to_string();
-    let created = state.gateway.create_order(new_order).await.map_err(|e| match e {
-        paymux_core::Error::DuplicateOrderNo => XxpayError::DuplicateOrderNo(order_no),
-        other => other.into(),
-    })?;
+    let created = state
+        .gateway
+        .create_order(new_order)
+        .await
+        .map_err(|e| match e {
+            paymux_core::Error::DuplicateOrderNo => XxpayError::DuplicateOrderNo(order_no),
+            other => other.into(),
+        })?;
     if created.order.status.is_paid() || created.order.status.is_open() {
         let reply = CreateOrderReply {
             ret_code: Some("SUCCESS".into()),
@@ -149,7 +166,10 @@ async fn handle_create_order(state: &XxpayState, query: Option<&str>, body: &[u8
             pay_params: Some(convert::pay_params(&created.action, &state.public_url)),
             sign: None,
         };
-        return Ok(signed_reply(wire::to_params(&reply), &merchant.credentials.key));
+        return Ok(signed_reply(
+            wire::to_params(&reply),
+            &merchant.credentials.key,
+        ));
     }
     Err(XxpayError::Internal(format!(
         "the channel refused the payment: {}",
@@ -157,25 +177,39 @@ async fn handle_create_order(state: &XxpayState, query: Option<&str>, body: &[u8
     )))
 }
 
-async fn query_order(State(state): State<XxpayState>, RawQuery(query): RawQuery, body: Bytes) -> Response {
+async fn query_order(
+    State(state): State<XxpayState>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
     match handle_query_order(&state, query.as_deref(), &body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle_query_order(state: &XxpayState, query: Option<&str>, body: &[u8]) -> Result<Response, XxpayError> {
+async fn handle_query_order(
+    state: &XxpayState,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Response, XxpayError> {
     let (params, merchant) = authenticate(state, query, body)?;
     let request: QueryOrderRequest = wire::from_params(&params);
     let merchant_id = &merchant.merchant_id;
     let order = match (&request.pay_order_id, &request.mch_order_no) {
         (Some(id), _) => {
             let id = PlatformId::from_string(id.clone());
-            state.gateway.find_order(merchant_id, OrderKey::Platform(&id)).await?
+            state
+                .gateway
+                .find_order(merchant_id, OrderKey::Platform(&id))
+                .await?
         }
         (None, Some(no)) => {
             let no = MerchantOrderNo::parse(no, 64).map_err(|_| XxpayError::OrderNotFound)?;
-            state.gateway.find_order(merchant_id, OrderKey::Merchant(&no)).await?
+            state
+                .gateway
+                .find_order(merchant_id, OrderKey::Merchant(&no))
+                .await?
         }
         (None, None) => return Err(XxpayError::MissingField("payOrderId或mchOrderNo")),
     };
@@ -187,7 +221,11 @@ async fn handle_query_order(state: &XxpayState, query: Option<&str>, body: &[u8]
         state.gateway.resend_pay_notification(&order).await?;
     }
     let credentials = &merchant.credentials;
-    let mut params = wire::to_params(&convert::query_reply(&order, &credentials.mch_id, &credentials.app_id));
+    let mut params = wire::to_params(&convert::query_reply(
+        &order,
+        &credentials.mch_id,
+        &credentials.app_id,
+    ));
     params.insert("mchId".into(), convert::mch_id_value(&credentials.mch_id));
     Ok(signed_reply(params, &credentials.key))
 }

@@ -1,0 +1,109 @@
+//! The upp merchant SDK: fills in the envelope (isvId, partnerId, version, timestamp),
+//! signs, posts JSON, and verifies the reply's signature. Used by tests, by
+//! `paymux client upp …`, and by channels that chain to a upp platform.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::codec;
+use super::wire::{
+    self, BarcodeRequest, Params, PaymentRef, RefundQueryRequest, RefundRequest, Reply,
+    ScanCodeRequest,
+};
+use crate::common::ClientError;
+
+#[derive(Clone)]
+pub struct UppClient {
+    base_url: String,
+    isv_id: i64,
+    partner_id: i64,
+    key: SecretString,
+    http: reqwest::Client,
+}
+
+impl UppClient {
+    pub fn new(
+        base_url: &str,
+        isv_id: i64,
+        partner_id: i64,
+        key: SecretString,
+    ) -> Result<UppClient, ClientError> {
+        Ok(UppClient {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            isv_id,
+            partner_id,
+            key,
+            http: crate::common::http_client()?,
+        })
+    }
+
+    /// The signed request: the envelope, the interface's fields, `sign`.
+    pub fn signed_params<T: Serialize>(&self, request: &T, timestamp_ms: i64) -> Params {
+        let mut params = wire::to_params(request);
+        params.insert("isvId".into(), json!(self.isv_id));
+        params.insert("partnerId".into(), json!(self.partner_id));
+        params.insert("version".into(), json!(wire::VERSION));
+        params.insert("timestamp".into(), json!(timestamp_ms));
+        let sign = codec::sign_params(&params, self.key.expose_secret());
+        params.insert("sign".into(), Value::String(sign));
+        params
+    }
+
+    pub async fn network(&self) -> Result<Reply, ClientError> {
+        self.call("/access/network", &json!({})).await
+    }
+
+    pub async fn scan_code(&self, request: &ScanCodeRequest) -> Result<Reply, ClientError> {
+        self.call("/access/scancode", request).await
+    }
+
+    pub async fn barcode(&self, request: &BarcodeRequest) -> Result<Reply, ClientError> {
+        self.call("/access/barcode", request).await
+    }
+
+    pub async fn query(&self, request: &PaymentRef) -> Result<Reply, ClientError> {
+        self.call("/access/query", request).await
+    }
+
+    pub async fn refund(&self, request: &RefundRequest) -> Result<Reply, ClientError> {
+        self.call("/access/refund", request).await
+    }
+
+    pub async fn refund_query(&self, request: &RefundQueryRequest) -> Result<Reply, ClientError> {
+        self.call("/access/refundQuery", request).await
+    }
+
+    pub async fn close(&self, request: &PaymentRef) -> Result<Reply, ClientError> {
+        self.call("/access/close", request).await
+    }
+
+    async fn call<T: Serialize>(&self, path: &str, request: &T) -> Result<Reply, ClientError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let params = self.signed_params(request, now);
+        let reply = self.send(path, &params).await?;
+        Ok(wire::from_params(&reply))
+    }
+
+    /// Posts params as they are (tests use it to send what no honest client would) and
+    /// checks the reply's signature.
+    pub async fn send(&self, path: &str, params: &Params) -> Result<Params, ClientError> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header("content-type", "application/json;charset=utf-8")
+            .body(codec::encode(params))
+            .send()
+            .await?;
+        let text = response.text().await?;
+        let reply =
+            codec::decode(text.as_bytes()).ok_or_else(|| ClientError::BadReply(text.clone()))?;
+        if !codec::verify(&reply, self.key.expose_secret()) {
+            return Err(ClientError::BadSignature);
+        }
+        Ok(reply)
+    }
+}

@@ -1,0 +1,390 @@
+//! upp's routes: decode → authenticate → convert → one core command → encode.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use paymux_core::Gateway;
+use paymux_core::ids::{MerchantId, RefundRequestNo};
+use paymux_core::store::{OrderKey, RefundKey};
+use paymux_core::time::Millis;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use super::UppCredentials;
+use super::codec;
+use super::convert::{self, required};
+use super::error::UppError;
+use super::wire::{
+    self, BarcodeRequest, Envelope, Params, PaymentRef, RefundQueryRequest, RefundRequest, Reply,
+    ReplyData, ScanCodeRequest, VERSION,
+};
+use crate::common::tag;
+
+#[derive(Debug, Clone)]
+pub struct UppMerchant {
+    pub merchant_id: MerchantId,
+    pub credentials: UppCredentials,
+}
+
+/// The merchants that speak upp, by (isvId, partnerId).
+#[derive(Debug, Default)]
+pub struct UppMerchants(HashMap<(String, String), UppMerchant>);
+
+impl UppMerchants {
+    pub fn new(merchants: impl IntoIterator<Item = UppMerchant>) -> UppMerchants {
+        UppMerchants(
+            merchants
+                .into_iter()
+                .map(|m| {
+                    let key = (
+                        m.credentials.isv_id.to_string(),
+                        m.credentials.partner_id.to_string(),
+                    );
+                    (key, m)
+                })
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, isv_id: &str, partner_id: &str) -> Option<&UppMerchant> {
+        self.0.get(&(isv_id.to_owned(), partner_id.to_owned()))
+    }
+}
+
+#[derive(Clone)]
+pub struct UppState {
+    pub gateway: Gateway,
+    pub merchants: Arc<UppMerchants>,
+    /// `[server] max_clock_skew_s`; 0 turns the timestamp check off.
+    pub max_clock_skew_s: u64,
+}
+
+pub fn router(state: UppState) -> Router {
+    Router::new()
+        .route("/access/network", post(network))
+        .route("/access/scancode", post(scancode))
+        .route("/access/barcode", post(barcode))
+        .route("/access/query", post(query))
+        .route("/access/refund", post(refund))
+        .route("/access/refundQuery", post(refund_query))
+        .route("/access/close", post(close))
+        .with_state(state)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interface {
+    Network,
+    ScanCode,
+    Barcode,
+    Query,
+    Refund,
+    RefundQuery,
+    Close,
+}
+
+/// A refusal, with the `data` merchants read to know what did not happen.
+struct Refusal {
+    error: UppError,
+    data: Option<ReplyData>,
+}
+
+impl From<UppError> for Refusal {
+    fn from(error: UppError) -> Refusal {
+        Refusal { error, data: None }
+    }
+}
+
+impl From<paymux_core::Error> for Refusal {
+    fn from(error: paymux_core::Error) -> Refusal {
+        UppError::from(error).into()
+    }
+}
+
+async fn network(State(s): State<UppState>, body: Bytes) -> Response {
+    serve(&s, &body, Interface::Network).await
+}
+async fn scancode(State(s): State<UppState>, body: Bytes) -> Response {
+    serve(&s, &body, Interface::ScanCode).await
+}
+async fn barcode(State(s): State<UppState>, body: Bytes) -> Response {
+    serve(&s, &body, Interface::Barcode).await
+}
+async fn query(State(s): State<UppState>, body: Bytes) -> Response {
+    serve(&s, &body, Interface::Query).await
+}
+async fn refund(State(s): State<UppState>, body: Bytes) -> Response {
+    serve(&s, &body, Interface::Refund).await
+}
+async fn refund_query(State(s): State<UppState>, body: Bytes) -> Response {
+    serve(&s, &body, Interface::RefundQuery).await
+}
+async fn close(State(s): State<UppState>, body: Bytes) -> Response {
+    serve(&s, &body, Interface::Close).await
+}
+
+async fn serve(state: &UppState, body: &[u8], interface: Interface) -> Response {
+    let now = state.gateway.now();
+    let params = codec::decode(body);
+    let (params, merchant) = match authenticate(state, params, now) {
+        Ok(found) => found,
+        Err((error, merchant)) => {
+            let refusal = refusal_data(interface, None, Refusal::from(error));
+            return reply(Err(refusal), merchant, now);
+        }
+    };
+    let result = match interface {
+        Interface::Network => Ok(Some(ReplyData {
+            field: Some(convert::COMPANY.to_owned()),
+            ..ReplyData::default()
+        })),
+        Interface::ScanCode => scan_code(state, &params, merchant, now).await,
+        Interface::Barcode => bar_code(state, &params, merchant, now).await,
+        Interface::Query => query_payment(state, &params, merchant).await,
+        Interface::Refund => request_refund(state, &params, merchant).await,
+        Interface::RefundQuery => query_refund(state, &params, merchant).await,
+        Interface::Close => close_payment(state, &params, merchant).await,
+    };
+    let result = result.map_err(|r| refusal_data(interface, Some(&params), r));
+    reply(result, Some(merchant), now)
+}
+
+/// Finds the merchant and checks the signature, version and timestamp. On failure, says
+/// which merchant it was when known, so the refusal can be signed for it.
+fn authenticate<'s>(
+    state: &'s UppState,
+    params: Option<Params>,
+    now: Millis,
+) -> Result<(Params, &'s UppMerchant), (UppError, Option<&'s UppMerchant>)> {
+    let params = params.ok_or((UppError::Malformed, None))?;
+    let envelope: Envelope = wire::from_params(&params);
+    let isv_id = required(&envelope.isv_id, "isvId").map_err(|e| (e, None))?;
+    let partner_id = required(&envelope.partner_id, "partnerId").map_err(|e| (e, None))?;
+    let merchant = state
+        .merchants
+        .get(isv_id, partner_id)
+        .ok_or((UppError::UnknownMerchant, None))?;
+    let fail = |e| (e, Some(merchant));
+    required(&envelope.sign, "sign").map_err(fail)?;
+    if !codec::verify(&params, merchant.credentials.key.expose_secret()) {
+        return Err(fail(UppError::BadSignature));
+    }
+    if envelope.version.as_deref() != Some(VERSION) {
+        return Err(fail(UppError::BadVersion));
+    }
+    let timestamp: i64 = required(&envelope.timestamp, "timestamp")
+        .map_err(fail)?
+        .parse()
+        .map_err(|_| fail(UppError::invalid("timestamp", "须为毫秒时间戳")))?;
+    let skew_ms = i64::try_from(state.max_clock_skew_s).unwrap_or(i64::MAX / 1000) * 1000;
+    if state.max_clock_skew_s > 0 && (now.0 - timestamp).abs() > skew_ms {
+        return Err(fail(UppError::Stale(state.max_clock_skew_s)));
+    }
+    Ok((params, merchant))
+}
+
+/// Merchants treat every refund reply but `refund_failed` as success, and every close reply
+/// but `isCloseOrder=N` as closed: so every refusal of those says so explicitly.
+fn refusal_data(interface: Interface, params: Option<&Params>, mut refusal: Refusal) -> Refusal {
+    let echo = |name: &str| params.and_then(|p| p.get(name)).and_then(wire::value_text);
+    match interface {
+        Interface::Refund | Interface::RefundQuery => {
+            let data = refusal.data.take().unwrap_or_else(|| ReplyData {
+                request_no: echo("requestNo"),
+                refund_no: echo("refundNo"),
+                payment_no: echo("paymentNo"),
+                refund_fee: echo("refundFee"),
+                ..ReplyData::default()
+            });
+            refusal.data = Some(ReplyData {
+                trade_status: Some("refund_failed".into()),
+                failed_reason: Some(refusal.error.to_string()),
+                ..data
+            });
+        }
+        Interface::Close => {
+            let data = refusal.data.take().unwrap_or_else(|| ReplyData {
+                payment_no: echo("paymentNo"),
+                ..ReplyData::default()
+            });
+            refusal.data = Some(ReplyData {
+                is_close_order: Some("N".into()),
+                ..data
+            });
+        }
+        _ => {}
+    }
+    refusal
+}
+
+fn reply(
+    result: Result<Option<ReplyData>, Refusal>,
+    merchant: Option<&UppMerchant>,
+    now: Millis,
+) -> Response {
+    let ok = result.is_ok();
+    let reply = match result {
+        Ok(data) => Reply {
+            result: true,
+            kind: Some("0".into()),
+            msg: Some(String::new()),
+            version: Some(VERSION.into()),
+            timestamp: Some(now.0),
+            data,
+            sign: None,
+        },
+        Err(Refusal { error, data }) => {
+            if let UppError::Internal(cause) = &error {
+                tracing::error!(%cause, "upp request failed");
+            }
+            Reply {
+                result: false,
+                kind: Some(error.kind().into()),
+                msg: Some(error.to_string()),
+                version: Some(VERSION.into()),
+                timestamp: Some(now.0),
+                data,
+                sign: None,
+            }
+        }
+    };
+    let mut params = wire::to_params(&reply);
+    params.remove("sign");
+    // Unknown callers get an unsigned refusal: there is no key to sign it with.
+    let sign = merchant
+        .map(|m| codec::sign_params(&params, m.credentials.key.expose_secret()))
+        .unwrap_or_default();
+    params.insert("sign".into(), Value::String(sign));
+    let response = (
+        [(CONTENT_TYPE, "application/json;charset=UTF-8")],
+        codec::encode(&params),
+    )
+        .into_response();
+    tag(response, "upp", ok)
+}
+
+async fn scan_code(
+    state: &UppState,
+    params: &Params,
+    merchant: &UppMerchant,
+    now: Millis,
+) -> Result<Option<ReplyData>, Refusal> {
+    let request: ScanCodeRequest = wire::from_params(params);
+    let new = convert::scan_order(&request, merchant.merchant_id.clone(), now)?;
+    let payment_no = new.merchant_order_no.to_string();
+    let created = state.gateway.create_order(new).await.map_err(|e| match e {
+        paymux_core::Error::DuplicateOrderNo => UppError::DuplicatePaymentNo(payment_no),
+        other => other.into(),
+    })?;
+    Ok(Some(convert::scan_data(&created.order, &created.action)))
+}
+
+async fn bar_code(
+    state: &UppState,
+    params: &Params,
+    merchant: &UppMerchant,
+    now: Millis,
+) -> Result<Option<ReplyData>, Refusal> {
+    let request: BarcodeRequest = wire::from_params(params);
+    let new = convert::barcode_order(&request, merchant.merchant_id.clone(), now)?;
+    let payment_no = new.merchant_order_no.to_string();
+    let created = state.gateway.create_order(new).await.map_err(|e| match e {
+        paymux_core::Error::DuplicateOrderNo => UppError::DuplicatePaymentNo(payment_no),
+        other => other.into(),
+    })?;
+    Ok(Some(convert::payment_data(&created.order, None)))
+}
+
+async fn find_payment(
+    state: &UppState,
+    request: &PaymentRef,
+    merchant: &UppMerchant,
+) -> Result<paymux_core::order::Order, UppError> {
+    required(&request.biz_type, "bizType")?;
+    let no = convert::payment_no(&request.payment_no)?;
+    let order = state
+        .gateway
+        .find_order(&merchant.merchant_id, OrderKey::Merchant(&no))
+        .await?;
+    Ok(state.gateway.expire_if_due(order).await?)
+}
+
+async fn query_payment(
+    state: &UppState,
+    params: &Params,
+    merchant: &UppMerchant,
+) -> Result<Option<ReplyData>, Refusal> {
+    let request: PaymentRef = wire::from_params(params);
+    let order = find_payment(state, &request, merchant).await?;
+    let late_refund = if order.is_late_paid() {
+        state.gateway.automatic_refund_of(&order.id).await?
+    } else {
+        None
+    };
+    Ok(Some(convert::payment_data(&order, late_refund.as_ref())))
+}
+
+async fn close_payment(
+    state: &UppState,
+    params: &Params,
+    merchant: &UppMerchant,
+) -> Result<Option<ReplyData>, Refusal> {
+    let request: PaymentRef = wire::from_params(params);
+    let order = find_payment(state, &request, merchant).await?;
+    match state
+        .gateway
+        .close_order(&order.id, "closed by the merchant")
+        .await
+    {
+        Ok(order) => Ok(Some(convert::close_data(&order))),
+        Err(e) => Err(Refusal {
+            error: e.into(),
+            data: Some(convert::close_data(&order)),
+        }),
+    }
+}
+
+async fn request_refund(
+    state: &UppState,
+    params: &Params,
+    merchant: &UppMerchant,
+) -> Result<Option<ReplyData>, Refusal> {
+    let request: RefundRequest = wire::from_params(params);
+    required(&request.biz_type, "bizType")?;
+    let no = convert::payment_no(&request.payment_no)?;
+    let order = state
+        .gateway
+        .find_order(&merchant.merchant_id, OrderKey::Merchant(&no))
+        .await?;
+    let new = convert::new_refund(&request, merchant.merchant_id.clone(), order.id.clone())?;
+    let request_no = new
+        .request_no
+        .as_ref()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    let refund = state.gateway.request_refund(new).await?;
+    let order = state.gateway.order_by_id(&order.id).await?;
+    Ok(Some(convert::refund_data(&refund, &order, &request_no)))
+}
+
+async fn query_refund(
+    state: &UppState,
+    params: &Params,
+    merchant: &UppMerchant,
+) -> Result<Option<ReplyData>, Refusal> {
+    let request: RefundQueryRequest = wire::from_params(params);
+    let text = required(&request.request_no, "requestNo")?;
+    let request_no = RefundRequestNo::parse(text, 32)
+        .map_err(|e| UppError::invalid("requestNo", e.to_string()))?;
+    let refund = state
+        .gateway
+        .find_refund(&merchant.merchant_id, RefundKey::RequestNo(&request_no))
+        .await?;
+    let order = state.gateway.order_by_id(&refund.order_id).await?;
+    Ok(Some(convert::refund_data(&refund, &order, text)))
+}

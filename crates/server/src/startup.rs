@@ -1,0 +1,229 @@
+//! Wires the gateway together: store, channels, core, dialect routes, cashier, workers.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use paymux_channels::sandbox::SandboxChannel;
+use paymux_core::Gateway;
+use paymux_core::channel::Channels;
+use paymux_core::clock::Clock;
+use paymux_core::dialect::Dialect;
+use paymux_core::gateway::GatewaySettings;
+use paymux_core::ids::MerchantId;
+use paymux_core::merchant::Merchant;
+use paymux_core::notification::NotificationFormat;
+use paymux_core::store::Store;
+use paymux_dialects::{upp, xxpay};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::cashier::{self, CashierState};
+use crate::config::Config;
+use crate::metrics::{self, Metrics};
+use crate::notifier::{self, Notifier};
+use crate::workers;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("store: {0}")]
+    Store(#[from] paymux_core::store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("notifier: {0}")]
+    Notifier(#[from] notifier::NotifierError),
+    #[error("config: {0}")]
+    Config(String),
+}
+
+/// Whether to start the background workers (tests drive them by hand instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workers {
+    Run,
+    Manual,
+}
+
+/// A started gateway.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub gateway: Gateway,
+    pub notifier: Arc<Notifier>,
+    pub store: Arc<paymux_store::SqlStore>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests, finishes the workers' current rounds, closes the store.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.store.close().await;
+    }
+
+    /// Resolves when the server task ends (it runs until `stop` or a fatal error).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+fn merchants(config: &Config) -> Vec<Merchant> {
+    config
+        .merchants
+        .iter()
+        .map(|m| Merchant {
+            id: MerchantId::new(m.id.clone()),
+            name: m.name.clone(),
+            settlement: m.settlement,
+            payout_fee: paymux_core::Fen::new(m.payout_fee).unwrap_or_default(),
+        })
+        .collect()
+}
+
+pub async fn start(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    workers: Workers,
+) -> Result<Running, StartError> {
+    let store = Arc::new(paymux_store::connect(&config.server.database).await?);
+    let listener = TcpListener::bind(&config.server.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.server.listen.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.server.listen.clone(),
+        source,
+    })?;
+    // Port 0 means "any": the public URL follows the port we got.
+    let public_url = match &config.server.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{addr}"),
+    };
+
+    let sandbox = Arc::new(SandboxChannel::new(
+        &public_url,
+        config.sandbox.refund_delay_s,
+    ));
+    let settings = GatewaySettings {
+        default_order_ttl_s: config.server.order_ttl_s,
+        allow_private_callbacks: config.server.allow_private_callbacks,
+        ..GatewaySettings::default()
+    };
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let gateway = Gateway::start(
+        dyn_store.clone(),
+        Channels::new(sandbox.clone()),
+        clock.clone(),
+        merchants(&config),
+        settings,
+    )
+    .await?;
+
+    let xxpay_merchants = Arc::new(xxpay::XxpayMerchants::new(
+        config.merchants.iter().filter_map(|m| {
+            m.xxpay.clone().map(|credentials| xxpay::XxpayMerchant {
+                merchant_id: MerchantId::new(m.id.clone()),
+                credentials,
+            })
+        }),
+    ));
+    let upp_merchants = Arc::new(upp::UppMerchants::new(config.merchants.iter().filter_map(
+        |m| {
+            m.upp.clone().map(|credentials| upp::UppMerchant {
+                merchant_id: MerchantId::new(m.id.clone()),
+                credentials,
+            })
+        },
+    )));
+
+    let metrics = Arc::new(Metrics::new());
+    let mut formats: HashMap<Dialect, Arc<dyn NotificationFormat>> = HashMap::new();
+    formats.insert(
+        Dialect::Xxpay,
+        Arc::new(xxpay::XxpayNotifications {
+            merchants: xxpay_merchants.clone(),
+        }),
+    );
+    let notifier = Arc::new(Notifier::new(
+        dyn_store.clone(),
+        clock.clone(),
+        formats,
+        config.notify.clone(),
+        config.server.allow_private_callbacks,
+        metrics.clone(),
+    )?);
+
+    let router = Router::new()
+        .merge(xxpay::router(xxpay::XxpayState {
+            gateway: gateway.clone(),
+            merchants: xxpay_merchants,
+            public_url: public_url.clone().into(),
+        }))
+        .merge(upp::router(upp::UppState {
+            gateway: gateway.clone(),
+            merchants: upp_merchants,
+            max_clock_skew_s: config.server.max_clock_skew_s,
+        }))
+        .merge(cashier::router(CashierState {
+            gateway: gateway.clone(),
+            sandbox,
+        }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get({
+                let metrics = metrics.clone();
+                let store = dyn_store.clone();
+                move || metrics::serve(metrics.clone(), store.clone())
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ));
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut server_shutdown = shutdown_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let _ = server_shutdown.changed().await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "server stopped");
+        }
+    }));
+    if workers == Workers::Run {
+        tasks.push(tokio::spawn(notifier::run(
+            notifier.clone(),
+            shutdown_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(workers::run_expirer(
+            gateway.clone(),
+            shutdown_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(workers::run_poller(
+            gateway.clone(),
+            shutdown_rx,
+        )));
+    }
+    tracing::info!(%addr, %public_url, database = %paymux_store::redact_url(&config.server.database), "paymux is listening");
+    Ok(Running {
+        addr,
+        gateway,
+        notifier,
+        store,
+        shutdown,
+        tasks,
+    })
+}
