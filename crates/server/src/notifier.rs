@@ -243,22 +243,35 @@ impl Resolve for CallbackResolver {
         let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = resolved
-                .into_iter()
-                .filter(|a| allow_private || is_public_ip(a.ip()))
-                .collect();
-            if allowed.is_empty() {
-                return Err(format!(
-                    "{host} resolves only to loopback, private or link-local addresses"
-                )
-                .into());
-            }
-            let addrs: Addrs = Box::new(allowed.into_iter());
+            let addrs: Addrs = Box::new(
+                resolve_callback_host(&host, allow_private)
+                    .await?
+                    .into_iter(),
+            );
             Ok(addrs)
         })
     }
+}
+
+/// The addresses of `host` that paymux may call.
+pub async fn resolve_callback_host(
+    host: &str,
+    allow_private: bool,
+) -> Result<Vec<SocketAddr>, String> {
+    let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    let allowed: Vec<SocketAddr> = resolved
+        .into_iter()
+        .filter(|a| allow_private || is_public_ip(a.ip()))
+        .collect();
+    if allowed.is_empty() {
+        return Err(format!(
+            "{host} resolves only to loopback, private or link-local addresses"
+        ));
+    }
+    Ok(allowed)
 }
 
 /// Runs rounds until `shutdown` fires; idles briefly when there is nothing to send.
@@ -278,5 +291,18 @@ pub async fn run(notifier: Arc<Notifier>, mut shutdown: tokio::sync::watch::Rece
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_callback_host;
+
+    #[tokio::test]
+    async fn names_that_resolve_to_loopback_are_refused_unless_allowed() {
+        let refused = resolve_callback_host("localhost", false).await.unwrap_err();
+        assert!(refused.contains("resolves only to loopback"), "{refused}");
+        let allowed = resolve_callback_host("localhost", true).await.unwrap();
+        assert!(allowed.iter().all(|a| a.ip().is_loopback()));
     }
 }

@@ -1,0 +1,298 @@
+//! `TestGateway::spawn`: a gateway on a free port over a fresh database (SQLite in a
+//! temporary directory, or a newly created PostgreSQL database), the sandbox channel, a
+//! demo merchant with known keys, a clock the test moves, and workers the test drives.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method};
+use paymux_core::clock::ManualClock;
+use paymux_core::time::Millis;
+use paymux_dialects::upp::UppClient;
+use paymux_dialects::xxpay::XxpayClient;
+use paymux_server::config::Config;
+use paymux_server::startup::{self, Running, Workers};
+use secrecy::SecretString;
+
+pub const XXPAY_MCH_ID: &str = "20001222";
+pub const XXPAY_APP_ID: &str = "0ae8be35ff634e2abe94f5f32f6d5c4f";
+pub const XXPAY_KEY: &str = "EXAMPLEKEY123";
+pub const UPP_ISV_ID: i64 = 20000;
+pub const UPP_PARTNER_ID: i64 = 12345;
+pub const UPP_KEY: &str = "abc123";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestGateway {
+    pub running: Running,
+    pub url: String,
+    pub clock: Arc<ManualClock>,
+    pub xxpay: XxpayClient,
+    pub upp: UppClient,
+    pub http: reqwest::Client,
+    pub database: String,
+    config: Config,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+pub fn config_text(database: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+database = "{database}"
+allow_private_callbacks = true
+
+[[merchant]]
+id = "demo"
+name = "Demo Hospital"
+
+[merchant.xxpay]
+mch_id = "{XXPAY_MCH_ID}"
+app_id = "{XXPAY_APP_ID}"
+key = "{XXPAY_KEY}"
+
+[merchant.upp]
+isv_id = {UPP_ISV_ID}
+partner_id = {UPP_PARTNER_ID}
+key = "{UPP_KEY}"
+"#
+    )
+}
+
+fn system_now() -> Millis {
+    paymux_core::clock::Clock::now(&paymux_core::clock::SystemClock)
+}
+
+impl TestGateway {
+    pub async fn spawn(backend: Backend) -> TestGateway {
+        TestGateway::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestGateway {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let database = match backend {
+            Backend::Sqlite => format!("sqlite://{}/paymux.db", dir.path().display()),
+            Backend::Postgres => paymux_store::create_test_database("paymux_api_test")
+                .await
+                .expect("a PostgreSQL server for tests (PAYMUX_TEST_POSTGRES)"),
+        };
+        let mut config = Config::parse(&config_text(&database), "test").expect("test config");
+        tweak(&mut config);
+        let clock = Arc::new(ManualClock::new(system_now()));
+        TestGateway::start(config, clock, dir, database).await
+    }
+
+    async fn start(
+        config: Config,
+        clock: Arc<ManualClock>,
+        dir: Arc<tempfile::TempDir>,
+        database: String,
+    ) -> TestGateway {
+        let running = startup::start(config.clone(), clock.clone(), Workers::Manual)
+            .await
+            .expect("gateway starts");
+        let url = running.url();
+        let xxpay = XxpayClient::new(
+            &url,
+            XXPAY_MCH_ID,
+            XXPAY_APP_ID,
+            SecretString::from(XXPAY_KEY),
+        )
+        .expect("client");
+        let upp = UppClient::new(
+            &url,
+            UPP_ISV_ID,
+            UPP_PARTNER_ID,
+            SecretString::from(UPP_KEY),
+        )
+        .expect("client");
+        TestGateway {
+            running,
+            url,
+            clock,
+            xxpay,
+            upp,
+            http: reqwest::Client::new(),
+            database,
+            config,
+            _dir: dir,
+        }
+    }
+
+    /// A second instance on the same database (and clock), as another process would be.
+    pub async fn another_instance(&self) -> TestGateway {
+        TestGateway::start(
+            self.config.clone(),
+            self.clock.clone(),
+            self._dir.clone(),
+            self.database.clone(),
+        )
+        .await
+    }
+
+    /// Stops this instance and starts a new one on the same database.
+    pub async fn restart(self) -> TestGateway {
+        let TestGateway {
+            running,
+            config,
+            clock,
+            _dir,
+            database,
+            ..
+        } = self;
+        running.stop().await;
+        TestGateway::start(config, clock, _dir, database).await
+    }
+
+    /// The scripted payer: `POST /sandbox/orders/{id}/pay`.
+    pub async fn pay(&self, order_id: &str, result: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/sandbox/orders/{order_id}/pay", self.url))
+            .body(format!(r#"{{"result":"{result}"}}"#))
+            .send()
+            .await
+            .expect("sandbox pay")
+    }
+
+    /// One notifier round.
+    pub async fn deliver(&self) -> paymux_server::notifier::RoundOutcome {
+        self.running
+            .notifier
+            .run_once()
+            .await
+            .expect("notifier round")
+    }
+
+    /// One round of channel checks (pending attempts and refunds).
+    pub async fn poll_channels(&self) {
+        self.running
+            .gateway
+            .check_pending_attempts(100)
+            .await
+            .expect("attempt checks");
+        self.running
+            .gateway
+            .check_pending_refunds(100)
+            .await
+            .expect("refund checks");
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.clock.advance_secs(secs);
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> String {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("reply body")
+    }
+}
+
+/// One request a merchant endpoint received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: Method,
+    pub query: Option<String>,
+    pub content_type: Option<String>,
+    pub body: String,
+}
+
+impl Received {
+    /// The form fields of the body, in order.
+    pub fn fields(&self) -> Vec<(String, String)> {
+        paymux_dialects::common::decode_form(&self.body, true)
+    }
+
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.fields()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// A merchant's notification endpoint on a free port. Answers with the scripted bodies in
+/// turn, then with `success`.
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    answers: Arc<Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        Receiver::start_on("127.0.0.1:0").await
+    }
+
+    pub async fn start_on(addr: &str) -> Receiver {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("receiver port");
+        let addr = listener.local_addr().expect("receiver address");
+        let receiver = Receiver {
+            url: format!("http://{addr}/notify"),
+            received: Arc::default(),
+            answers: Arc::default(),
+        };
+        let app = axum::Router::new()
+            .fallback(
+                |State(r): State<Receiver>,
+                 method: Method,
+                 RawQuery(query): RawQuery,
+                 headers: HeaderMap,
+                 body: String| async move {
+                    let content_type = headers
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    r.received.lock().expect("lock").push(Received {
+                        method,
+                        query,
+                        content_type,
+                        body,
+                    });
+                    let mut answers = r.answers.lock().expect("lock");
+                    if answers.is_empty() {
+                        "success".to_owned()
+                    } else {
+                        answers.remove(0)
+                    }
+                },
+            )
+            .with_state(receiver.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        receiver
+    }
+
+    /// The next answers, before it goes back to `success`.
+    pub fn answer_with(&self, bodies: &[&str]) {
+        self.answers
+            .lock()
+            .expect("lock")
+            .extend(bodies.iter().map(|s| s.to_string()));
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real server on a free port, driven over HTTP with the dialect
+//! clients and with raw bytes. One test binary (one link step).
+
+mod durability;
+mod helpers;
+mod notifications;
+mod upp;
+mod xxpay;
