@@ -191,7 +191,7 @@ mod tests {
 pub enum NotificationSubject {
     Order(crate::order::Order),
     Refund {
-        refund: crate::refund::Refund,
+        refund: Box<crate::refund::Refund>,
         order: crate::order::Order,
     },
 }

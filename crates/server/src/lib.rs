@@ -6,7 +6,7 @@
 //! - [`startup`]: builds the store, channels, core and routes, and starts the workers.
 //! - [`notifier`], [`workers`]: the outbox sender, the expirer and the channel poller.
 //! - [`cashier`]: the sandbox's payer side (cashier page, scripted payer, QR images).
-//! - [`metrics`]: `/metrics`.
+//! - [`metrics`]: the Prometheus endpoint.
 //! - [`cli`]: `paymux client …`, the merchant-side tools.
 //! - `main.rs`: the `paymux` command.
 

@@ -35,7 +35,7 @@ enum Command {
     /// Merchant-side clients: sign, send, verify, print.
     Client {
         #[command(subcommand)]
-        command: ClientCommand,
+        command: Box<ClientCommand>,
     },
 }
 
@@ -58,7 +58,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match args.command {
             Command::Serve { config, data_dir } => serve(config, data_dir).await,
-            Command::Client { command } => cli::run(command).await,
+            Command::Client { command } => cli::run(*command).await,
         }
     });
     match result {

@@ -178,7 +178,10 @@ impl Notifier {
                     .map_err(|e| e.to_string())?
                     .ok_or_else(|| "refund not found".to_owned())?;
                 let order = order_of(&refund.order_id).await?;
-                Ok(NotificationSubject::Refund { refund, order })
+                Ok(NotificationSubject::Refund {
+                    refund: Box::new(refund),
+                    order,
+                })
             }
             NotificationEvent::Payout => Err("payout notifications are not implemented".to_owned()),
         }

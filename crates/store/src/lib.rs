@@ -13,6 +13,7 @@
 //! SQLite runs every write on one connection (one writer at a time is SQLite's rule; a
 //! single connection avoids `SQLITE_BUSY` and its sleeps), reads on a pool beside it.
 
+mod batch;
 mod rows;
 mod sql;
 

@@ -11,8 +11,11 @@ use paymux_core::store::{
 };
 use paymux_core::time::Millis;
 use sqlx::any::AnyRow;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
+use crate::batch::OrderInserter;
 use crate::{Backend, db, rows};
 
 pub struct SqlStore {
@@ -21,11 +24,13 @@ pub struct SqlStore {
     writer: AnyPool,
     /// SQLite: readers beside the writer. PostgreSQL: the same pool.
     reader: AnyPool,
+    inserter: OrderInserter,
 }
 
 impl SqlStore {
     pub(crate) fn new(backend: Backend, writer: AnyPool, reader: AnyPool) -> SqlStore {
         SqlStore {
+            inserter: OrderInserter::start(backend, writer.clone()),
             backend,
             writer,
             reader,
@@ -45,7 +50,7 @@ impl SqlStore {
         self.reader.close().await;
     }
 
-    async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
         match self.backend {
             // Take the write lock up front: a deferred transaction that reads first and
             // writes later can fail to upgrade its lock.
@@ -57,7 +62,7 @@ impl SqlStore {
 
 /// Which business key a unique violation is about. PostgreSQL names the constraint;
 /// SQLite names the columns.
-fn unique_violation(e: &sqlx::Error) -> Option<StoreError> {
+pub(crate) fn unique_violation(e: &sqlx::Error) -> Option<StoreError> {
     let sqlx::Error::Database(dbe) = e else {
         return None;
     };
@@ -87,7 +92,7 @@ fn unique_violation(e: &sqlx::Error) -> Option<StoreError> {
     }
 }
 
-fn write_error(e: sqlx::Error) -> StoreError {
+pub(crate) fn write_error(e: sqlx::Error) -> StoreError {
     unique_violation(&e).unwrap_or_else(|| db(e))
 }
 
@@ -102,16 +107,51 @@ fn all<T>(
     rows.iter().map(map).collect()
 }
 
-const INSERT_ORDER: &str = "INSERT INTO orders (id, merchant_id, merchant_order_no, dialect, pay_way, channel, \
-     amount, currency, subject, body, status, notify_url, return_url, client_ip, extra, channel_trade_no, \
-     channel_user, refund_reserved, refunded, created_at, updated_at, expires_at, paid_at, closed_at, \
-     merchant_acked_at, fail_code, fail_msg) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, \
-     $21, $22, $23, $24, $25, $26)";
+pub(crate) const ORDER_COLUMNS: &[&str] = &[
+    "id",
+    "merchant_id",
+    "merchant_order_no",
+    "dialect",
+    "pay_way",
+    "channel",
+    "amount",
+    "currency",
+    "subject",
+    "body",
+    "status",
+    "notify_url",
+    "return_url",
+    "client_ip",
+    "extra",
+    "channel_trade_no",
+    "channel_user",
+    "refund_reserved",
+    "refunded",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "paid_at",
+    "closed_at",
+    "merchant_acked_at",
+    "fail_code",
+    "fail_msg",
+];
 
-const INSERT_ATTEMPT: &str = "INSERT INTO attempts (order_id, seq, channel, pay_way, status, auth_code, \
-     channel_trade_no, channel_user, created_at, finished_at, next_check_at, fail_code, fail_msg) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+pub(crate) const ATTEMPT_COLUMNS: &[&str] = &[
+    "order_id",
+    "seq",
+    "channel",
+    "pay_way",
+    "status",
+    "auth_code",
+    "channel_trade_no",
+    "channel_user",
+    "created_at",
+    "finished_at",
+    "next_check_at",
+    "fail_code",
+    "fail_msg",
+];
 
 const INSERT_REFUND: &str = "INSERT INTO refunds (id, merchant_id, order_id, attempt_seq, dialect, refund_no, \
      request_no, amount, reason, status, automatic, channel_refund_no, fail_reason, extra, created_at, \
@@ -122,9 +162,11 @@ const INSERT_NOTIFICATION: &str = "INSERT INTO notifications (id, merchant_id, d
      status, attempts, next_attempt_at, created_at, delivered_at, last_error) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
-async fn insert_order(tx: &mut Transaction<'static, Any>, o: &Order) -> Result<(), StoreError> {
-    sqlx::query(INSERT_ORDER)
-        .bind(o.id.as_str().to_owned())
+pub(crate) type AnyQuery = Query<'static, Any, AnyArguments>;
+
+/// Binds one order's values in the order of `ORDER_COLUMNS`.
+pub(crate) fn bind_order(q: AnyQuery, o: &Order) -> AnyQuery {
+    q.bind(o.id.as_str().to_owned())
         .bind(o.merchant_id.as_str().to_owned())
         .bind(o.merchant_order_no.as_str().to_owned())
         .bind(o.dialect.as_str())
@@ -144,21 +186,18 @@ async fn insert_order(tx: &mut Transaction<'static, Any>, o: &Order) -> Result<(
         .bind(o.refund_reserved.get())
         .bind(o.refunded.get())
         .bind(o.created_at.0)
+        .bind(o.created_at.0)
         .bind(o.expires_at.0)
         .bind(o.paid_at.map(|m| m.0))
         .bind(o.closed_at.map(|m| m.0))
         .bind(o.merchant_acked_at.map(|m| m.0))
         .bind(o.fail_code.clone())
         .bind(o.fail_msg.clone())
-        .execute(&mut **tx)
-        .await
-        .map_err(write_error)?;
-    Ok(())
 }
 
-async fn insert_attempt(tx: &mut Transaction<'static, Any>, a: &Attempt) -> Result<(), StoreError> {
-    sqlx::query(INSERT_ATTEMPT)
-        .bind(a.order_id.as_str().to_owned())
+/// Binds one attempt's values in the order of `ATTEMPT_COLUMNS`.
+pub(crate) fn bind_attempt(q: AnyQuery, a: &Attempt) -> AnyQuery {
+    q.bind(a.order_id.as_str().to_owned())
         .bind(i64::from(a.seq))
         .bind(a.channel.clone())
         .bind(a.pay_way.to_string())
@@ -171,10 +210,6 @@ async fn insert_attempt(tx: &mut Transaction<'static, Any>, a: &Attempt) -> Resu
         .bind(a.next_check_at.map(|m| m.0))
         .bind(a.fail_code.clone())
         .bind(a.fail_msg.clone())
-        .execute(&mut **tx)
-        .await
-        .map_err(write_error)?;
-    Ok(())
 }
 
 async fn insert_refund_row(
@@ -255,12 +290,7 @@ impl Store for SqlStore {
         order: &Order,
         attempt: Option<&Attempt>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        insert_order(&mut tx, order).await?;
-        if let Some(attempt) = attempt {
-            insert_attempt(&mut tx, attempt).await?;
-        }
-        tx.commit().await.map_err(db)
+        self.inserter.insert(order.clone(), attempt.cloned()).await
     }
 
     async fn order(

@@ -156,11 +156,11 @@ async fn serve(state: &UppState, body: &[u8], interface: Interface) -> Response 
 
 /// Finds the merchant and checks the signature, version and timestamp. On failure, says
 /// which merchant it was when known, so the refusal can be signed for it.
-fn authenticate<'s>(
-    state: &'s UppState,
+fn authenticate(
+    state: &UppState,
     params: Option<Params>,
     now: Millis,
-) -> Result<(Params, &'s UppMerchant), (UppError, Option<&'s UppMerchant>)> {
+) -> Result<(Params, &UppMerchant), (UppError, Option<&UppMerchant>)> {
     let params = params.ok_or((UppError::Malformed, None))?;
     let envelope: Envelope = wire::from_params(&params);
     let isv_id = required(&envelope.isv_id, "isvId").map_err(|e| (e, None))?;

@@ -1,0 +1,362 @@
+//! The gateway benchmark: signed xxpay create_order over HTTP against `/healthz` of the
+//! same server, both measured in one run, at a fixed number of keep-alive connections.
+//!
+//! `cargo bench -p paymux-server --bench gateway` starts the release `paymux` binary on
+//! SQLite (a fresh file, synchronous=FULL) and on PostgreSQL (a fresh database), loads
+//! each phase for a fixed time, and prints orders/s, p50/p99 latency and the ratio to
+//! /healthz. Every create_order reply must be a signed SUCCESS; afterwards the server is
+//! killed with SIGKILL, restarted, and a sample of the acknowledged orders is queried,
+//! which shows they were committed before the reply.
+//!
+//! Environment: `PAYMUX_BENCH_SECONDS` (default 10), `PAYMUX_BENCH_CONNECTIONS` (32),
+//! `PAYMUX_BENCH_BACKENDS` (`sqlite,postgres`).
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use paymux_dialects::common::encode_form;
+use paymux_dialects::xxpay::codec;
+use paymux_dialects::xxpay::wire::Params;
+use serde_json::{Value, json};
+
+const MCH_ID: &str = "20001222";
+const APP_ID: &str = "0ae8be35ff634e2abe94f5f32f6d5c4f";
+const KEY: &str = "BENCHKEY0123456789";
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn config(database: &str, port: u16) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+database = "{database}"
+allow_private_callbacks = true
+
+[[merchant]]
+id = "bench"
+name = "Bench Hospital"
+
+[merchant.xxpay]
+mch_id = "{MCH_ID}"
+app_id = "{APP_ID}"
+key = "{KEY}"
+"#
+    )
+}
+
+async fn start(config_path: &std::path::Path, port: u16) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_paymux"))
+        .args(["serve", "--config"])
+        .arg(config_path)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("paymux starts");
+    let addr = format!("127.0.0.1:{port}");
+    let server = Server {
+        child,
+        url: format!("http://{addr}"),
+        addr,
+    };
+    for _ in 0..200 {
+        if let Ok(reply) = get(&server.addr, "/healthz").await
+            && reply == "ok"
+        {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("paymux did not start");
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: &str) -> Sender {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let io = TokioIo::new(stream);
+    let (sender, conn) = hyper::client::conn::http1::handshake(io).await.expect("handshake");
+    tokio::spawn(conn);
+    sender
+}
+
+async fn get(addr: &str, path: &str) -> Result<String, hyper::Error> {
+    let stream = match tokio::net::TcpStream::connect(addr).await {
+        Ok(s) => s,
+        Err(_) => return Ok(String::new()),
+    };
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let request = hyper::Request::get(path)
+        .header("host", addr)
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let reply = sender.send_request(request).await?;
+    let body = reply.into_body().collect().await?.to_bytes();
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+fn create_body(order_no: &str) -> Bytes {
+    let mut params = Params::new();
+    for (k, v) in [
+        ("mchId", json!(MCH_ID)),
+        ("appId", json!(APP_ID)),
+        ("productId", json!(8002)),
+        ("mchOrderNo", json!(order_no)),
+        ("currency", json!("cny")),
+        ("amount", json!(100)),
+        ("notifyUrl", json!("http://127.0.0.1:9/notify")),
+        ("subject", json!("门诊缴费")),
+        ("body", json!("挂号费")),
+    ] {
+        params.insert(k.into(), v);
+    }
+    let sign = codec::sign_params(&params, &["sign"], KEY);
+    params.insert("sign".into(), json!(sign));
+    Bytes::from(encode_form(&[("params", &Value::Object(params).to_string())]))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Healthz,
+    CreateOrder,
+}
+
+struct Measured {
+    ok: u64,
+    bad: u64,
+    seconds: f64,
+    p50_us: u64,
+    p99_us: u64,
+}
+
+impl Measured {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.seconds
+    }
+}
+
+/// Runs one phase. Request bodies are built before the clock starts and replies are only
+/// checked for `"retCode":"SUCCESS"` while it runs; their signatures are verified after, so
+/// the load generator takes as little of the machine's CPU as it can.
+async fn load(addr: &str, phase: Phase, connections: usize, duration: Duration, run: &str) -> Measured {
+    let bad = Arc::new(AtomicU64::new(0));
+    // Enough bodies for a generous rate; a connection that runs out stops early (reported).
+    let per_connection = match phase {
+        Phase::Healthz => 0,
+        Phase::CreateOrder => (duration.as_secs() as usize + 1) * 120_000 / connections,
+    };
+    let bodies: Vec<Vec<Bytes>> = (0..connections)
+        .map(|c| (0..per_connection).map(|seq| create_body(&format!("{run}{c}x{seq}"))).collect())
+        .collect();
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for bodies in bodies {
+        let addr = addr.to_owned();
+        let bad = bad.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(&addr).await;
+            let mut latencies = Vec::with_capacity(200_000);
+            let mut replies = Vec::new();
+            let mut bodies = bodies.into_iter();
+            while Instant::now() < deadline {
+                let request = match phase {
+                    Phase::Healthz => hyper::Request::get("/healthz")
+                        .header("host", &addr)
+                        .body(Full::new(Bytes::new())),
+                    Phase::CreateOrder => match bodies.next() {
+                        Some(body) => hyper::Request::post("/api/pay/create_order")
+                            .header("host", &addr)
+                            .header("content-type", "application/x-www-form-urlencoded")
+                            .body(Full::new(body)),
+                        None => {
+                            eprintln!("a connection ran out of prepared requests");
+                            break;
+                        }
+                    },
+                }
+                .expect("request");
+                let t0 = Instant::now();
+                let reply = match sender.send_request(request).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        bad.fetch_add(1, Ordering::Relaxed);
+                        sender = connect(&addr).await;
+                        continue;
+                    }
+                };
+                let body = reply.into_body().collect().await.map(|b| b.to_bytes());
+                latencies.push(t0.elapsed().as_micros() as u64);
+                let good = match (&body, phase) {
+                    (Ok(b), Phase::Healthz) => b.as_ref() == b"ok",
+                    (Ok(b), Phase::CreateOrder) => {
+                        let success = contains(b, br#""retCode":"SUCCESS""#);
+                        replies.push(b.clone());
+                        success
+                    }
+                    _ => false,
+                };
+                if !good {
+                    bad.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            (latencies, replies)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut replies = Vec::new();
+    for t in tasks {
+        let (latencies, bodies) = t.await.expect("load task");
+        all.extend(latencies);
+        replies.extend(bodies);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let unsigned = replies.iter().filter(|b| !signed_success(b)).count() as u64;
+    all.sort_unstable();
+    let pct = |p: f64| all.get(((all.len() as f64) * p) as usize).copied().unwrap_or(0);
+    let bad = bad.load(Ordering::Relaxed).max(unsigned);
+    Measured {
+        ok: all.len() as u64 - bad.min(all.len() as u64),
+        bad,
+        seconds,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn signed_success(body: &[u8]) -> bool {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(reply)) => {
+            reply.get("retCode").and_then(Value::as_str) == Some("SUCCESS")
+                && codec::verify_excluding(&reply, codec::REPLY_UNSIGNED, KEY)
+        }
+        _ => false,
+    }
+}
+
+async fn query(addr: &str, order_no: &str) -> bool {
+    let mut params = Params::new();
+    params.insert("mchId".into(), json!(MCH_ID));
+    params.insert("appId".into(), json!(APP_ID));
+    params.insert("mchOrderNo".into(), json!(order_no));
+    let sign = codec::sign_params(&params, &["sign"], KEY);
+    params.insert("sign".into(), json!(sign));
+    let mut sender = connect(addr).await;
+    let request = hyper::Request::post("/api/pay/query_order")
+        .header("host", addr)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(encode_form(&[("params", &Value::Object(params).to_string())]))))
+        .expect("request");
+    match sender.send_request(request).await {
+        Ok(reply) => match reply.into_body().collect().await {
+            Ok(body) => signed_success(&body.to_bytes()),
+            Err(_) => false,
+        },
+        Err(_) => false,
+    }
+}
+
+async fn bench(backend: &str, seconds: u64, connections: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = match backend {
+        "sqlite" => format!("sqlite://{}/bench.db", dir.path().display()),
+        "postgres" => paymux_store::create_test_database("paymux_bench")
+            .await
+            .expect("a PostgreSQL server (PAYMUX_TEST_POSTGRES)"),
+        other => panic!("unknown backend {other}"),
+    };
+    let port = free_port();
+    let config_path = dir.path().join("bench.toml");
+    std::fs::write(&config_path, config(&database, port)).expect("config");
+    let server = start(&config_path, port).await;
+    let duration = Duration::from_secs(seconds);
+
+    // Warm up both paths, then measure each for the same time, one after the other.
+    load(&server.addr, Phase::Healthz, connections, Duration::from_secs(2), "w").await;
+    load(&server.addr, Phase::CreateOrder, connections, Duration::from_secs(2), "warm").await;
+    let healthz = load(&server.addr, Phase::Healthz, connections, duration, "h").await;
+    let create = load(&server.addr, Phase::CreateOrder, connections, duration, "run").await;
+
+    println!(
+        "{backend:>8}  /healthz      {:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   errors {}",
+        healthz.rate(),
+        healthz.p50_us,
+        healthz.p99_us,
+        healthz.bad
+    );
+    println!(
+        "{backend:>8}  create_order  {:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   errors {}   ratio {:.2}",
+        create.rate(),
+        create.p50_us,
+        create.p99_us,
+        create.bad,
+        create.rate() / healthz.rate()
+    );
+
+    // Durability: kill -9 right after the load, restart, and look the orders up.
+    let url = server.url.clone();
+    drop(server);
+    let server = start(&config_path, port).await;
+    let mut found = 0;
+    let sample = 200;
+    for i in 0..sample {
+        let connection = i % connections;
+        if query(&server.addr, &format!("run{connection}x{}", i / connections)).await {
+            found += 1;
+        }
+    }
+    println!("{backend:>8}  after kill -9: {found}/{sample} sampled acknowledged orders found at {url}");
+    assert_eq!(create.bad, 0, "every create_order reply is a signed SUCCESS");
+    assert_eq!(found, sample, "acknowledged orders survive kill -9");
+}
+
+fn main() {
+    let seconds = env_or("PAYMUX_BENCH_SECONDS", 10u64);
+    let connections = env_or("PAYMUX_BENCH_CONNECTIONS", 32usize);
+    let backends = std::env::var("PAYMUX_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    println!("paymux gateway benchmark: {connections} connections, {seconds} s per phase, {} CPUs", num_cpus());
+    runtime.block_on(async {
+        for backend in backends.split(',').map(str::trim).filter(|b| !b.is_empty()) {
+            bench(backend, seconds, connections).await;
+        }
+    });
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
