@@ -29,7 +29,10 @@ const APP_ID: &str = "0ae8be35ff634e2abe94f5f32f6d5c4f";
 const KEY: &str = "BENCHKEY0123456789";
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Server {
@@ -104,7 +107,9 @@ async fn connect(addr: &str) -> Sender {
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     let io = TokioIo::new(stream);
-    let (sender, conn) = hyper::client::conn::http1::handshake(io).await.expect("handshake");
+    let (sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .expect("handshake");
     tokio::spawn(conn);
     sender
 }
@@ -142,7 +147,10 @@ fn create_body(order_no: &str) -> Bytes {
     }
     let sign = codec::sign_params(&params, &["sign"], KEY);
     params.insert("sign".into(), json!(sign));
-    Bytes::from(encode_form(&[("params", &Value::Object(params).to_string())]))
+    Bytes::from(encode_form(&[(
+        "params",
+        &Value::Object(params).to_string(),
+    )]))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -168,7 +176,13 @@ impl Measured {
 /// Runs one phase. Request bodies are built before the clock starts and replies are only
 /// checked for `"retCode":"SUCCESS"` while it runs; their signatures are verified after, so
 /// the load generator takes as little of the machine's CPU as it can.
-async fn load(addr: &str, phase: Phase, connections: usize, duration: Duration, run: &str) -> Measured {
+async fn load(
+    addr: &str,
+    phase: Phase,
+    connections: usize,
+    duration: Duration,
+    run: &str,
+) -> Measured {
     let bad = Arc::new(AtomicU64::new(0));
     // Enough bodies for a generous rate; a connection that runs out stops early (reported).
     let per_connection = match phase {
@@ -176,7 +190,11 @@ async fn load(addr: &str, phase: Phase, connections: usize, duration: Duration, 
         Phase::CreateOrder => (duration.as_secs() as usize + 1) * 120_000 / connections,
     };
     let bodies: Vec<Vec<Bytes>> = (0..connections)
-        .map(|c| (0..per_connection).map(|seq| create_body(&format!("{run}{c}x{seq}"))).collect())
+        .map(|c| {
+            (0..per_connection)
+                .map(|seq| create_body(&format!("{run}{c}x{seq}")))
+                .collect()
+        })
         .collect();
     let started = Instant::now();
     let deadline = started + duration;
@@ -243,7 +261,11 @@ async fn load(addr: &str, phase: Phase, connections: usize, duration: Duration, 
     let seconds = started.elapsed().as_secs_f64();
     let unsigned = replies.iter().filter(|b| !signed_success(b)).count() as u64;
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64) * p) as usize).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64) * p) as usize)
+            .copied()
+            .unwrap_or(0)
+    };
     let bad = bad.load(Ordering::Relaxed).max(unsigned);
     Measured {
         ok: all.len() as u64 - bad.min(all.len() as u64),
@@ -279,7 +301,10 @@ async fn query(addr: &str, order_no: &str) -> bool {
     let request = hyper::Request::post("/api/pay/query_order")
         .header("host", addr)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(Full::new(Bytes::from(encode_form(&[("params", &Value::Object(params).to_string())]))))
+        .body(Full::new(Bytes::from(encode_form(&[(
+            "params",
+            &Value::Object(params).to_string(),
+        )]))))
         .expect("request");
     match sender.send_request(request).await {
         Ok(reply) => match reply.into_body().collect().await {
@@ -306,10 +331,31 @@ async fn bench(backend: &str, seconds: u64, connections: usize) {
     let duration = Duration::from_secs(seconds);
 
     // Warm up both paths, then measure each for the same time, one after the other.
-    load(&server.addr, Phase::Healthz, connections, Duration::from_secs(2), "w").await;
-    load(&server.addr, Phase::CreateOrder, connections, Duration::from_secs(2), "warm").await;
+    load(
+        &server.addr,
+        Phase::Healthz,
+        connections,
+        Duration::from_secs(2),
+        "w",
+    )
+    .await;
+    load(
+        &server.addr,
+        Phase::CreateOrder,
+        connections,
+        Duration::from_secs(2),
+        "warm",
+    )
+    .await;
     let healthz = load(&server.addr, Phase::Healthz, connections, duration, "h").await;
-    let create = load(&server.addr, Phase::CreateOrder, connections, duration, "run").await;
+    let create = load(
+        &server.addr,
+        Phase::CreateOrder,
+        connections,
+        duration,
+        "run",
+    )
+    .await;
 
     println!(
         "{backend:>8}  /healthz      {:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   errors {}",
@@ -335,21 +381,35 @@ async fn bench(backend: &str, seconds: u64, connections: usize) {
     let sample = 200;
     for i in 0..sample {
         let connection = i % connections;
-        if query(&server.addr, &format!("run{connection}x{}", i / connections)).await {
+        if query(
+            &server.addr,
+            &format!("run{connection}x{}", i / connections),
+        )
+        .await
+        {
             found += 1;
         }
     }
-    println!("{backend:>8}  after kill -9: {found}/{sample} sampled acknowledged orders found at {url}");
-    assert_eq!(create.bad, 0, "every create_order reply is a signed SUCCESS");
+    println!(
+        "{backend:>8}  after kill -9: {found}/{sample} sampled acknowledged orders found at {url}"
+    );
+    assert_eq!(
+        create.bad, 0,
+        "every create_order reply is a signed SUCCESS"
+    );
     assert_eq!(found, sample, "acknowledged orders survive kill -9");
 }
 
 fn main() {
     let seconds = env_or("PAYMUX_BENCH_SECONDS", 10u64);
     let connections = env_or("PAYMUX_BENCH_CONNECTIONS", 32usize);
-    let backends = std::env::var("PAYMUX_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let backends =
+        std::env::var("PAYMUX_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    println!("paymux gateway benchmark: {connections} connections, {seconds} s per phase, {} CPUs", num_cpus());
+    println!(
+        "paymux gateway benchmark: {connections} connections, {seconds} s per phase, {} CPUs",
+        num_cpus()
+    );
     runtime.block_on(async {
         for backend in backends.split(',').map(str::trim).filter(|b| !b.is_empty()) {
             bench(backend, seconds, connections).await;
@@ -358,5 +418,7 @@ fn main() {
 }
 
 fn num_cpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }

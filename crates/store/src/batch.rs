@@ -41,10 +41,18 @@ impl OrderInserter {
     }
 
     /// Inserts an order with its first attempt; returns once committed.
-    pub(crate) async fn insert(&self, order: Order, attempt: Option<Attempt>) -> Result<(), StoreError> {
+    pub(crate) async fn insert(
+        &self,
+        order: Order,
+        attempt: Option<Attempt>,
+    ) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Pending { order, attempt, reply })
+            .send(Pending {
+                order,
+                attempt,
+                reply,
+            })
             .await
             .map_err(|_| StoreError::Database("the order writer has stopped".into()))?;
         answer
@@ -97,7 +105,13 @@ async fn run(backend: Backend, writer: AnyPool, mut pending: mpsc::Receiver<Pend
 /// `INSERT INTO table (cols) VALUES ($1, …), ($k, …) …` for `rows` rows. SQLite gets
 /// anonymous `?` placeholders: sqlx looks each named parameter up by name, which SQLite
 /// does by a linear scan, quadratic in the hundreds of values of a batch.
-fn insert_sql(backend: Backend, table: &str, columns: &[&str], rows: usize, suffix: &str) -> String {
+fn insert_sql(
+    backend: Backend,
+    table: &str,
+    columns: &[&str],
+    rows: usize,
+    suffix: &str,
+) -> String {
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
     let mut n = 1;
     for row in 0..rows {
@@ -137,7 +151,11 @@ fn chunk_sizes(mut n: usize) -> Vec<usize> {
 }
 
 /// Inserts the batch in one transaction; returns the ids of the orders inserted.
-async fn insert_batch(backend: Backend, writer: &AnyPool, batch: &[Pending]) -> Result<HashSet<String>, StoreError> {
+async fn insert_batch(
+    backend: Backend,
+    writer: &AnyPool,
+    batch: &[Pending],
+) -> Result<HashSet<String>, StoreError> {
     let mut tx = match backend {
         Backend::Sqlite => writer.begin_with("BEGIN IMMEDIATE").await,
         Backend::Postgres => writer.begin().await,
@@ -159,7 +177,11 @@ async fn insert_batch(backend: Backend, writer: &AnyPool, batch: &[Pending]) -> 
         for p in rows {
             query = bind_order(query, &p.order);
         }
-        for row in query.fetch_all(&mut *tx).await.map_err(crate::sql::write_error)? {
+        for row in query
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(crate::sql::write_error)?
+        {
             inserted.insert(row.try_get::<String, _>("id").map_err(crate::db)?);
         }
     }
@@ -172,11 +194,20 @@ async fn insert_batch(backend: Backend, writer: &AnyPool, batch: &[Pending]) -> 
     for size in chunk_sizes(attempts.len()) {
         let rows = &attempts[offset..offset + size];
         offset += size;
-        let mut query: AnyQuery = sqlx::query(AssertSqlSafe(insert_sql(backend, "attempts", ATTEMPT_COLUMNS, size, "")));
+        let mut query: AnyQuery = sqlx::query(AssertSqlSafe(insert_sql(
+            backend,
+            "attempts",
+            ATTEMPT_COLUMNS,
+            size,
+            "",
+        )));
         for a in rows {
             query = bind_attempt(query, a);
         }
-        query.execute(&mut *tx).await.map_err(crate::sql::write_error)?;
+        query
+            .execute(&mut *tx)
+            .await
+            .map_err(crate::sql::write_error)?;
     }
     tx.commit().await.map_err(crate::db)?;
     Ok(inserted)
@@ -201,6 +232,9 @@ mod tests {
             insert_sql(Backend::Postgres, "t", &["a", "b"], 2, ""),
             "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
         );
-        assert_eq!(insert_sql(Backend::Sqlite, "t", &["a", "b"], 2, ""), "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)");
+        assert_eq!(
+            insert_sql(Backend::Sqlite, "t", &["a", "b"], 2, ""),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
+        );
     }
 }

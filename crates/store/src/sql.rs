@@ -10,8 +10,8 @@ use paymux_core::store::{
     Store, StoreError,
 };
 use paymux_core::time::Millis;
-use sqlx::any::AnyRow;
 use sqlx::any::AnyArguments;
+use sqlx::any::AnyRow;
 use sqlx::query::Query;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
