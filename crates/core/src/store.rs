@@ -11,7 +11,7 @@ use crate::order::{Attempt, AttemptStatus, Order, OrderStatus};
 use crate::refund::{Refund, RefundStatus};
 use crate::time::Millis;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("the merchant order number is already taken")]
     DuplicateOrderNo,

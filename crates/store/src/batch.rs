@@ -1,21 +1,24 @@
-//! Group commit for new orders. Creating orders is the hot path, and a commit is an fsync:
-//! one task takes every order waiting to be inserted, writes them in one transaction
-//! (multi-row inserts), commits once, and answers each caller. A caller is answered only
-//! after the commit, so an acknowledged order is on disk.
+//! Group commit for new orders, the hot path. One task takes every order waiting to be
+//! inserted and writes them as one script: multi-row inserts in one transaction, one commit
+//! (one fsync), then answers each caller. A caller is answered only after the commit, so an
+//! acknowledged order is on disk.
 //!
-//! Duplicate order numbers are found by `ON CONFLICT DO NOTHING RETURNING id`: the rows the
-//! database did not insert are the duplicates, including two of the same batch. If a batch
-//! fails as a whole, its orders are retried one by one so one bad row cannot fail the rest.
+//! Duplicate order numbers are found by `ON CONFLICT DO NOTHING RETURNING id`: the orders
+//! the database did not insert are the duplicates, two of the same batch included; only the
+//! inserted orders' attempts are written after them. If a batch fails as a whole, its orders are
+//! retried one by one, so one bad row cannot fail the others.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use paymux_core::order::{Attempt, Order};
 use paymux_core::store::StoreError;
-use sqlx::{AnyPool, AssertSqlSafe, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::Backend;
-use crate::sql::{ATTEMPT_COLUMNS, AnyQuery, ORDER_COLUMNS, bind_attempt, bind_order};
+use crate::Engine;
+use crate::script::{Guard, Script, Step};
+use crate::sql::{ATTEMPT_COLUMNS, ORDER_COLUMNS, attempt_values, order_values};
 
 /// Rows per statement: fixed sizes, so few distinct statements are prepared and cached.
 const CHUNKS: [usize; 6] = [32, 16, 8, 4, 2, 1];
@@ -34,9 +37,9 @@ pub(crate) struct OrderInserter {
 }
 
 impl OrderInserter {
-    pub(crate) fn start(backend: Backend, writer: AnyPool) -> OrderInserter {
+    pub(crate) fn start(engine: Arc<Engine>) -> OrderInserter {
         let (queue, pending) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(backend, writer, pending));
+        tokio::spawn(run(engine, pending));
         OrderInserter { queue }
     }
 
@@ -46,6 +49,7 @@ impl OrderInserter {
         order: Order,
         attempt: Option<Attempt>,
     ) -> Result<(), StoreError> {
+        let stopped = || StoreError::Database("the order writer has stopped".into());
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Pending {
@@ -54,14 +58,12 @@ impl OrderInserter {
                 reply,
             })
             .await
-            .map_err(|_| StoreError::Database("the order writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Database("the order writer has stopped".into()))?
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
-async fn run(backend: Backend, writer: AnyPool, mut pending: mpsc::Receiver<Pending>) {
+async fn run(engine: Arc<Engine>, mut pending: mpsc::Receiver<Pending>) {
     while let Some(first) = pending.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -70,26 +72,15 @@ async fn run(backend: Backend, writer: AnyPool, mut pending: mpsc::Receiver<Pend
                 Err(_) => break,
             }
         }
-        let results = match insert_batch(backend, &writer, &batch).await {
-            Ok(inserted) => batch
-                .iter()
-                .map(|p| {
-                    if inserted.contains(p.order.id.as_str()) {
-                        Ok(())
-                    } else {
-                        Err(StoreError::DuplicateOrderNo)
-                    }
-                })
-                .collect(),
+        let results = match insert(&engine, &batch).await {
+            Ok(inserted) => batch.iter().map(|p| outcome(&inserted, p)).collect(),
             Err(e) if batch.len() == 1 => vec![Err(e)],
             Err(e) => {
                 tracing::warn!(error = %e, orders = batch.len(), "batch insert failed; inserting one by one");
                 let mut results = Vec::with_capacity(batch.len());
                 for one in &batch {
-                    let single = std::slice::from_ref(one);
-                    results.push(match insert_batch(backend, &writer, single).await {
-                        Ok(inserted) if inserted.contains(one.order.id.as_str()) => Ok(()),
-                        Ok(_) => Err(StoreError::DuplicateOrderNo),
+                    results.push(match insert(&engine, std::slice::from_ref(one)).await {
+                        Ok(inserted) => outcome(&inserted, one),
                         Err(e) => Err(e),
                     });
                 }
@@ -102,40 +93,47 @@ async fn run(backend: Backend, writer: AnyPool, mut pending: mpsc::Receiver<Pend
     }
 }
 
-/// `INSERT INTO table (cols) VALUES ($1, …), ($k, …) …` for `rows` rows. SQLite gets
-/// anonymous `?` placeholders: sqlx looks each named parameter up by name, which SQLite
-/// does by a linear scan, quadratic in the hundreds of values of a batch.
-fn insert_sql(
-    backend: Backend,
-    table: &str,
-    columns: &[&str],
-    rows: usize,
-    suffix: &str,
-) -> String {
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+fn outcome(inserted: &HashSet<String>, p: &Pending) -> Result<(), StoreError> {
+    if inserted.contains(p.order.id.as_str()) {
+        Ok(())
+    } else {
+        Err(StoreError::DuplicateOrderNo)
+    }
+}
+
+/// `($1, $2, …), ($k, …) …` for `rows` rows of `columns` values.
+fn values_list(columns: usize, rows: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
     let mut n = 1;
     for row in 0..rows {
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for col in 0..columns.len() {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..columns {
             if col > 0 {
                 sql.push_str(", ");
             }
-            match backend {
-                Backend::Sqlite => sql.push('?'),
-                Backend::Postgres => {
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
-                    n += 1;
-                }
-            }
+            sql.push('$');
+            sql.push_str(&n.to_string());
+            n += 1;
         }
         sql.push(')');
     }
-    sql.push_str(suffix);
     sql
+}
+
+fn insert_orders_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO orders ({}) VALUES {} ON CONFLICT (merchant_id, merchant_order_no) DO NOTHING RETURNING id",
+        ORDER_COLUMNS.join(", "),
+        values_list(ORDER_COLUMNS.len(), rows)
+    )
+}
+
+fn insert_attempts_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO attempts ({}) VALUES {}",
+        ATTEMPT_COLUMNS.join(", "),
+        values_list(ATTEMPT_COLUMNS.len(), rows)
+    )
 }
 
 /// Splits `n` rows into the fixed chunk sizes, largest first.
@@ -151,66 +149,48 @@ fn chunk_sizes(mut n: usize) -> Vec<usize> {
 }
 
 /// Inserts the batch in one transaction; returns the ids of the orders inserted.
-async fn insert_batch(
-    backend: Backend,
-    writer: &AnyPool,
-    batch: &[Pending],
-) -> Result<HashSet<String>, StoreError> {
-    let mut tx = match backend {
-        Backend::Sqlite => writer.begin_with("BEGIN IMMEDIATE").await,
-        Backend::Postgres => writer.begin().await,
-    }
-    .map_err(crate::db)?;
-    let mut inserted = HashSet::with_capacity(batch.len());
-    let mut offset = 0;
+async fn insert(engine: &Engine, batch: &[Pending]) -> Result<HashSet<String>, StoreError> {
+    let mut steps = Vec::new();
+    let mut rest = batch;
     for size in chunk_sizes(batch.len()) {
-        let rows = &batch[offset..offset + size];
-        offset += size;
-        let sql = insert_sql(
-            backend,
-            "orders",
-            ORDER_COLUMNS,
-            size,
-            " ON CONFLICT (merchant_id, merchant_order_no) DO NOTHING RETURNING id",
-        );
-        let mut query: AnyQuery = sqlx::query(AssertSqlSafe(sql));
-        for p in rows {
-            query = bind_order(query, &p.order);
-        }
-        for row in query
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(crate::sql::write_error)?
-        {
-            inserted.insert(row.try_get::<String, _>("id").map_err(crate::db)?);
-        }
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        steps.push(Step {
+            sql: Cow::Owned(insert_orders_sql(size)),
+            values: chunk.iter().flat_map(|p| order_values(&p.order)).collect(),
+            guard: Guard::None,
+            collect: true,
+        });
     }
-    let attempts: Vec<&Attempt> = batch
-        .iter()
-        .filter(|p| inserted.contains(p.order.id.as_str()))
-        .filter_map(|p| p.attempt.as_ref())
-        .collect();
-    let mut offset = 0;
-    for size in chunk_sizes(attempts.len()) {
-        let rows = &attempts[offset..offset + size];
-        offset += size;
-        let mut query: AnyQuery = sqlx::query(AssertSqlSafe(insert_sql(
-            backend,
-            "attempts",
-            ATTEMPT_COLUMNS,
-            size,
-            "",
-        )));
-        for a in rows {
-            query = bind_attempt(query, a);
+    // The attempts of the orders that were inserted, once their ids are known.
+    let attempts: Vec<Attempt> = batch.iter().filter_map(|p| p.attempt.clone()).collect();
+    let then = Box::new(move |inserted: &[String]| {
+        let inserted: HashSet<&str> = inserted.iter().map(String::as_str).collect();
+        let attempts: Vec<&Attempt> = attempts
+            .iter()
+            .filter(|a| inserted.contains(a.order_id.as_str()))
+            .collect();
+        let mut steps = Vec::new();
+        let mut rest = attempts.as_slice();
+        for size in chunk_sizes(attempts.len()) {
+            let (chunk, tail) = rest.split_at(size);
+            rest = tail;
+            steps.push(Step {
+                sql: Cow::Owned(insert_attempts_sql(size)),
+                values: chunk.iter().flat_map(|a| attempt_values(a)).collect(),
+                guard: Guard::None,
+                collect: false,
+            });
         }
-        query
-            .execute(&mut *tx)
-            .await
-            .map_err(crate::sql::write_error)?;
-    }
-    tx.commit().await.map_err(crate::db)?;
-    Ok(inserted)
+        steps
+    });
+    let outcome = engine
+        .run(Script {
+            steps,
+            then: Some(then),
+        })
+        .await?;
+    Ok(outcome.collected.into_iter().collect())
 }
 
 #[cfg(test)]
@@ -228,13 +208,6 @@ mod tests {
 
     #[test]
     fn placeholders_number_every_value() {
-        assert_eq!(
-            insert_sql(Backend::Postgres, "t", &["a", "b"], 2, ""),
-            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
-        );
-        assert_eq!(
-            insert_sql(Backend::Sqlite, "t", &["a", "b"], 2, ""),
-            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
-        );
+        assert_eq!(values_list(2, 2), "($1, $2), ($3, $4)");
     }
 }

@@ -1,31 +1,36 @@
-//! The store: one implementation of [`paymux_core::store::Store`] over SQLite (the embedded
-//! default, WAL) and PostgreSQL (several gateway instances sharing one database).
+//! The store: one implementation of [`paymux_core::store::Store`], its SQL written once,
+//! run by one of two engines: SQLite (the embedded default) and PostgreSQL (several gateway
+//! instances sharing one database).
 //!
 //! # Layout
 //!
-//! - [`connect`]: opens the database named by a URL and applies the migrations
+//! - [`connect`]: opens the database a URL names and applies the migrations
 //!   (`migrations/sqlite/`, `migrations/postgres/`: the same tables and constraint names).
-//! - `sql.rs`: the queries. Both backends run the same SQL (`$n` placeholders work in
-//!   SQLite too); where they differ (row claiming with `SKIP LOCKED`, `BEGIN IMMEDIATE`)
-//!   the backend is named at the call.
-//! - `rows.rs`: rows to domain records.
-//!
-//! SQLite runs every write on one connection (one writer at a time is SQLite's rule; a
-//! single connection avoids `SQLITE_BUSY` and its sleeps), reads on a pool beside it.
+//! - `sql.rs`: the queries and the `Store` implementation. Every write is a [`script`] of
+//!   statements run in one transaction, the guarded ones naming the state they start from.
+//! - `sqlite.rs`: rusqlite on a writer thread (group commit of every waiting script) and a
+//!   reader pool. `postgres.rs`: sqlx's pool, a transaction per script.
+//! - `batch.rs`: new orders, inserted many per statement.
+//! - `rows.rs`: rows to domain records, for both engines.
 
 mod batch;
+mod migrations;
+mod postgres;
 mod rows;
+mod script;
 mod sql;
+mod sqlite;
 
-use std::str::FromStr;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use paymux_core::store::StoreError;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, Executor, SqlSafeStr};
 
-pub use sql::SqlStore;
+use crate::batch::OrderInserter;
+use crate::postgres::PgEngine;
+use crate::rows::Mapper;
+use crate::script::{Script, ScriptOutcome, SqlValue};
+use crate::sqlite::SqliteEngine;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -33,17 +38,107 @@ pub enum Backend {
     Postgres,
 }
 
-impl Backend {
-    pub fn of_url(url: &str) -> Result<Backend, StoreError> {
-        if url.starts_with("sqlite:") {
-            Ok(Backend::Sqlite)
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Ok(Backend::Postgres)
-        } else {
-            Err(StoreError::Database(format!(
-                "unsupported database URL (use sqlite:// or postgres://): {}",
-                redact_url(url)
-            )))
+pub struct SqlStore {
+    engine: Arc<Engine>,
+    inserter: OrderInserter,
+}
+
+pub(crate) enum Engine {
+    Sqlite(SqliteEngine),
+    Postgres(PgEngine),
+}
+
+/// A business key the database enforces: its PostgreSQL constraint name, the column list
+/// SQLite names in its message, and the error it means.
+struct UniqueKey {
+    constraint: &'static str,
+    columns: &'static str,
+    error: fn() -> StoreError,
+}
+
+const UNIQUE_KEYS: [UniqueKey; 3] = [
+    UniqueKey {
+        constraint: "orders_merchant_order_no_key",
+        columns: "orders.merchant_id, orders.merchant_order_no",
+        error: || StoreError::DuplicateOrderNo,
+    },
+    UniqueKey {
+        constraint: "refunds_refund_no_key",
+        columns: "refunds.merchant_id, refunds.refund_no",
+        error: || StoreError::DuplicateRefundNo,
+    },
+    UniqueKey {
+        constraint: "refunds_request_no_key",
+        columns: "refunds.merchant_id, refunds.request_no",
+        error: || StoreError::DuplicateRequestNo,
+    },
+];
+
+pub(crate) fn unique_key_by_constraint(name: &str) -> Option<StoreError> {
+    UNIQUE_KEYS
+        .iter()
+        .find(|k| k.constraint == name)
+        .map(|k| (k.error)())
+}
+
+pub(crate) fn unique_key_by_columns(message: &str) -> Option<StoreError> {
+    UNIQUE_KEYS
+        .iter()
+        .find(|k| message.contains(k.columns))
+        .map(|k| (k.error)())
+}
+
+impl Engine {
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Engine::Sqlite(_) => Backend::Sqlite,
+            Engine::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs a write script in one transaction.
+    pub(crate) async fn run(&self, script: Script) -> Result<ScriptOutcome, StoreError> {
+        match self {
+            Engine::Sqlite(e) => e.run(script).await,
+            Engine::Postgres(e) => e.run(script).await,
+        }
+    }
+
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        values: Vec<SqlValue>,
+        map: Mapper<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        match self {
+            Engine::Sqlite(e) => e.read(sql, values, map).await,
+            Engine::Postgres(e) => e.fetch(sql, values, map).await,
+        }
+    }
+
+    /// One writing statement whose returned rows are wanted (row claims).
+    pub(crate) async fn write_fetch<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        values: Vec<SqlValue>,
+        map: Mapper<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        match self {
+            Engine::Sqlite(e) => e.write_fetch(sql, values, map).await,
+            Engine::Postgres(e) => e.fetch(sql, values, map).await,
+        }
+    }
+}
+
+impl SqlStore {
+    pub fn backend(&self) -> Backend {
+        self.engine.backend()
+    }
+
+    /// Closes PostgreSQL connections (SQLite's threads end with the store).
+    pub async fn close(&self) {
+        if let Engine::Postgres(e) = self.engine.as_ref() {
+            e.close().await;
         }
     }
 }
@@ -60,130 +155,90 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Opens the database at `url` (creating a SQLite file if missing) and migrates it.
-pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
-    sqlx::any::install_default_drivers();
-    let backend = Backend::of_url(url)?;
-    let url = match backend {
-        Backend::Sqlite if !url.contains("mode=") => {
-            let sep = if url.contains('?') { '&' } else { '?' };
-            format!("{url}{sep}mode=rwc")
-        }
-        _ => url.to_owned(),
-    };
-    if backend == Backend::Sqlite {
-        create_sqlite_parent_dir(&url);
-    }
-    let options = AnyConnectOptions::from_str(&url).map_err(db)?;
-    let (writer, reader) = match backend {
-        Backend::Sqlite => {
-            let writer = sqlite_pool(1)
-                .connect_with(options.clone())
-                .await
-                .map_err(db)?;
-            // WAL lets readers work while the writer writes; it is a property of the file.
-            writer
-                .execute("PRAGMA journal_mode = WAL")
-                .await
-                .map_err(db)?;
-            let reader = sqlite_pool(4).connect_with(options).await.map_err(db)?;
-            (writer, reader)
-        }
-        Backend::Postgres => {
-            let pool = AnyPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
-                .await
-                .map_err(db)?;
-            (pool.clone(), pool)
-        }
-    };
-    migrator(backend)
-        .run(&writer)
-        .await
-        .map_err(|e| StoreError::Database(e.to_string()))?;
-    Ok(SqlStore::new(backend, writer, reader))
-}
-
-fn sqlite_pool(size: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new()
-        .max_connections(size)
-        .min_connections(size)
-        .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                // FULL: a commit is on disk (fsync) before the call returns.
-                conn.execute("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON")
-                    .await?;
-                Ok(())
-            })
-        })
-}
-
-fn create_sqlite_parent_dir(url: &str) {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()
-        .unwrap_or("");
+fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
     if path.is_empty() || path.contains(":memory:") {
-        return;
+        return None;
     }
-    if let Some(parent) = std::path::Path::new(path).parent()
-        && !parent.as_os_str().is_empty()
-        && let Err(e) = std::fs::create_dir_all(parent)
-    {
-        tracing::warn!(dir = %parent.display(), error = %e, "could not create the database directory");
-    }
+    Some(PathBuf::from(path))
 }
 
-fn migrator(backend: Backend) -> Migrator {
-    let sql = match backend {
-        Backend::Sqlite => include_str!("../migrations/sqlite/0001_init.sql"),
-        Backend::Postgres => include_str!("../migrations/postgres/0001_init.sql"),
+/// Opens the database at `url` (`sqlite://path/to/file.db`, creating it if missing, or
+/// `postgres://user@host/db`) and migrates it.
+pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+    let engine = if url.starts_with("sqlite:") {
+        let path = sqlite_path(url).ok_or_else(|| {
+            StoreError::Database(format!(
+                "a SQLite URL needs a file path (sqlite://path/to/file.db): {url}"
+            ))
+        })?;
+        let engine = tokio::task::spawn_blocking(move || SqliteEngine::open(path))
+            .await
+            .map_err(|e| StoreError::Database(format!("opening SQLite failed: {e}")))??;
+        Engine::Sqlite(engine)
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Engine::Postgres(PgEngine::connect(url).await?)
+    } else {
+        return Err(StoreError::Database(format!(
+            "unsupported database URL (use sqlite:// or postgres://): {}",
+            redact_url(url)
+        )));
     };
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        sql.into_sql_str(),
-        false,
-    )])
+    let engine = Arc::new(engine);
+    Ok(SqlStore {
+        inserter: OrderInserter::start(engine.clone()),
+        engine,
+    })
 }
 
-pub(crate) fn db(e: sqlx::Error) -> StoreError {
-    StoreError::Database(e.to_string())
-}
-
-/// For tests and tools: the pools behind a store.
-pub fn pools(store: &SqlStore) -> (&AnyPool, &AnyPool) {
-    store.pools()
-}
-
-/// Creates a fresh, empty PostgreSQL database for a test run and returns its URL.
-/// The server is `PAYMUX_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+/// Creates a fresh, empty PostgreSQL database for a test run and returns its URL. The
+/// server is `PAYMUX_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+/// Databases that earlier runs of `prefix` left behind for more than an hour are dropped.
 pub async fn create_test_database(prefix: &str) -> Result<String, StoreError> {
     use sqlx::Connection;
 
-    sqlx::any::install_default_drivers();
     let admin = std::env::var("PAYMUX_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let name = format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    );
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let name = format!("{prefix}_{now_s}_{}_{nanos}", std::process::id());
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(StoreError::Database(format!(
             "bad test database name {name}"
         )));
     }
-    let mut conn = sqlx::AnyConnection::connect(&admin).await.map_err(db)?;
+    let db = |e: sqlx::Error| StoreError::Database(e.to_string());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.map_err(db)?;
+    let stale: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE $1")
+            .bind(format!("{prefix}\\_%"))
+            .fetch_all(&mut conn)
+            .await
+            .map_err(db)?;
+    for old in stale {
+        let created = old
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('_').nth(1))
+            .and_then(|s| s.parse::<u64>().ok());
+        if created.is_some_and(|t| t + 3600 < now_s)
+            && old.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {old} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await;
+        }
+    }
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await

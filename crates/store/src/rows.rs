@@ -1,4 +1,5 @@
-//! Rows to domain records. A value that does not parse is `StoreError::Corrupt`, never a panic.
+//! Rows to domain records, once for both engines. A value that does not parse is
+//! `StoreError::Corrupt`, never a panic.
 
 use std::str::FromStr;
 
@@ -12,67 +13,74 @@ use paymux_core::refund::Refund;
 use paymux_core::store::StoreError;
 use paymux_core::time::Millis;
 use serde_json::{Map, Value};
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
-fn get<T>(row: &AnyRow, column: &str) -> Result<T, StoreError>
-where
-    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
-{
-    row.try_get(column)
-        .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+/// What a mapper needs from a row of either engine.
+pub(crate) trait RowAccess {
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError>;
+
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        self.opt_text(column)?
+            .ok_or_else(|| StoreError::Corrupt(format!("{column} is NULL")))
+    }
+
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        self.opt_int(column)?
+            .ok_or_else(|| StoreError::Corrupt(format!("{column} is NULL")))
+    }
 }
 
-fn parsed<T: FromStr>(row: &AnyRow, column: &str) -> Result<T, StoreError>
+pub(crate) type Mapper<T> = fn(&dyn RowAccess) -> Result<T, StoreError>;
+
+fn parsed<T: FromStr>(row: &dyn RowAccess, column: &str) -> Result<T, StoreError>
 where
     T::Err: std::fmt::Display,
 {
-    let text: String = get(row, column)?;
-    text.parse()
+    row.text(column)?
+        .parse()
         .map_err(|e: T::Err| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-fn millis(row: &AnyRow, column: &str) -> Result<Millis, StoreError> {
-    get::<i64>(row, column).map(Millis)
+fn millis(row: &dyn RowAccess, column: &str) -> Result<Millis, StoreError> {
+    row.int(column).map(Millis)
 }
 
-fn opt_millis(row: &AnyRow, column: &str) -> Result<Option<Millis>, StoreError> {
-    Ok(get::<Option<i64>>(row, column)?.map(Millis))
+fn opt_millis(row: &dyn RowAccess, column: &str) -> Result<Option<Millis>, StoreError> {
+    Ok(row.opt_int(column)?.map(Millis))
 }
 
-fn fen(row: &AnyRow, column: &str) -> Result<Fen, StoreError> {
-    Fen::new(get(row, column)?).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+fn fen(row: &dyn RowAccess, column: &str) -> Result<Fen, StoreError> {
+    Fen::new(row.int(column)?).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-fn json_object(row: &AnyRow, column: &str) -> Result<Map<String, Value>, StoreError> {
-    let text: String = get(row, column)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-}
-
-fn seq(row: &AnyRow, column: &str) -> Result<i32, StoreError> {
-    i32::try_from(get::<i64>(row, column)?)
+fn json_object(row: &dyn RowAccess, column: &str) -> Result<Map<String, Value>, StoreError> {
+    serde_json::from_str(&row.text(column)?)
         .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-pub(crate) fn order(row: &AnyRow) -> Result<Order, StoreError> {
+fn small(row: &dyn RowAccess, column: &str) -> Result<i32, StoreError> {
+    i32::try_from(row.int(column)?).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+pub(crate) fn order(row: &dyn RowAccess) -> Result<Order, StoreError> {
     Ok(Order {
-        id: PlatformId::from_string(get::<String>(row, "id")?),
-        merchant_id: MerchantId::new(get::<String>(row, "merchant_id")?),
-        merchant_order_no: MerchantOrderNo::from_stored(get(row, "merchant_order_no")?),
+        id: PlatformId::from_string(row.text("id")?),
+        merchant_id: MerchantId::new(row.text("merchant_id")?),
+        merchant_order_no: MerchantOrderNo::from_stored(row.text("merchant_order_no")?),
         dialect: parsed(row, "dialect")?,
         pay_way: parsed(row, "pay_way")?,
-        channel: get(row, "channel")?,
+        channel: row.text("channel")?,
         amount: fen(row, "amount")?,
-        currency: get(row, "currency")?,
-        subject: get(row, "subject")?,
-        body: get(row, "body")?,
+        currency: row.text("currency")?,
+        subject: row.text("subject")?,
+        body: row.text("body")?,
         status: parsed(row, "status")?,
-        notify_url: get::<Option<String>>(row, "notify_url")?.map(NotifyUrl::from_stored),
-        return_url: get(row, "return_url")?,
-        client_ip: get(row, "client_ip")?,
+        notify_url: row.opt_text("notify_url")?.map(NotifyUrl::from_stored),
+        return_url: row.opt_text("return_url")?,
+        client_ip: row.opt_text("client_ip")?,
         extra: json_object(row, "extra")?,
-        channel_trade_no: get(row, "channel_trade_no")?,
-        channel_user: get(row, "channel_user")?,
+        channel_trade_no: row.opt_text("channel_trade_no")?,
+        channel_user: row.opt_text("channel_user")?,
         refund_reserved: fen(row, "refund_reserved")?,
         refunded: fen(row, "refunded")?,
         created_at: millis(row, "created_at")?,
@@ -80,44 +88,46 @@ pub(crate) fn order(row: &AnyRow) -> Result<Order, StoreError> {
         paid_at: opt_millis(row, "paid_at")?,
         closed_at: opt_millis(row, "closed_at")?,
         merchant_acked_at: opt_millis(row, "merchant_acked_at")?,
-        fail_code: get(row, "fail_code")?,
-        fail_msg: get(row, "fail_msg")?,
+        fail_code: row.opt_text("fail_code")?,
+        fail_msg: row.opt_text("fail_msg")?,
     })
 }
 
-pub(crate) fn attempt(row: &AnyRow) -> Result<Attempt, StoreError> {
+pub(crate) fn attempt(row: &dyn RowAccess) -> Result<Attempt, StoreError> {
     Ok(Attempt {
-        order_id: PlatformId::from_string(get::<String>(row, "order_id")?),
-        seq: seq(row, "seq")?,
-        channel: get(row, "channel")?,
+        order_id: PlatformId::from_string(row.text("order_id")?),
+        seq: small(row, "seq")?,
+        channel: row.text("channel")?,
         pay_way: parsed(row, "pay_way")?,
         status: parsed(row, "status")?,
-        auth_code: get(row, "auth_code")?,
-        channel_trade_no: get(row, "channel_trade_no")?,
-        channel_user: get(row, "channel_user")?,
+        auth_code: row.opt_text("auth_code")?,
+        channel_trade_no: row.opt_text("channel_trade_no")?,
+        channel_user: row.opt_text("channel_user")?,
         created_at: millis(row, "created_at")?,
         finished_at: opt_millis(row, "finished_at")?,
         next_check_at: opt_millis(row, "next_check_at")?,
-        fail_code: get(row, "fail_code")?,
-        fail_msg: get(row, "fail_msg")?,
+        fail_code: row.opt_text("fail_code")?,
+        fail_msg: row.opt_text("fail_msg")?,
     })
 }
 
-pub(crate) fn refund(row: &AnyRow) -> Result<Refund, StoreError> {
+pub(crate) fn refund(row: &dyn RowAccess) -> Result<Refund, StoreError> {
     Ok(Refund {
-        id: PlatformId::from_string(get::<String>(row, "id")?),
-        merchant_id: MerchantId::new(get::<String>(row, "merchant_id")?),
-        order_id: PlatformId::from_string(get::<String>(row, "order_id")?),
-        attempt_seq: seq(row, "attempt_seq")?,
+        id: PlatformId::from_string(row.text("id")?),
+        merchant_id: MerchantId::new(row.text("merchant_id")?),
+        order_id: PlatformId::from_string(row.text("order_id")?),
+        attempt_seq: small(row, "attempt_seq")?,
         dialect: parsed(row, "dialect")?,
-        refund_no: get::<Option<String>>(row, "refund_no")?.map(RefundNo::from_stored),
-        request_no: get::<Option<String>>(row, "request_no")?.map(RefundRequestNo::from_stored),
+        refund_no: row.opt_text("refund_no")?.map(RefundNo::from_stored),
+        request_no: row
+            .opt_text("request_no")?
+            .map(RefundRequestNo::from_stored),
         amount: fen(row, "amount")?,
-        reason: get(row, "reason")?,
+        reason: row.text("reason")?,
         status: parsed(row, "status")?,
-        automatic: get::<i64>(row, "automatic")? != 0,
-        channel_refund_no: get(row, "channel_refund_no")?,
-        fail_reason: get(row, "fail_reason")?,
+        automatic: row.int("automatic")? != 0,
+        channel_refund_no: row.opt_text("channel_refund_no")?,
+        fail_reason: row.opt_text("fail_reason")?,
         extra: json_object(row, "extra")?,
         created_at: millis(row, "created_at")?,
         finished_at: opt_millis(row, "finished_at")?,
@@ -125,19 +135,27 @@ pub(crate) fn refund(row: &AnyRow) -> Result<Refund, StoreError> {
     })
 }
 
-pub(crate) fn notification(row: &AnyRow) -> Result<Notification, StoreError> {
+pub(crate) fn notification(row: &dyn RowAccess) -> Result<Notification, StoreError> {
     Ok(Notification {
-        id: PlatformId::from_string(get::<String>(row, "id")?),
-        merchant_id: MerchantId::new(get::<String>(row, "merchant_id")?),
+        id: PlatformId::from_string(row.text("id")?),
+        merchant_id: MerchantId::new(row.text("merchant_id")?),
         dialect: parsed(row, "dialect")?,
         event: parsed(row, "event")?,
-        subject_id: PlatformId::from_string(get::<String>(row, "subject_id")?),
-        url: NotifyUrl::from_stored(get(row, "url")?),
+        subject_id: PlatformId::from_string(row.text("subject_id")?),
+        url: NotifyUrl::from_stored(row.text("url")?),
         status: parsed(row, "status")?,
-        attempts: seq(row, "attempts")?,
+        attempts: small(row, "attempts")?,
         next_attempt_at: millis(row, "next_attempt_at")?,
         created_at: millis(row, "created_at")?,
         delivered_at: opt_millis(row, "delivered_at")?,
-        last_error: get(row, "last_error")?,
+        last_error: row.opt_text("last_error")?,
     })
+}
+
+pub(crate) fn first_int(row: &dyn RowAccess) -> Result<i64, StoreError> {
+    row.int("n")
+}
+
+pub(crate) fn id(row: &dyn RowAccess) -> Result<PlatformId, StoreError> {
+    Ok(PlatformId::from_string(row.text("id")?))
 }

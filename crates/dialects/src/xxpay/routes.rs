@@ -14,7 +14,7 @@ use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId};
 use paymux_core::store::OrderKey;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::codec::{self, REPLY_UNSIGNED};
 use super::convert;
@@ -228,9 +228,4 @@ async fn handle_query_order(
     ));
     params.insert("mchId".into(), convert::mch_id_value(&credentials.mch_id));
     Ok(signed_reply(params, &credentials.key))
-}
-
-/// The plain failure body, for callers outside the router (e.g. a JSON rejection).
-pub fn fail_body(message: &str) -> String {
-    json!({"retCode": "FAIL", "retMsg": message}).to_string()
 }

@@ -1,0 +1,134 @@
+//! The PostgreSQL engine: sqlx's pool; each script is one transaction. Several gateway
+//! instances can share the database: guarded updates and row claims with `SKIP LOCKED`
+//! keep them from deciding the same thing twice.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use paymux_core::store::StoreError;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::query::Query;
+use sqlx::{AssertSqlSafe, Postgres, Row};
+
+use crate::rows::{Mapper, RowAccess};
+use crate::script::{Guard, Script, ScriptOutcome, SqlValue, Step};
+
+pub(crate) struct PgEngine {
+    pool: PgPool,
+}
+
+fn pg_error(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(dbe) = &e
+        && let Some(constraint) = dbe.constraint()
+        && let Some(key) = crate::unique_key_by_constraint(constraint)
+    {
+        return key;
+    }
+    StoreError::Database(e.to_string())
+}
+
+type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
+
+fn bind<'q>(query: PgQuery<'q>, values: &[SqlValue]) -> PgQuery<'q> {
+    values.iter().fold(query, |q, value| match value {
+        SqlValue::Int(i) => q.bind(*i),
+        SqlValue::Text(s) => q.bind(s.clone()),
+        SqlValue::NullInt => q.bind(None::<i64>),
+        SqlValue::NullText => q.bind(None::<String>),
+    })
+}
+
+struct PgRowAccess<'r>(&'r PgRow);
+
+impl RowAccess for PgRowAccess<'_> {
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        self.0
+            .try_get(column)
+            .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+    }
+
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        self.0
+            .try_get(column)
+            .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+    }
+}
+
+/// Runs steps in order; `false` when a guard found nothing to change.
+async fn run_steps(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    steps: Vec<Step>,
+    collected: &mut Vec<String>,
+) -> Result<bool, StoreError> {
+    for step in steps {
+        let query = bind(sqlx::query(AssertSqlSafe(step.sql)), &step.values);
+        let changed = if step.collect {
+            let rows = query.fetch_all(&mut **tx).await.map_err(pg_error)?;
+            for row in &rows {
+                collected.push(row.try_get::<String, _>(0).map_err(pg_error)?);
+            }
+            rows.len() as u64
+        } else {
+            query
+                .execute(&mut **tx)
+                .await
+                .map_err(pg_error)?
+                .rows_affected()
+        };
+        if step.guard == Guard::Required && changed == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+impl PgEngine {
+    pub(crate) async fn connect(url: &str) -> Result<PgEngine, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(pg_error)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(pg_error)?;
+        crate::migrations::apply_postgres(&pool).await?;
+        Ok(PgEngine { pool })
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) async fn run(&self, script: Script) -> Result<ScriptOutcome, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(pg_error)?;
+        let mut collected = Vec::new();
+        let mut applied = run_steps(&mut tx, script.steps, &mut collected).await?;
+        if applied && let Some(then) = script.then {
+            let more = then(&collected);
+            applied = run_steps(&mut tx, more, &mut collected).await?;
+        }
+        if !applied {
+            tx.rollback().await.map_err(pg_error)?;
+            return Ok(ScriptOutcome::default());
+        }
+        tx.commit().await.map_err(pg_error)?;
+        Ok(ScriptOutcome {
+            applied: true,
+            collected,
+        })
+    }
+
+    /// One statement, on its own (it commits by itself); reads and single-statement writes.
+    pub(crate) async fn fetch<T>(
+        &self,
+        sql: &'static str,
+        values: Vec<SqlValue>,
+        map: Mapper<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = bind(sqlx::query(sql), &values)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(pg_error)?;
+        rows.iter().map(|row| map(&PgRowAccess(row))).collect()
+    }
+}
