@@ -2,14 +2,44 @@
 //! request and reply envelope, §4.1–§4.7 the seven interfaces, §5 the enumerations.
 //!
 //! Signing (see `codec.rs`): the non-empty fields but `sign`, sorted, as a JSON object with
-//! every value a string, the key appended, MD5 lower-case hex. §2.4's worked example with
-//! key `abc123` signs
-//! `{"bizType":"scan_code","isvId":"20000","partnerId":"12345","paymentNo":"1234567","timestamp":"102540025","version":"1.0.0"}abc123`
-//! → `3b30450ef5af2c2065b572cbee9c6417`. The spec does not show how a reply's nested
-//! `data` is written; paymux writes it inline with its own keys sorted and values as
-//! strings, e.g. §2.5's reply signs
-//! `{"data":{"bizData":"test","channelProduct":"ali_scan_code",…,"tradeStatus":"wait_pay"},"kind":"0","result":"true","timestamp":"102540025","version":"1.0.0"}`
-//! (`testdata/reply.*`).
+//! every value a string, the key appended, MD5 lower-case hex. §2.4's worked example:
+//!
+//! ```
+//! use paymux_dialects::upp::codec;
+//!
+//! let request = codec::decode(br#"{"isvId":20000,"partnerId":12345,"version":"1.0.0",
+//!     "timestamp":102540025,"bizType":"scan_code","paymentNo":"1234567"}"#).unwrap();
+//! assert_eq!(
+//!     codec::string_to_sign(&request),
+//!     r#"{"bizType":"scan_code","isvId":"20000","partnerId":"12345","paymentNo":"1234567","timestamp":"102540025","version":"1.0.0"}"#
+//! );
+//! assert_eq!(codec::sign_params(&request, "abc123"), "3b30450ef5af2c2065b572cbee9c6417");
+//! ```
+//!
+//! The spec does not show how a reply's nested `data` is written; paymux writes it inline
+//! with its own keys sorted and its values as strings. §2.5's reply:
+//!
+//! ```
+//! use paymux_dialects::upp::codec;
+//!
+//! let reply = codec::decode(br#"{"result":true,"kind":"0","msg":"","version":"1.0.0",
+//!     "timestamp":102540025,"data":{"tradeStatus":"wait_pay","channelType":"ali",
+//!     "channelProduct":"ali_scan_code","outPaymentNo":"a123456789","inPaymentNo":"987646513",
+//!     "paymentNo":"1234567","tradeFee":"0.01","paymentTime":"2019-01-01 12:00:00",
+//!     "bizData":"test"}}"#).unwrap();
+//! assert_eq!(
+//!     codec::string_to_sign(&reply),
+//!     concat!(
+//!         r#"{"data":{"bizData":"test","channelProduct":"ali_scan_code","channelType":"ali","#,
+//!         r#""inPaymentNo":"987646513","outPaymentNo":"a123456789","paymentNo":"1234567","#,
+//!         r#""paymentTime":"2019-01-01 12:00:00","tradeFee":"0.01","tradeStatus":"wait_pay"},"#,
+//!         r#""kind":"0","result":"true","timestamp":"102540025","version":"1.0.0"}"#
+//!     )
+//! );
+//! assert_eq!(codec::sign_params(&reply, "abc123"), "ef1d74d4f2ea2aaba39591cfdd312465");
+//! ```
+//!
+//! The same examples are fixtures in `testdata/`.
 //!
 //! Choices where the spec is silent or garbled:
 //! - Every reply has `result` (a JSON boolean), `kind`, `msg` (empty on success), `version`,

@@ -1,6 +1,20 @@
 //! xxpay (specs/xxpay.txt, 聚合支付接口说明书): §1 rules, §2 pay (create_order,
 //! query_order, the payment notification). §3 (trans, payouts) is not implemented yet.
 //!
+//! Signing (§1.3, `codec.rs`): the `k=v` pieces of the non-empty fields but `sign`, sorted
+//! case-insensitively, joined by `&`, then `&key=KEY`; MD5, upper-case hex. DESIGN.md's
+//! worked example (also `testdata/create_order.*`):
+//!
+//! ```
+//! use paymux_dialects::xxpay::codec;
+//!
+//! let request: paymux_dialects::xxpay::wire::Params = serde_json::from_str(r#"{"amount":100,
+//!     "appId":"0ae8be35ff634e2abe94f5f32f6d5c4f","body":"测试商品描述","clientIp":"210.73.10.148",
+//!     "currency":"cny","device":"ios10.3.1","mchId":"20001222","mchOrderNo":"20160427210604000490",
+//!     "notifyUrl":"http://domain/notify.htm","productId":8000,"subject":"测试商品名称"}"#).unwrap();
+//! assert_eq!(codec::sign_params(&request, &["sign"], "EXAMPLEKEY123"), "9D219B16D3328A2679849D95848B872D");
+//! ```
+//!
 //! Choices where the spec is silent or garbled:
 //! - Requests are accepted as the form or query field `params` holding the JSON object
 //!   (URL-encoded or not), as a JSON body, or as plain form fields; values may be JSON

@@ -4,5 +4,6 @@
 mod durability;
 mod helpers;
 mod notifications;
+mod operations;
 mod upp;
 mod xxpay;

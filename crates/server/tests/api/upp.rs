@@ -717,3 +717,25 @@ async fn scan_requests_are_checked_field_by_field() {
         assert!(reply["msg"].as_str().unwrap().contains(field), "{reply:?}");
     }
 }
+
+#[tokio::test]
+async fn a_duplicate_payment_no_is_refused_and_the_first_order_is_untouched() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let first = gw.upp.scan_code(&scan(&gw, "D1", "1.00")).await.unwrap();
+    assert_ok(&first);
+    let mut second = scan(&gw, "D1", "5.00");
+    second.channel_product = Some("ali_scan_code".into());
+    let refused = gw.upp.scan_code(&second).await.unwrap();
+    assert_refused(&refused, "2001");
+    let barcode_too = gw
+        .upp
+        .barcode(&barcode(&gw, "D1", "134567890123456781"))
+        .await
+        .unwrap();
+    assert_refused(&barcode_too, "2001");
+    let query = gw.upp.query(&by_no("D1")).await.unwrap();
+    assert_eq!(data(&query).trade_fee.as_deref(), Some("1.00"));
+    assert_eq!(data(&query).channel_type.as_deref(), Some("ten"));
+    assert_eq!(data(&query).out_payment_no, data(&first).out_payment_no);
+    assert_eq!(status(&query), "wait_pay");
+}
