@@ -267,17 +267,7 @@ impl Gateway {
             Transition::To(to) => {
                 settlement.order_to = to;
                 settlement.paid_at = Some(paid_at);
-                settlement.notification = order.notify_url.as_ref().map(|url| {
-                    Notification::new(
-                        self.new_id('N'),
-                        order.merchant_id.clone(),
-                        order.dialect,
-                        NotificationEvent::Pay,
-                        order.id.clone(),
-                        url.clone(),
-                        now,
-                    )
-                });
+                settlement.notification = self.pay_notification(order, now);
             }
             Transition::LatePayment | Transition::Unchanged | Transition::Refused => {
                 if !order.status.is_paid() {
@@ -412,22 +402,28 @@ impl Gateway {
     /// Queues the payment notification of a paid order once more (xxpay `executeNotify`).
     /// Returns whether one was queued: unpaid orders and orders without a URL have none.
     pub async fn resend_pay_notification(&self, order: &Order) -> Result<bool> {
-        let Some(url) = &order.notify_url else {
-            return Ok(false);
-        };
         if !order.status.is_paid() {
             return Ok(false);
         }
-        let notification = Notification::new(
-            self.new_id('N'),
-            order.merchant_id.clone(),
-            order.dialect,
-            NotificationEvent::Pay,
-            order.id.clone(),
-            url.clone(),
-            self.now(),
-        );
+        let Some(notification) = self.pay_notification(order, self.now()) else {
+            return Ok(false);
+        };
         self.store().enqueue_notification(&notification).await?;
         Ok(true)
+    }
+
+    /// The payment notification of an order, if it has somewhere to send it.
+    fn pay_notification(&self, order: &Order, now: Millis) -> Option<Notification> {
+        order.notify_url.as_ref().map(|url| {
+            Notification::new(
+                self.new_id('N'),
+                order.merchant_id.clone(),
+                order.dialect,
+                NotificationEvent::Pay,
+                order.id.clone(),
+                url.clone(),
+                now,
+            )
+        })
     }
 }

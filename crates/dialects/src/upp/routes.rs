@@ -10,6 +10,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use paymux_core::Gateway;
+use paymux_core::gateway::{CreatedOrder, NewOrder};
 use paymux_core::ids::{MerchantId, RefundRequestNo};
 use paymux_core::store::{OrderKey, RefundKey};
 use paymux_core::time::Millis;
@@ -275,12 +276,11 @@ async fn scan_code(
     now: Millis,
 ) -> Result<Option<ReplyData>, Refusal> {
     let request: ScanCodeRequest = wire::from_params(params);
-    let new = convert::scan_order(&request, merchant.merchant_id.clone(), now)?;
-    let payment_no = new.merchant_order_no.to_string();
-    let created = state.gateway.create_order(new).await.map_err(|e| match e {
-        paymux_core::Error::DuplicateOrderNo => UppError::DuplicatePaymentNo(payment_no),
-        other => other.into(),
-    })?;
+    let created = create(
+        state,
+        convert::scan_order(&request, merchant.merchant_id.clone(), now)?,
+    )
+    .await?;
     Ok(Some(convert::scan_data(&created.order, &created.action)))
 }
 
@@ -291,13 +291,20 @@ async fn bar_code(
     now: Millis,
 ) -> Result<Option<ReplyData>, Refusal> {
     let request: BarcodeRequest = wire::from_params(params);
-    let new = convert::barcode_order(&request, merchant.merchant_id.clone(), now)?;
+    let created = create(
+        state,
+        convert::barcode_order(&request, merchant.merchant_id.clone(), now)?,
+    )
+    .await?;
+    Ok(Some(convert::payment_data(&created.order, None)))
+}
+
+async fn create(state: &UppState, new: NewOrder) -> Result<CreatedOrder, UppError> {
     let payment_no = new.merchant_order_no.to_string();
-    let created = state.gateway.create_order(new).await.map_err(|e| match e {
+    state.gateway.create_order(new).await.map_err(|e| match e {
         paymux_core::Error::DuplicateOrderNo => UppError::DuplicatePaymentNo(payment_no),
         other => other.into(),
-    })?;
-    Ok(Some(convert::payment_data(&created.order, None)))
+    })
 }
 
 async fn find_payment(
