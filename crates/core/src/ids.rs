@@ -206,8 +206,10 @@ impl NotifyUrl {
     }
 }
 
-/// Whether paymux may call this address when private callbacks are not allowed:
-/// not loopback, private (RFC 1918, ULA), link-local, unspecified, CGNAT or documentation.
+/// Whether paymux may call this address when private callbacks are not allowed: not
+/// loopback, private (RFC 1918, ULA), link-local, unspecified, CGNAT, benchmarking,
+/// documentation, reserved or multicast, also when wrapped in IPv6 (mapped, compatible,
+/// NAT64, 6to4).
 pub fn is_public_ip(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -220,18 +222,34 @@ pub fn is_public_ip(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || v4.is_documentation()
                 || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1])))
+                || o[0] >= 240
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 198 && (18..20).contains(&o[1])))
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_ip(IpAddr::V4(v4));
+            let s = v6.segments();
+            let embedded_v4 = |hi: u16, lo: u16| {
+                std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
+            };
+            if let Some(v4) = v6.to_ipv4() {
+                // ::ffff:a.b.c.d and ::a.b.c.d (also covers :: and ::1 via their own checks below)
+                if !v6.is_loopback() && !v6.is_unspecified() {
+                    return is_public_ip(IpAddr::V4(v4));
+                }
             }
-            let first = v6.segments()[0];
+            if s[0] == 0x0064 && s[1] == 0xff9b {
+                return is_public_ip(IpAddr::V4(embedded_v4(s[6], s[7])));
+            }
+            if s[0] == 0x2002 {
+                return is_public_ip(IpAddr::V4(embedded_v4(s[1], s[2])));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
+                || (s[0] == 0x2001 && s[1] == 0x0db8))
         }
     }
 }
@@ -276,6 +294,9 @@ mod tests {
     fn notify_urls_must_be_http_and_public_unless_allowed() {
         assert!(NotifyUrl::parse("http://domain/notify.htm", false).is_ok());
         assert!(NotifyUrl::parse("https://shop.example.com/n?x=1", false).is_ok());
+        assert!(NotifyUrl::parse("http://8.8.8.8/n", false).is_ok());
+        assert!(NotifyUrl::parse("http://[2606:4700::1111]/n", false).is_ok());
+        assert!(NotifyUrl::parse("http://[64:ff9b::808:808]/n", false).is_ok());
         assert_eq!(
             NotifyUrl::parse("ftp://x/y", false),
             Err(IdError::NotHttpUrl)
@@ -295,6 +316,12 @@ mod tests {
             "http://[::ffff:127.0.0.1]/n",
             "http://localhost/n",
             "http://0.0.0.0/n",
+            "http://198.18.0.1/n",
+            "http://250.1.2.3/n",
+            "http://[::127.0.0.1]/n",
+            "http://[64:ff9b::a00:1]/n",
+            "http://[2002:c0a8:0101::1]/n",
+            "http://[fec0::1]/n",
         ] {
             assert_eq!(
                 NotifyUrl::parse(private, false),

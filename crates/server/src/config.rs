@@ -237,6 +237,42 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        use secrecy::ExposeSecret;
+        if self.server.order_ttl_s <= 0 {
+            return Err(ConfigError::Invalid(
+                "server.order_ttl_s must be positive".into(),
+            ));
+        }
+        for m in &self.merchants {
+            let keys = [
+                (
+                    "xxpay.key",
+                    m.xxpay.as_ref().map(|x| x.key.expose_secret().is_empty()),
+                ),
+                (
+                    "upp.key",
+                    m.upp.as_ref().map(|u| u.key.expose_secret().is_empty()),
+                ),
+                (
+                    "mmsp.md5_key",
+                    m.mmsp
+                        .as_ref()
+                        .map(|x| x.md5_key.expose_secret().is_empty()),
+                ),
+                (
+                    "chinaums.sign_key",
+                    m.chinaums
+                        .as_ref()
+                        .map(|c| c.sign_key.expose_secret().is_empty()),
+                ),
+            ];
+            if let Some((name, _)) = keys.iter().find(|(_, empty)| *empty == Some(true)) {
+                return Err(ConfigError::Invalid(format!(
+                    "merchant {}: {name} must not be empty",
+                    m.id
+                )));
+            }
+        }
         let mut ids = std::collections::HashSet::new();
         for m in &self.merchants {
             if !ids.insert(&m.id) {
@@ -314,18 +350,23 @@ impl Config {
     }
 }
 
+/// Writes a file only its owner can read, from the moment it exists.
 fn write_private(path: &Path, text: &str) -> Result<(), ConfigError> {
+    use std::io::Write;
     let err = |source| ConfigError::Write {
         path: path.display().to_string(),
         source,
     };
-    std::fs::write(path, text).map_err(err)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
-    Ok(())
+    let mut file = options.open(path).map_err(err)?;
+    file.write_all(text.as_bytes()).map_err(err)?;
+    file.sync_all().map_err(err)
 }
 
 fn random_hex(bytes: usize) -> Result<String, ConfigError> {
@@ -407,6 +448,15 @@ mod tests {
         assert!(err.to_string().contains("colour"), "{err}");
         let err = Config::parse("[notify]\nxxpai = [1]\n", "test.toml").unwrap_err();
         assert!(err.to_string().contains("xxpai"), "{err}");
+    }
+
+    #[test]
+    fn empty_keys_and_a_useless_ttl_are_refused() {
+        let text = "[[merchant]]\nid = \"a\"\nname = \"A\"\n[merchant.xxpay]\nmch_id = \"1\"\napp_id = \"x\"\nkey = \"\"\n";
+        let err = Config::parse(text, "test.toml").unwrap_err();
+        assert!(err.to_string().contains("xxpay.key"), "{err}");
+        let err = Config::parse("[server]\norder_ttl_s = 0\n", "test.toml").unwrap_err();
+        assert!(err.to_string().contains("order_ttl_s"), "{err}");
     }
 
     #[test]

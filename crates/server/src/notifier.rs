@@ -81,6 +81,8 @@ impl Notifier {
             .timeout(SEND_TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the merchant's host itself, past the address check.
+            .no_proxy()
             .dns_resolver(Arc::new(CallbackResolver { allow_private }))
             .user_agent("paymux-notifier")
             .build()?;
@@ -226,7 +228,7 @@ impl Notifier {
             message
         })?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| e.to_string())?;
+        let body = read_limited(response).await?;
         if format.is_acknowledged(status, &body) {
             Ok(())
         } else {
@@ -234,6 +236,21 @@ impl Notifier {
             Err(format!("HTTP {status}: {shown:?}"))
         }
     }
+}
+
+/// Merchants acknowledge in a word; more than this of an answer is not read.
+const MAX_ANSWER_BYTES: usize = 16 * 1024;
+
+async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        let room = MAX_ANSWER_BYTES - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_ANSWER_BYTES {
+            break;
+        }
+    }
+    Ok(body)
 }
 
 /// Resolves callback hosts, dropping addresses paymux may not call.

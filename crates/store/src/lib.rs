@@ -143,16 +143,32 @@ impl SqlStore {
     }
 }
 
-/// A database URL without its password, for messages.
+/// A database URL without its password (in the user part or a `password=` parameter),
+/// for messages.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..])
+            let user = base[scheme_end + 3..at].split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &base[..scheme_end], user, &base[at + 1..])
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
+    out
 }
 
 fn sqlite_path(url: &str) -> Option<PathBuf> {
@@ -246,4 +262,25 @@ pub async fn create_test_database(prefix: &str) -> Result<String, StoreError> {
     conn.close().await.map_err(db)?;
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
     Ok(format!("{base}/{name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            redact_url("postgres://u@h/db?password=secret&x=1"),
+            "postgres://u:***@h/db?password=***&x=1"
+        );
+        assert_eq!(
+            redact_url("sqlite://paymux-data/paymux.db"),
+            "sqlite://paymux-data/paymux.db"
+        );
+    }
 }

@@ -209,7 +209,14 @@ fn write_loop(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
             continue;
         }
         let mut replies = Vec::with_capacity(group.len());
+        // SQLite ends a transaction by itself on some errors (disk full, I/O): then nothing
+        // of the group stands, and the jobs not yet run must not run outside a transaction.
+        let mut lost: Option<StoreError> = None;
         for job in group {
+            if let Some(e) = &lost {
+                job.fail(e.clone());
+                continue;
+            }
             let savepoint = conn.execute_batch("SAVEPOINT job").map_err(sqlite_error);
             let (keep, reply) = job.run(&conn);
             let ended = match (&savepoint, keep) {
@@ -219,9 +226,17 @@ fn write_loop(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
             };
             let outcome = savepoint.and(ended.map_err(sqlite_error));
             replies.push((reply, outcome));
+            if conn.is_autocommit() {
+                lost = Some(StoreError::Database(
+                    "SQLite rolled the transaction back".into(),
+                ));
+            }
         }
-        let committed = conn.execute_batch("COMMIT").map_err(sqlite_error);
-        if committed.is_err() {
+        let committed = match lost {
+            Some(e) => Err(e),
+            None => conn.execute_batch("COMMIT").map_err(sqlite_error),
+        };
+        if committed.is_err() && !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
         for (reply, outcome) in replies {

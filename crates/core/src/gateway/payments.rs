@@ -293,7 +293,7 @@ impl Gateway {
                     extra: Map::new(),
                     created_at: now,
                     finished_at: None,
-                    next_check_at: None,
+                    next_check_at: Some(now.plus_secs(super::refunds::RECOVERY_DELAY_S)),
                 });
             }
         }

@@ -15,6 +15,11 @@ use crate::time::Millis;
 
 /// Ask the channel about a pending refund this often when it gives no hint.
 const REFUND_RECHECK_S: i64 = 2;
+/// A refund recorded but never answered by its channel (the process stopped in between) is
+/// picked up by the poller this long after it was recorded.
+pub(super) const RECOVERY_DELAY_S: i64 = 10;
+/// What a channel's refund query answers for a refund it never received.
+pub const REFUND_NOT_FOUND: &str = "REFUND_NOT_FOUND";
 
 #[derive(Debug, Clone)]
 pub struct NewRefund {
@@ -46,12 +51,13 @@ impl Gateway {
                 refundable: order.refundable(),
             });
         }
+        // The order accepted its first successful attempt; later ones are late payments,
+        // refunded by themselves.
         let paid_attempt = self
             .store()
             .attempts_of_order(&order.id)
             .await?
             .into_iter()
-            .rev()
             .find(|a| a.status == AttemptStatus::Succeeded)
             .ok_or(Error::OrderNotRefundable(order.status))?;
         let now = self.now();
@@ -72,7 +78,8 @@ impl Gateway {
             extra: new.extra.clone(),
             created_at: now,
             finished_at: None,
-            next_check_at: None,
+            // If this process stops before the channel answers, the poller takes it from here.
+            next_check_at: Some(now.plus_secs(RECOVERY_DELAY_S)),
         };
         match self.store().insert_refund(&refund).await {
             Ok(()) => {}
@@ -278,7 +285,9 @@ impl Gateway {
             .ok_or(Error::RefundNotFound)
     }
 
-    /// Asks channels about refunds that are due a check; returns how many it asked.
+    /// Asks channels about refunds that are due a check; returns how many it asked. A refund
+    /// the channel never received (the process stopped before sending it) is sent again; the
+    /// refund id makes that idempotent at the channel.
     pub async fn check_pending_refunds(&self, limit: i64) -> Result<usize> {
         let now = self.now();
         let refunds = self
@@ -287,16 +296,22 @@ impl Gateway {
             .await?;
         let count = refunds.len();
         for refund in refunds {
-            let order = self.order_by_id(&refund.order_id).await?;
-            let channel_name = self.refund_channel(&refund).await?;
-            let outcome = self
-                .channel(&channel_name)?
-                .query_refund(&order, &refund, now)
-                .await;
-            if let Err(e) = self.apply_refund_outcome(&refund.id, outcome).await {
-                tracing::warn!(refund = %refund.id, error = %e, "could not apply refund query");
+            if let Err(e) = self.check_refund(&refund, now).await {
+                tracing::warn!(refund = %refund.id, error = %e, "could not check refund");
             }
         }
         Ok(count)
+    }
+
+    async fn check_refund(&self, refund: &Refund, now: Millis) -> Result<Refund> {
+        let order = self.order_by_id(&refund.order_id).await?;
+        let channel = self.channel(&self.refund_channel(refund).await?)?.clone();
+        let outcome = match channel.query_refund(&order, refund, now).await {
+            ChannelOutcome::Failed { code, .. } if code == REFUND_NOT_FOUND => {
+                channel.refund(&order, refund).await
+            }
+            other => other,
+        };
+        self.apply_refund_outcome(&refund.id, outcome).await
     }
 }

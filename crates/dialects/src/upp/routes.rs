@@ -182,44 +182,47 @@ fn authenticate(
         .map_err(fail)?
         .parse()
         .map_err(|_| fail(UppError::invalid("timestamp", "须为毫秒时间戳")))?;
-    let skew_ms = i64::try_from(state.max_clock_skew_s).unwrap_or(i64::MAX / 1000) * 1000;
-    if state.max_clock_skew_s > 0 && (now.0 - timestamp).abs() > skew_ms {
+    if state.max_clock_skew_s > 0
+        && now.0.abs_diff(timestamp) > state.max_clock_skew_s.saturating_mul(1000)
+    {
         return Err(fail(UppError::Stale(state.max_clock_skew_s)));
     }
     Ok((params, merchant))
 }
 
 /// Merchants treat every refund reply but `refund_failed` as success, and every close reply
-/// but `isCloseOrder=N` as closed: so every refusal of those says so explicitly.
+/// but `isCloseOrder=N` as closed: so every refusal of those says so explicitly, unless the
+/// handler already said what stands (an earlier refund's status; `refund_exception` when
+/// paymux cannot tell whether the refund was recorded).
 fn refusal_data(interface: Interface, params: Option<&Params>, mut refusal: Refusal) -> Refusal {
-    let echo = |name: &str| params.and_then(|p| p.get(name)).and_then(wire::value_text);
-    match interface {
-        Interface::Refund | Interface::RefundQuery => {
-            let data = refusal.data.take().unwrap_or_else(|| ReplyData {
-                request_no: echo("requestNo"),
-                refund_no: echo("refundNo"),
-                payment_no: echo("paymentNo"),
-                refund_fee: echo("refundFee"),
-                ..ReplyData::default()
-            });
-            refusal.data = Some(ReplyData {
-                trade_status: Some("refund_failed".into()),
-                failed_reason: Some(refusal.error.to_string()),
-                ..data
-            });
-        }
-        Interface::Close => {
-            let data = refusal.data.take().unwrap_or_else(|| ReplyData {
-                payment_no: echo("paymentNo"),
-                ..ReplyData::default()
-            });
-            refusal.data = Some(ReplyData {
-                is_close_order: Some("N".into()),
-                ..data
-            });
-        }
-        _ => {}
+    if refusal.data.is_some() {
+        return refusal;
     }
+    let echo = |name: &str| params.and_then(|p| p.get(name)).and_then(wire::value_text);
+    refusal.data = match interface {
+        Interface::Refund | Interface::RefundQuery => Some(ReplyData {
+            trade_status: Some(
+                if matches!(refusal.error, UppError::Internal(_)) {
+                    "refund_exception"
+                } else {
+                    "refund_failed"
+                }
+                .into(),
+            ),
+            failed_reason: Some(refusal.error.to_string()),
+            request_no: echo("requestNo"),
+            refund_no: echo("refundNo"),
+            payment_no: echo("paymentNo"),
+            refund_fee: echo("refundFee"),
+            ..ReplyData::default()
+        }),
+        Interface::Close => Some(ReplyData {
+            is_close_order: Some("N".into()),
+            payment_no: echo("paymentNo"),
+            ..ReplyData::default()
+        }),
+        _ => None,
+    };
     refusal
 }
 
@@ -369,14 +372,49 @@ async fn request_refund(
         .find_order(&merchant.merchant_id, OrderKey::Merchant(&no))
         .await?;
     let new = convert::new_refund(&request, merchant.merchant_id.clone(), order.id.clone())?;
-    let request_no = new
-        .request_no
-        .as_ref()
-        .map(|n| n.to_string())
+    let request_no = new.request_no.clone();
+    let refund_no = new.refund_no.clone();
+    let refund = match state.gateway.request_refund(new).await {
+        Ok(refund) => refund,
+        Err(e) => {
+            // A refund that already stands under this refundNo or requestNo: show it, so the
+            // merchant does not take this refusal for a failed refund and pay out twice.
+            let existing = match &e {
+                paymux_core::Error::DuplicateRefundNo => Some(RefundKey::RefundNo(&refund_no)),
+                paymux_core::Error::RequestNoConflict => {
+                    request_no.as_ref().map(RefundKey::RequestNo)
+                }
+                _ => None,
+            };
+            let data = match existing {
+                Some(key) => match state.gateway.find_refund(&merchant.merchant_id, key).await {
+                    Ok(earlier) => refund_of(state, &earlier, None).await.ok(),
+                    Err(_) => None,
+                },
+                None => None,
+            };
+            return Err(Refusal {
+                error: e.into(),
+                data,
+            });
+        }
+    };
+    let request_no = request_no.map(|n| n.to_string()).unwrap_or_default();
+    Ok(Some(refund_of(state, &refund, Some(&request_no)).await?))
+}
+
+/// A refund's data, with its order's payment fields.
+async fn refund_of(
+    state: &UppState,
+    refund: &paymux_core::refund::Refund,
+    request_no: Option<&str>,
+) -> Result<ReplyData, UppError> {
+    let order = state.gateway.order_by_id(&refund.order_id).await?;
+    let request_no = request_no
+        .map(str::to_owned)
+        .or_else(|| refund.request_no.as_ref().map(|n| n.to_string()))
         .unwrap_or_default();
-    let refund = state.gateway.request_refund(new).await?;
-    let order = state.gateway.order_by_id(&order.id).await?;
-    Ok(Some(convert::refund_data(&refund, &order, &request_no)))
+    Ok(convert::refund_data(refund, &order, &request_no))
 }
 
 async fn query_refund(
@@ -392,6 +430,5 @@ async fn query_refund(
         .gateway
         .find_refund(&merchant.merchant_id, RefundKey::RequestNo(&request_no))
         .await?;
-    let order = state.gateway.order_by_id(&refund.order_id).await?;
-    Ok(Some(convert::refund_data(&refund, &order, text)))
+    Ok(Some(refund_of(state, &refund, Some(text)).await?))
 }

@@ -377,22 +377,30 @@ async fn refunds_are_partial_idempotent_by_request_no_and_complete_asynchronousl
         data(&repeat).out_refund_no.as_deref(),
         Some(out_refund_no.as_str())
     );
-    // The same requestNo with other parameters is refused, and says refund_failed.
+    // The same requestNo with other parameters is refused, and the reply shows the refund
+    // that stands under it: not refund_failed, which merchants would act on by paying out
+    // another way.
     let conflict = gw
         .upp
         .refund(&refund("R1", "0.04", "RQ1", "RF1"))
         .await
         .unwrap();
     assert_refused(&conflict, "2006");
-    assert_eq!(status(&conflict), "refund_failed");
-    // A refundNo is unique per merchant.
+    assert_eq!(status(&conflict), "refund_apply_success");
+    assert_eq!(data(&conflict).refund_fee.as_deref(), Some("0.03"));
+    assert_eq!(
+        data(&conflict).out_refund_no.as_deref(),
+        Some(out_refund_no.as_str())
+    );
+    // A refundNo is unique per merchant; the reply shows the refund that has it.
     let duplicate = gw
         .upp
         .refund(&refund("R1", "0.01", "RQ2", "RF1"))
         .await
         .unwrap();
     assert_refused(&duplicate, "2005");
-    assert_eq!(status(&duplicate), "refund_failed");
+    assert_eq!(status(&duplicate), "refund_apply_success");
+    assert_eq!(data(&duplicate).request_no.as_deref(), Some("RQ1"));
     // More than is left.
     let too_much = gw
         .upp
@@ -738,4 +746,54 @@ async fn a_duplicate_payment_no_is_refused_and_the_first_order_is_untouched() {
     assert_eq!(data(&query).channel_type.as_deref(), Some("ten"));
     assert_eq!(data(&query).out_payment_no, data(&first).out_payment_no);
     assert_eq!(status(&query), "wait_pay");
+}
+
+#[tokio::test]
+async fn a_refund_recorded_before_a_crash_is_completed_by_the_poller() {
+    use paymux_core::store::Store;
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let paid = gw
+        .upp
+        .barcode(&barcode(&gw, "K1", "134567890123456781"))
+        .await
+        .unwrap();
+    let order_id =
+        paymux_core::ids::PlatformId::from_string(data(&paid).out_payment_no.clone().unwrap());
+    let order = gw.running.gateway.order_by_id(&order_id).await.unwrap();
+    // What request_refund commits before it asks the channel; then the process stops.
+    let now = paymux_core::clock::Clock::now(gw.clock.as_ref());
+    let refund = paymux_core::refund::Refund {
+        id: gw.running.gateway.new_id('R'),
+        merchant_id: order.merchant_id.clone(),
+        order_id: order.id.clone(),
+        attempt_seq: 1,
+        dialect: paymux_core::dialect::Dialect::Upp,
+        refund_no: Some(paymux_core::ids::RefundNo::parse("RFK", 32).unwrap()),
+        request_no: Some(paymux_core::ids::RefundRequestNo::parse("RQK", 32).unwrap()),
+        amount: order.amount,
+        reason: String::new(),
+        status: paymux_core::refund::RefundStatus::Requested,
+        automatic: false,
+        channel_refund_no: None,
+        fail_reason: None,
+        extra: serde_json::Map::new(),
+        created_at: now,
+        finished_at: None,
+        next_check_at: Some(now.plus_secs(10)),
+    };
+    gw.running.store.insert_refund(&refund).await.unwrap();
+    let gw = gw.restart().await;
+    let query = RefundQueryRequest {
+        request_no: Some("RQK".into()),
+    };
+    assert_eq!(
+        status(&gw.upp.refund_query(&query).await.unwrap()),
+        "refund_apply_success"
+    );
+    gw.advance(10);
+    gw.poll_channels().await;
+    assert_eq!(
+        status(&gw.upp.refund_query(&query).await.unwrap()),
+        "refund_success"
+    );
 }
