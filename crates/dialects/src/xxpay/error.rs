@@ -27,6 +27,8 @@ pub enum XxpayError {
     DuplicateOrderNo(String),
     #[error("支付订单不存在.")]
     OrderNotFound,
+    #[error("支付渠道下单失败[{0}].")]
+    ChannelRefused(String),
     #[error("系统错误,请用相同参数重新调用.")]
     Internal(String),
 }

@@ -171,10 +171,9 @@ async fn handle_create_order(
             &merchant.credentials.key,
         ));
     }
-    Err(XxpayError::Internal(format!(
-        "the channel refused the payment: {}",
-        created.order.fail_msg.unwrap_or_default()
-    )))
+    Err(XxpayError::ChannelRefused(
+        created.order.fail_msg.unwrap_or_else(|| "渠道拒绝".to_owned()),
+    ))
 }
 
 async fn query_order(
