@@ -9,7 +9,10 @@
 //! which shows they were committed before the reply.
 //!
 //! Environment: `PAYMUX_BENCH_SECONDS` (default 10), `PAYMUX_BENCH_CONNECTIONS` (32),
-//! `PAYMUX_BENCH_BACKENDS` (`sqlite,postgres`).
+//! `PAYMUX_BENCH_BACKENDS` (`sqlite,postgres`). `PAYMUX_BENCH_ADDR=127.0.0.1:8080` loads a
+//! gateway that is already running instead (its merchant must use this file's credentials;
+//! useful under a profiler), without the kill -9 check; `PAYMUX_BENCH_PHASES=create` picks
+//! the phases there.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -187,7 +190,7 @@ async fn load(
     // Enough bodies for a generous rate; a connection that runs out stops early (reported).
     let per_connection = match phase {
         Phase::Healthz => 0,
-        Phase::CreateOrder => (duration.as_secs() as usize + 1) * 120_000 / connections,
+        Phase::CreateOrder => (duration.as_secs() as usize + 1) * 60_000 / connections,
     };
     let bodies: Vec<Vec<Bytes>> = (0..connections)
         .map(|c| {
@@ -400,9 +403,41 @@ async fn bench(backend: &str, seconds: u64, connections: usize) {
     assert_eq!(found, sample, "acknowledged orders survive kill -9");
 }
 
+/// Loads a gateway someone else started.
+async fn bench_running(addr: &str, seconds: u64, connections: usize) {
+    let duration = Duration::from_secs(seconds);
+    let run = format!("ext{}", std::process::id());
+    let phases = std::env::var("PAYMUX_BENCH_PHASES").unwrap_or_else(|_| "healthz,create".into());
+    for phase in phases.split(',') {
+        let (name, measured) = match phase.trim() {
+            "healthz" => (
+                "/healthz",
+                load(addr, Phase::Healthz, connections, duration, "h").await,
+            ),
+            "create" => (
+                "create_order",
+                load(addr, Phase::CreateOrder, connections, duration, &run).await,
+            ),
+            other => panic!("unknown phase {other}"),
+        };
+        println!(
+            "{addr}  {name:<12}  {:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   errors {}",
+            measured.rate(),
+            measured.p50_us,
+            measured.p99_us,
+            measured.bad
+        );
+    }
+}
+
 fn main() {
     let seconds = env_or("PAYMUX_BENCH_SECONDS", 10u64);
     let connections = env_or("PAYMUX_BENCH_CONNECTIONS", 32usize);
+    if let Ok(addr) = std::env::var("PAYMUX_BENCH_ADDR") {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(bench_running(&addr, seconds, connections));
+        return;
+    }
     let backends =
         std::env::var("PAYMUX_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     let runtime = tokio::runtime::Runtime::new().expect("runtime");

@@ -20,8 +20,12 @@ use crate::Engine;
 use crate::script::{Guard, Script, Step};
 use crate::sql::{ATTEMPT_COLUMNS, ORDER_COLUMNS, attempt_values, order_values};
 
-/// Rows per statement: fixed sizes, so few distinct statements are prepared and cached.
-const CHUNKS: [usize; 6] = [32, 16, 8, 4, 2, 1];
+/// Rows per statement on PostgreSQL: fixed sizes, so few distinct statements are prepared
+/// and cached; every statement is a round trip. SQLite inserts row by row: its statements
+/// run in-process, and a statement that inserts several rows needs a statement journal
+/// (a copy of every page it touches) in case it fails halfway.
+const POSTGRES_CHUNKS: &[usize] = &[32, 16, 8, 4, 2, 1];
+const SQLITE_CHUNKS: &[usize] = &[1];
 /// Orders per transaction at most.
 const MAX_BATCH: usize = 256;
 
@@ -137,9 +141,9 @@ fn insert_attempts_sql(rows: usize) -> String {
 }
 
 /// Splits `n` rows into the fixed chunk sizes, largest first.
-fn chunk_sizes(mut n: usize) -> Vec<usize> {
+fn chunk_sizes(chunks: &[usize], mut n: usize) -> Vec<usize> {
     let mut sizes = Vec::new();
-    for size in CHUNKS {
+    for &size in chunks {
         while n >= size {
             sizes.push(size);
             n -= size;
@@ -150,9 +154,13 @@ fn chunk_sizes(mut n: usize) -> Vec<usize> {
 
 /// Inserts the batch in one transaction; returns the ids of the orders inserted.
 async fn insert(engine: &Engine, batch: &[Pending]) -> Result<HashSet<String>, StoreError> {
+    let chunks = match engine.backend() {
+        crate::Backend::Sqlite => SQLITE_CHUNKS,
+        crate::Backend::Postgres => POSTGRES_CHUNKS,
+    };
     let mut steps = Vec::new();
     let mut rest = batch;
-    for size in chunk_sizes(batch.len()) {
+    for size in chunk_sizes(chunks, batch.len()) {
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
         steps.push(Step {
@@ -172,7 +180,7 @@ async fn insert(engine: &Engine, batch: &[Pending]) -> Result<HashSet<String>, S
             .collect();
         let mut steps = Vec::new();
         let mut rest = attempts.as_slice();
-        for size in chunk_sizes(attempts.len()) {
+        for size in chunk_sizes(chunks, attempts.len()) {
             let (chunk, tail) = rest.split_at(size);
             rest = tail;
             steps.push(Step {
@@ -199,11 +207,12 @@ mod tests {
 
     #[test]
     fn batches_split_into_the_fixed_statement_sizes() {
-        assert_eq!(chunk_sizes(0), Vec::<usize>::new());
-        assert_eq!(chunk_sizes(1), vec![1]);
-        assert_eq!(chunk_sizes(35), vec![32, 2, 1]);
-        assert_eq!(chunk_sizes(64), vec![32, 32]);
-        assert_eq!(chunk_sizes(31), vec![16, 8, 4, 2, 1]);
+        assert_eq!(chunk_sizes(POSTGRES_CHUNKS, 0), Vec::<usize>::new());
+        assert_eq!(chunk_sizes(POSTGRES_CHUNKS, 1), vec![1]);
+        assert_eq!(chunk_sizes(POSTGRES_CHUNKS, 35), vec![32, 2, 1]);
+        assert_eq!(chunk_sizes(POSTGRES_CHUNKS, 64), vec![32, 32]);
+        assert_eq!(chunk_sizes(POSTGRES_CHUNKS, 31), vec![16, 8, 4, 2, 1]);
+        assert_eq!(chunk_sizes(SQLITE_CHUNKS, 3), vec![1, 1, 1]);
     }
 
     #[test]

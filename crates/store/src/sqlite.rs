@@ -208,22 +208,31 @@ fn write_loop(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
             }
             continue;
         }
+        // A job alone needs no savepoint (they make SQLite copy every page it touches): its
+        // transaction is kept or rolled back whole.
+        let alone = group.len() == 1;
         let mut replies = Vec::with_capacity(group.len());
         // SQLite ends a transaction by itself on some errors (disk full, I/O): then nothing
         // of the group stands, and the jobs not yet run must not run outside a transaction.
         let mut lost: Option<StoreError> = None;
+        let mut keep_all = true;
         for job in group {
             if let Some(e) = &lost {
                 job.fail(e.clone());
                 continue;
             }
-            let savepoint = conn.execute_batch("SAVEPOINT job").map_err(sqlite_error);
-            let (keep, reply) = job.run(&conn);
-            let ended = match (&savepoint, keep) {
-                (Err(_), _) => Ok(()),
-                (Ok(()), true) => conn.execute_batch("RELEASE job"),
-                (Ok(()), false) => conn.execute_batch("ROLLBACK TO job; RELEASE job"),
+            let savepoint = if alone {
+                Ok(())
+            } else {
+                conn.execute_batch("SAVEPOINT job").map_err(sqlite_error)
             };
+            let (keep, reply) = job.run(&conn);
+            let ended = match (&savepoint, keep, alone) {
+                (Err(_), _, _) | (Ok(()), _, true) => Ok(()),
+                (Ok(()), true, false) => conn.execute_batch("RELEASE job"),
+                (Ok(()), false, false) => conn.execute_batch("ROLLBACK TO job; RELEASE job"),
+            };
+            keep_all &= keep;
             let outcome = savepoint.and(ended.map_err(sqlite_error));
             replies.push((reply, outcome));
             if conn.is_autocommit() {
@@ -234,6 +243,8 @@ fn write_loop(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
         }
         let committed = match lost {
             Some(e) => Err(e),
+            // A lone job that did not keep its work: roll back; its own result says why.
+            None if alone && !keep_all => conn.execute_batch("ROLLBACK").map_err(sqlite_error),
             None => conn.execute_batch("COMMIT").map_err(sqlite_error),
         };
         if committed.is_err() && !conn.is_autocommit() {

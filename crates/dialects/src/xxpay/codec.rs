@@ -23,7 +23,9 @@ pub fn string_to_sign(params: &Params, exclude: &[&str]) -> String {
         .filter(|(k, _)| !exclude.contains(&k.as_str()))
         .filter_map(|(k, v)| value_text(v).map(|text| (k.clone(), text)))
         .collect();
-    pieces.sort_by(|(a, _), (b, _)| java_case_insensitive(&format!("{a}="), &format!("{b}=")));
+    // Java sorts the whole `k=v&` pieces; keys are distinct, so the order is decided within
+    // `k=`, which is what is compared here.
+    pieces.sort_by(|(a, _), (b, _)| java_case_insensitive(a, b));
     let mut out = String::new();
     for (i, (k, v)) in pieces.iter().enumerate() {
         if i > 0 {
@@ -62,7 +64,8 @@ pub fn verify_excluding(params: &Params, exclude: &[&str], key: &str) -> bool {
     }
 }
 
-/// `String.CASE_INSENSITIVE_ORDER`: UTF-16 units compared after upper- then lower-casing.
+/// `String.CASE_INSENSITIVE_ORDER` on `a=` and `b=`: UTF-16 units compared after upper-
+/// then lower-casing.
 fn java_case_insensitive(a: &str, b: &str) -> Ordering {
     let fold = |u: u16| -> u16 {
         match char::from_u32(u32::from(u)) {
@@ -74,7 +77,10 @@ fn java_case_insensitive(a: &str, b: &str) -> Ordering {
             None => u,
         }
     };
-    a.encode_utf16().map(fold).cmp(b.encode_utf16().map(fold))
+    let equals = std::iter::once(u16::from(b'='));
+    let a = a.encode_utf16().chain(equals.clone()).map(fold);
+    let b = b.encode_utf16().chain(equals).map(fold);
+    a.cmp(b)
 }
 
 /// Why a request body could not be read.

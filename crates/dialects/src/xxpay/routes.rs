@@ -172,7 +172,10 @@ async fn handle_create_order(
         ));
     }
     Err(XxpayError::ChannelRefused(
-        created.order.fail_msg.unwrap_or_else(|| "渠道拒绝".to_owned()),
+        created
+            .order
+            .fail_msg
+            .unwrap_or_else(|| "渠道拒绝".to_owned()),
     ))
 }
 
