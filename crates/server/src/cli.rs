@@ -186,10 +186,14 @@ fn print<T: Serialize>(value: &T) {
     }
 }
 
+/// A default business number: Beijing time to the millisecond.
 fn stamp() -> String {
-    paymux_core::time::format_beijing_compact(paymux_core::clock::Clock::now(
-        &paymux_core::clock::SystemClock,
-    ))
+    let now = paymux_core::clock::Clock::now(&paymux_core::clock::SystemClock);
+    format!(
+        "{}{:03}",
+        paymux_core::time::format_beijing_compact(now),
+        now.0.rem_euclid(1000)
+    )
 }
 
 fn xxpay_client(target: &Target) -> Result<(XxpayClient, XxpayCredentials), String> {
