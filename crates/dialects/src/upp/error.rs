@@ -15,7 +15,7 @@ pub enum UppError {
     UnknownMerchant,
     #[error("版本号错误,应为1.0.0")]
     BadVersion,
-    #[error("请求须为JSON对象")]
+    #[error("请求须为POST的JSON对象")]
     Malformed,
     #[error("HIS支付流水{0}已存在")]
     DuplicatePaymentNo(String),

@@ -75,6 +75,7 @@ pub fn router(state: UppState) -> Router {
         .route("/access/refund", post(refund))
         .route("/access/refundQuery", post(refund_query))
         .route("/access/close", post(close))
+        .method_not_allowed_fallback(not_post)
         .with_state(state)
 }
 
@@ -105,6 +106,11 @@ impl From<paymux_core::Error> for Refusal {
     fn from(error: paymux_core::Error) -> Refusal {
         UppError::from(error).into()
     }
+}
+
+/// §3: every interface is a POST; anything else gets upp's own refusal, not a bare 405.
+async fn not_post(State(s): State<UppState>) -> Response {
+    reply(Err(UppError::Malformed.into()), None, s.gateway.now())
 }
 
 async fn network(State(s): State<UppState>, body: Bytes) -> Response {

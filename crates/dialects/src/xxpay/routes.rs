@@ -81,6 +81,7 @@ pub fn router(state: XxpayState) -> Router {
             get(create_order).post(create_order),
         )
         .route("/api/pay/query_order", get(query_order).post(query_order))
+        .method_not_allowed_fallback(|| async { XxpayError::Malformed.into_response() })
         .with_state(state)
 }
 

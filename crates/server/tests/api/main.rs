@@ -5,5 +5,6 @@ mod durability;
 mod helpers;
 mod notifications;
 mod operations;
+mod robustness;
 mod upp;
 mod xxpay;

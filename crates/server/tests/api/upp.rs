@@ -797,3 +797,23 @@ async fn a_refund_recorded_before_a_crash_is_completed_by_the_poller() {
         "refund_success"
     );
 }
+
+#[tokio::test]
+async fn absurd_signed_timestamps_are_stale_not_a_crash() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    for timestamp in [json!(i64::MIN), json!(i64::MAX), json!(0)] {
+        let mut p = request_params(&gw, "TS");
+        p.insert("timestamp".into(), timestamp.clone());
+        assert_eq!(
+            send_signed(&gw, "/access/scancode", p).await["kind"],
+            "1002",
+            "{timestamp}"
+        );
+    }
+    let mut p = request_params(&gw, "TS");
+    p.insert("timestamp".into(), json!("soon"));
+    assert_eq!(
+        send_signed(&gw, "/access/scancode", p).await["kind"],
+        "1004"
+    );
+}

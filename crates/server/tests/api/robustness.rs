@@ -1,0 +1,86 @@
+//! Malformed input of every kind gets the dialect's own refusal: HTTP 200, a parseable body
+//! with the dialect's failure fields, never a 500, a 405 or a dropped connection.
+
+use serde_json::Value;
+
+use crate::helpers::{Backend, TestGateway};
+
+fn junk() -> Vec<Vec<u8>> {
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    vec![
+        Vec::new(),
+        b"\xff\xfe\x00\x01binary".to_vec(),
+        b"params=".to_vec(),
+        b"params=%7B%22mchId%22".to_vec(),
+        b"params={\"mchId\":[1,2],\"sign\":{\"a\":1}}".to_vec(),
+        b"{\"mchId\":1e400,\"amount\":-0.0,\"sign\":null}".to_vec(),
+        b"{\"isvId\":[],\"partnerId\":{},\"sign\":1,\"timestamp\":-9223372036854775808}".to_vec(),
+        b"{\"isvId\":20000,\"partnerId\":12345,\"sign\":\"x\",\"timestamp\":9223372036854775807}"
+            .to_vec(),
+        deep.clone().into_bytes(),
+        format!("params={deep}").into_bytes(),
+        b"[1,2,3]".to_vec(),
+        b"\"just a string\"".to_vec(),
+        b"a=1&&&=&%%%&b".to_vec(),
+        "params={\"subject\":\"\u{0000}\u{FFFF}\"}"
+            .as_bytes()
+            .to_vec(),
+    ]
+}
+
+async fn send(
+    gw: &TestGateway,
+    method: reqwest::Method,
+    path: &str,
+    body: Vec<u8>,
+) -> (u16, String) {
+    let reply = gw
+        .http
+        .request(method, format!("{}{path}", gw.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("the connection is answered");
+    (reply.status().as_u16(), reply.text().await.expect("a body"))
+}
+
+#[tokio::test]
+async fn junk_gets_each_dialects_own_refusal() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    for path in ["/api/pay/create_order", "/api/pay/query_order"] {
+        for body in junk() {
+            let (status, text) = send(&gw, reqwest::Method::POST, path, body.clone()).await;
+            assert_eq!(status, 200, "{path} {:?}", String::from_utf8_lossy(&body));
+            let reply: Value = serde_json::from_str(&text).expect(&text);
+            assert_eq!(reply["retCode"], "FAIL", "{text}");
+            assert!(reply["retMsg"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+        let (status, text) = send(&gw, reqwest::Method::PUT, path, Vec::new()).await;
+        assert_eq!(status, 200);
+        assert!(text.contains(r#""retCode":"FAIL""#), "{text}");
+    }
+    for path in [
+        "/access/network",
+        "/access/scancode",
+        "/access/barcode",
+        "/access/query",
+        "/access/refund",
+        "/access/refundQuery",
+        "/access/close",
+    ] {
+        for body in junk() {
+            let (status, text) = send(&gw, reqwest::Method::POST, path, body.clone()).await;
+            assert_eq!(status, 200, "{path} {:?}", String::from_utf8_lossy(&body));
+            let reply: Value = serde_json::from_str(&text).expect(&text);
+            assert_eq!(reply["result"], false, "{text}");
+            assert!(reply["kind"].as_str().is_some_and(|k| k != "0"));
+            for field in ["msg", "sign", "version", "timestamp"] {
+                assert!(reply.get(field).is_some(), "{path}: {field} in {text}");
+            }
+        }
+        let (status, text) = send(&gw, reqwest::Method::GET, path, Vec::new()).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(text.contains(r#""result":false"#), "{text}");
+    }
+}
