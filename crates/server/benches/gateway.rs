@@ -133,6 +133,12 @@ async fn get(addr: &str, path: &str) -> Result<String, hyper::Error> {
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
+/// Order numbers as merchants make them: increasing with time (the spec's example is a
+/// timestamp and a sequence), the connection as the last digits.
+fn order_no(run: &str, connection: usize, seq: usize) -> String {
+    format!("{run}{seq:08}{connection:03}")
+}
+
 fn create_body(order_no: &str) -> Bytes {
     let mut params = Params::new();
     for (k, v) in [
@@ -195,7 +201,7 @@ async fn load(
     let bodies: Vec<Vec<Bytes>> = (0..connections)
         .map(|c| {
             (0..per_connection)
-                .map(|seq| create_body(&format!("{run}{c}x{seq}")))
+                .map(|seq| create_body(&order_no(&run, c, seq)))
                 .collect()
         })
         .collect();
@@ -386,7 +392,7 @@ async fn bench(backend: &str, seconds: u64, connections: usize) {
         let connection = i % connections;
         if query(
             &server.addr,
-            &format!("run{connection}x{}", i / connections),
+            &order_no("run", connection, i / connections),
         )
         .await
         {
