@@ -85,10 +85,14 @@ pub trait Channel: Send + Sync {
         ChannelOutcome::unsupported("closing payments")
     }
 
-    async fn refund(&self, _order: &Order, _refund: &Refund) -> ChannelOutcome {
+    /// Sends a refund. Must be idempotent by the refund's id: paymux sends a refund again
+    /// when it cannot tell whether the channel received it.
+    async fn refund(&self, _order: &Order, _refund: &Refund, _now: Millis) -> ChannelOutcome {
         ChannelOutcome::unsupported("refunds")
     }
 
+    /// A refund the channel never received answers `Failed` with code
+    /// [`crate::gateway::REFUND_NOT_FOUND`].
     async fn query_refund(&self, _order: &Order, _refund: &Refund, _now: Millis) -> ChannelOutcome {
         ChannelOutcome::unsupported("refund queries")
     }

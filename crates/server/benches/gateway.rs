@@ -390,12 +390,7 @@ async fn bench(backend: &str, seconds: u64, connections: usize) {
     let sample = 200;
     for i in 0..sample {
         let connection = i % connections;
-        if query(
-            &server.addr,
-            &order_no("run", connection, i / connections),
-        )
-        .await
-        {
+        if query(&server.addr, &order_no("run", connection, i / connections)).await {
             found += 1;
         }
     }

@@ -7,13 +7,20 @@
 //! - Barcode payments decide by the payer code's last digit: `1` succeeds at once, `2`
 //!   waits for the payer to confirm (at the cashier, or by itself after 30 s), `9` fails
 //!   with insufficient balance, anything else succeeds at once.
-//! - Refunds complete after `refund_delay_s` seconds, so refund queries see them pending first.
+//! - Refunds complete `refund_delay_s` seconds after the sandbox received them, so refund
+//!   queries see them pending first.
 //!
-//! The sandbox keeps no state of its own: every answer follows from the stored attempt or
-//! refund and the time, so a restart changes nothing.
+//! Payments keep no state of their own here: every answer follows from the stored attempt
+//! and the time. Refunds are remembered as received, in memory, as a real channel remembers
+//! them; a refund it does not know is answered `REFUND_NOT_FOUND` (so after a restart the
+//! gateway sends its pending refunds again, as it would to a channel that lost them).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use paymux_core::channel::{Channel, ChannelOutcome, PayAction, PaymentStart};
+use paymux_core::gateway::REFUND_NOT_FOUND;
 use paymux_core::order::{Attempt, Order};
 use paymux_core::payway::{PayMethod, Wallet};
 use paymux_core::refund::Refund;
@@ -24,10 +31,12 @@ pub const NAME: &str = "sandbox";
 /// A payer code ending in `2` succeeds by itself this long after it was presented.
 pub const CONFIRM_TIMEOUT_S: i64 = 30;
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SandboxChannel {
     public_url: String,
     refund_delay_s: i64,
+    /// Refund id → when the sandbox received it.
+    refunds: Mutex<HashMap<String, Millis>>,
 }
 
 /// What the payer did at the cashier.
@@ -42,6 +51,7 @@ impl SandboxChannel {
         SandboxChannel {
             public_url: public_url.trim_end_matches('/').to_owned(),
             refund_delay_s,
+            refunds: Mutex::new(HashMap::new()),
         }
     }
 
@@ -185,14 +195,28 @@ impl Channel for SandboxChannel {
         }
     }
 
-    async fn refund(&self, _order: &Order, _refund: &Refund) -> ChannelOutcome {
+    async fn refund(&self, _order: &Order, refund: &Refund, now: Millis) -> ChannelOutcome {
+        if let Ok(mut received) = self.refunds.lock() {
+            received.entry(refund.id.to_string()).or_insert(now);
+        }
         ChannelOutcome::Pending {
             check_after_s: Some(self.refund_delay_s.max(0) as u32),
         }
     }
 
     async fn query_refund(&self, _order: &Order, refund: &Refund, now: Millis) -> ChannelOutcome {
-        let due = refund.created_at.plus_secs(self.refund_delay_s);
+        let received = self
+            .refunds
+            .lock()
+            .ok()
+            .and_then(|r| r.get(refund.id.as_str()).copied());
+        let Some(received) = received else {
+            return ChannelOutcome::Failed {
+                code: REFUND_NOT_FOUND.into(),
+                msg: "退款不存在".into(),
+            };
+        };
+        let due = received.plus_secs(self.refund_delay_s);
         if now >= due {
             ChannelOutcome::Succeeded {
                 trade_no: format!("RF{}", digits(refund.id.as_str())),

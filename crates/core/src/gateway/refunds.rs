@@ -20,6 +20,17 @@ const REFUND_RECHECK_S: i64 = 2;
 pub(super) const RECOVERY_DELAY_S: i64 = 10;
 /// What a channel's refund query answers for a refund it never received.
 pub const REFUND_NOT_FOUND: &str = "REFUND_NOT_FOUND";
+/// A refund the channel refused after it was reported accepted is sent again this often.
+const REFUSED_RETRY_S: i64 = 3600;
+
+/// Whether the merchant has been told the refund's status yet: until then a refusal by the
+/// channel may fail the refund; afterwards the refund was reported as going through, and
+/// paymux keeps at it (and says so in the log) rather than turn it into a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reported {
+    NotYet,
+    Already,
+}
 
 #[derive(Debug, Clone)]
 pub struct NewRefund {
@@ -133,8 +144,12 @@ impl Gateway {
     pub(super) async fn execute_refund(&self, refund: &Refund) -> Result<Refund> {
         let order = self.order_by_id(&refund.order_id).await?;
         let channel_name = self.refund_channel(refund).await?;
-        let outcome = self.channel(&channel_name)?.refund(&order, refund).await;
-        self.apply_refund_outcome(&refund.id, outcome).await
+        let outcome = self
+            .channel(&channel_name)?
+            .refund(&order, refund, self.now())
+            .await;
+        self.apply_refund_outcome(&refund.id, outcome, Reported::NotYet)
+            .await
     }
 
     /// Finds a refund by the merchant's keys. A `requestNo` that names no refund but is the
@@ -176,6 +191,7 @@ impl Gateway {
         &self,
         refund_id: &PlatformId,
         outcome: ChannelOutcome,
+        reported: Reported,
     ) -> Result<Refund> {
         for _ in 0..MAX_RACE_RETRIES {
             let refund = self.refund_by_id(refund_id).await?;
@@ -187,15 +203,26 @@ impl Gateway {
                 ChannelOutcome::Succeeded { trade_no, at, .. } => {
                     self.refund_success(&refund, trade_no, *at).await?
                 }
+                ChannelOutcome::Failed { code, msg }
+                    if reported == Reported::Already || refund.automatic =>
+                {
+                    // Money that must go back: never give up on it silently.
+                    tracing::error!(refund = %refund.id, %code, %msg, automatic = refund.automatic,
+                        "the channel refused a refund that must go through; retrying, and it needs an operator");
+                    self.store()
+                        .schedule_refund_check(refund_id, now.plus_secs(REFUSED_RETRY_S))
+                        .await?;
+                    return self.refund_by_id(refund_id).await;
+                }
                 ChannelOutcome::Failed { code, msg } => {
-                    tracing::warn!(refund = %refund.id, %code, %msg, automatic = refund.automatic, "refund failed at the channel");
+                    tracing::warn!(refund = %refund.id, %code, %msg, "the channel refused the refund");
                     RefundSettlement {
                         refund_id: refund.id.clone(),
                         to: RefundStatus::Failed,
                         at: now,
                         channel_refund_no: None,
                         fail_reason: Some(format!("{code}: {msg}")),
-                        order: (!refund.automatic).then(|| RefundOrderUpdate::Released {
+                        order: Some(RefundOrderUpdate::Released {
                             order_id: refund.order_id.clone(),
                             amount: refund.amount,
                         }),
@@ -307,11 +334,11 @@ impl Gateway {
         let order = self.order_by_id(&refund.order_id).await?;
         let channel = self.channel(&self.refund_channel(refund).await?)?.clone();
         let outcome = match channel.query_refund(&order, refund, now).await {
-            ChannelOutcome::Failed { code, .. } if code == REFUND_NOT_FOUND => {
-                channel.refund(&order, refund).await
-            }
+            // Never received (sent just before a crash), or refused: send it (again).
+            ChannelOutcome::Failed { .. } => channel.refund(&order, refund, now).await,
             other => other,
         };
-        self.apply_refund_outcome(&refund.id, outcome).await
+        self.apply_refund_outcome(&refund.id, outcome, Reported::Already)
+            .await
     }
 }

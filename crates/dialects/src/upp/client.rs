@@ -101,7 +101,7 @@ impl UppClient {
         let text = response.text().await?;
         let reply =
             codec::decode(text.as_bytes()).ok_or_else(|| ClientError::BadReply(text.clone()))?;
-        if !codec::verify(&reply, self.key.expose_secret()) {
+        if !codec::verify_reply(&reply, self.key.expose_secret()) {
             return Err(ClientError::BadSignature);
         }
         Ok(reply)

@@ -12,16 +12,30 @@ use serde_json::Value;
 use super::wire::{Params, value_text};
 use crate::common::{md5_hex_lower, signatures_match};
 
-/// The printable string the signature covers (without the key).
+/// The printable string a request's signature covers (without the key). §2.4: a value that
+/// is not a string is turned into one, so an object a merchant sends is signed as its JSON
+/// text.
 pub fn string_to_sign(params: &Params) -> String {
-    canonical(params, &["sign"])
+    canonical(params, &["sign"], Nested::AsText)
 }
 
-fn canonical(map: &Params, exclude: &[&str]) -> String {
+/// The printable string a reply's signature covers: the reply's `data` object is written
+/// inline, its own keys sorted and values strings (paymux's reading; see `mod.rs`).
+pub fn reply_string_to_sign(params: &Params) -> String {
+    canonical(params, &["sign"], Nested::Inline)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nested {
+    AsText,
+    Inline,
+}
+
+fn canonical(map: &Params, exclude: &[&str], nested: Nested) -> String {
     let mut entries: Vec<(&String, String)> = map
         .iter()
         .filter(|(k, _)| !exclude.contains(&k.as_str()))
-        .filter_map(|(k, v)| rendered(v).map(|text| (k, text)))
+        .filter_map(|(k, v)| rendered(v, nested).map(|text| (k, text)))
         .collect();
     entries.sort_by(|(a, _), (b, _)| a.as_bytes().cmp(b.as_bytes()));
     let body: Vec<String> = entries
@@ -32,10 +46,10 @@ fn canonical(map: &Params, exclude: &[&str]) -> String {
 }
 
 /// A value as it appears in the string to sign; `None` when it is empty.
-fn rendered(value: &Value) -> Option<String> {
+fn rendered(value: &Value, nested: Nested) -> Option<String> {
     match value {
         Value::Object(inner) if inner.is_empty() => None,
-        Value::Object(inner) => Some(canonical(inner, &[])),
+        Value::Object(inner) if nested == Nested::Inline => Some(canonical(inner, &[], nested)),
         other => value_text(other).map(|text| json_string(&text)),
     }
 }
@@ -53,10 +67,23 @@ pub fn sign_params(params: &Params, key: &str) -> String {
     sign(&string_to_sign(params), key)
 }
 
-/// Checks the `sign` field (any case).
+pub fn sign_reply(params: &Params, key: &str) -> String {
+    sign(&reply_string_to_sign(params), key)
+}
+
+/// Checks a request's `sign` field (any case).
 pub fn verify(params: &Params, key: &str) -> bool {
+    check(params, &sign_params(params, key))
+}
+
+/// Checks a reply's `sign` field (any case).
+pub fn verify_reply(params: &Params, key: &str) -> bool {
+    check(params, &sign_reply(params, key))
+}
+
+fn check(params: &Params, expected: &str) -> bool {
     match params.get("sign").and_then(value_text) {
-        Some(received) => signatures_match(&sign_params(params, key), &received),
+        Some(received) => signatures_match(expected, &received),
         None => false,
     }
 }
@@ -107,17 +134,21 @@ mod tests {
     #[test]
     fn replies_sign_their_data_inline_with_sorted_keys_and_string_values() {
         let reply = object(&fixture("reply.json"));
-        assert_eq!(string_to_sign(&reply), fixture("reply.string-to-sign.txt"));
         assert_eq!(
-            sign_params(&reply, "abc123"),
-            fixture("reply.signature.txt")
+            reply_string_to_sign(&reply),
+            fixture("reply.string-to-sign.txt")
         );
-        assert!(verify(&reply, "abc123"));
+        assert_eq!(sign_reply(&reply, "abc123"), fixture("reply.signature.txt"));
+        assert!(verify_reply(&reply, "abc123"));
+        assert!(
+            !verify(&reply, "abc123"),
+            "a request's rule does not sign a reply"
+        );
     }
 
     #[test]
     fn numbers_sign_as_their_text_and_empty_values_are_left_out() {
-        let a = object(r#"{"isvId":20000,"tradeFee":0.10,"msg":"","x":null,"data":{}}"#);
+        let a = object(r#"{"isvId":20000,"tradeFee":0.10,"msg":"","x":null,"y":{}}"#);
         assert_eq!(string_to_sign(&a), r#"{"isvId":"20000","tradeFee":"0.10"}"#);
         let b = object(r#"{"isvId":"20000","tradeFee":"0.10"}"#);
         assert_eq!(sign_params(&a, "k"), sign_params(&b, "k"));
@@ -133,6 +164,15 @@ mod tests {
         assert!(!verify(&request, "abc123"));
         request.remove("sign");
         assert!(!verify(&request, "abc123"));
+    }
+
+    #[test]
+    fn an_object_in_a_request_is_signed_as_its_json_text() {
+        let p = object(r#"{"bizData":{"visit":"V1","n":2},"paymentNo":"1"}"#);
+        assert_eq!(
+            string_to_sign(&p),
+            r#"{"bizData":"{\"visit\":\"V1\",\"n\":2}","paymentNo":"1"}"#
+        );
     }
 
     #[test]

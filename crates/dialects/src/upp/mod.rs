@@ -2,7 +2,8 @@
 //! request and reply envelope, §4.1–§4.7 the seven interfaces, §5 the enumerations.
 //!
 //! Signing (see `codec.rs`): the non-empty fields but `sign`, sorted, as a JSON object with
-//! every value a string, the key appended, MD5 lower-case hex. §2.4's worked example:
+//! every value a string (an object a merchant sends is signed as its JSON text), the key
+//! appended, MD5 lower-case hex. §2.4's worked example:
 //!
 //! ```
 //! use paymux_dialects::upp::codec;
@@ -28,7 +29,7 @@
 //!     "paymentNo":"1234567","tradeFee":"0.01","paymentTime":"2019-01-01 12:00:00",
 //!     "bizData":"test"}}"#).unwrap();
 //! assert_eq!(
-//!     codec::string_to_sign(&reply),
+//!     codec::reply_string_to_sign(&reply),
 //!     concat!(
 //!         r#"{"data":{"bizData":"test","channelProduct":"ali_scan_code","channelType":"ali","#,
 //!         r#""inPaymentNo":"987646513","outPaymentNo":"a123456789","paymentNo":"1234567","#,
@@ -36,7 +37,7 @@
 //!         r#""kind":"0","result":"true","timestamp":"102540025","version":"1.0.0"}"#
 //!     )
 //! );
-//! assert_eq!(codec::sign_params(&reply, "abc123"), "ef1d74d4f2ea2aaba39591cfdd312465");
+//! assert_eq!(codec::sign_reply(&reply, "abc123"), "ef1d74d4f2ea2aaba39591cfdd312465");
 //! ```
 //!
 //! The same examples are fixtures in `testdata/`.
@@ -60,11 +61,16 @@
 //! - §4.4: an unpaid order past its expireTime is closed on the spot and reports
 //!   `pay_failed`, as does a closed one. `bizType` is required but not matched against
 //!   the order (the spec's own examples send `scan_code` and `hos`).
-//! - §4.5: `requestNo` is the idempotency key. Success statuses are returned only for a
-//!   refund whose money is reserved: `refund_apply_success` while the channel executes
-//!   it, `refund_success` when done. Every refusal, of any kind, carries
-//!   `data.tradeStatus=refund_failed` and `failedReason`, because merchants treat any other
-//!   status as success. §4.6 likewise for unknown requestNos.
+//! - §4.5: `requestNo` is the idempotency key: the same requestNo with the same parameters
+//!   returns the same refund. Success statuses are returned only for a refund whose money
+//!   is reserved and which paymux will not let fail (a channel that refuses it later is
+//!   retried and an operator alerted): `refund_apply_success` while the channel executes
+//!   it, `refund_success` when done. Refusals carry `data.tradeStatus=refund_failed` and
+//!   `failedReason`, because merchants treat any other status as success, with two
+//!   exceptions chosen to prevent double refunds: a refundNo that already has a refund
+//!   (kind 2005) shows that refund and its real status; an internal error, where paymux
+//!   cannot tell whether the refund was recorded, says `refund_exception` (query again).
+//!   §4.6 refuses an unknown requestNo with `refund_failed`.
 //! - §4.7: every refusal carries `data.isCloseOrder=N`. A payment that arrives after a close
 //!   is refunded automatically (core rule); `query` then reports the refund's status
 //!   (`refund_apply_success`, `refund_success`), and `refundQuery` with the paymentNo as

@@ -219,7 +219,9 @@ fn refusal_data(interface: Interface, params: Option<&Params>, mut refusal: Refu
             request_no: echo("requestNo"),
             refund_no: echo("refundNo"),
             payment_no: echo("paymentNo"),
-            refund_fee: echo("refundFee"),
+            refund_fee: echo("refundFee")
+                .and_then(|t| paymux_core::Fen::from_yuan_str(&t).ok())
+                .map(|f| f.to_yuan_string()),
             ..ReplyData::default()
         }),
         Interface::Close => Some(ReplyData {
@@ -267,7 +269,7 @@ fn reply(
     params.remove("sign");
     // Unknown callers get an unsigned refusal: there is no key to sign it with.
     let sign = merchant
-        .map(|m| codec::sign_params(&params, m.credentials.key.expose_secret()))
+        .map(|m| codec::sign_reply(&params, m.credentials.key.expose_secret()))
         .unwrap_or_default();
     params.insert("sign".into(), Value::String(sign));
     let response = (
@@ -383,13 +385,12 @@ async fn request_refund(
     let refund = match state.gateway.request_refund(new).await {
         Ok(refund) => refund,
         Err(e) => {
-            // A refund that already stands under this refundNo or requestNo: show it, so the
-            // merchant does not take this refusal for a failed refund and pay out twice.
+            // The refund that already has this refundNo (the HIS's own number for it): show
+            // it, so the merchant does not take this refusal for a failed refund and pay
+            // out twice. A requestNo reused for another refund is refused as failed: this
+            // request moved nothing, and refundQuery shows the original.
             let existing = match &e {
                 paymux_core::Error::DuplicateRefundNo => Some(RefundKey::RefundNo(&refund_no)),
-                paymux_core::Error::RequestNoConflict => {
-                    request_no.as_ref().map(RefundKey::RequestNo)
-                }
                 _ => None,
             };
             let data = match existing {

@@ -1,6 +1,6 @@
 //! §2.3: payment notifications to the merchant's `notifyUrl`. A POST of exactly the
-//! §2.3.2 fields as form fields, signed like requests; acknowledged by a 2xx answer whose
-//! body is `success` (trimmed, any case); retried after 60, 120, 180, 240 and 300 s.
+//! §2.3.2 fields as form fields, signed like requests; acknowledged by an answer whose body
+//! is `success` (trimmed, any case); retried after 60, 120, 180, 240 and 300 s.
 
 use std::sync::Arc;
 
@@ -57,9 +57,9 @@ impl NotificationFormat for XxpayNotifications {
         })
     }
 
-    fn is_acknowledged(&self, status: u16, body: &[u8]) -> bool {
-        (200..300).contains(&status)
-            && std::str::from_utf8(body).is_ok_and(|b| b.trim().eq_ignore_ascii_case("success"))
+    /// The body alone decides (DESIGN.md): `success`, trimmed, in any case.
+    fn is_acknowledged(&self, _status: u16, body: &[u8]) -> bool {
+        std::str::from_utf8(body).is_ok_and(|b| b.trim().eq_ignore_ascii_case("success"))
     }
 
     fn schedule(

@@ -36,6 +36,13 @@ pub fn router(state: CashierState) -> Router {
         .with_state(state)
 }
 
+/// Whether a payer action may reach an order that is no longer open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Late {
+    Allowed,
+    Refused,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PayError {
     #[error("order not found")]
@@ -48,13 +55,14 @@ pub enum PayError {
 
 /// The payer pays or cancels the order's current attempt, as the wallet would report it.
 ///
-/// Paying an order that closed or failed meanwhile is allowed here: it simulates a
-/// payment that crossed the close at the channel, which paymux must refund by itself.
-/// The cashier page offers no button for it; scripts use it to test that path.
+/// `late`: pay an order that closed or failed meanwhile, as a payment that crossed the close
+/// at the channel would arrive (paymux must then refund it by itself). Only scripts may do
+/// that, to test the path; the cashier page refuses orders that are no longer open.
 pub async fn payer_acts(
     state: &CashierState,
     order_id: &PlatformId,
     choice: PayerChoice,
+    late: Late,
 ) -> Result<Order, PayError> {
     let gateway = &state.gateway;
     let order = match gateway.order_by_id(order_id).await {
@@ -63,7 +71,8 @@ pub async fn payer_acts(
         Err(e) => return Err(e.into()),
     };
     let order = gateway.expire_if_due(order).await?;
-    let late = matches!(order.status, OrderStatus::Closed | OrderStatus::Failed);
+    let late =
+        late == Late::Allowed && matches!(order.status, OrderStatus::Closed | OrderStatus::Failed);
     if !(order.status.is_open() || (late && choice == PayerChoice::Pay)) {
         return Err(PayError::NotPayable(order.status));
     }
@@ -133,7 +142,7 @@ async fn pay_from_page(
         );
     };
     let id = PlatformId::from_string(order_id);
-    match payer_acts(&state, &id, choice).await {
+    match payer_acts(&state, &id, choice, Late::Refused).await {
         Ok(_) | Err(PayError::NotPayable(_)) => (
             StatusCode::SEE_OTHER,
             [(LOCATION, format!("/cashier/{id}"))],
@@ -173,7 +182,7 @@ async fn pay_from_script(
         );
     };
     let id = PlatformId::from_string(order_id);
-    match payer_acts(&state, &id, choice).await {
+    match payer_acts(&state, &id, choice, Late::Allowed).await {
         Ok(order) => {
             Json(json!({"orderId": order.id, "status": order.status.as_str()})).into_response()
         }

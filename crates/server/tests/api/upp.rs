@@ -377,21 +377,17 @@ async fn refunds_are_partial_idempotent_by_request_no_and_complete_asynchronousl
         data(&repeat).out_refund_no.as_deref(),
         Some(out_refund_no.as_str())
     );
-    // The same requestNo with other parameters is refused, and the reply shows the refund
-    // that stands under it: not refund_failed, which merchants would act on by paying out
-    // another way.
+    // The same requestNo with other parameters is refused as failed: this request moved
+    // nothing (refundQuery RQ1 still shows the original).
     let conflict = gw
         .upp
         .refund(&refund("R1", "0.04", "RQ1", "RF1"))
         .await
         .unwrap();
     assert_refused(&conflict, "2006");
-    assert_eq!(status(&conflict), "refund_apply_success");
-    assert_eq!(data(&conflict).refund_fee.as_deref(), Some("0.03"));
-    assert_eq!(
-        data(&conflict).out_refund_no.as_deref(),
-        Some(out_refund_no.as_str())
-    );
+    assert_eq!(status(&conflict), "refund_failed");
+    assert_eq!(data(&conflict).refund_fee.as_deref(), Some("0.04"));
+    assert!(data(&conflict).failed_reason.is_some());
     // A refundNo is unique per merchant; the reply shows the refund that has it.
     let duplicate = gw
         .upp
@@ -631,7 +627,7 @@ async fn tampered_unsigned_stale_and_foreign_requests_are_refused_and_change_not
         (json!(false), json!("1001"))
     );
     assert!(
-        codec::verify(&reply, UPP_KEY),
+        codec::verify_reply(&reply, UPP_KEY),
         "refusals to a known merchant are signed"
     );
 
@@ -790,7 +786,15 @@ async fn a_refund_recorded_before_a_crash_is_completed_by_the_poller() {
         status(&gw.upp.refund_query(&query).await.unwrap()),
         "refund_apply_success"
     );
+    // The poller finds it; the channel never received it, so it is sent now...
     gw.advance(10);
+    gw.poll_channels().await;
+    assert_eq!(
+        status(&gw.upp.refund_query(&query).await.unwrap()),
+        "refund_apply_success"
+    );
+    // ...and completes the channel's few seconds later.
+    gw.advance(3);
     gw.poll_channels().await;
     assert_eq!(
         status(&gw.upp.refund_query(&query).await.unwrap()),
