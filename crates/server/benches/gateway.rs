@@ -201,7 +201,7 @@ async fn load(
     let bodies: Vec<Vec<Bytes>> = (0..connections)
         .map(|c| {
             (0..per_connection)
-                .map(|seq| create_body(&order_no(&run, c, seq)))
+                .map(|seq| create_body(&order_no(run, c, seq)))
                 .collect()
         })
         .collect();
