@@ -12,7 +12,10 @@ use paymux_core::notification::{
 use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus};
 use paymux_core::payway::{PayMethod, PayWay, Wallet};
 use paymux_core::refund::{Refund, RefundStatus};
-use paymux_core::store::{AttemptSettlement, OrderClosing, OrderKey, RefundKey, Store, StoreError};
+use paymux_core::store::{
+    AttemptSettlement, OrderClosing, OrderKey, RefundKey, RefundOrderUpdate, RefundSettlement,
+    Store, StoreError,
+};
 use paymux_core::time::Millis;
 use paymux_store::SqlStore;
 use serde_json::Map;
@@ -478,5 +481,141 @@ async fn nodes_get_distinct_numbers() {
         let a = store.register_node(T0).await.expect(name);
         let c = store.register_node(T0).await.expect(name);
         assert_ne!(a, c, "{name}");
+    }
+}
+
+fn completed(
+    refund: &Refund,
+    from: OrderStatus,
+    to: OrderStatus,
+    refunded_before: i64,
+) -> RefundSettlement {
+    RefundSettlement {
+        refund_id: refund.id.clone(),
+        to: RefundStatus::Succeeded,
+        at: T0.plus_secs(30),
+        channel_refund_no: Some("RF-CHANNEL".into()),
+        fail_reason: None,
+        order: Some(RefundOrderUpdate::Completed {
+            order_id: refund.order_id.clone(),
+            from,
+            to,
+            amount: refund.amount,
+            refunded_before: Fen::new(refunded_before).unwrap(),
+        }),
+        notification: None,
+    }
+}
+
+#[tokio::test]
+async fn refunds_complete_against_the_refunded_total_they_were_decided_on() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let o = order("P1", "M1", 100);
+        store
+            .insert_order(&o, Some(&attempt(&o)))
+            .await
+            .expect(name);
+        store.settle_attempt(&paid(&o)).await.expect(name);
+        let first = refund(&o, "R1", "RN1", 40);
+        let second = refund(&o, "R2", "RN2", 60);
+        store.insert_refund(&first).await.expect(name);
+        store.insert_refund(&second).await.expect(name);
+
+        assert!(
+            store
+                .settle_refund(&completed(
+                    &first,
+                    OrderStatus::Succeeded,
+                    OrderStatus::PartiallyRefunded,
+                    0
+                ))
+                .await
+                .expect(name),
+            "{name}"
+        );
+        // Decided on a stale total (0 instead of 40): the guard refuses it, nothing moves.
+        let stale = completed(
+            &second,
+            OrderStatus::PartiallyRefunded,
+            OrderStatus::Refunded,
+            0,
+        );
+        assert!(!store.settle_refund(&stale).await.expect(name), "{name}");
+        let r2 = store
+            .refund_by_id(&second.id)
+            .await
+            .expect(name)
+            .expect(name);
+        assert_eq!(
+            r2.status,
+            RefundStatus::Requested,
+            "{name}: rolled back with the order update"
+        );
+        let fresh = completed(
+            &second,
+            OrderStatus::PartiallyRefunded,
+            OrderStatus::Refunded,
+            40,
+        );
+        assert!(store.settle_refund(&fresh).await.expect(name), "{name}");
+        let stored = store.order_by_id(&o.id).await.expect(name).expect(name);
+        assert_eq!(stored.status, OrderStatus::Refunded, "{name}");
+        assert_eq!(stored.refunded, Fen::new(100).unwrap(), "{name}");
+        assert_eq!(stored.refund_reserved, Fen::new(100).unwrap(), "{name}");
+        let r1 = store
+            .refund_by_id(&first.id)
+            .await
+            .expect(name)
+            .expect(name);
+        assert_eq!(r1.status, RefundStatus::Succeeded, "{name}");
+        assert_eq!(
+            r1.channel_refund_no.as_deref(),
+            Some("RF-CHANNEL"),
+            "{name}"
+        );
+        assert!(
+            !store.settle_refund(&fresh).await.expect(name),
+            "{name}: a refund settles once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_refund_releases_its_reservation() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let o = order("P1", "M1", 100);
+        store
+            .insert_order(&o, Some(&attempt(&o)))
+            .await
+            .expect(name);
+        store.settle_attempt(&paid(&o)).await.expect(name);
+        let r = refund(&o, "R1", "RN1", 70);
+        store.insert_refund(&r).await.expect(name);
+        assert!(matches!(
+            store.insert_refund(&refund(&o, "R2", "RN2", 70)).await,
+            Err(StoreError::NotRefundable)
+        ));
+        let failed = RefundSettlement {
+            refund_id: r.id.clone(),
+            to: RefundStatus::Failed,
+            at: T0.plus_secs(30),
+            channel_refund_no: None,
+            fail_reason: Some("NOTENOUGH: 余额不足".into()),
+            order: Some(RefundOrderUpdate::Released {
+                order_id: o.id.clone(),
+                amount: r.amount,
+            }),
+            notification: None,
+        };
+        assert!(store.settle_refund(&failed).await.expect(name), "{name}");
+        let stored = store.order_by_id(&o.id).await.expect(name).expect(name);
+        assert_eq!(stored.refund_reserved, Fen::ZERO, "{name}");
+        assert_eq!(stored.status, OrderStatus::Succeeded, "{name}");
+        store
+            .insert_refund(&refund(&o, "R3", "RN3", 100))
+            .await
+            .expect("the whole amount is refundable again");
     }
 }

@@ -67,12 +67,25 @@ fn order(no: &str, notify_url: &str) -> CreateOrderRequest {
 }
 
 #[tokio::test]
-async fn acknowledged_orders_and_their_notifications_survive_kill_9() {
+async fn acknowledged_orders_and_their_notifications_survive_kill_9_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}/paymux.db", dir.path().display());
+    survives_kill_9(&dir, &database).await;
+}
+
+#[tokio::test]
+async fn acknowledged_orders_and_their_notifications_survive_kill_9_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = paymux_store::create_test_database("paymux_kill_test")
+        .await
+        .unwrap();
+    survives_kill_9(&dir, &database).await;
+}
+
+async fn survives_kill_9(dir: &tempfile::TempDir, database: &str) {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let database = format!("sqlite://{}/paymux.db", dir.path().display());
-    let config = config_text(&database)
+    let config = config_text(database)
         .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
         .replace(
             "[[merchant]]",

@@ -259,6 +259,12 @@ async fn an_expired_order_reports_pay_failed_and_a_late_payment_is_refunded() {
         status(&gw.upp.query(&by_no("E1")).await.unwrap()),
         "refund_apply_success"
     );
+    gw.advance(3);
+    gw.poll_channels().await;
+    assert_eq!(
+        status(&gw.upp.query(&by_no("E1")).await.unwrap()),
+        "refund_success"
+    );
 }
 
 #[tokio::test]
@@ -819,5 +825,135 @@ async fn absurd_signed_timestamps_are_stale_not_a_crash() {
     assert_eq!(
         send_signed(&gw, "/access/scancode", p).await["kind"],
         "1004"
+    );
+}
+
+#[tokio::test]
+async fn a_fully_refunded_order_stays_paid_and_takes_no_further_refund() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let paid = gw
+        .upp
+        .barcode(&barcode(&gw, "F1", "134567890123456781"))
+        .await
+        .unwrap(); // 0.10
+    let id = paymux_core::ids::PlatformId::from_string(data(&paid).out_payment_no.clone().unwrap());
+    gw.upp
+        .refund(&refund("F1", "0.04", "RQ1", "RF1"))
+        .await
+        .unwrap();
+    gw.upp
+        .refund(&refund("F1", "0.06", "RQ2", "RF2"))
+        .await
+        .unwrap();
+    gw.advance(3);
+    gw.poll_channels().await;
+    let order = gw.running.gateway.order_by_id(&id).await.unwrap();
+    assert_eq!(order.status, paymux_core::order::OrderStatus::Refunded);
+    assert_eq!(order.refunded.get(), 10);
+    assert_eq!(
+        status(&gw.upp.query(&by_no("F1")).await.unwrap()),
+        "pay_success"
+    );
+    let more = gw
+        .upp
+        .refund(&refund("F1", "0.01", "RQ3", "RF3"))
+        .await
+        .unwrap();
+    assert_refused(&more, "2004");
+    assert!(
+        more.msg.as_deref().unwrap().contains("0.00"),
+        "nothing left to refund"
+    );
+    assert_eq!(status(&more), "refund_failed");
+}
+
+#[tokio::test]
+async fn ids_and_timestamps_are_accepted_as_strings_too() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let mut p = request_params(&gw, "STR");
+    let now = paymux_core::clock::Clock::now(gw.clock.as_ref()).0;
+    p.insert("isvId".into(), json!("20000"));
+    p.insert("partnerId".into(), json!("12345"));
+    p.insert("timestamp".into(), json!(now.to_string()));
+    assert_eq!(
+        send_signed(&gw, "/access/scancode", p).await["result"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn the_timestamp_window_is_the_configured_skew_either_way() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let now = paymux_core::clock::Clock::now(gw.clock.as_ref()).0;
+    for (i, (offset_ms, kind)) in [
+        (300_000, "0"),
+        (-300_000, "0"),
+        (301_000, "1002"),
+        (-301_000, "1002"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut p = request_params(&gw, &format!("W{i}"));
+        p.insert("timestamp".into(), json!(now + offset_ms));
+        assert_eq!(
+            send_signed(&gw, "/access/scancode", p).await["kind"],
+            kind,
+            "{offset_ms}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn hospital_fields_are_stored_and_times_are_beijing_time() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let reply = gw.upp.scan_code(&scan(&gw, "H1", "0.01")).await.unwrap();
+    let id =
+        paymux_core::ids::PlatformId::from_string(data(&reply).out_payment_no.clone().unwrap());
+    assert_eq!(
+        data(&reply).expire_time.as_deref(),
+        Some(expire_in(&gw, 600).as_str()),
+        "expireTime echoed as sent"
+    );
+    gw.pay(id.as_str(), "success").await;
+    let order = gw.running.gateway.order_by_id(&id).await.unwrap();
+    assert_eq!(order.extra_str("districtId"), Some("D01"));
+    assert_eq!(order.extra_str("sourceType"), Some("outpatient"));
+    assert_eq!(order.extra_str("expandData"), Some(r#"{"x":1}"#));
+    assert_eq!(order.extra_str("bizData"), Some(r#"{"visit":"V1"}"#));
+    let query = gw.upp.query(&by_no("H1")).await.unwrap();
+    let paid_at = order.paid_at.expect("paid");
+    assert_eq!(
+        data(&query).payment_time.as_deref(),
+        Some(format_beijing_datetime(paid_at).as_str())
+    );
+    // Beijing is UTC+8: the printed time is 8 hours ahead of the UTC instant.
+    let printed = paymux_core::time::parse_beijing(
+        data(&query).payment_time.as_deref().unwrap(),
+        "%Y-%m-%d %H:%M:%S",
+    )
+    .expect("yyyy-MM-dd HH:mm:ss");
+    assert_eq!(printed.0 / 1000, paid_at.0 / 1000);
+}
+
+#[tokio::test]
+async fn the_cashier_page_does_not_take_a_payment_for_a_closed_order() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let reply = gw.upp.scan_code(&scan(&gw, "CP", "0.01")).await.unwrap();
+    let pay_url = data(&reply).pay_url.clone().unwrap();
+    gw.upp.close(&by_no("CP")).await.unwrap();
+    let paid = gw
+        .http
+        .post(format!("{pay_url}/pay"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("result=success")
+        .send()
+        .await
+        .unwrap();
+    assert!(paid.text().await.unwrap().contains("订单已关闭"));
+    assert_eq!(
+        status(&gw.upp.query(&by_no("CP")).await.unwrap()),
+        "pay_failed",
+        "no late payment"
     );
 }

@@ -246,6 +246,13 @@ async fn a_payment_goes_from_create_order_through_the_cashier_to_a_signed_notifi
             "{backend:?}: paid and acknowledged (业务处理完成)"
         );
         assert_eq!(after.amount, Some(100));
+        assert_eq!(after.product_id, Some(8002));
+        assert_eq!(after.mch_id.as_deref(), Some(XXPAY_MCH_ID));
+        assert_eq!(after.app_id.as_deref(), Some(XXPAY_APP_ID));
+        assert_eq!(after.mch_order_no.as_deref(), Some("20160427210604000490"));
+        assert_eq!(after.pay_order_id.as_deref(), Some(id.as_str()));
+        assert_eq!(after.currency.as_deref(), Some("cny"));
+        assert!(after.channel_user.is_some());
         assert_eq!(
             after.pay_succ_time.map(|t| t.to_string()),
             n.field("paySuccTime")
