@@ -575,6 +575,19 @@ async fn amounts_convert_exactly_or_are_refused() {
     );
     let reply = send_signed(&gw, "/access/scancode", params).await;
     assert_eq!(reply["data"]["tradeFee"], "0.29", "0.29 is not 0.28999…");
+    // Numbers a float would quietly turn into a valid amount are refused.
+    for (i, text) in ["0.1000000000000000001", "1e-2", "1.0e2"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut params = request_params(&gw, &format!("FLOAT{i}"));
+        params.insert(
+            "tradeFee".into(),
+            serde_json::from_str::<Value>(text).unwrap(),
+        );
+        let reply = send_signed(&gw, "/access/scancode", params).await;
+        assert_eq!(reply["kind"], "1004", "{text}: {reply:?}");
+    }
 }
 
 fn request_params(gw: &TestGateway, no: &str) -> Params {
