@@ -69,7 +69,7 @@ impl Running {
         self.store.close().await;
     }
 
-    /// Resolves when the server task ends (it runs until `stop` or a fatal error).
+    /// The base URL merchants and payers reach this instance at.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -17,6 +17,8 @@ pub enum UppError {
     BadVersion,
     #[error("请求须为POST的JSON对象")]
     Malformed,
+    #[error("接口不存在:{0}")]
+    UnknownInterface(String),
     #[error("HIS支付流水{0}已存在")]
     DuplicatePaymentNo(String),
     #[error("支付流水不存在")]
@@ -54,7 +56,7 @@ impl UppError {
             UppError::InvalidField { .. } => "1004",
             UppError::UnknownMerchant => "1005",
             UppError::BadVersion => "1006",
-            UppError::Malformed => "1007",
+            UppError::Malformed | UppError::UnknownInterface(_) => "1007",
             UppError::DuplicatePaymentNo(_) => "2001",
             UppError::PaymentNotFound => "2002",
             UppError::NotAllowed(_) => "2003",

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -68,17 +68,12 @@ pub struct UppState {
 
 pub fn router(state: UppState) -> Router {
     Router::new()
-        .route("/access/network", post(network))
-        .route("/access/scancode", post(scancode))
-        .route("/access/barcode", post(barcode))
-        .route("/access/query", post(query))
-        .route("/access/refund", post(refund))
-        .route("/access/refundQuery", post(refund_query))
-        .route("/access/close", post(close))
+        .route("/access/{interface}", post(access))
         .method_not_allowed_fallback(not_post)
         .with_state(state)
 }
 
+/// §4.1–§4.7, by the last part of their path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Interface {
     Network,
@@ -88,6 +83,21 @@ enum Interface {
     Refund,
     RefundQuery,
     Close,
+}
+
+impl Interface {
+    fn from_path(name: &str) -> Option<Interface> {
+        Some(match name {
+            "network" => Interface::Network,
+            "scancode" => Interface::ScanCode,
+            "barcode" => Interface::Barcode,
+            "query" => Interface::Query,
+            "refund" => Interface::Refund,
+            "refundQuery" => Interface::RefundQuery,
+            "close" => Interface::Close,
+            _ => return None,
+        })
+    }
 }
 
 /// A refusal, with the `data` merchants read to know what did not happen.
@@ -113,26 +123,15 @@ async fn not_post(State(s): State<UppState>) -> Response {
     reply(Err(UppError::Malformed.into()), None, s.gateway.now())
 }
 
-async fn network(State(s): State<UppState>, body: Bytes) -> Response {
-    serve(&s, &body, Interface::Network).await
-}
-async fn scancode(State(s): State<UppState>, body: Bytes) -> Response {
-    serve(&s, &body, Interface::ScanCode).await
-}
-async fn barcode(State(s): State<UppState>, body: Bytes) -> Response {
-    serve(&s, &body, Interface::Barcode).await
-}
-async fn query(State(s): State<UppState>, body: Bytes) -> Response {
-    serve(&s, &body, Interface::Query).await
-}
-async fn refund(State(s): State<UppState>, body: Bytes) -> Response {
-    serve(&s, &body, Interface::Refund).await
-}
-async fn refund_query(State(s): State<UppState>, body: Bytes) -> Response {
-    serve(&s, &body, Interface::RefundQuery).await
-}
-async fn close(State(s): State<UppState>, body: Bytes) -> Response {
-    serve(&s, &body, Interface::Close).await
+async fn access(State(state): State<UppState>, Path(name): Path<String>, body: Bytes) -> Response {
+    match Interface::from_path(&name) {
+        Some(interface) => serve(&state, &body, interface).await,
+        None => reply(
+            Err(UppError::UnknownInterface(name).into()),
+            None,
+            state.gateway.now(),
+        ),
+    }
 }
 
 async fn serve(state: &UppState, body: &[u8], interface: Interface) -> Response {

@@ -83,4 +83,10 @@ async fn junk_gets_each_dialects_own_refusal() {
         assert_eq!(status, 200, "{path}");
         assert!(text.contains(r#""result":false"#), "{text}");
     }
+    let (status, text) = send(&gw, reqwest::Method::POST, "/access/pay", b"{}".to_vec()).await;
+    assert_eq!(status, 200);
+    assert!(
+        text.contains(r#""kind":"1007""#) && text.contains("pay"),
+        "{text}"
+    );
 }
