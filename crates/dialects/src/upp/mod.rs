@@ -48,11 +48,12 @@
 //!   Refusals of callers paymux cannot identify carry an empty `sign`.
 //! - `kind` codes: `0` success; `1001` bad signature; `1002` timestamp outside
 //!   `[server] max_clock_skew_s`; `1003` missing field; `1004` malformed field; `1005`
-//!   unknown isvId/partnerId; `1006` version not 1.0.0; `1007` not a POST of a JSON object to a known interface;
-//!   `2001` duplicate paymentNo; `2002` unknown paymentNo; `2003` not allowed in the order's
-//!   state; `2004` refund exceeds the refundable amount; `2005` duplicate refundNo; `2006`
-//!   requestNo reused with other parameters; `2007` unknown refund; `2008` unrecognised
-//!   payer code; `9999` internal error. `msg` says which field and why.
+//!   unknown isvId/partnerId; `1006` version not 1.0.0; `1007` not a POST of a JSON object
+//!   to a known interface; `2001` duplicate paymentNo; `2002` unknown paymentNo; `2003` not
+//!   allowed in the order's state; `2004` refund exceeds the refundable amount; `2005`
+//!   duplicate refundNo; `2006` requestNo reused with other parameters; `2007` unknown
+//!   refund; `2008` unrecognised payer code; `9999` internal error. `msg` says which field
+//!   and why.
 //! - Amounts are yuan with at most 8 integer digits and 2 decimals, more than 0, read
 //!   exactly from their text (a JSON number `0.1` is 10 fen). Replies print two decimals.
 //! - §4.2 returns the cashier URL as `data.payUrl` (the field's name is lost in the PDF),
