@@ -17,7 +17,7 @@ use paymux_core::store::StoreError;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Engine;
-use crate::script::{Guard, Script, Step};
+use crate::script::{Guard, Script, Step, v};
 use crate::sql::{ATTEMPT_COLUMNS, ORDER_COLUMNS, attempt_values, order_values};
 
 /// Rows per statement on PostgreSQL: fixed sizes, so few distinct statements are prepared
@@ -76,24 +76,76 @@ async fn run(engine: Arc<Engine>, mut pending: mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
+        // One order for every writer: two instances inserting overlapping numbers lock them
+        // in the same sequence and cannot deadlock.
+        batch.sort_by(|a, b| {
+            (
+                a.order.merchant_id.as_str(),
+                a.order.merchant_order_no.as_str(),
+            )
+                .cmp(&(
+                    b.order.merchant_id.as_str(),
+                    b.order.merchant_order_no.as_str(),
+                ))
+        });
         let results = match insert(&engine, &batch).await {
             Ok(inserted) => batch.iter().map(|p| outcome(&inserted, p)).collect(),
             Err(e) if batch.len() == 1 => vec![Err(e)],
-            Err(e) => {
-                tracing::warn!(error = %e, orders = batch.len(), "batch insert failed; inserting one by one");
-                let mut results = Vec::with_capacity(batch.len());
-                for one in &batch {
-                    results.push(match insert(&engine, std::slice::from_ref(one)).await {
-                        Ok(inserted) => outcome(&inserted, one),
-                        Err(e) => Err(e),
-                    });
-                }
-                results
-            }
+            Err(e) => one_by_one(&engine, &batch, e).await,
         };
         for (p, result) in batch.into_iter().zip(results) {
             let _ = p.reply.send(result);
         }
+    }
+}
+
+/// After a batch failed: each order alone, so one bad row cannot fail the rest. A failure
+/// that is not about a row (the database is unreachable) fails the rest at once instead of
+/// making each wait for its own timeout. An order found already stored under its own id was
+/// committed by the batch after all (only the acknowledgement was lost).
+async fn one_by_one(
+    engine: &Engine,
+    batch: &[Pending],
+    batch_error: StoreError,
+) -> Vec<Result<(), StoreError>> {
+    tracing::warn!(error = %batch_error, orders = batch.len(), "batch insert failed; inserting one by one");
+    let mut results = Vec::with_capacity(batch.len());
+    let mut systemic: Option<StoreError> = None;
+    for one in batch {
+        if let Some(e) = &systemic {
+            results.push(Err(e.clone()));
+            continue;
+        }
+        let result = match insert(engine, std::slice::from_ref(one)).await {
+            Ok(inserted) if inserted.contains(one.order.id.as_str()) => Ok(()),
+            Ok(_) => stored_as_itself(engine, one).await,
+            Err(e @ StoreError::Database(_)) => {
+                systemic = Some(e.clone());
+                Err(e)
+            }
+            Err(e) => Err(e),
+        };
+        results.push(result);
+    }
+    results
+}
+
+/// `Ok` if the order number is taken by this very order, `DuplicateOrderNo` otherwise.
+async fn stored_as_itself(engine: &Engine, p: &Pending) -> Result<(), StoreError> {
+    let found = engine
+        .read(
+            "SELECT id FROM orders WHERE merchant_id = $1 AND merchant_order_no = $2",
+            vec![
+                v(p.order.merchant_id.as_str()),
+                v(p.order.merchant_order_no.as_str()),
+            ],
+            crate::rows::id,
+        )
+        .await?;
+    if found.iter().any(|id| id == &p.order.id) {
+        Ok(())
+    } else {
+        Err(StoreError::DuplicateOrderNo)
     }
 }
 

@@ -171,6 +171,20 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// The same server URL with another database: the path replaced, the query kept.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    format!("{server}/{database}{query}")
+}
+
 fn sqlite_path(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
@@ -226,8 +240,8 @@ pub async fn create_test_database(prefix: &str) -> Result<String, StoreError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let name = format!("{prefix}_{now_s}_{}_{nanos}", std::process::id());
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    let name = format!("{prefix}_{now_s}_{}_{nanos}", std::process::id()).to_ascii_lowercase();
+    if name.len() > 63 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(StoreError::Database(format!(
             "bad test database name {name}"
         )));
@@ -260,13 +274,29 @@ pub async fn create_test_database(prefix: &str) -> Result<String, StoreError> {
         .await
         .map_err(db)?;
     conn.close().await.map_err(db)?;
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-    Ok(format!("{base}/{name}"))
+    Ok(with_database(&admin, &name))
 }
 
 #[cfg(test)]
 mod tests {
     use super::redact_url;
+
+    #[test]
+    fn test_databases_keep_the_server_and_its_options() {
+        use super::with_database;
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:5432", "t1"),
+            "postgres://u@h:5432/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/db?sslmode=disable", "t1"),
+            "postgres://u@h/t1?sslmode=disable"
+        );
+    }
 
     #[test]
     fn passwords_never_reach_messages() {

@@ -20,7 +20,9 @@ fn now_ms() -> i64 {
 
 pub(crate) fn apply_sqlite(conn: &rusqlite::Connection) -> Result<(), StoreError> {
     let db = |e: rusqlite::Error| StoreError::Database(format!("migration: {e}"));
-    let tx = conn.unchecked_transaction().map_err(db)?;
+    // Immediate: two processes opening a new file together take turns instead of failing.
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)
+        .map_err(db)?;
     tx.execute_batch(LEDGER).map_err(db)?;
     for (version, sql) in SQLITE {
         let applied: i64 = tx

@@ -5,6 +5,7 @@
 //! the writer writes). Nothing here crosses an async boundary per statement.
 
 use std::borrow::Cow;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -98,12 +99,22 @@ fn open(path: &PathBuf, writer: bool) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// `$n` placeholders (shared with PostgreSQL) as SQLite's numbered `?n`.
+/// `$n` placeholders (shared with PostgreSQL) as SQLite's numbered `?n`. Only a `$`
+/// followed by a digit is a placeholder (`'$.x'` in a JSON path stays as it is).
 fn numbered(sql: &str) -> Cow<'_, str> {
     if !sql.contains('$') {
         return Cow::Borrowed(sql);
     }
-    Cow::Owned(sql.replace('$', "?"))
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 impl ToSql for SqlValue {
@@ -201,58 +212,77 @@ fn write_loop(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite_error);
-        if let Err(e) = begun {
-            for job in group {
-                job.fail(e.clone());
-            }
+        write_group(&conn, group);
+    }
+}
+
+/// Runs a group of jobs in one transaction and answers each once its fate is known.
+///
+/// Whatever goes wrong with the transaction itself (a savepoint that cannot be opened or
+/// closed, SQLite ending the transaction on its own after a disk or I/O error), nothing of
+/// the group is kept and every job is told so: no job runs outside a transaction, and no
+/// caller is told "committed" for work that was not, or the reverse.
+fn write_group(conn: &Connection, group: Vec<Box<dyn Job>>) {
+    if !conn.is_autocommit() {
+        // Left over from a failed cleanup: start clean.
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite_error) {
+        for job in group {
+            job.fail(e.clone());
+        }
+        return;
+    }
+    // A job alone needs no savepoint (they make SQLite copy every page it touches): its
+    // transaction is kept or rolled back whole.
+    let alone = group.len() == 1;
+    let mut replies = Vec::with_capacity(group.len());
+    let mut lost: Option<StoreError> = None;
+    let mut keep_all = true;
+    for job in group {
+        if let Some(e) = &lost {
+            job.fail(e.clone());
             continue;
         }
-        // A job alone needs no savepoint (they make SQLite copy every page it touches): its
-        // transaction is kept or rolled back whole.
-        let alone = group.len() == 1;
-        let mut replies = Vec::with_capacity(group.len());
-        // SQLite ends a transaction by itself on some errors (disk full, I/O): then nothing
-        // of the group stands, and the jobs not yet run must not run outside a transaction.
-        let mut lost: Option<StoreError> = None;
-        let mut keep_all = true;
-        for job in group {
-            if let Some(e) = &lost {
-                job.fail(e.clone());
-                continue;
-            }
-            let savepoint = if alone {
-                Ok(())
-            } else {
-                conn.execute_batch("SAVEPOINT job").map_err(sqlite_error)
-            };
-            let (keep, reply) = job.run(&conn);
-            let ended = match (&savepoint, keep, alone) {
-                (Err(_), _, _) | (Ok(()), _, true) => Ok(()),
-                (Ok(()), true, false) => conn.execute_batch("RELEASE job"),
-                (Ok(()), false, false) => conn.execute_batch("ROLLBACK TO job; RELEASE job"),
-            };
-            keep_all &= keep;
-            let outcome = savepoint.and(ended.map_err(sqlite_error));
-            replies.push((reply, outcome));
-            if conn.is_autocommit() {
-                lost = Some(StoreError::Database(
-                    "SQLite rolled the transaction back".into(),
-                ));
-            }
+        if !alone && let Err(e) = conn.execute_batch("SAVEPOINT job").map_err(sqlite_error) {
+            lost = Some(e.clone());
+            job.fail(e);
+            continue;
         }
-        let committed = match lost {
-            Some(e) => Err(e),
-            // A lone job that did not keep its work: roll back; its own result says why.
-            None if alone && !keep_all => conn.execute_batch("ROLLBACK").map_err(sqlite_error),
-            None => conn.execute_batch("COMMIT").map_err(sqlite_error),
+        // A panicking job is a job that failed; the writer carries on.
+        let (keep, reply): (bool, Reply) = match catch_unwind(AssertUnwindSafe(|| job.run(conn))) {
+            Ok(ran) => ran,
+            Err(_) => {
+                tracing::error!("a store job panicked; its work is rolled back");
+                (false, Box::new(|_| {}))
+            }
         };
-        if committed.is_err() && !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
+        keep_all &= keep;
+        let ended = match (alone, keep) {
+            (true, _) => Ok(()),
+            (false, true) => conn.execute_batch("RELEASE job"),
+            (false, false) => conn.execute_batch("ROLLBACK TO job; RELEASE job"),
+        };
+        if let Err(e) = ended {
+            lost = Some(sqlite_error(e));
+        } else if conn.is_autocommit() {
+            lost = Some(StoreError::Database(
+                "SQLite rolled the transaction back".into(),
+            ));
         }
-        for (reply, outcome) in replies {
-            reply(committed.clone().and(outcome));
-        }
+        replies.push(reply);
+    }
+    let committed = match lost {
+        Some(e) => Err(e),
+        // A lone job that did not keep its work: roll back; its own result says why.
+        None if alone && !keep_all => conn.execute_batch("ROLLBACK").map_err(sqlite_error),
+        None => conn.execute_batch("COMMIT").map_err(sqlite_error),
+    };
+    if committed.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for reply in replies {
+        reply(committed.clone());
     }
 }
 
@@ -354,5 +384,9 @@ mod tests {
             "SELECT * FROM t WHERE a = ?1 AND b = ?12"
         );
         assert_eq!(numbered("SELECT 1"), "SELECT 1");
+        assert_eq!(
+            numbered("SELECT json_extract(x, '$.a') WHERE b = $1"),
+            "SELECT json_extract(x, '$.a') WHERE b = ?1"
+        );
     }
 }
