@@ -226,7 +226,7 @@ pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
 
 /// Creates a fresh, empty PostgreSQL database for a test run and returns its URL. The
 /// server is `PAYMUX_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`).
-/// Databases that earlier runs of `prefix` left behind for more than an hour are dropped.
+/// Databases that earlier runs of `prefix` left behind for more than 15 minutes are dropped.
 pub async fn create_test_database(prefix: &str) -> Result<String, StoreError> {
     use sqlx::Connection;
 
@@ -259,7 +259,7 @@ pub async fn create_test_database(prefix: &str) -> Result<String, StoreError> {
             .strip_prefix(prefix)
             .and_then(|rest| rest.split('_').nth(1))
             .and_then(|s| s.parse::<u64>().ok());
-        if created.is_some_and(|t| t + 3600 < now_s)
+        if created.is_some_and(|t| t + 900 < now_s)
             && old.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         {
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
