@@ -114,6 +114,29 @@ fn payer_account(order: &Order) -> String {
     }
 }
 
+/// The payer code's last digit decides: `2` waits for the payer (or succeeds by itself
+/// after 30 s), `9` fails, anything else succeeds at once.
+fn barcode_outcome(order: &Order, attempt: &Attempt, now: Millis) -> ChannelOutcome {
+    let code = attempt.auth_code.as_deref().unwrap_or("");
+    match code.chars().last() {
+        Some('2') => {
+            let due = attempt.created_at.plus_secs(CONFIRM_TIMEOUT_S);
+            if now >= due {
+                success(order, attempt, due)
+            } else {
+                ChannelOutcome::Pending {
+                    check_after_s: Some(((due.0 - now.0) / 1000 + 1) as u32),
+                }
+            }
+        }
+        Some('9') => ChannelOutcome::Failed {
+            code: "NOTENOUGH".into(),
+            msg: "余额不足".into(),
+        },
+        _ => success(order, attempt, attempt.created_at),
+    }
+}
+
 fn success(order: &Order, attempt: &Attempt, now: Millis) -> ChannelOutcome {
     ChannelOutcome::Succeeded {
         trade_no: trade_no(order, attempt, now),
@@ -148,46 +171,37 @@ impl Channel for SandboxChannel {
                     ],
                 },
             ),
-            PayMethod::Barcode => {
-                let code = attempt.auth_code.as_deref().unwrap_or("");
-                let outcome = match code.chars().last() {
-                    Some('2') => ChannelOutcome::Pending {
-                        check_after_s: Some(CONFIRM_TIMEOUT_S as u32),
-                    },
-                    Some('9') => ChannelOutcome::Failed {
-                        code: "NOTENOUGH".into(),
-                        msg: "余额不足".into(),
-                    },
-                    _ => success(order, attempt, attempt.created_at),
-                };
-                (outcome, PayAction::None)
-            }
+            PayMethod::Barcode => (
+                barcode_outcome(order, attempt, attempt.created_at),
+                PayAction::None,
+            ),
         };
         PaymentStart { outcome, action }
     }
 
+    /// Barcode payments are decided by the code, so a query gives the same answer as the
+    /// payment did (this is how a payment whose answer was lost is recovered). The cashier's
+    /// payments are decided by the payer, who will say.
     async fn query_payment(&self, order: &Order, attempt: &Attempt, now: Millis) -> ChannelOutcome {
-        let confirms_by_itself = order.pay_way.method == PayMethod::Barcode
-            && attempt
-                .auth_code
-                .as_deref()
-                .is_some_and(|c| c.ends_with('2'));
-        if !confirms_by_itself {
-            return ChannelOutcome::Pending {
+        match order.pay_way.method {
+            PayMethod::Barcode => barcode_outcome(order, attempt, now),
+            _ => ChannelOutcome::Pending {
                 check_after_s: None,
-            };
-        }
-        let due = attempt.created_at.plus_secs(CONFIRM_TIMEOUT_S);
-        if now >= due {
-            success(order, attempt, due)
-        } else {
-            ChannelOutcome::Pending {
-                check_after_s: Some(((due.0 - now.0) / 1000 + 1) as u32),
-            }
+            },
         }
     }
 
-    async fn close_payment(&self, _order: &Order, _attempt: &Attempt) -> ChannelOutcome {
+    /// A payment the code already decided cannot be closed any more.
+    async fn close_payment(&self, order: &Order, attempt: &Attempt) -> ChannelOutcome {
+        if order.pay_way.method == PayMethod::Barcode
+            && let ChannelOutcome::Succeeded { .. } =
+                barcode_outcome(order, attempt, attempt.created_at)
+        {
+            return ChannelOutcome::Failed {
+                code: "ORDERPAID".into(),
+                msg: "订单已支付".into(),
+            };
+        }
         ChannelOutcome::Succeeded {
             trade_no: String::new(),
             payer: None,

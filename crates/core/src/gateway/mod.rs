@@ -22,6 +22,10 @@ use crate::time::Millis;
 /// How many times a command re-reads and retries after losing a race.
 const MAX_RACE_RETRIES: usize = 8;
 
+/// Work recorded but never answered by its channel (the process stopped in between: a
+/// payer-code payment, a refund) is picked up by the poller this long after it was recorded.
+const RECOVERY_DELAY_S: i64 = 10;
+
 #[derive(Debug, Clone)]
 pub struct GatewaySettings {
     /// Orders without an expiry of their own close after this long.

@@ -12,7 +12,7 @@ use crate::notification::{Notification, NotificationEvent};
 use crate::order::{
     Attempt, AttemptStatus, Order, OrderEvent, OrderStatus, Transition, next_status,
 };
-use crate::payway::PayWay;
+use crate::payway::{PayMethod, PayWay};
 use crate::refund::{Refund, RefundStatus};
 use crate::store::{AttemptSettlement, OrderClosing, OrderKey, StoreError};
 use crate::time::Millis;
@@ -103,7 +103,10 @@ impl Gateway {
             channel_user: None,
             created_at: now,
             finished_at: None,
-            next_check_at: None,
+            // A payer code is decided by the channel at once: if this process stops before
+            // it hears the answer, the poller asks. Payers at a cashier say by themselves.
+            next_check_at: (order.pay_way.method == PayMethod::Barcode)
+                .then(|| now.plus_secs(super::RECOVERY_DELAY_S)),
             fail_code: None,
             fail_msg: None,
         };
@@ -293,7 +296,7 @@ impl Gateway {
                     extra: Map::new(),
                     created_at: now,
                     finished_at: None,
-                    next_check_at: Some(now.plus_secs(super::refunds::RECOVERY_DELAY_S)),
+                    next_check_at: Some(now.plus_secs(super::RECOVERY_DELAY_S)),
                 });
             }
         }

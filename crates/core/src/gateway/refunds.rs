@@ -15,9 +15,6 @@ use crate::time::Millis;
 
 /// Ask the channel about a pending refund this often when it gives no hint.
 const REFUND_RECHECK_S: i64 = 2;
-/// A refund recorded but never answered by its channel (the process stopped in between) is
-/// picked up by the poller this long after it was recorded.
-pub(super) const RECOVERY_DELAY_S: i64 = 10;
 /// What a channel's refund query answers for a refund it never received.
 pub const REFUND_NOT_FOUND: &str = "REFUND_NOT_FOUND";
 /// A refund the channel refused after it was reported accepted is sent again this often.
@@ -90,7 +87,7 @@ impl Gateway {
             created_at: now,
             finished_at: None,
             // If this process stops before the channel answers, the poller takes it from here.
-            next_check_at: Some(now.plus_secs(RECOVERY_DELAY_S)),
+            next_check_at: Some(now.plus_secs(super::RECOVERY_DELAY_S)),
         };
         match self.store().insert_refund(&refund).await {
             Ok(()) => {}

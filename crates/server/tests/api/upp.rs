@@ -970,3 +970,93 @@ async fn the_cashier_page_does_not_take_a_payment_for_a_closed_order() {
         "no late payment"
     );
 }
+
+/// Commits what create_order commits for a payer-code payment before it asks the channel,
+/// as if the process stopped right there.
+async fn crashed_barcode_order(gw: &TestGateway, no: &str) {
+    use paymux_core::store::Store;
+    let now = paymux_core::clock::Clock::now(gw.clock.as_ref());
+    let new = paymux_dialects::upp::convert::barcode_order(
+        &barcode(gw, no, "134567890123456781"),
+        paymux_core::ids::MerchantId::new("demo"),
+        now,
+    )
+    .unwrap();
+    let order = paymux_core::order::Order {
+        id: gw.running.gateway.new_id('P'),
+        merchant_id: new.merchant_id.clone(),
+        merchant_order_no: new.merchant_order_no.clone(),
+        dialect: new.dialect,
+        pay_way: new.pay_way,
+        channel: "sandbox".into(),
+        amount: new.amount,
+        currency: new.currency.clone(),
+        subject: new.subject.clone(),
+        body: new.body.clone(),
+        status: paymux_core::order::OrderStatus::Paying,
+        notify_url: None,
+        return_url: None,
+        client_ip: None,
+        extra: new.extra.clone(),
+        channel_trade_no: None,
+        channel_user: None,
+        refund_reserved: paymux_core::Fen::ZERO,
+        refunded: paymux_core::Fen::ZERO,
+        created_at: now,
+        expires_at: new.expires_at.unwrap(),
+        paid_at: None,
+        closed_at: None,
+        merchant_acked_at: None,
+        fail_code: None,
+        fail_msg: None,
+    };
+    let attempt = paymux_core::order::Attempt {
+        order_id: order.id.clone(),
+        seq: 1,
+        channel: "sandbox".into(),
+        pay_way: order.pay_way,
+        status: paymux_core::order::AttemptStatus::Paying,
+        auth_code: new.auth_code.clone(),
+        channel_trade_no: None,
+        channel_user: None,
+        created_at: now,
+        finished_at: None,
+        next_check_at: Some(now.plus_secs(10)),
+        fail_code: None,
+        fail_msg: None,
+    };
+    gw.running
+        .store
+        .insert_order(&order, Some(&attempt))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_payer_code_payment_whose_answer_was_lost_is_settled_by_the_poller() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    crashed_barcode_order(&gw, "LOST").await;
+    let gw = gw.restart().await;
+    assert_eq!(
+        status(&gw.upp.query(&by_no("LOST")).await.unwrap()),
+        "wait_pay"
+    );
+    gw.advance(10);
+    gw.poll_channels().await;
+    let paid = gw.upp.query(&by_no("LOST")).await.unwrap();
+    assert_eq!(status(&paid), "pay_success");
+    assert!(data(&paid).in_payment_no.is_some());
+}
+
+#[tokio::test]
+async fn closing_a_payment_the_channel_already_took_finds_it_paid() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    crashed_barcode_order(&gw, "LOST").await;
+    let close = gw.upp.close(&by_no("LOST")).await.unwrap();
+    assert_refused(&close, "2003");
+    assert_eq!(data(&close).is_close_order.as_deref(), Some("N"));
+    assert_eq!(
+        status(&gw.upp.query(&by_no("LOST")).await.unwrap()),
+        "pay_success"
+    );
+}
