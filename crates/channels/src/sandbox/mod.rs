@@ -125,7 +125,7 @@ fn barcode_outcome(order: &Order, attempt: &Attempt, now: Millis) -> ChannelOutc
                 success(order, attempt, due)
             } else {
                 ChannelOutcome::Pending {
-                    check_after_s: Some(((due.0 - now.0) / 1000 + 1) as u32),
+                    check_after_s: Some(seconds_until(now, due)),
                 }
             }
         }
@@ -135,6 +135,11 @@ fn barcode_outcome(order: &Order, attempt: &Attempt, now: Millis) -> ChannelOutc
         },
         _ => success(order, attempt, attempt.created_at),
     }
+}
+
+/// Whole seconds from `now` until `due`, rounded up.
+fn seconds_until(now: Millis, due: Millis) -> u32 {
+    u32::try_from((due.0 - now.0 + 999).max(0) / 1000).unwrap_or(u32::MAX)
 }
 
 fn success(order: &Order, attempt: &Attempt, now: Millis) -> ChannelOutcome {
@@ -239,7 +244,7 @@ impl Channel for SandboxChannel {
             }
         } else {
             ChannelOutcome::Pending {
-                check_after_s: Some(((due.0 - now.0) / 1000 + 1) as u32),
+                check_after_s: Some(seconds_until(now, due)),
             }
         }
     }
