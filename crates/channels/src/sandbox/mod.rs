@@ -249,3 +249,191 @@ impl Channel for SandboxChannel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use paymux_core::Fen;
+    use paymux_core::dialect::Dialect;
+    use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId};
+    use paymux_core::order::{AttemptStatus, OrderStatus};
+    use paymux_core::payway::PayWay;
+    use paymux_core::refund::RefundStatus;
+
+    use super::*;
+
+    const T0: Millis = Millis(1_750_000_000_000);
+
+    fn order(way: PayWay) -> Order {
+        Order {
+            id: PlatformId::from_string("P2611290000000001000001"),
+            merchant_id: MerchantId::new("demo"),
+            merchant_order_no: MerchantOrderNo::parse("M1", 32).unwrap(),
+            dialect: Dialect::Upp,
+            pay_way: way,
+            channel: NAME.into(),
+            amount: Fen::positive(100).unwrap(),
+            currency: "cny".into(),
+            subject: "s".into(),
+            body: "b".into(),
+            status: OrderStatus::Paying,
+            notify_url: None,
+            return_url: None,
+            client_ip: None,
+            extra: Default::default(),
+            channel_trade_no: None,
+            channel_user: None,
+            refund_reserved: Fen::ZERO,
+            refunded: Fen::ZERO,
+            created_at: T0,
+            expires_at: T0.plus_secs(600),
+            paid_at: None,
+            closed_at: None,
+            merchant_acked_at: None,
+            fail_code: None,
+            fail_msg: None,
+        }
+    }
+
+    fn attempt(order: &Order, code: Option<&str>) -> Attempt {
+        Attempt {
+            order_id: order.id.clone(),
+            seq: 1,
+            channel: NAME.into(),
+            pay_way: order.pay_way,
+            status: AttemptStatus::Paying,
+            auth_code: code.map(str::to_owned),
+            channel_trade_no: None,
+            channel_user: None,
+            created_at: T0,
+            finished_at: None,
+            next_check_at: None,
+            fail_code: None,
+            fail_msg: None,
+        }
+    }
+
+    fn sandbox() -> SandboxChannel {
+        SandboxChannel::new("http://pay.example/", 3)
+    }
+
+    #[tokio::test]
+    async fn every_pay_method_leads_the_payer_to_the_cashier() {
+        let cashier = "http://pay.example/cashier/P2611290000000001000001".to_owned();
+        for (method, expected) in [
+            (PayMethod::Qr, PayAction::QrCode(cashier.clone())),
+            (PayMethod::H5, PayAction::Redirect(cashier.clone())),
+            (PayMethod::InApp, PayAction::Redirect(cashier.clone())),
+            (PayMethod::MiniProgram, PayAction::Redirect(cashier.clone())),
+        ] {
+            let o = order(PayWay::new(Wallet::WeChat, method));
+            let start = sandbox().start_payment(&o, &attempt(&o, None)).await;
+            assert_eq!(start.action, expected);
+            assert_eq!(
+                start.outcome,
+                ChannelOutcome::Pending {
+                    check_after_s: None
+                }
+            );
+        }
+        let o = order(PayWay::new(Wallet::Bank, PayMethod::Gateway));
+        let start = sandbox().start_payment(&o, &attempt(&o, None)).await;
+        assert!(matches!(start.action, PayAction::PostForm { ref url, .. } if *url == cashier));
+    }
+
+    #[tokio::test]
+    async fn payer_codes_decide_by_their_last_digit_and_queries_agree() {
+        let o = order(PayWay::new(Wallet::WeChat, PayMethod::Barcode));
+        let sandbox = sandbox();
+        for (code, paid) in [("134567890123456781", true), ("134567890123456785", true)] {
+            let a = attempt(&o, Some(code));
+            let start = sandbox.start_payment(&o, &a).await;
+            assert_eq!(
+                matches!(start.outcome, ChannelOutcome::Succeeded { .. }),
+                paid,
+                "{code}"
+            );
+            assert_eq!(
+                sandbox.query_payment(&o, &a, T0.plus_secs(5)).await,
+                start.outcome
+            );
+            assert!(matches!(
+                sandbox.close_payment(&o, &a).await,
+                ChannelOutcome::Failed { .. }
+            ));
+        }
+        let broke = attempt(&o, Some("134567890123456789"));
+        assert!(matches!(
+            sandbox.start_payment(&o, &broke).await.outcome,
+            ChannelOutcome::Failed { ref code, .. } if code == "NOTENOUGH"
+        ));
+        let confirm = attempt(&o, Some("134567890123456782"));
+        assert_eq!(
+            sandbox.start_payment(&o, &confirm).await.outcome,
+            ChannelOutcome::Pending {
+                check_after_s: Some(30)
+            }
+        );
+        assert_eq!(
+            sandbox
+                .query_payment(&o, &confirm, T0.plus_millis(29_500))
+                .await,
+            ChannelOutcome::Pending {
+                check_after_s: Some(1)
+            }
+        );
+        assert!(matches!(
+            sandbox.query_payment(&o, &confirm, T0.plus_secs(30)).await,
+            ChannelOutcome::Succeeded { .. }
+        ));
+        assert!(matches!(
+            sandbox.close_payment(&o, &confirm).await,
+            ChannelOutcome::Succeeded { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn refunds_complete_a_few_seconds_after_the_sandbox_received_them() {
+        let o = order(PayWay::new(Wallet::Alipay, PayMethod::Qr));
+        let refund = Refund {
+            id: PlatformId::from_string("R2611290000000001000001"),
+            merchant_id: o.merchant_id.clone(),
+            order_id: o.id.clone(),
+            attempt_seq: 1,
+            dialect: Dialect::Upp,
+            refund_no: None,
+            request_no: None,
+            amount: o.amount,
+            reason: String::new(),
+            status: RefundStatus::Requested,
+            automatic: false,
+            channel_refund_no: None,
+            fail_reason: None,
+            extra: Default::default(),
+            created_at: T0,
+            finished_at: None,
+            next_check_at: None,
+        };
+        let sandbox = sandbox();
+        assert!(matches!(
+            sandbox.query_refund(&o, &refund, T0).await,
+            ChannelOutcome::Failed { ref code, .. } if code == REFUND_NOT_FOUND
+        ));
+        let later = T0.plus_secs(100);
+        assert_eq!(
+            sandbox.refund(&o, &refund, later).await,
+            ChannelOutcome::Pending {
+                check_after_s: Some(3)
+            }
+        );
+        // Sent twice, received once: the first receipt counts.
+        sandbox.refund(&o, &refund, later.plus_secs(2)).await;
+        assert!(matches!(
+            sandbox.query_refund(&o, &refund, later.plus_secs(2)).await,
+            ChannelOutcome::Pending { .. }
+        ));
+        assert!(matches!(
+            sandbox.query_refund(&o, &refund, later.plus_secs(3)).await,
+            ChannelOutcome::Succeeded { .. }
+        ));
+    }
+}
