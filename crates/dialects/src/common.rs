@@ -40,7 +40,10 @@ pub fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
 /// Reads a typed message from its params. Every field reads through [`text`] or
 /// [`integer`], which accept any JSON value, so this cannot fail on a JSON object.
 pub fn from_params<T: for<'de> Deserialize<'de> + Default>(params: &Params) -> T {
-    serde_json::from_value(Value::Object(params.clone())).unwrap_or_default()
+    let fields = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(
+        params.iter().map(|(k, v)| (k.as_str(), v)),
+    );
+    T::deserialize(fields).unwrap_or_default()
 }
 
 /// The params of a typed message, in its declared field order.
@@ -64,20 +67,25 @@ pub fn tag(mut response: Response, dialect: &'static str, ok: bool) -> Response 
 }
 
 pub fn md5_hex_lower(data: &[u8]) -> String {
-    let digest = Md5::digest(data);
-    let mut out = String::with_capacity(32);
-    for byte in digest.iter() {
-        out.push(char::from(HEX_LOWER[usize::from(byte >> 4)]));
-        out.push(char::from(HEX_LOWER[usize::from(byte & 0xf)]));
-    }
-    out
+    hex_with(&Md5::digest(data), b"0123456789abcdef")
 }
 
 pub fn md5_hex_upper(data: &[u8]) -> String {
-    md5_hex_lower(data).to_ascii_uppercase()
+    hex_upper(&Md5::digest(data))
 }
 
-const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+pub fn hex_upper(bytes: &[u8]) -> String {
+    hex_with(bytes, b"0123456789ABCDEF")
+}
+
+fn hex_with(bytes: &[u8], digits: &[u8; 16]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(digits[usize::from(byte >> 4)]));
+        out.push(char::from(digits[usize::from(byte & 0xf)]));
+    }
+    out
+}
 
 /// Compares two signatures in constant time, ignoring ASCII case.
 pub fn signatures_match(expected: &str, received: &str) -> bool {

@@ -248,7 +248,8 @@ async fn load(
                     (Ok(b), Phase::Healthz) => b.as_ref() == b"ok",
                     (Ok(b), Phase::CreateOrder) => {
                         let success = contains(b, br#""retCode":"SUCCESS""#);
-                        replies.push(b.clone());
+                        // A copy: holding `b` would pin the connection's whole read buffer.
+                        replies.push(b.to_vec());
                         success
                     }
                     _ => false,

@@ -10,29 +10,78 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use paymux_core::order::{Attempt, Order};
 use paymux_core::store::StoreError;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::Engine;
-use crate::script::{Guard, Script, Step, v};
+use crate::script::{Collect, Guard, Script, SqlValue, Step, v};
 use crate::sql::{ATTEMPT_COLUMNS, ORDER_COLUMNS, attempt_values, order_values};
+use crate::{Backend, Engine};
 
-/// Rows per statement on PostgreSQL: fixed sizes, so few distinct statements are prepared
-/// and cached; every statement is a round trip. SQLite inserts row by row: its statements
-/// run in-process, and a statement that inserts several rows needs a statement journal
-/// (a copy of every page it touches) in case it fails halfway.
-const POSTGRES_CHUNKS: &[usize] = &[32, 16, 8, 4, 2, 1];
-const SQLITE_CHUNKS: &[usize] = &[1];
 /// Orders per transaction at most.
 const MAX_BATCH: usize = 256;
 
+/// The insert statements for one number of rows, built once.
+struct Chunk {
+    rows: usize,
+    /// Says which orders it inserted by `RETURNING id`; otherwise by its count of changes.
+    returns_ids: bool,
+    orders: String,
+    attempts: String,
+}
+
+/// PostgreSQL inserts up to 32 rows per statement: every statement is a round trip, and
+/// fixed sizes keep the prepared statements few. SQLite inserts row by row: its statements
+/// run in-process, and a statement that inserts several rows needs a statement journal (a
+/// copy of every page it touches) in case it fails halfway. SQLite learns whether an order
+/// was inserted from the count of changed rows rather than from `RETURNING`, for which it
+/// would build a temporary table each time.
+static POSTGRES_CHUNKS: LazyLock<Vec<Chunk>> = LazyLock::new(|| {
+    [32, 16, 8, 4, 2, 1]
+        .into_iter()
+        .map(|rows| Chunk {
+            rows,
+            returns_ids: true,
+            orders: insert_orders_sql(rows, " RETURNING id"),
+            attempts: insert_attempts_sql(rows),
+        })
+        .collect()
+});
+static SQLITE_CHUNKS: LazyLock<Vec<Chunk>> = LazyLock::new(|| {
+    vec![Chunk {
+        rows: 1,
+        returns_ids: false,
+        orders: insert_orders_sql(1, ""),
+        attempts: insert_attempts_sql(1),
+    }]
+});
+
+/// An order waiting to be written, as the values of its row.
 struct Pending {
-    order: Order,
-    attempt: Option<Attempt>,
+    /// `ORDER_COLUMNS` values, which start with id, merchant_id, merchant_order_no.
+    order: Vec<SqlValue>,
+    attempt: Option<Vec<SqlValue>>,
     reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+impl Pending {
+    fn text(&self, column: usize) -> &str {
+        self.order[column].as_text().unwrap_or_default()
+    }
+
+    fn id(&self) -> &str {
+        self.text(0)
+    }
+
+    fn merchant_id(&self) -> &str {
+        self.text(1)
+    }
+
+    fn merchant_order_no(&self) -> &str {
+        self.text(2)
+    }
 }
 
 #[derive(Clone)]
@@ -50,15 +99,15 @@ impl OrderInserter {
     /// Inserts an order with its first attempt; returns once committed.
     pub(crate) async fn insert(
         &self,
-        order: Order,
-        attempt: Option<Attempt>,
+        order: &Order,
+        attempt: Option<&Attempt>,
     ) -> Result<(), StoreError> {
         let stopped = || StoreError::Database("the order writer has stopped".into());
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Pending {
-                order,
-                attempt,
+                order: order_values(order),
+                attempt: attempt.map(attempt_values),
                 reply,
             })
             .await
@@ -68,32 +117,19 @@ impl OrderInserter {
 }
 
 async fn run(engine: Arc<Engine>, mut pending: mpsc::Receiver<Pending>) {
-    while let Some(first) = pending.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match pending.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while pending.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // One order for every writer: two instances inserting overlapping numbers lock them
         // in the same sequence and cannot deadlock.
         batch.sort_by(|a, b| {
-            (
-                a.order.merchant_id.as_str(),
-                a.order.merchant_order_no.as_str(),
-            )
-                .cmp(&(
-                    b.order.merchant_id.as_str(),
-                    b.order.merchant_order_no.as_str(),
-                ))
+            (a.merchant_id(), a.merchant_order_no()).cmp(&(b.merchant_id(), b.merchant_order_no()))
         });
         let results = match insert(&engine, &batch).await {
             Ok(inserted) => batch.iter().map(|p| outcome(&inserted, p)).collect(),
             Err(e) if batch.len() == 1 => vec![Err(e)],
             Err(e) => one_by_one(&engine, &batch, e).await,
         };
-        for (p, result) in batch.into_iter().zip(results) {
+        for (p, result) in batch.drain(..).zip(results) {
             let _ = p.reply.send(result);
         }
     }
@@ -117,7 +153,7 @@ async fn one_by_one(
             continue;
         }
         let result = match insert(engine, std::slice::from_ref(one)).await {
-            Ok(inserted) if inserted.contains(one.order.id.as_str()) => Ok(()),
+            Ok(inserted) if inserted.contains(one.id()) => Ok(()),
             Ok(_) => stored_as_itself(engine, one).await,
             Err(e @ StoreError::Database(_)) => {
                 systemic = Some(e.clone());
@@ -135,14 +171,11 @@ async fn stored_as_itself(engine: &Engine, p: &Pending) -> Result<(), StoreError
     let found = engine
         .read(
             "SELECT id FROM orders WHERE merchant_id = $1 AND merchant_order_no = $2",
-            vec![
-                v(p.order.merchant_id.as_str()),
-                v(p.order.merchant_order_no.as_str()),
-            ],
+            vec![v(p.merchant_id()), v(p.merchant_order_no())],
             crate::rows::id,
         )
         .await?;
-    if found.iter().any(|id| id == &p.order.id) {
+    if found.iter().any(|id| id.as_str() == p.id()) {
         Ok(())
     } else {
         Err(StoreError::DuplicateOrderNo)
@@ -150,7 +183,7 @@ async fn stored_as_itself(engine: &Engine, p: &Pending) -> Result<(), StoreError
 }
 
 fn outcome(inserted: &HashSet<String>, p: &Pending) -> Result<(), StoreError> {
-    if inserted.contains(p.order.id.as_str()) {
+    if inserted.contains(p.id()) {
         Ok(())
     } else {
         Err(StoreError::DuplicateOrderNo)
@@ -176,9 +209,9 @@ fn values_list(columns: usize, rows: usize) -> String {
     sql
 }
 
-fn insert_orders_sql(rows: usize) -> String {
+fn insert_orders_sql(rows: usize, returning: &str) -> String {
     format!(
-        "INSERT INTO orders ({}) VALUES {} ON CONFLICT (merchant_id, merchant_order_no) DO NOTHING RETURNING id",
+        "INSERT INTO orders ({}) VALUES {} ON CONFLICT (merchant_id, merchant_order_no) DO NOTHING{returning}",
         ORDER_COLUMNS.join(", "),
         values_list(ORDER_COLUMNS.len(), rows)
     )
@@ -193,12 +226,12 @@ fn insert_attempts_sql(rows: usize) -> String {
 }
 
 /// Splits `n` rows into the fixed chunk sizes, largest first.
-fn chunk_sizes(chunks: &[usize], mut n: usize) -> Vec<usize> {
+fn split(chunks: &'static [Chunk], mut n: usize) -> Vec<&'static Chunk> {
     let mut sizes = Vec::new();
-    for &size in chunks {
-        while n >= size {
-            sizes.push(size);
-            n -= size;
+    for chunk in chunks {
+        while n >= chunk.rows {
+            sizes.push(chunk);
+            n -= chunk.rows;
         }
     }
     sizes
@@ -206,40 +239,47 @@ fn chunk_sizes(chunks: &[usize], mut n: usize) -> Vec<usize> {
 
 /// Inserts the batch in one transaction; returns the ids of the orders inserted.
 async fn insert(engine: &Engine, batch: &[Pending]) -> Result<HashSet<String>, StoreError> {
-    let chunks = match engine.backend() {
-        crate::Backend::Sqlite => SQLITE_CHUNKS,
-        crate::Backend::Postgres => POSTGRES_CHUNKS,
+    let chunks: &'static [Chunk] = match engine.backend() {
+        Backend::Sqlite => &SQLITE_CHUNKS,
+        Backend::Postgres => &POSTGRES_CHUNKS,
     };
     let mut steps = Vec::new();
     let mut rest = batch;
-    for size in chunk_sizes(chunks, batch.len()) {
-        let (chunk, tail) = rest.split_at(size);
+    for chunk in split(chunks, batch.len()) {
+        let (rows, tail) = rest.split_at(chunk.rows);
         rest = tail;
         steps.push(Step {
-            sql: Cow::Owned(insert_orders_sql(size)),
-            values: chunk.iter().flat_map(|p| order_values(&p.order)).collect(),
+            sql: Cow::Borrowed(chunk.orders.as_str()),
+            values: rows.iter().flat_map(|p| p.order.iter().cloned()).collect(),
             guard: Guard::None,
-            collect: true,
+            collect: match rows {
+                [one] if !chunk.returns_ids => Collect::IfChanged(one.id().to_owned()),
+                _ => Collect::Rows,
+            },
         });
     }
     // The attempts of the orders that were inserted, once their ids are known.
-    let attempts: Vec<Attempt> = batch.iter().filter_map(|p| p.attempt.clone()).collect();
+    let attempts: Vec<(String, Vec<SqlValue>)> = batch
+        .iter()
+        .filter_map(|p| Some((p.id().to_owned(), p.attempt.clone()?)))
+        .collect();
     let then = Box::new(move |inserted: &[String]| {
         let inserted: HashSet<&str> = inserted.iter().map(String::as_str).collect();
-        let attempts: Vec<&Attempt> = attempts
-            .iter()
-            .filter(|a| inserted.contains(a.order_id.as_str()))
+        let attempts: Vec<Vec<SqlValue>> = attempts
+            .into_iter()
+            .filter(|(order_id, _)| inserted.contains(order_id.as_str()))
+            .map(|(_, values)| values)
             .collect();
         let mut steps = Vec::new();
         let mut rest = attempts.as_slice();
-        for size in chunk_sizes(chunks, attempts.len()) {
-            let (chunk, tail) = rest.split_at(size);
+        for chunk in split(chunks, attempts.len()) {
+            let (rows, tail) = rest.split_at(chunk.rows);
             rest = tail;
             steps.push(Step {
-                sql: Cow::Owned(insert_attempts_sql(size)),
-                values: chunk.iter().flat_map(|a| attempt_values(a)).collect(),
+                sql: Cow::Borrowed(chunk.attempts.as_str()),
+                values: rows.concat(),
                 guard: Guard::None,
-                collect: false,
+                collect: Collect::Nothing,
             });
         }
         steps
@@ -259,12 +299,13 @@ mod tests {
 
     #[test]
     fn batches_split_into_the_fixed_statement_sizes() {
-        assert_eq!(chunk_sizes(POSTGRES_CHUNKS, 0), Vec::<usize>::new());
-        assert_eq!(chunk_sizes(POSTGRES_CHUNKS, 1), vec![1]);
-        assert_eq!(chunk_sizes(POSTGRES_CHUNKS, 35), vec![32, 2, 1]);
-        assert_eq!(chunk_sizes(POSTGRES_CHUNKS, 64), vec![32, 32]);
-        assert_eq!(chunk_sizes(POSTGRES_CHUNKS, 31), vec![16, 8, 4, 2, 1]);
-        assert_eq!(chunk_sizes(SQLITE_CHUNKS, 3), vec![1, 1, 1]);
+        let sizes = |chunks, n| split(chunks, n).iter().map(|c| c.rows).collect::<Vec<_>>();
+        assert_eq!(sizes(&POSTGRES_CHUNKS, 0), Vec::<usize>::new());
+        assert_eq!(sizes(&POSTGRES_CHUNKS, 1), vec![1]);
+        assert_eq!(sizes(&POSTGRES_CHUNKS, 35), vec![32, 2, 1]);
+        assert_eq!(sizes(&POSTGRES_CHUNKS, 64), vec![32, 32]);
+        assert_eq!(sizes(&POSTGRES_CHUNKS, 31), vec![16, 8, 4, 2, 1]);
+        assert_eq!(sizes(&SQLITE_CHUNKS, 3), vec![1, 1, 1]);
     }
 
     #[test]

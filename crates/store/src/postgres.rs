@@ -11,7 +11,7 @@ use sqlx::query::Query;
 use sqlx::{AssertSqlSafe, Postgres, Row};
 
 use crate::rows::{Mapper, RowAccess};
-use crate::script::{Guard, Script, ScriptOutcome, SqlValue, Step};
+use crate::script::{Collect, Guard, Script, ScriptOutcome, SqlValue, Step};
 
 pub(crate) struct PgEngine {
     pool: PgPool,
@@ -62,18 +62,24 @@ async fn run_steps(
 ) -> Result<bool, StoreError> {
     for step in steps {
         let query = bind(sqlx::query(AssertSqlSafe(step.sql)), &step.values);
-        let changed = if step.collect {
+        let changed = if step.collect == Collect::Rows {
             let rows = query.fetch_all(&mut **tx).await.map_err(pg_error)?;
             for row in &rows {
                 collected.push(row.try_get::<String, _>(0).map_err(pg_error)?);
             }
             rows.len() as u64
         } else {
-            query
+            let changed = query
                 .execute(&mut **tx)
                 .await
                 .map_err(pg_error)?
-                .rows_affected()
+                .rows_affected();
+            if let Collect::IfChanged(text) = step.collect
+                && changed > 0
+            {
+                collected.push(text);
+            }
+            changed
         };
         if step.guard == Guard::Required && changed == 0 {
             return Ok(false);

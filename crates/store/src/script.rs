@@ -12,6 +12,15 @@ pub(crate) enum SqlValue {
     NullText,
 }
 
+impl SqlValue {
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            SqlValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
 impl From<i64> for SqlValue {
     fn from(v: i64) -> Self {
         SqlValue::Int(v)
@@ -65,8 +74,19 @@ pub(crate) struct Step {
     pub sql: Cow<'static, str>,
     pub values: Vec<SqlValue>,
     pub guard: Guard,
-    /// Keep the first column (text) of each row the statement returns.
-    pub collect: bool,
+    pub collect: Collect,
+}
+
+/// What a step adds to the script's `collected` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Collect {
+    Nothing,
+    /// The first column (text) of every row the statement returns.
+    Rows,
+    /// This text, if the statement changed a row. For an insert that may meet a conflict
+    /// it says what `RETURNING id` would, without the temporary table SQLite builds for
+    /// `RETURNING`.
+    IfChanged(String),
 }
 
 impl Step {
@@ -75,7 +95,7 @@ impl Step {
             sql: Cow::Borrowed(sql),
             values,
             guard: Guard::None,
-            collect: false,
+            collect: Collect::Nothing,
         }
     }
 

@@ -63,7 +63,8 @@ pub(crate) const ATTEMPT_COLUMNS: &[&str] = &[
 ];
 
 fn json_text(map: &serde_json::Map<String, serde_json::Value>) -> String {
-    serde_json::Value::Object(map.clone()).to_string()
+    // A map of JSON values always serializes.
+    serde_json::to_string(map).unwrap_or_default()
 }
 
 fn millis(m: Option<Millis>) -> SqlValue {
@@ -219,7 +220,7 @@ impl Store for SqlStore {
         order: &Order,
         attempt: Option<&Attempt>,
     ) -> Result<(), StoreError> {
-        self.inserter.insert(order.clone(), attempt.cloned()).await
+        self.inserter.insert(order, attempt).await
     }
 
     async fn order(

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags, ToSql, types::ToSqlOutput};
 use tokio::sync::oneshot;
 
 use crate::rows::{Mapper, RowAccess};
-use crate::script::{Guard, Script, ScriptOutcome, SqlValue, Step};
+use crate::script::{Collect, Guard, Script, ScriptOutcome, SqlValue, Step};
 
 /// Scripts committed together at most.
 const MAX_GROUP: usize = 512;
@@ -102,18 +102,21 @@ fn open(path: &PathBuf, writer: bool) -> Result<Connection, StoreError> {
 /// `$n` placeholders (shared with PostgreSQL) as SQLite's numbered `?n`. Only a `$`
 /// followed by a digit is a placeholder (`'$.x'` in a JSON path stays as it is).
 fn numbered(sql: &str) -> Cow<'_, str> {
-    if !sql.contains('$') {
+    let bytes = sql.as_bytes();
+    let is_placeholder =
+        |i: usize| bytes[i] == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+    if !(0..bytes.len()).any(is_placeholder) {
         return Cow::Borrowed(sql);
     }
+    // Only ASCII `$` is replaced by ASCII `?`: the text stays valid UTF-8.
     let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            out.push('?');
-        } else {
-            out.push(c);
-        }
+    let mut copied = 0;
+    for i in (0..bytes.len()).filter(|&i| is_placeholder(i)) {
+        out.push_str(&sql[copied..i]);
+        out.push('?');
+        copied = i + 1;
     }
+    out.push_str(&sql[copied..]);
     Cow::Owned(out)
 }
 
@@ -167,7 +170,7 @@ fn run_steps(
             .prepare_cached(&numbered(&step.sql))
             .map_err(sqlite_error)?;
         let params = rusqlite::params_from_iter(step.values.iter());
-        let changed = if step.collect {
+        let changed = if step.collect == Collect::Rows {
             let mut rows = statement.query(params).map_err(sqlite_error)?;
             let mut n = 0;
             while let Some(row) = rows.next().map_err(sqlite_error)? {
@@ -176,7 +179,13 @@ fn run_steps(
             }
             n
         } else {
-            statement.execute(params).map_err(sqlite_error)?
+            let changed = statement.execute(params).map_err(sqlite_error)?;
+            if let Collect::IfChanged(text) = &step.collect
+                && changed > 0
+            {
+                collected.push(text.clone());
+            }
+            changed
         };
         if step.guard == Guard::Required && changed == 0 {
             return Ok(false);

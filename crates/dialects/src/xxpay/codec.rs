@@ -8,7 +8,9 @@
 use std::cmp::Ordering;
 
 use super::wire::{Params, value_text};
-use crate::common::{decode_form, md5_hex_upper, signatures_match};
+use md5::{Digest, Md5};
+
+use crate::common::{decode_form, hex_upper, signatures_match};
 
 /// Fields never signed.
 const UNSIGNED: &[&str] = &["sign"];
@@ -18,34 +20,48 @@ pub const REPLY_UNSIGNED: &[&str] = &["sign", "payParams"];
 
 /// The printable string the signature covers (without the key).
 pub fn string_to_sign(params: &Params, exclude: &[&str]) -> String {
-    let mut pieces: Vec<(String, String)> = params
+    let mut pieces: Vec<(&str, &serde_json::Value)> = params
         .iter()
-        .filter(|(k, _)| !exclude.contains(&k.as_str()))
-        .filter_map(|(k, v)| value_text(v).map(|text| (k.clone(), text)))
+        .filter(|(k, v)| !exclude.contains(&k.as_str()) && is_signed(v))
+        .map(|(k, v)| (k.as_str(), v))
         .collect();
     // Java sorts the whole `k=v&` pieces; keys are distinct, so the order is decided within
     // `k=`, which is what is compared here.
     pieces.sort_by(|(a, _), (b, _)| java_case_insensitive(a, b));
-    let mut out = String::new();
-    for (i, (k, v)) in pieces.iter().enumerate() {
+    let mut out = String::with_capacity(256);
+    for (i, (k, v)) in pieces.into_iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
         out.push_str(k);
         out.push('=');
-        out.push_str(v);
+        match v {
+            serde_json::Value::String(s) => out.push_str(s),
+            other => out.push_str(&value_text(other).unwrap_or_default()),
+        }
     }
     out
 }
 
+/// Whether a field takes part in the signature: `null` and `""` do not.
+fn is_signed(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null => false,
+        serde_json::Value::String(s) => !s.is_empty(),
+        _ => true,
+    }
+}
+
 /// Appends the key and hashes.
 pub fn sign(string_to_sign: &str, key: &str) -> String {
-    let full = if string_to_sign.is_empty() {
-        format!("key={key}")
-    } else {
-        format!("{string_to_sign}&key={key}")
-    };
-    md5_hex_upper(full.as_bytes())
+    let mut md5 = Md5::new();
+    if !string_to_sign.is_empty() {
+        md5.update(string_to_sign.as_bytes());
+        md5.update(b"&");
+    }
+    md5.update(b"key=");
+    md5.update(key.as_bytes());
+    hex_upper(&md5.finalize())
 }
 
 pub fn sign_params(params: &Params, exclude: &[&str], key: &str) -> String {
@@ -67,6 +83,16 @@ pub fn verify_excluding(params: &Params, exclude: &[&str], key: &str) -> bool {
 /// `String.CASE_INSENSITIVE_ORDER` on `a=` and `b=`: UTF-16 units compared after upper-
 /// then lower-casing.
 fn java_case_insensitive(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        // For ASCII, upper- then lower-casing is lower-casing.
+        let a = a.bytes().chain([b'=']).map(|c| c.to_ascii_lowercase());
+        let b = b.bytes().chain([b'=']).map(|c| c.to_ascii_lowercase());
+        return a.cmp(b);
+    }
+    java_case_insensitive_utf16(a, b)
+}
+
+fn java_case_insensitive_utf16(a: &str, b: &str) -> Ordering {
     let fold = |u: u16| -> u16 {
         match char::from_u32(u32::from(u)) {
             Some(c) => {
@@ -146,7 +172,8 @@ fn json_object(text: &str) -> Result<Params, Undecodable> {
 
 /// Renders a reply: one line of JSON.
 pub fn encode_reply(params: &Params) -> String {
-    serde_json::Value::Object(params.clone()).to_string()
+    // A map of JSON values always serializes.
+    serde_json::to_string(params).unwrap_or_default()
 }
 
 /// Renders notification params as form fields, leaving out absent ones.
@@ -213,6 +240,22 @@ mod tests {
             string_to_sign(&p, UNSIGNED),
             "amount=d&Body=c&param10=b&param1=a"
         );
+    }
+
+    #[test]
+    fn the_ascii_shortcut_orders_as_the_general_rule() {
+        let keys = [
+            "a", "A", "a1", "a_", "A_", "Z", "_", "[", "param1", "param10", "paRam2",
+        ];
+        for a in keys {
+            for b in keys {
+                assert_eq!(
+                    java_case_insensitive(a, b),
+                    java_case_insensitive_utf16(a, b),
+                    "{a} vs {b}"
+                );
+            }
+        }
     }
 
     #[test]
