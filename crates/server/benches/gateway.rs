@@ -12,7 +12,11 @@
 //! `PAYMUX_BENCH_BACKENDS` (`sqlite,postgres`). `PAYMUX_BENCH_ADDR=127.0.0.1:8080` loads a
 //! gateway that is already running instead (its merchant must use this file's credentials;
 //! useful under a profiler), without the kill -9 check; `PAYMUX_BENCH_PHASES=create` picks
-//! the phases there.
+//! the phases there, and `PAYMUX_BENCH_PID` its process id for the CPU figures.
+//!
+//! Besides rates and latencies it prints the CPU time per request of the server and of
+//! the load generator, which share the machine's cores: the ratio is as much about where
+//! the CPU goes as about the database.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -174,12 +178,36 @@ struct Measured {
     seconds: f64,
     p50_us: u64,
     p99_us: u64,
+    /// CPU time per request of the server and of this load generator, in µs: where the
+    /// shared cores went.
+    server_cpu_us: Option<f64>,
+    loadgen_cpu_us: Option<f64>,
 }
 
 impl Measured {
     fn rate(&self) -> f64 {
         self.ok as f64 / self.seconds
     }
+
+    fn cpu(&self) -> String {
+        match (self.server_cpu_us, self.loadgen_cpu_us) {
+            (Some(server), Some(loadgen)) => {
+                format!("   cpu/req: server {server:.1} µs, load generator {loadgen:.1} µs")
+            }
+            _ => String::new(),
+        }
+    }
+}
+
+/// CPU seconds a process has used (user + system), from `/proc/PID/stat`, whose clock
+/// ticks are 1/100 s on Linux.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let user: f64 = fields.get(11)?.parse().ok()?;
+    let system: f64 = fields.get(12)?.parse().ok()?;
+    Some((user + system) / 100.0)
 }
 
 /// Runs one phase. Request bodies are built before the clock starts and replies are only
@@ -187,6 +215,7 @@ impl Measured {
 /// the load generator takes as little of the machine's CPU as it can.
 async fn load(
     addr: &str,
+    server_pid: Option<u32>,
     phase: Phase,
     connections: usize,
     duration: Duration,
@@ -205,6 +234,10 @@ async fn load(
                 .collect()
         })
         .collect();
+    let cpu_before = (
+        server_pid.and_then(cpu_seconds),
+        cpu_seconds(std::process::id()),
+    );
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
@@ -269,6 +302,11 @@ async fn load(
         replies.extend(bodies);
     }
     let seconds = started.elapsed().as_secs_f64();
+    let requests = all.len().max(1) as f64;
+    let per_request =
+        |before: Option<f64>, after: Option<f64>| Some((after? - before?) * 1e6 / requests);
+    let server_cpu_us = per_request(cpu_before.0, server_pid.and_then(cpu_seconds));
+    let loadgen_cpu_us = per_request(cpu_before.1, cpu_seconds(std::process::id()));
     let unsigned = replies.iter().filter(|b| !signed_success(b)).count() as u64;
     all.sort_unstable();
     let pct = |p: f64| {
@@ -283,6 +321,8 @@ async fn load(
         seconds,
         p50_us: pct(0.50),
         p99_us: pct(0.99),
+        server_cpu_us,
+        loadgen_cpu_us,
     }
 }
 
@@ -341,46 +381,29 @@ async fn bench(backend: &str, seconds: u64, connections: usize) {
     let duration = Duration::from_secs(seconds);
 
     // Warm up both paths, then measure each for the same time, one after the other.
-    load(
-        &server.addr,
-        Phase::Healthz,
-        connections,
-        Duration::from_secs(2),
-        "w",
-    )
-    .await;
-    load(
-        &server.addr,
-        Phase::CreateOrder,
-        connections,
-        Duration::from_secs(2),
-        "warm",
-    )
-    .await;
-    let healthz = load(&server.addr, Phase::Healthz, connections, duration, "h").await;
-    let create = load(
-        &server.addr,
-        Phase::CreateOrder,
-        connections,
-        duration,
-        "run",
-    )
-    .await;
+    let (addr, pid) = (server.addr.as_str(), Some(server.child.id()));
+    let warm_up = Duration::from_secs(2);
+    load(addr, pid, Phase::Healthz, connections, warm_up, "w").await;
+    load(addr, pid, Phase::CreateOrder, connections, warm_up, "warm").await;
+    let healthz = load(addr, pid, Phase::Healthz, connections, duration, "h").await;
+    let create = load(addr, pid, Phase::CreateOrder, connections, duration, "run").await;
 
     println!(
-        "{backend:>8}  /healthz      {:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   errors {}",
+        "{backend:>8}  /healthz      {:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   errors {}{}",
         healthz.rate(),
         healthz.p50_us,
         healthz.p99_us,
-        healthz.bad
+        healthz.bad,
+        healthz.cpu()
     );
     println!(
-        "{backend:>8}  create_order  {:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   errors {}   ratio {:.2}",
+        "{backend:>8}  create_order  {:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   errors {}   ratio {:.2}{}",
         create.rate(),
         create.p50_us,
         create.p99_us,
         create.bad,
-        create.rate() / healthz.rate()
+        create.rate() / healthz.rate(),
+        create.cpu()
     );
 
     // Durability: kill -9 right after the load, restart, and look the orders up.
@@ -405,29 +428,34 @@ async fn bench(backend: &str, seconds: u64, connections: usize) {
     assert_eq!(found, sample, "acknowledged orders survive kill -9");
 }
 
-/// Loads a gateway someone else started.
+/// Loads a gateway someone else started; `PAYMUX_BENCH_PID` names its process to report
+/// its CPU time.
 async fn bench_running(addr: &str, seconds: u64, connections: usize) {
     let duration = Duration::from_secs(seconds);
+    let pid = std::env::var("PAYMUX_BENCH_PID")
+        .ok()
+        .and_then(|p| p.parse().ok());
     let run = format!("ext{}", std::process::id());
     let phases = std::env::var("PAYMUX_BENCH_PHASES").unwrap_or_else(|_| "healthz,create".into());
     for phase in phases.split(',') {
         let (name, measured) = match phase.trim() {
             "healthz" => (
                 "/healthz",
-                load(addr, Phase::Healthz, connections, duration, "h").await,
+                load(addr, pid, Phase::Healthz, connections, duration, "h").await,
             ),
             "create" => (
                 "create_order",
-                load(addr, Phase::CreateOrder, connections, duration, &run).await,
+                load(addr, pid, Phase::CreateOrder, connections, duration, &run).await,
             ),
             other => panic!("unknown phase {other}"),
         };
         println!(
-            "{addr}  {name:<12}  {:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   errors {}",
+            "{addr}  {name:<12}  {:>9.0} req/s   p50 {:>6} µs   p99 {:>6} µs   errors {}{}",
             measured.rate(),
             measured.p50_us,
             measured.p99_us,
-            measured.bad
+            measured.bad,
+            measured.cpu()
         );
     }
 }
