@@ -161,9 +161,20 @@ impl IdGenerator {
     }
 
     pub fn next(&self, prefix: char, now: Millis) -> PlatformId {
+        use chrono::{Datelike, Timelike};
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) % 1_000_000;
-        let stamp = time::beijing(now).format("%y%m%d%H%M%S");
-        PlatformId(format!("{prefix}{stamp}{:04}{seq:06}", self.node))
+        // `%y%m%d%H%M%S`, written directly: strftime parses its pattern on every call.
+        let t = time::beijing(now);
+        PlatformId(format!(
+            "{prefix}{:02}{:02}{:02}{:02}{:02}{:02}{:04}{seq:06}",
+            t.year().rem_euclid(100),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            self.node
+        ))
     }
 }
 
