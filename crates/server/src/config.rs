@@ -218,11 +218,24 @@ pub enum ConfigError {
     Random(String),
 }
 
+/// Where and what, without the offending line itself: that line may hold a key.
+fn parse_message(text: &str, e: &toml::de::Error) -> String {
+    let before = e.span().and_then(|span| text.get(..span.start));
+    match before {
+        Some(before) => {
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("line {line}, column {column}: {}", e.message())
+        }
+        None => e.message().to_owned(),
+    }
+}
+
 impl Config {
     pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
-            message: e.to_string(),
+            message: parse_message(text, &e),
         })?;
         config.validate()?;
         Ok(config)
@@ -448,6 +461,14 @@ mod tests {
         assert!(err.to_string().contains("colour"), "{err}");
         let err = Config::parse("[notify]\nxxpai = [1]\n", "test.toml").unwrap_err();
         assert!(err.to_string().contains("xxpai"), "{err}");
+    }
+
+    #[test]
+    fn a_syntax_error_says_where_without_showing_the_line() {
+        let text = "[[merchant]]\nid = \"a\"\nname = \"A\"\n[merchant.xxpay]\nmch_id = \"1\"\napp_id = \"x\"\nkey = \"TOPSECRET\\q\"\n";
+        let err = Config::parse(text, "test.toml").unwrap_err().to_string();
+        assert!(!err.contains("TOPSECRET"), "{err}");
+        assert!(err.starts_with("test.toml: line 7, column "), "{err}");
     }
 
     #[test]

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::Uri;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -25,7 +27,7 @@ use super::wire::{
     self, BarcodeRequest, Envelope, Params, PaymentRef, RefundQueryRequest, RefundRequest, Reply,
     ReplyData, ScanCodeRequest, VERSION,
 };
-use crate::common::tag;
+use crate::common::{percent_decode, tag};
 
 #[derive(Debug, Clone)]
 pub struct UppMerchant {
@@ -68,7 +70,11 @@ pub struct UppState {
 
 pub fn router(state: UppState) -> Router {
     Router::new()
-        .route("/access/{interface}", post(access))
+        // One catch-all route: any path under /access gets upp's own reply, an interface
+        // name it does not know included (`/access/`, `/access/a/b`, invalid UTF-8).
+        .route("/access", post(access))
+        .route("/access/", post(access))
+        .route("/access/{*interface}", post(access))
         .method_not_allowed_fallback(not_post)
         .with_state(state)
 }
@@ -123,14 +129,21 @@ async fn not_post(State(s): State<UppState>) -> Response {
     reply(Err(UppError::Malformed.into()), None, s.gateway.now())
 }
 
-async fn access(State(state): State<UppState>, Path(name): Path<String>, body: Bytes) -> Response {
-    match Interface::from_path(&name) {
-        Some(interface) => serve(&state, &body, interface).await,
-        None => reply(
-            Err(UppError::UnknownInterface(name).into()),
-            None,
-            state.gateway.now(),
-        ),
+async fn access(
+    State(state): State<UppState>,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let now = state.gateway.now();
+    let name = uri.path().strip_prefix("/access").unwrap_or_default();
+    let name = percent_decode(name.strip_prefix('/').unwrap_or(name), false);
+    let Some(interface) = Interface::from_path(&name) else {
+        return reply(Err(UppError::UnknownInterface(name).into()), None, now);
+    };
+    match body {
+        Ok(body) => serve(&state, &body, interface).await,
+        // Too large or cut off: the extractor's own rejection would be plain text.
+        Err(_) => reply(Err(UppError::Malformed.into()), None, now),
     }
 }
 

@@ -11,6 +11,8 @@ use crate::common::tag;
 pub enum XxpayError {
     #[error("请求参数格式错误,须为params字段中的JSON对象.")]
     Malformed,
+    #[error("请求地址[{0}]不存在.")]
+    UnknownPath(String),
     #[error("请求参数[{0}]不能为空.")]
     MissingField(&'static str),
     #[error("请求参数[{field}]{reason}.")]

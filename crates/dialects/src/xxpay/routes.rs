@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
+use axum::http::Uri;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use paymux_core::Gateway;
 use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId};
 use paymux_core::store::OrderKey;
@@ -81,8 +83,14 @@ pub fn router(state: XxpayState) -> Router {
             get(create_order).post(create_order),
         )
         .route("/api/pay/query_order", get(query_order).post(query_order))
+        // A mistyped path (a trailing slash, say) gets xxpay's own refusal, not a bare 404.
+        .route("/api/pay/{*rest}", any(unknown_path))
         .method_not_allowed_fallback(|| async { XxpayError::Malformed.into_response() })
         .with_state(state)
+}
+
+async fn unknown_path(uri: Uri) -> Response {
+    XxpayError::UnknownPath(uri.path().to_owned()).into_response()
 }
 
 /// Reads the params and checks who sent them: the merchant, its app, its signature.
@@ -127,11 +135,21 @@ fn signed_reply(mut params: Params, key: &SecretString) -> Response {
     tag(response, "xxpay", true)
 }
 
+/// The body, or xxpay's refusal when it cannot be read (too large, cut off): the extractor's
+/// own rejection would be plain text.
+fn readable(body: Result<Bytes, BytesRejection>) -> Result<Bytes, XxpayError> {
+    body.map_err(|_| XxpayError::Malformed)
+}
+
 async fn create_order(
     State(state): State<XxpayState>,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match readable(body) {
+        Ok(body) => body,
+        Err(e) => return e.into_response(),
+    };
     match handle_create_order(&state, query.as_deref(), &body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
@@ -183,8 +201,12 @@ async fn handle_create_order(
 async fn query_order(
     State(state): State<XxpayState>,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match readable(body) {
+        Ok(body) => body,
+        Err(e) => return e.into_response(),
+    };
     match handle_query_order(&state, query.as_deref(), &body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),

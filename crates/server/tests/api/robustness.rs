@@ -90,3 +90,48 @@ async fn junk_gets_each_dialects_own_refusal() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn mistyped_paths_and_oversized_bodies_get_the_dialects_own_refusal() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let too_large = vec![b'a'; 3 * 1024 * 1024];
+
+    for path in ["/api/pay/create_order/", "/api/pay/nothing", "/api/pay/a/b"] {
+        let (status, text) = send(&gw, reqwest::Method::POST, path, b"{}".to_vec()).await;
+        assert_eq!(status, 200, "{path}");
+        let reply: Value = serde_json::from_str(&text).expect(&text);
+        assert_eq!(reply["retCode"], "FAIL", "{text}");
+        assert!(
+            reply["retMsg"].as_str().is_some_and(|m| m.contains(path)),
+            "{text}"
+        );
+    }
+    for path in ["/api/pay/create_order", "/api/pay/query_order"] {
+        let (status, text) = send(&gw, reqwest::Method::POST, path, too_large.clone()).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(text.contains(r#""retCode":"FAIL""#), "{path}: {text}");
+    }
+
+    for (path, named) in [
+        ("/access", ""),
+        ("/access/", ""),
+        ("/access/a/b", "a/b"),
+        ("/access/%FF", "\u{FFFD}"),
+        ("/access/network/", "network/"),
+    ] {
+        let (status, text) = send(&gw, reqwest::Method::POST, path, b"{}".to_vec()).await;
+        assert_eq!(status, 200, "{path}");
+        let reply: Value = serde_json::from_str(&text).expect(&text);
+        assert_eq!(reply["result"], false, "{text}");
+        assert_eq!(reply["kind"], "1007", "{path}: {text}");
+        assert!(
+            reply["msg"].as_str().is_some_and(|m| m.contains(named)),
+            "{path}: {text}"
+        );
+    }
+    let (status, text) = send(&gw, reqwest::Method::POST, "/access/query", too_large).await;
+    assert_eq!(status, 200);
+    let reply: Value = serde_json::from_str(&text).expect(&text);
+    assert_eq!(reply["result"], false, "{text}");
+    assert_eq!(reply["kind"], "1007", "{text}");
+}
