@@ -127,21 +127,44 @@ impl Gateway {
                 attempt,
                 action: start.action,
             }),
-            outcome => {
-                let order = self
-                    .apply_attempt_outcome(&order.id, attempt.seq, outcome)
-                    .await?;
-                let attempt = self
-                    .store()
-                    .attempt(&order.id, attempt.seq)
-                    .await?
-                    .ok_or(Error::OrderNotFound)?;
-                Ok(CreatedOrder {
-                    order,
-                    attempt,
-                    action: start.action,
-                })
-            }
+            outcome => match self
+                .apply_attempt_outcome(&order.id, attempt.seq, outcome)
+                .await
+            {
+                Ok(order) => {
+                    let attempt = match self.store().attempt(&order.id, attempt.seq).await {
+                        Ok(Some(settled)) => settled,
+                        _ => attempt,
+                    };
+                    Ok(CreatedOrder {
+                        order,
+                        attempt,
+                        action: start.action,
+                    })
+                }
+                // The order is committed; only the channel's answer is not. Refusing now
+                // would make the merchant retry into "duplicate order number" while the
+                // payer may have paid: answer with the order as it stands, and let the
+                // poller ask the channel again.
+                Err(e) => {
+                    tracing::warn!(order = %order.id, error = %e, "could not record the channel's answer; the poller will ask again");
+                    if attempt.next_check_at.is_none() {
+                        let at = self.now().plus_secs(super::RECOVERY_DELAY_S);
+                        if let Err(e) = self
+                            .store()
+                            .schedule_attempt_check(&order.id, attempt.seq, at)
+                            .await
+                        {
+                            tracing::error!(order = %order.id, error = %e, "could not schedule a check of the attempt");
+                        }
+                    }
+                    Ok(CreatedOrder {
+                        order,
+                        attempt,
+                        action: start.action,
+                    })
+                }
+            },
         }
     }
 

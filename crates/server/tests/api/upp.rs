@@ -161,6 +161,47 @@ async fn a_scan_code_payment_is_paid_at_the_cashier_and_queried() {
 }
 
 #[tokio::test]
+async fn a_payer_code_answer_the_database_cannot_record_is_settled_by_the_poller() {
+    let gw = TestGateway::spawn(Backend::Postgres).await;
+    // A database fault after the order is committed: settling an attempt fails.
+    let db = sqlx::PgPool::connect(&gw.database)
+        .await
+        .expect("test database");
+    for sql in [
+        "CREATE FUNCTION injected_fault() RETURNS trigger AS $$ \
+         BEGIN RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER injected_fault BEFORE UPDATE OF status ON attempts \
+         FOR EACH ROW EXECUTE FUNCTION injected_fault()",
+    ] {
+        sqlx::query(sql).execute(&db).await.expect("fault injected");
+    }
+
+    // The channel took the money at once, but paymux could not record it: the merchant
+    // hears "waiting", not an error that would make it retry into a duplicate number.
+    let reply = gw
+        .upp
+        .barcode(&barcode(&gw, "F1", "134567890123456781"))
+        .await
+        .unwrap();
+    assert_ok(&reply);
+    assert_eq!(status(&reply), "wait_pay");
+    assert_eq!(
+        status(&gw.upp.query(&by_no("F1")).await.unwrap()),
+        "wait_pay"
+    );
+
+    // Once the database works again, the poller asks the channel and settles it.
+    sqlx::query("DROP TRIGGER injected_fault ON attempts")
+        .execute(&db)
+        .await
+        .expect("fault removed");
+    gw.advance(11);
+    gw.poll_channels().await;
+    let settled = gw.upp.query(&by_no("F1")).await.unwrap();
+    assert_eq!(status(&settled), "pay_success", "{settled:?}");
+}
+
+#[tokio::test]
 async fn barcode_payments_follow_the_payer_codes_last_digit() {
     let gw = TestGateway::spawn(Backend::Sqlite).await;
     // 1: at once. Other digits: at once.
