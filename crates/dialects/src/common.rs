@@ -1,10 +1,12 @@
 //! Small pieces every dialect uses: lenient form decoding, MD5 hex, and the outcome tag
 //! that the server's metrics read from each reply.
 
+use axum::Router;
 use axum::response::Response;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use tower_http::catch_panic::CatchPanicLayer;
 
 /// A JSON message as its ordered object: what is signed and what goes on the wire.
 pub type Params = Map<String, Value>;
@@ -64,6 +66,25 @@ pub struct Outcome {
 pub fn tag(mut response: Response, dialect: &'static str, ok: bool) -> Response {
     response.extensions_mut().insert(Outcome { dialect, ok });
     response
+}
+
+/// Answers a handler's panic with the dialect's own internal-error reply instead of a
+/// dropped connection. No handler is meant to panic; this is the net under them.
+pub fn catch_panics<F>(router: Router, internal_error: F) -> Router
+where
+    F: Fn() -> Response + Clone + Send + Sync + 'static,
+{
+    router.layer(CatchPanicLayer::custom(
+        move |panic: Box<dyn std::any::Any + Send>| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(no message)");
+            tracing::error!(panic = %what.chars().take(200).collect::<String>(), "a request handler panicked");
+            internal_error()
+        },
+    ))
 }
 
 pub fn md5_hex_lower(data: &[u8]) -> String {
@@ -174,6 +195,32 @@ mod tests {
         assert!(signatures_match("ABCDEF", "abcdef"));
         assert!(!signatures_match("ABCDEF", "ABCDEE"));
         assert!(!signatures_match("ABCDEF", "ABCDE"));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_gets_the_dialects_reply_not_a_dropped_connection() {
+        use axum::response::IntoResponse;
+        let router = Router::new().route(
+            "/boom",
+            axum::routing::get(|| async {
+                if std::hint::black_box(true) {
+                    panic!("boom");
+                }
+                "unreachable"
+            }),
+        );
+        let router = catch_panics(router, || "the dialect's own reply".into_response());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let reply = http_client()
+            .unwrap()
+            .get(format!("http://{addr}/boom"))
+            .send()
+            .await
+            .expect("an answer, not a dropped connection");
+        assert_eq!(reply.status(), 200);
+        assert_eq!(reply.text().await.unwrap(), "the dialect's own reply");
     }
 
     #[test]

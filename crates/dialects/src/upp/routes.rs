@@ -27,7 +27,7 @@ use super::wire::{
     self, BarcodeRequest, Envelope, Params, PaymentRef, RefundQueryRequest, RefundRequest, Reply,
     ReplyData, ScanCodeRequest, VERSION,
 };
-use crate::common::{percent_decode, tag};
+use crate::common::{catch_panics, percent_decode, tag};
 
 #[derive(Debug, Clone)]
 pub struct UppMerchant {
@@ -69,14 +69,19 @@ pub struct UppState {
 }
 
 pub fn router(state: UppState) -> Router {
-    Router::new()
+    let gateway = state.gateway.clone();
+    let routes = Router::new()
         // One catch-all route: any path under /access gets upp's own reply, an interface
         // name it does not know included (`/access/`, `/access/a/b`, invalid UTF-8).
         .route("/access", post(access))
         .route("/access/", post(access))
         .route("/access/{*interface}", post(access))
         .method_not_allowed_fallback(not_post)
-        .with_state(state)
+        .with_state(state);
+    catch_panics(routes, move || {
+        let error = UppError::Internal("a handler panicked".into());
+        reply(Err(error.into()), None, gateway.now())
+    })
 }
 
 /// §4.1–§4.7, by the last part of their path.

@@ -22,7 +22,7 @@ use super::codec::{self, REPLY_UNSIGNED};
 use super::convert;
 use super::error::XxpayError;
 use super::wire::{self, CreateOrderReply, CreateOrderRequest, Params, QueryOrderRequest};
-use crate::common::tag;
+use crate::common::{catch_panics, tag};
 
 /// `[merchant.xxpay]` in the config.
 #[derive(Debug, Clone, Deserialize)]
@@ -77,7 +77,7 @@ pub struct XxpayState {
 }
 
 pub fn router(state: XxpayState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(
             "/api/pay/create_order",
             get(create_order).post(create_order),
@@ -86,7 +86,10 @@ pub fn router(state: XxpayState) -> Router {
         // A mistyped path (a trailing slash, say) gets xxpay's own refusal, not a bare 404.
         .route("/api/pay/{*rest}", any(unknown_path))
         .method_not_allowed_fallback(|| async { XxpayError::Malformed.into_response() })
-        .with_state(state)
+        .with_state(state);
+    catch_panics(routes, || {
+        XxpayError::Internal("a handler panicked".into()).into_response()
+    })
 }
 
 async fn unknown_path(uri: Uri) -> Response {
