@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +19,7 @@ use paymux_channels::sandbox::{PayerChoice, SandboxChannel};
 use paymux_core::Gateway;
 use paymux_core::ids::PlatformId;
 use paymux_core::order::{AttemptStatus, Order, OrderStatus};
+use paymux_dialects::common::decode_form;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -91,8 +94,24 @@ pub async fn payer_acts(
         .await?)
 }
 
-async fn show(State(state): State<CashierState>, Path(order_id): Path<String>) -> Response {
-    let id = PlatformId::from_string(order_id);
+/// The order id in the path. Extractors' own rejections are plain text; a path that is
+/// not even UTF-8 names no order, and gets the same answer as an unknown one.
+type OrderPath = Result<Path<String>, PathRejection>;
+
+fn order_id(path: OrderPath) -> PlatformId {
+    PlatformId::from_string(path.map(|Path(id)| id).unwrap_or_default())
+}
+
+/// The first value of a form field, read leniently (any content type, repeated fields).
+fn form_field(form: &str, name: &str) -> Option<String> {
+    decode_form(form, true)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+async fn show(State(state): State<CashierState>, path: OrderPath) -> Response {
+    let id = order_id(path);
     match state.gateway.order_by_id(&id).await {
         Ok(order) => {
             let merchant = state
@@ -117,11 +136,6 @@ async fn show(State(state): State<CashierState>, Path(order_id): Path<String>) -
     }
 }
 
-#[derive(Deserialize)]
-struct PayForm {
-    result: String,
-}
-
 fn choice(result: &str) -> Option<PayerChoice> {
     match result {
         "success" => Some(PayerChoice::Pay),
@@ -132,16 +146,19 @@ fn choice(result: &str) -> Option<PayerChoice> {
 
 async fn pay_from_page(
     State(state): State<CashierState>,
-    Path(order_id): Path<String>,
-    axum::Form(form): axum::Form<PayForm>,
+    path: OrderPath,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Some(choice) = choice(&form.result) else {
+    let result = body
+        .ok()
+        .and_then(|b| form_field(&String::from_utf8_lossy(&b), "result"));
+    let Some(choice) = result.as_deref().and_then(choice) else {
         return html(
             StatusCode::BAD_REQUEST,
             page::message("无效操作", "result must be success or fail"),
         );
     };
-    let id = PlatformId::from_string(order_id);
+    let id = order_id(path);
     match payer_acts(&state, &id, choice, Late::Refused).await {
         Ok(_) | Err(PayError::NotPayable(_)) => (
             StatusCode::SEE_OTHER,
@@ -169,11 +186,12 @@ struct PayRequest {
 
 async fn pay_from_script(
     State(state): State<CashierState>,
-    Path(order_id): Path<String>,
-    body: axum::body::Bytes,
+    path: OrderPath,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Some(choice) = serde_json::from_slice::<PayRequest>(&body)
+    let Some(choice) = body
         .ok()
+        .and_then(|b| serde_json::from_slice::<PayRequest>(&b).ok())
         .and_then(|r| choice(&r.result))
     else {
         return json_error(
@@ -181,7 +199,7 @@ async fn pay_from_script(
             "body must be {\"result\":\"success\"} or {\"result\":\"fail\"}",
         );
     };
-    let id = PlatformId::from_string(order_id);
+    let id = order_id(path);
     match payer_acts(&state, &id, choice, Late::Allowed).await {
         Ok(order) => {
             Json(json!({"orderId": order.id, "status": order.status.as_str()})).into_response()
@@ -195,18 +213,14 @@ async fn pay_from_script(
     }
 }
 
-async fn cashier_qr(State(state): State<CashierState>, Path(order_id): Path<String>) -> Response {
-    png_response(&state.sandbox.cashier_url(&order_id))
-}
-
-#[derive(Deserialize)]
-struct QrParams {
-    params: Option<String>,
+async fn cashier_qr(State(state): State<CashierState>, path: OrderPath) -> Response {
+    png_response(&state.sandbox.cashier_url(order_id(path).as_str()))
 }
 
 /// `GET /api/qrcode/create_qrcode?params=CONTENT`: the QR image of xxpay's scan products.
-async fn qr_of_params(Query(query): Query<QrParams>) -> Response {
-    match query.params.filter(|p| !p.is_empty()) {
+async fn qr_of_params(RawQuery(query): RawQuery) -> Response {
+    let content = query.and_then(|q| form_field(&q, "params"));
+    match content.filter(|p| !p.is_empty()) {
         Some(content) => png_response(&content),
         None => json_error(StatusCode::BAD_REQUEST, "params is required"),
     }

@@ -135,3 +135,53 @@ async fn mistyped_paths_and_oversized_bodies_get_the_dialects_own_refusal() {
     assert_eq!(reply["result"], false, "{text}");
     assert_eq!(reply["kind"], "1007", "{text}");
 }
+
+#[tokio::test]
+async fn the_payer_pages_answer_malformed_input_in_their_own_format() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let get = |path: &str| gw.http.get(format!("{}{path}", gw.url)).send();
+
+    // A path that is not UTF-8 names no order: the not-found page.
+    let reply = get("/cashier/%FF").await.unwrap();
+    assert_eq!(reply.status(), 404);
+    assert!(reply.text().await.unwrap().contains("订单不存在"));
+
+    // The page's form, without a content type or with the field twice: the page's answer.
+    let reply = gw
+        .http
+        .post(format!("{}/cashier/P1/pay", gw.url))
+        .body("result=maybe&result=success")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 400);
+    assert!(
+        reply
+            .headers()
+            .get("content-type")
+            .is_some_and(|t| t.to_str().unwrap_or("").starts_with("text/html"))
+    );
+    let reply = gw
+        .http
+        .post(format!("{}/cashier/P1/pay", gw.url))
+        .body("result=success")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.status(),
+        404,
+        "no such order, whatever the content type"
+    );
+
+    // The QR image of xxpay's scan products: the first `params` counts.
+    let reply = get("/api/qrcode/create_qrcode?params=weixin%3A%2F%2Fx&params=b")
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.headers()["content-type"], "image/png");
+    let reply = get("/api/qrcode/create_qrcode?nothing").await.unwrap();
+    assert_eq!(reply.status(), 400);
+    let body: Value = serde_json::from_str(&reply.text().await.unwrap()).unwrap();
+    assert_eq!(body["error"], "params is required");
+}
