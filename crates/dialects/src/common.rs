@@ -39,13 +39,19 @@ pub fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
         .and_then(|s| s.parse().ok()))
 }
 
-/// Reads a typed message from its params. Every field reads through [`text`] or
-/// [`integer`], which accept any JSON value, so this cannot fail on a JSON object.
+/// Reads a typed message from its params. Every field of a request type reads through
+/// [`text`] or [`integer`], which accept any JSON value, so this cannot fail on a JSON
+/// object; for replies with stricter fields, use [`read_params`].
 pub fn from_params<T: for<'de> Deserialize<'de> + Default>(params: &Params) -> T {
+    read_params(params).unwrap_or_default()
+}
+
+/// Reads a typed message from its params, saying why when a field has the wrong type.
+pub fn read_params<T: for<'de> Deserialize<'de>>(params: &Params) -> Result<T, serde_json::Error> {
     let fields = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(
         params.iter().map(|(k, v)| (k.as_str(), v)),
     );
-    T::deserialize(fields).unwrap_or_default()
+    T::deserialize(fields)
 }
 
 /// The params of a typed message, in its declared field order.
@@ -252,6 +258,38 @@ pub enum ClientError {
     BadReply(String),
     #[error("the reply's signature does not verify")]
     BadSignature,
+}
+
+/// Replies larger than this are refused by the dialect clients.
+pub const MAX_REPLY_BYTES: usize = 1024 * 1024;
+
+/// Reads at most `limit` bytes of a response body and says whether that was all of it, so
+/// that whoever answers cannot make paymux buffer without bound.
+pub async fn read_at_most(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit.saturating_sub(body.len());
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, false));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, true))
+}
+
+/// A dialect client's reply as text, refused when larger than [`MAX_REPLY_BYTES`].
+pub async fn reply_text(response: reqwest::Response) -> Result<String, ClientError> {
+    let (body, complete) = read_at_most(response, MAX_REPLY_BYTES).await?;
+    if !complete {
+        return Err(ClientError::BadReply(format!(
+            "the reply is larger than {MAX_REPLY_BYTES} bytes"
+        )));
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// An HTTP client for dialect clients and the notifier. Installs the TLS provider once.

@@ -22,6 +22,7 @@ use paymux_core::notification::{
     NotificationSubject, after_failed_attempt,
 };
 use paymux_core::store::{Store, StoreError};
+use paymux_dialects::common::read_at_most;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tokio::task::JoinSet;
 
@@ -228,7 +229,9 @@ impl Notifier {
             message
         })?;
         let status = response.status().as_u16();
-        let body = read_limited(response).await?;
+        let (body, _) = read_at_most(response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| e.to_string())?;
         if format.is_acknowledged(status, &body) {
             Ok(())
         } else {
@@ -240,18 +243,6 @@ impl Notifier {
 
 /// Merchants acknowledge in a word; more than this of an answer is not read.
 const MAX_ANSWER_BYTES: usize = 16 * 1024;
-
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-        let room = MAX_ANSWER_BYTES - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_ANSWER_BYTES {
-            break;
-        }
-    }
-    Ok(body)
-}
 
 /// Resolves callback hosts, dropping addresses paymux may not call.
 struct CallbackResolver {

@@ -11,7 +11,7 @@ use super::wire::{
     self, BarcodeRequest, Params, PaymentRef, RefundQueryRequest, RefundRequest, Reply,
     ScanCodeRequest,
 };
-use crate::common::ClientError;
+use crate::common::{ClientError, reply_text};
 
 #[derive(Clone)]
 pub struct UppClient {
@@ -85,7 +85,7 @@ impl UppClient {
             .unwrap_or(0);
         let params = self.signed_params(request, now);
         let reply = self.send(path, &params).await?;
-        Ok(wire::from_params(&reply))
+        wire::read_params(&reply).map_err(|e| ClientError::BadReply(e.to_string()))
     }
 
     /// Posts params as they are (tests use it to send what no honest client would) and
@@ -98,12 +98,58 @@ impl UppClient {
             .body(codec::encode(params))
             .send()
             .await?;
-        let text = response.text().await?;
+        let text = reply_text(response).await?;
         let reply =
             codec::decode(text.as_bytes()).ok_or_else(|| ClientError::BadReply(text.clone()))?;
         if !codec::verify_reply(&reply, self.key.expose_secret()) {
             return Err(ClientError::BadSignature);
         }
         Ok(reply)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A upp platform that answers every request with `body`.
+    async fn platform_answering(body: String) -> String {
+        let router = axum::Router::new().fallback(move || {
+            let body = body.clone();
+            async move { body }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        url
+    }
+
+    fn client(url: &str) -> UppClient {
+        UppClient::new(url, 20000, 12345, SecretString::from("abc123")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_signed_reply_with_a_field_of_the_wrong_type_is_refused_not_defaulted() {
+        // `result` as a string: a success must not silently read as `false`.
+        let mut reply = codec::decode(
+            br#"{"result":"true","kind":"0","msg":"","version":"1.0.0","timestamp":1}"#,
+        )
+        .unwrap();
+        let sign = codec::sign_reply(&reply, "abc123");
+        reply.insert("sign".into(), Value::String(sign));
+        let url = platform_answering(codec::encode(&reply)).await;
+        match client(&url).network().await {
+            Err(ClientError::BadReply(why)) => assert!(why.contains("bool"), "{why}"),
+            other => panic!("expected BadReply, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reply_larger_than_the_limit_is_refused() {
+        let url = platform_answering("x".repeat(crate::common::MAX_REPLY_BYTES + 1)).await;
+        match client(&url).network().await {
+            Err(ClientError::BadReply(why)) => assert!(why.contains("larger"), "{why}"),
+            other => panic!("expected BadReply, got {other:?}"),
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::common::{Params, from_params, to_params, value_text};
+pub use crate::common::{Params, from_params, read_params, to_params, value_text};
 
 pub const VERSION: &str = "1.0.0";
 

@@ -9,7 +9,7 @@ use super::codec::{self, REPLY_UNSIGNED};
 use super::wire::{
     self, CreateOrderReply, CreateOrderRequest, Params, QueryOrderReply, QueryOrderRequest,
 };
-use crate::common::{ClientError, encode_form};
+use crate::common::{ClientError, encode_form, reply_text};
 
 #[derive(Clone)]
 pub struct XxpayClient {
@@ -54,7 +54,7 @@ impl XxpayClient {
         let reply = self
             .call("/api/pay/create_order", self.signed_params(request))
             .await?;
-        Ok(wire::from_params(&reply))
+        wire::read_params(&reply).map_err(|e| ClientError::BadReply(e.to_string()))
     }
 
     pub async fn query_order(
@@ -64,7 +64,7 @@ impl XxpayClient {
         let reply = self
             .call("/api/pay/query_order", self.signed_params(request))
             .await?;
-        Ok(wire::from_params(&reply))
+        wire::read_params(&reply).map_err(|e| ClientError::BadReply(e.to_string()))
     }
 
     /// Sends signed params as `params=<JSON>`; checks the signature of a SUCCESS reply.
@@ -80,7 +80,7 @@ impl XxpayClient {
             .body(encode_form(&[("params", &json)]))
             .send()
             .await?;
-        let text = response.text().await?;
+        let text = reply_text(response).await?;
         let reply = match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(map)) => map,
             _ => return Err(ClientError::BadReply(text)),

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::common::{Params, from_params, to_params, value_text};
+pub use crate::common::{Params, from_params, read_params, to_params, value_text};
 
 /// §2.1.4 统一下单 request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
