@@ -68,6 +68,10 @@ pub struct OrderClosing {
     pub from: OrderStatus,
     pub at: Millis,
     pub reason: String,
+    /// The channel did not confirm that it closed the payment: the paying attempt stays
+    /// paying, to be asked about again at this time, instead of being closed with the
+    /// order. If the payer paid after all, that check finds it and refunds it.
+    pub recheck_attempt_at: Option<Millis>,
 }
 
 /// A refund reached its outcome.

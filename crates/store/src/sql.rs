@@ -296,7 +296,8 @@ impl Store for SqlStore {
     }
 
     async fn settle_attempt(&self, s: &AttemptSettlement) -> Result<bool, StoreError> {
-        // The order takes the channel's numbers only from the payment it accepts.
+        // The order takes the channel's numbers only from the payment it accepts, and an
+        // attempt's failure only when that failure moves it (a closed order keeps its reason).
         let (trade_no, payer) = if s.paid_at.is_some() {
             (s.channel_trade_no.clone(), s.channel_user.clone())
         } else {
@@ -310,7 +311,8 @@ impl Store for SqlStore {
             Step::guarded(
                 "UPDATE orders SET status = $1, updated_at = $2, paid_at = COALESCE(paid_at, $3), \
                  channel_trade_no = COALESCE($4, channel_trade_no), channel_user = COALESCE($5, channel_user), \
-                 fail_code = COALESCE($6, fail_code), fail_msg = COALESCE($7, fail_msg) \
+                 fail_code = CASE WHEN status = $1 THEN fail_code ELSE COALESCE($6, fail_code) END, \
+                 fail_msg = CASE WHEN status = $1 THEN fail_msg ELSE COALESCE($7, fail_msg) END \
                  WHERE id = $8 AND status = $9",
                 vec![
                     v(s.order_to.as_str()),
@@ -359,16 +361,26 @@ impl Store for SqlStore {
                     v(c.from.as_str()),
                 ],
             ),
-            Step::new(
-                "UPDATE attempts SET status = $1, finished_at = $2, next_check_at = NULL \
-                 WHERE order_id = $3 AND status = $4",
-                vec![
-                    v(AttemptStatus::Closed.as_str()),
-                    v(c.at.0),
-                    v(c.order_id.as_str()),
-                    v(AttemptStatus::Paying.as_str()),
-                ],
-            ),
+            match c.recheck_attempt_at {
+                None => Step::new(
+                    "UPDATE attempts SET status = $1, finished_at = $2, next_check_at = NULL \
+                     WHERE order_id = $3 AND status = $4",
+                    vec![
+                        v(AttemptStatus::Closed.as_str()),
+                        v(c.at.0),
+                        v(c.order_id.as_str()),
+                        v(AttemptStatus::Paying.as_str()),
+                    ],
+                ),
+                Some(at) => Step::new(
+                    "UPDATE attempts SET next_check_at = $1 WHERE order_id = $2 AND status = $3",
+                    vec![
+                        v(at.0),
+                        v(c.order_id.as_str()),
+                        v(AttemptStatus::Paying.as_str()),
+                    ],
+                ),
+            },
         ])
         .await
     }

@@ -236,6 +236,7 @@ async fn a_settlement_applies_once_and_writes_its_notification_with_it() {
             from: OrderStatus::Paying,
             at: T0.plus_secs(30),
             reason: "merchant".into(),
+            recheck_attempt_at: None,
         };
         assert!(
             !store.close_order(&closing).await.expect(name),
@@ -459,6 +460,7 @@ async fn expired_open_orders_are_found_and_close_with_their_attempts() {
             from: OrderStatus::Paying,
             at: o.expires_at,
             reason: "expired".into(),
+            recheck_attempt_at: None,
         };
         assert!(store.close_order(&closing).await.expect(name), "{name}");
         let a = store.latest_attempt(&o.id).await.expect(name).expect(name);
@@ -471,6 +473,35 @@ async fn expired_open_orders_are_found_and_close_with_their_attempts() {
                 .is_empty(),
             "{name}"
         );
+    }
+}
+
+#[tokio::test]
+async fn an_order_closed_without_the_channels_confirmation_keeps_its_attempt_under_watch() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let o = order("P1", "M1", 100);
+        store
+            .insert_order(&o, Some(&attempt(&o)))
+            .await
+            .expect(name);
+        let recheck = T0.plus_secs(40);
+        let closing = OrderClosing {
+            order_id: o.id.clone(),
+            from: OrderStatus::Paying,
+            at: T0.plus_secs(30),
+            reason: "merchant".into(),
+            recheck_attempt_at: Some(recheck),
+        };
+        assert!(store.close_order(&closing).await.expect(name), "{name}");
+        let stored = store.order_by_id(&o.id).await.expect(name).expect(name);
+        assert_eq!(stored.status, OrderStatus::Closed, "{name}");
+        let a = store.latest_attempt(&o.id).await.expect(name).expect(name);
+        assert_eq!(a.status, AttemptStatus::Paying, "{name}");
+        assert_eq!(a.next_check_at, Some(recheck), "{name}");
+        let lease = recheck.plus_secs(60);
+        let due = store.claim_attempt_checks(recheck, lease, 10).await;
+        assert_eq!(due.expect(name).len(), 1, "{name}: the poller finds it");
     }
 }
 

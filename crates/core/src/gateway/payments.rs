@@ -19,6 +19,8 @@ use crate::time::Millis;
 
 /// Ask a channel again this long after it answered `Unknown`.
 const UNKNOWN_RECHECK_S: i64 = 5;
+/// Ask a channel to close a closed order's payment again this long after it would not.
+const CLOSE_RETRY_S: i64 = 60;
 
 /// A merchant's order, parsed and checked by the dialect.
 #[derive(Debug, Clone)]
@@ -338,6 +340,7 @@ impl Gateway {
                     return Err(Error::OrderAlreadyPaid);
                 }
             }
+            let mut recheck_attempt_at = None;
             if let Some(attempt) = self.latest_attempt(order_id).await?
                 && attempt.status == AttemptStatus::Paying
             {
@@ -352,7 +355,9 @@ impl Gateway {
                                 .await?;
                             continue;
                         }
-                        tracing::warn!(order = %order_id, ?outcome, "channel did not confirm the close");
+                        // The order closes all the same; the attempt stays under watch.
+                        tracing::warn!(order = %order_id, ?outcome, "channel did not confirm the close; will ask again");
+                        recheck_attempt_at = Some(self.now().plus_secs(super::RECOVERY_DELAY_S));
                     }
                 }
             }
@@ -361,6 +366,7 @@ impl Gateway {
                 from: order.status,
                 at: self.now(),
                 reason: reason.to_owned(),
+                recheck_attempt_at,
             };
             if self.store().close_order(&closing).await? {
                 return self.order_by_id(order_id).await;
@@ -402,11 +408,17 @@ impl Gateway {
         let count = attempts.len();
         for attempt in attempts {
             let order = self.order_by_id(&attempt.order_id).await?;
-            let outcome = self
-                .channel(&attempt.channel)?
-                .query_payment(&order, &attempt, now)
-                .await;
+            let channel = self.channel(&attempt.channel)?;
+            let outcome = channel.query_payment(&order, &attempt, now).await;
             let outcome = match outcome {
+                // The order closed but the channel had not confirmed closing this payment,
+                // and still has it waiting: ask it to close again.
+                ChannelOutcome::Pending { .. } if !order.status.is_open() => {
+                    if let Err(e) = self.retry_close(&order, &attempt).await {
+                        tracing::warn!(order = %order.id, error = %e, "could not record a close");
+                    }
+                    continue;
+                }
                 // Still waiting and no hint from the channel: ask again in a while.
                 ChannelOutcome::Pending {
                     check_after_s: None,
@@ -423,6 +435,44 @@ impl Gateway {
             }
         }
         Ok(count)
+    }
+
+    /// Asks the channel once more to close the payment of a closed order; closes the attempt
+    /// when it confirms, or asks again later.
+    async fn retry_close(&self, order: &Order, attempt: &Attempt) -> Result<()> {
+        let now = self.now();
+        match self
+            .channel(&attempt.channel)?
+            .close_payment(order, attempt)
+            .await
+        {
+            ChannelOutcome::Succeeded { .. } => {
+                let settlement = AttemptSettlement {
+                    order_id: order.id.clone(),
+                    seq: attempt.seq,
+                    attempt_from: AttemptStatus::Paying,
+                    attempt_to: AttemptStatus::Closed,
+                    order_from: order.status,
+                    order_to: order.status,
+                    at: now,
+                    channel_trade_no: None,
+                    channel_user: None,
+                    paid_at: None,
+                    fail: None,
+                    notification: None,
+                    late_refund: None,
+                };
+                // `false`: the attempt settled meanwhile, which is as good.
+                self.store().settle_attempt(&settlement).await?;
+            }
+            outcome => {
+                tracing::warn!(order = %order.id, ?outcome, "channel still did not confirm the close");
+                self.store()
+                    .schedule_attempt_check(&order.id, attempt.seq, now.plus_secs(CLOSE_RETRY_S))
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Queues the payment notification of a paid order once more (xxpay `executeNotify`).

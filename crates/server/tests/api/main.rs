@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a free port, driven over HTTP with the dialect
 //! clients and with raw bytes. One test binary (one link step).
 
+mod channels;
 mod cli;
 mod durability;
 mod helpers;

@@ -1,0 +1,262 @@
+//! The core against a channel that answers as real upstreams sometimes do and the sandbox
+//! never does: a close it does not confirm. The gateway runs on a real SQLite store with
+//! a scripted channel in place of the sandbox.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use paymux_core::Fen;
+use paymux_core::channel::{Channel, ChannelOutcome, Channels, PayAction, PaymentStart};
+use paymux_core::clock::ManualClock;
+use paymux_core::dialect::Dialect;
+use paymux_core::gateway::{Gateway, GatewaySettings, NewOrder};
+use paymux_core::ids::{MerchantId, MerchantOrderNo};
+use paymux_core::merchant::{Merchant, Settlement};
+use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus};
+use paymux_core::payway::{PayMethod, PayWay, Wallet};
+use paymux_core::refund::Refund;
+use paymux_core::time::Millis;
+
+const T0: Millis = Millis(1_750_000_000_000);
+
+/// What the channel answers, set by the test as it goes.
+struct Script {
+    close: ChannelOutcome,
+    query: ChannelOutcome,
+    closes_asked: usize,
+    refunds: Vec<String>,
+}
+
+struct ScriptedChannel(Mutex<Script>);
+
+impl ScriptedChannel {
+    fn set(&self, change: impl FnOnce(&mut Script)) {
+        change(&mut self.0.lock().expect("script"));
+    }
+
+    fn get<T>(&self, read: impl FnOnce(&Script) -> T) -> T {
+        read(&self.0.lock().expect("script"))
+    }
+}
+
+#[async_trait]
+impl Channel for ScriptedChannel {
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
+
+    async fn start_payment(&self, _order: &Order, _attempt: &Attempt) -> PaymentStart {
+        PaymentStart {
+            outcome: ChannelOutcome::Pending {
+                check_after_s: None,
+            },
+            action: PayAction::QrCode("scripted://pay".into()),
+        }
+    }
+
+    async fn query_payment(&self, _: &Order, _: &Attempt, _: Millis) -> ChannelOutcome {
+        self.get(|s| s.query.clone())
+    }
+
+    async fn close_payment(&self, _: &Order, _: &Attempt) -> ChannelOutcome {
+        let mut script = self.0.lock().expect("script");
+        script.closes_asked += 1;
+        script.close.clone()
+    }
+
+    async fn refund(&self, _: &Order, refund: &Refund, _: Millis) -> ChannelOutcome {
+        self.set(|s| s.refunds.push(refund.id.to_string()));
+        ChannelOutcome::Pending {
+            check_after_s: Some(5),
+        }
+    }
+}
+
+struct Setup {
+    gateway: Gateway,
+    channel: Arc<ScriptedChannel>,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = paymux_store::connect(&format!("sqlite://{}/p.db", dir.path().display()))
+        .await
+        .expect("store");
+    let channel = Arc::new(ScriptedChannel(Mutex::new(Script {
+        close: ChannelOutcome::Unknown {
+            reason: "timed out".into(),
+        },
+        query: ChannelOutcome::Pending {
+            check_after_s: None,
+        },
+        closes_asked: 0,
+        refunds: Vec::new(),
+    })));
+    let clock = Arc::new(ManualClock::new(T0));
+    let gateway = Gateway::start(
+        Arc::new(store),
+        Channels::new(channel.clone()),
+        clock.clone(),
+        vec![Merchant {
+            id: MerchantId::new("m"),
+            name: "M".into(),
+            settlement: Settlement::T1,
+            payout_fee: Fen::ZERO,
+        }],
+        GatewaySettings::default(),
+    )
+    .await
+    .expect("gateway");
+    Setup {
+        gateway,
+        channel,
+        clock,
+        _dir: dir,
+    }
+}
+
+async fn new_order(gateway: &Gateway, no: &str) -> Order {
+    let new = NewOrder {
+        merchant_id: MerchantId::new("m"),
+        merchant_order_no: MerchantOrderNo::parse(no, 32).expect("order no"),
+        dialect: Dialect::Upp,
+        pay_way: PayWay {
+            wallet: Wallet::WeChat,
+            method: PayMethod::Qr,
+        },
+        amount: Fen::from_fen_str("100").expect("amount"),
+        currency: "cny".into(),
+        subject: "s".into(),
+        body: "b".into(),
+        notify_url: None,
+        return_url: None,
+        client_ip: None,
+        extra: Default::default(),
+        expires_at: None,
+        auth_code: None,
+    };
+    gateway.create_order(new).await.expect("order").order
+}
+
+async fn attempt_status(gateway: &Gateway, order: &Order) -> AttemptStatus {
+    gateway
+        .latest_attempt(&order.id)
+        .await
+        .expect("store")
+        .expect("attempt")
+        .status
+}
+
+#[tokio::test]
+async fn a_close_the_channel_does_not_confirm_is_asked_again_until_it_is() {
+    let s = setup().await;
+    let order = new_order(&s.gateway, "C1").await;
+
+    // The channel times out on the close and still shows the payment waiting: the order
+    // closes, the attempt stays under watch.
+    let closed = s.gateway.close_order(&order.id, "merchant").await.unwrap();
+    assert_eq!(closed.status, OrderStatus::Closed);
+    assert_eq!(
+        attempt_status(&s.gateway, &order).await,
+        AttemptStatus::Paying
+    );
+    assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 0);
+
+    // Still not confirmed when asked again: asked once more a minute later.
+    s.clock.advance_secs(11);
+    assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 1);
+    assert_eq!(s.channel.get(|c| c.closes_asked), 2);
+    assert_eq!(
+        attempt_status(&s.gateway, &order).await,
+        AttemptStatus::Paying
+    );
+
+    // Confirmed: the attempt closes and nobody asks about it any more.
+    s.channel.set(|c| {
+        c.close = ChannelOutcome::Succeeded {
+            trade_no: String::new(),
+            payer: None,
+            at: T0,
+        }
+    });
+    s.clock.advance_secs(61);
+    assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 1);
+    assert_eq!(
+        attempt_status(&s.gateway, &order).await,
+        AttemptStatus::Closed
+    );
+    s.clock.advance_secs(3600);
+    assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 0);
+    assert_eq!(s.channel.get(|c| c.closes_asked), 3);
+
+    let order = s.gateway.order_by_id(&order.id).await.unwrap();
+    assert_eq!(order.status, OrderStatus::Closed);
+    assert_eq!(
+        order.fail_msg.as_deref(),
+        Some("merchant"),
+        "the close reason stays"
+    );
+    assert!(s.channel.get(|c| c.refunds.is_empty()));
+}
+
+#[tokio::test]
+async fn a_payment_that_slipped_past_an_unconfirmed_close_is_found_and_refunded() {
+    let s = setup().await;
+    let order = new_order(&s.gateway, "C2").await;
+    s.gateway.close_order(&order.id, "expired").await.unwrap();
+
+    // The payer paid while the close was in doubt.
+    s.channel.set(|c| {
+        c.query = ChannelOutcome::Succeeded {
+            trade_no: "WX1".into(),
+            payer: None,
+            at: T0.plus_secs(5),
+        }
+    });
+    s.clock.advance_secs(11);
+    assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 1);
+
+    assert_eq!(
+        attempt_status(&s.gateway, &order).await,
+        AttemptStatus::Succeeded
+    );
+    let order = s.gateway.order_by_id(&order.id).await.unwrap();
+    assert_eq!(order.status, OrderStatus::Closed);
+    let refunds = s.gateway.refunds_of_order(&order.id).await.unwrap();
+    assert_eq!(refunds.len(), 1);
+    assert!(refunds[0].automatic);
+    assert_eq!(refunds[0].amount, order.amount);
+    assert_eq!(
+        s.channel.get(|c| c.refunds.clone()),
+        vec![refunds[0].id.to_string()]
+    );
+}
+
+#[tokio::test]
+async fn a_payment_that_failed_behind_an_unconfirmed_close_leaves_the_order_as_closed() {
+    let s = setup().await;
+    let order = new_order(&s.gateway, "C3").await;
+    s.gateway.close_order(&order.id, "expired").await.unwrap();
+
+    s.channel.set(|c| {
+        c.query = ChannelOutcome::Failed {
+            code: "ORDERCLOSED".into(),
+            msg: "订单已关闭".into(),
+        }
+    });
+    s.clock.advance_secs(11);
+    assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 1);
+
+    let attempt = s.gateway.latest_attempt(&order.id).await.unwrap().unwrap();
+    assert_eq!(attempt.status, AttemptStatus::Failed);
+    assert_eq!(attempt.fail_code.as_deref(), Some("ORDERCLOSED"));
+    let order = s.gateway.order_by_id(&order.id).await.unwrap();
+    assert_eq!(order.status, OrderStatus::Closed);
+    assert_eq!(
+        order.fail_msg.as_deref(),
+        Some("expired"),
+        "the close reason stays"
+    );
+}
