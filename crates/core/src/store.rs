@@ -21,6 +21,10 @@ pub enum StoreError {
     DuplicateRequestNo,
     #[error("the order cannot be refunded that much")]
     NotRefundable,
+    /// A row the database refused (a check or key it breaks): about that row, not about
+    /// the database, so the rows beside it can still be written.
+    #[error("a database constraint refused the row: {0}")]
+    Constraint(String),
     #[error("database error: {0}")]
     Database(String),
     #[error("stored data does not parse: {0}")]

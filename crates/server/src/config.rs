@@ -218,17 +218,37 @@ pub enum ConfigError {
     Random(String),
 }
 
-/// Where and what, without the offending line itself: that line may hold a key.
+/// Where and what, without the offending line or value: either may be a key.
 fn parse_message(text: &str, e: &toml::de::Error) -> String {
+    let message = without_values(e.message());
     let before = e.span().and_then(|span| text.get(..span.start));
     match before {
         Some(before) => {
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-            format!("line {line}, column {column}: {}", e.message())
+            format!("line {line}, column {column}: {message}")
         }
-        None => e.message().to_owned(),
+        None => message,
     }
+}
+
+/// serde quotes the value it could not use (`invalid type: integer `123`, expected a
+/// string`); that value may be an unquoted key. Names of fields, which the other messages
+/// quote the same way, are kept.
+fn without_values(message: &str) -> String {
+    let Some((kind, rest)) = message.split_once(": ") else {
+        return message.to_owned();
+    };
+    if !matches!(kind, "invalid type" | "invalid value" | "invalid length") {
+        return message.to_owned();
+    }
+    let mut out = format!("{kind}: ");
+    let mut quoted = false;
+    for piece in rest.split('`') {
+        out.push_str(if quoted { "…" } else { piece });
+        quoted = !quoted;
+    }
+    out
 }
 
 impl Config {
@@ -469,6 +489,11 @@ mod tests {
         let err = Config::parse(text, "test.toml").unwrap_err().to_string();
         assert!(!err.contains("TOPSECRET"), "{err}");
         assert!(err.starts_with("test.toml: line 7, column "), "{err}");
+        // A key someone forgot to quote is not quoted back either.
+        let text = text.replace("\"TOPSECRET\\q\"", "98765432123");
+        let err = Config::parse(&text, "test.toml").unwrap_err().to_string();
+        assert!(!err.contains("98765432123"), "{err}");
+        assert!(err.contains("invalid type"), "{err}");
     }
 
     #[test]

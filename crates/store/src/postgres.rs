@@ -24,6 +24,12 @@ fn pg_error(e: sqlx::Error) -> StoreError {
     {
         return key;
     }
+    // SQLSTATE class 23: integrity constraint violation.
+    if let sqlx::Error::Database(dbe) = &e
+        && dbe.code().is_some_and(|code| code.starts_with("23"))
+    {
+        return StoreError::Constraint(e.to_string());
+    }
     StoreError::Database(e.to_string())
 }
 

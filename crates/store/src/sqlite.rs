@@ -68,11 +68,12 @@ struct Readers {
 }
 
 fn sqlite_error(e: rusqlite::Error) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(failure, Some(message)) = &e
+    if let rusqlite::Error::SqliteFailure(failure, message) = &e
         && failure.code == rusqlite::ErrorCode::ConstraintViolation
-        && let Some(key) = crate::unique_key_by_columns(message)
     {
-        return key;
+        let message = message.as_deref().unwrap_or_default();
+        return crate::unique_key_by_columns(message)
+            .unwrap_or_else(|| StoreError::Constraint(e.to_string()));
     }
     StoreError::Database(e.to_string())
 }

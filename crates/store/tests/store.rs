@@ -506,6 +506,43 @@ async fn an_order_closed_without_the_channels_confirmation_keeps_its_attempt_und
 }
 
 #[tokio::test]
+async fn a_row_the_database_refuses_fails_alone_in_its_batch() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let first = order("P0", "N0", 100);
+        store
+            .insert_order(&first, Some(&attempt(&first)))
+            .await
+            .expect(name);
+        // Sent together, so that they share a batch: one reuses a stored platform id.
+        let mut tasks = Vec::new();
+        for i in 1..=9 {
+            let id = if i == 5 {
+                "P0".to_owned()
+            } else {
+                format!("P{i}")
+            };
+            let o = order(&id, &format!("N{i}"), 100);
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store.insert_order(&o, Some(&attempt(&o))).await
+            }));
+        }
+        for (i, task) in (1..=9).zip(tasks) {
+            let result = task.await.expect("task");
+            if i == 5 {
+                assert!(
+                    matches!(result, Err(StoreError::Constraint(_))),
+                    "{name}: {result:?}"
+                );
+            } else {
+                assert!(result.is_ok(), "{name}: order {i}: {result:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn nodes_get_distinct_numbers() {
     let b = backends().await;
     for (name, store) in &b.stores {

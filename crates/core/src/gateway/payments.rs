@@ -19,8 +19,8 @@ use crate::time::Millis;
 
 /// Ask a channel again this long after it answered `Unknown`.
 const UNKNOWN_RECHECK_S: i64 = 5;
-/// Ask a channel to close a closed order's payment again this long after it would not.
-const CLOSE_RETRY_S: i64 = 60;
+/// How long after a close the channel has not confirmed its attempt stays under watch.
+const CLOSE_WATCH_S: i64 = 24 * 3600;
 
 /// A merchant's order, parsed and checked by the dialect.
 #[derive(Debug, Clone)]
@@ -438,39 +438,52 @@ impl Gateway {
     }
 
     /// Asks the channel once more to close the payment of a closed order; closes the attempt
-    /// when it confirms, or asks again later.
+    /// when it confirms. Otherwise asks again later, less often the longer it has been (a
+    /// tenth of the time since the close, between a minute and an hour), and gives up after
+    /// [`CLOSE_WATCH_S`]: no wallet keeps a payment open that long, and an attempt still in
+    /// doubt then is for reconciliation with the channel's statement.
     async fn retry_close(&self, order: &Order, attempt: &Attempt) -> Result<()> {
         let now = self.now();
-        match self
-            .channel(&attempt.channel)?
-            .close_payment(order, attempt)
-            .await
-        {
-            ChannelOutcome::Succeeded { .. } => {
-                let settlement = AttemptSettlement {
-                    order_id: order.id.clone(),
-                    seq: attempt.seq,
-                    attempt_from: AttemptStatus::Paying,
-                    attempt_to: AttemptStatus::Closed,
-                    order_from: order.status,
-                    order_to: order.status,
-                    at: now,
-                    channel_trade_no: None,
-                    channel_user: None,
-                    paid_at: None,
-                    fail: None,
-                    notification: None,
-                    late_refund: None,
-                };
-                // `false`: the attempt settled meanwhile, which is as good.
-                self.store().settle_attempt(&settlement).await?;
+        let watched_s = (now.0 - order.closed_at.unwrap_or(now).0) / 1000;
+        let confirmed = if watched_s >= CLOSE_WATCH_S {
+            tracing::error!(order = %order.id, seq = attempt.seq, "the channel never confirmed the close; closing the attempt, reconcile it with the channel's statement");
+            true
+        } else {
+            match self
+                .channel(&attempt.channel)?
+                .close_payment(order, attempt)
+                .await
+            {
+                ChannelOutcome::Succeeded { .. } => true,
+                outcome => {
+                    tracing::warn!(order = %order.id, ?outcome, "channel still did not confirm the close");
+                    false
+                }
             }
-            outcome => {
-                tracing::warn!(order = %order.id, ?outcome, "channel still did not confirm the close");
-                self.store()
-                    .schedule_attempt_check(&order.id, attempt.seq, now.plus_secs(CLOSE_RETRY_S))
-                    .await?;
-            }
+        };
+        if confirmed {
+            let settlement = AttemptSettlement {
+                order_id: order.id.clone(),
+                seq: attempt.seq,
+                attempt_from: AttemptStatus::Paying,
+                attempt_to: AttemptStatus::Closed,
+                order_from: order.status,
+                order_to: order.status,
+                at: now,
+                channel_trade_no: None,
+                channel_user: None,
+                paid_at: None,
+                fail: None,
+                notification: None,
+                late_refund: None,
+            };
+            // `false`: the attempt settled meanwhile, which is as good.
+            self.store().settle_attempt(&settlement).await?;
+        } else {
+            let wait_s = (watched_s / 10).clamp(60, 3600);
+            self.store()
+                .schedule_attempt_check(&order.id, attempt.seq, now.plus_secs(wait_s))
+                .await?;
         }
         Ok(())
     }

@@ -260,3 +260,29 @@ async fn a_payment_that_failed_behind_an_unconfirmed_close_leaves_the_order_as_c
         "the close reason stays"
     );
 }
+
+#[tokio::test]
+async fn a_close_that_is_never_confirmed_is_asked_less_and_less_then_given_up() {
+    let s = setup().await;
+    let order = new_order(&s.gateway, "C4").await;
+    s.channel
+        .set(|c| c.close = ChannelOutcome::unsupported("closing payments"));
+    s.gateway.close_order(&order.id, "merchant").await.unwrap();
+
+    // Two days of polling every minute.
+    for _ in 0..(2 * 24 * 60) {
+        s.clock.advance_secs(60);
+        s.gateway.check_pending_attempts(10).await.unwrap();
+    }
+    let asked = s.channel.get(|c| c.closes_asked);
+    assert!(
+        (20..=120).contains(&asked),
+        "asked {asked} times in a day, not once a minute"
+    );
+    assert_eq!(
+        attempt_status(&s.gateway, &order).await,
+        AttemptStatus::Closed
+    );
+    s.clock.advance_secs(3600);
+    assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 0);
+}
