@@ -81,6 +81,15 @@ fn order(id: &str, order_no: &str, amount: i64) -> Order {
     }
 }
 
+/// Inserts the order with its first attempt.
+async fn stored(store: &SqlStore, name: &str, o: Order) -> Order {
+    store
+        .insert_order(&o, Some(&attempt(&o)))
+        .await
+        .expect(name);
+    o
+}
+
 fn attempt(order: &Order) -> Attempt {
     Attempt {
         order_id: order.id.clone(),
@@ -151,11 +160,7 @@ fn refund(order: &Order, id: &str, refund_no: &str, amount: i64) -> Refund {
 async fn an_order_reads_back_as_written_by_either_key() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let o = order("P1", "M1", 100);
-        store
-            .insert_order(&o, Some(&attempt(&o)))
-            .await
-            .expect(name);
+        let o = stored(store, name, order("P1", "M1", 100)).await;
         let by_no = store
             .order(&o.merchant_id, OrderKey::Merchant(&o.merchant_order_no))
             .await
@@ -182,11 +187,7 @@ async fn an_order_reads_back_as_written_by_either_key() {
 async fn the_database_refuses_a_second_order_with_the_same_number() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let first = order("P1", "SAME", 100);
-        store
-            .insert_order(&first, Some(&attempt(&first)))
-            .await
-            .expect(name);
+        let first = stored(store, name, order("P1", "SAME", 100)).await;
         let second = order("P2", "SAME", 999);
         let err = store
             .insert_order(&second, Some(&attempt(&second)))
@@ -215,11 +216,7 @@ async fn the_database_refuses_a_second_order_with_the_same_number() {
 async fn a_settlement_applies_once_and_writes_its_notification_with_it() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let o = order("P1", "M1", 100);
-        store
-            .insert_order(&o, Some(&attempt(&o)))
-            .await
-            .expect(name);
+        let o = stored(store, name, order("P1", "M1", 100)).await;
         assert!(store.settle_attempt(&paid(&o)).await.expect(name), "{name}");
         assert!(
             !store.settle_attempt(&paid(&o)).await.expect(name),
@@ -249,11 +246,7 @@ async fn a_settlement_applies_once_and_writes_its_notification_with_it() {
 async fn concurrent_refunds_never_reserve_more_than_was_paid() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let o = order("P1", "M1", 100);
-        store
-            .insert_order(&o, Some(&attempt(&o)))
-            .await
-            .expect(name);
+        let o = stored(store, name, order("P1", "M1", 100)).await;
         store.settle_attempt(&paid(&o)).await.expect(name);
         let mut tasks = Vec::new();
         for i in 0..20 {
@@ -287,11 +280,7 @@ async fn concurrent_refunds_never_reserve_more_than_was_paid() {
 async fn refund_numbers_are_unique_per_merchant_and_a_refused_refund_reserves_nothing() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let o = order("P1", "M1", 100);
-        store
-            .insert_order(&o, Some(&attempt(&o)))
-            .await
-            .expect(name);
+        let o = stored(store, name, order("P1", "M1", 100)).await;
         store.settle_attempt(&paid(&o)).await.expect(name);
         store
             .insert_refund(&refund(&o, "R1", "RN", 10))
@@ -327,11 +316,7 @@ async fn refund_numbers_are_unique_per_merchant_and_a_refused_refund_reserves_no
 async fn an_unpaid_order_cannot_be_refunded() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let o = order("P1", "M1", 100);
-        store
-            .insert_order(&o, Some(&attempt(&o)))
-            .await
-            .expect(name);
+        let o = stored(store, name, order("P1", "M1", 100)).await;
         let err = store
             .insert_refund(&refund(&o, "R1", "RN", 10))
             .await
@@ -348,11 +333,7 @@ async fn an_unpaid_order_cannot_be_refunded() {
 async fn a_claimed_notification_is_not_claimed_again_until_its_lease_runs_out() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let o = order("P1", "M1", 100);
-        store
-            .insert_order(&o, Some(&attempt(&o)))
-            .await
-            .expect(name);
+        let o = stored(store, name, order("P1", "M1", 100)).await;
         store.settle_attempt(&paid(&o)).await.expect(name);
         let now = T0.plus_secs(11);
         let lease = now.plus_secs(60);
@@ -444,11 +425,7 @@ async fn concurrent_claimers_share_notifications_without_overlap() {
 async fn expired_open_orders_are_found_and_close_with_their_attempts() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let o = order("P1", "M1", 100);
-        store
-            .insert_order(&o, Some(&attempt(&o)))
-            .await
-            .expect(name);
+        let o = stored(store, name, order("P1", "M1", 100)).await;
         assert!(
             store.expired_orders(T0, 10).await.expect(name).is_empty(),
             "{name}"
@@ -480,11 +457,7 @@ async fn expired_open_orders_are_found_and_close_with_their_attempts() {
 async fn an_order_closed_without_the_channels_confirmation_keeps_its_attempt_under_watch() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let o = order("P1", "M1", 100);
-        store
-            .insert_order(&o, Some(&attempt(&o)))
-            .await
-            .expect(name);
+        let o = stored(store, name, order("P1", "M1", 100)).await;
         let recheck = T0.plus_secs(40);
         let closing = OrderClosing {
             order_id: o.id.clone(),
@@ -509,11 +482,7 @@ async fn an_order_closed_without_the_channels_confirmation_keeps_its_attempt_und
 async fn a_row_the_database_refuses_fails_alone_in_its_batch() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let first = order("P0", "N0", 100);
-        store
-            .insert_order(&first, Some(&attempt(&first)))
-            .await
-            .expect(name);
+        let first = stored(store, name, order("P0", "N0", 100)).await;
         // Sent together, so that they share a batch: one reuses a stored platform id.
         let mut tasks = Vec::new();
         for i in 1..=9 {
@@ -579,11 +548,7 @@ fn completed(
 async fn refunds_complete_against_the_refunded_total_they_were_decided_on() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let o = order("P1", "M1", 100);
-        store
-            .insert_order(&o, Some(&attempt(&o)))
-            .await
-            .expect(name);
+        let o = stored(store, name, order("P1", "M1", 100)).await;
         store.settle_attempt(&paid(&o)).await.expect(name);
         let first = refund(&o, "R1", "RN1", 40);
         let second = refund(&o, "R2", "RN2", 60);
@@ -653,11 +618,7 @@ async fn refunds_complete_against_the_refunded_total_they_were_decided_on() {
 async fn a_failed_refund_releases_its_reservation() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let o = order("P1", "M1", 100);
-        store
-            .insert_order(&o, Some(&attempt(&o)))
-            .await
-            .expect(name);
+        let o = stored(store, name, order("P1", "M1", 100)).await;
         store.settle_attempt(&paid(&o)).await.expect(name);
         let r = refund(&o, "R1", "RN1", 70);
         store.insert_refund(&r).await.expect(name);

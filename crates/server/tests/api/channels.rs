@@ -140,6 +140,19 @@ async fn new_order(gateway: &Gateway, no: &str) -> Order {
     gateway.create_order(new).await.expect("order").order
 }
 
+/// An order closed while the channel, by default, does not confirm the close.
+async fn closed_in_doubt(s: &Setup, no: &str, reason: &str) -> Order {
+    let order = new_order(&s.gateway, no).await;
+    s.gateway.close_order(&order.id, reason).await.unwrap();
+    order
+}
+
+/// One round of the poller, `after_s` seconds on; how many attempts it asked about.
+async fn poll_after(s: &Setup, after_s: i64) -> usize {
+    s.clock.advance_secs(after_s);
+    s.gateway.check_pending_attempts(10).await.unwrap()
+}
+
 async fn attempt_status(gateway: &Gateway, order: &Order) -> AttemptStatus {
     gateway
         .latest_attempt(&order.id)
@@ -165,8 +178,7 @@ async fn a_close_the_channel_does_not_confirm_is_asked_again_until_it_is() {
     assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 0);
 
     // Still not confirmed when asked again: asked once more a minute later.
-    s.clock.advance_secs(11);
-    assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 1);
+    assert_eq!(poll_after(&s, 11).await, 1);
     assert_eq!(s.channel.get(|c| c.closes_asked), 2);
     assert_eq!(
         attempt_status(&s.gateway, &order).await,
@@ -181,14 +193,12 @@ async fn a_close_the_channel_does_not_confirm_is_asked_again_until_it_is() {
             at: T0,
         }
     });
-    s.clock.advance_secs(61);
-    assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 1);
+    assert_eq!(poll_after(&s, 61).await, 1);
     assert_eq!(
         attempt_status(&s.gateway, &order).await,
         AttemptStatus::Closed
     );
-    s.clock.advance_secs(3600);
-    assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 0);
+    assert_eq!(poll_after(&s, 3600).await, 0);
     assert_eq!(s.channel.get(|c| c.closes_asked), 3);
 
     let order = s.gateway.order_by_id(&order.id).await.unwrap();
@@ -204,8 +214,7 @@ async fn a_close_the_channel_does_not_confirm_is_asked_again_until_it_is() {
 #[tokio::test]
 async fn a_payment_that_slipped_past_an_unconfirmed_close_is_found_and_refunded() {
     let s = setup().await;
-    let order = new_order(&s.gateway, "C2").await;
-    s.gateway.close_order(&order.id, "expired").await.unwrap();
+    let order = closed_in_doubt(&s, "C2", "expired").await;
 
     // The payer paid while the close was in doubt.
     s.channel.set(|c| {
@@ -215,8 +224,7 @@ async fn a_payment_that_slipped_past_an_unconfirmed_close_is_found_and_refunded(
             at: T0.plus_secs(5),
         }
     });
-    s.clock.advance_secs(11);
-    assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 1);
+    assert_eq!(poll_after(&s, 11).await, 1);
 
     assert_eq!(
         attempt_status(&s.gateway, &order).await,
@@ -237,8 +245,7 @@ async fn a_payment_that_slipped_past_an_unconfirmed_close_is_found_and_refunded(
 #[tokio::test]
 async fn a_payment_that_failed_behind_an_unconfirmed_close_leaves_the_order_as_closed() {
     let s = setup().await;
-    let order = new_order(&s.gateway, "C3").await;
-    s.gateway.close_order(&order.id, "expired").await.unwrap();
+    let order = closed_in_doubt(&s, "C3", "expired").await;
 
     s.channel.set(|c| {
         c.query = ChannelOutcome::Failed {
@@ -246,8 +253,7 @@ async fn a_payment_that_failed_behind_an_unconfirmed_close_leaves_the_order_as_c
             msg: "订单已关闭".into(),
         }
     });
-    s.clock.advance_secs(11);
-    assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 1);
+    assert_eq!(poll_after(&s, 11).await, 1);
 
     let attempt = s.gateway.latest_attempt(&order.id).await.unwrap().unwrap();
     assert_eq!(attempt.status, AttemptStatus::Failed);
@@ -283,6 +289,5 @@ async fn a_close_that_is_never_confirmed_is_asked_less_and_less_then_given_up() 
         attempt_status(&s.gateway, &order).await,
         AttemptStatus::Closed
     );
-    s.clock.advance_secs(3600);
-    assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 0);
+    assert_eq!(poll_after(&s, 3600).await, 0);
 }

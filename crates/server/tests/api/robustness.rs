@@ -140,6 +140,12 @@ async fn mistyped_paths_and_oversized_bodies_get_the_dialects_own_refusal() {
 async fn the_payer_pages_answer_malformed_input_in_their_own_format() {
     let gw = TestGateway::spawn(Backend::Sqlite).await;
     let get = |path: &str| gw.http.get(format!("{}{path}", gw.url)).send();
+    let pay_form = |body: &'static str| {
+        gw.http
+            .post(format!("{}/cashier/P1/pay", gw.url))
+            .body(body)
+            .send()
+    };
 
     // A path that is not UTF-8 names no order: the not-found page.
     let reply = get("/cashier/%FF").await.unwrap();
@@ -147,13 +153,7 @@ async fn the_payer_pages_answer_malformed_input_in_their_own_format() {
     assert!(reply.text().await.unwrap().contains("订单不存在"));
 
     // The page's form, without a content type or with the field twice: the page's answer.
-    let reply = gw
-        .http
-        .post(format!("{}/cashier/P1/pay", gw.url))
-        .body("result=maybe&result=success")
-        .send()
-        .await
-        .unwrap();
+    let reply = pay_form("result=maybe&result=success").await.unwrap();
     assert_eq!(reply.status(), 400);
     assert!(
         reply
@@ -161,13 +161,7 @@ async fn the_payer_pages_answer_malformed_input_in_their_own_format() {
             .get("content-type")
             .is_some_and(|t| t.to_str().unwrap_or("").starts_with("text/html"))
     );
-    let reply = gw
-        .http
-        .post(format!("{}/cashier/P1/pay", gw.url))
-        .body("result=success")
-        .send()
-        .await
-        .unwrap();
+    let reply = pay_form("result=success").await.unwrap();
     assert_eq!(
         reply.status(),
         404,
