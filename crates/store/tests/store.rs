@@ -187,7 +187,7 @@ async fn an_order_reads_back_as_written_by_either_key() {
 async fn the_database_refuses_a_second_order_with_the_same_number() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let first = stored(store, name, order("P1", "SAME", 100)).await;
+        stored(store, name, order("P1", "SAME", 100)).await;
         let second = order("P2", "SAME", 999);
         let err = store
             .insert_order(&second, Some(&attempt(&second)))
@@ -482,7 +482,7 @@ async fn an_order_closed_without_the_channels_confirmation_keeps_its_attempt_und
 async fn a_row_the_database_refuses_fails_alone_in_its_batch() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let first = stored(store, name, order("P0", "N0", 100)).await;
+        stored(store, name, order("P0", "N0", 100)).await;
         // Sent together, so that they share a batch: one reuses a stored platform id.
         let mut tasks = Vec::new();
         for i in 1..=9 {
