@@ -83,8 +83,10 @@ pub fn router(state: XxpayState) -> Router {
             get(create_order).post(create_order),
         )
         .route("/api/pay/query_order", get(query_order).post(query_order))
-        // A mistyped path (a trailing slash, say) gets xxpay's own refusal, not a bare 404.
-        .route("/api/pay/{*rest}", any(unknown_path))
+        // A mistyped path (a trailing slash, say), and §3's payouts until they are served,
+        // get xxpay's own refusal, not a bare 404. Routes of their own (the QR images
+        // under /api/qrcode) take precedence over this one.
+        .route("/api/{*rest}", any(unknown_path))
         .method_not_allowed_fallback(|| async { XxpayError::Malformed.into_response() })
         .with_state(state);
     catch_panics(routes, || {

@@ -96,7 +96,13 @@ async fn mistyped_paths_and_oversized_bodies_get_the_dialects_own_refusal() {
     let gw = TestGateway::spawn(Backend::Sqlite).await;
     let too_large = vec![b'a'; 3 * 1024 * 1024];
 
-    for path in ["/api/pay/create_order/", "/api/pay/nothing", "/api/pay/a/b"] {
+    for path in [
+        "/api/pay/create_order/",
+        "/api/pay/nothing",
+        "/api/pay/a/b",
+        "/api/pay",
+        "/api/trans/create_order",
+    ] {
         let (status, text) = send(&gw, reqwest::Method::POST, path, b"{}".to_vec()).await;
         assert_eq!(status, 200, "{path}");
         let reply: Value = serde_json::from_str(&text).expect(&text);
