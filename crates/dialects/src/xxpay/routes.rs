@@ -140,33 +140,27 @@ fn signed_reply(mut params: Params, key: &SecretString) -> Response {
     tag(response, "xxpay", true)
 }
 
-/// The body, or xxpay's refusal when it cannot be read (too large, cut off): the extractor's
-/// own rejection would be plain text.
-fn readable(body: Result<Bytes, BytesRejection>) -> Result<Bytes, XxpayError> {
-    body.map_err(|_| XxpayError::Malformed)
-}
+/// The body as xxpay reads it. One that cannot be read (too large, cut off) gets xxpay's
+/// refusal; the extractor's own rejection would be plain text.
+type Body = Result<Bytes, BytesRejection>;
 
 async fn create_order(
     State(state): State<XxpayState>,
     RawQuery(query): RawQuery,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
-    let body = match readable(body) {
-        Ok(body) => body,
-        Err(e) => return e.into_response(),
-    };
-    match handle_create_order(&state, query.as_deref(), &body).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    }
+    handle_create_order(&state, query.as_deref(), body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn handle_create_order(
     state: &XxpayState,
     query: Option<&str>,
-    body: &[u8],
+    body: Body,
 ) -> Result<Response, XxpayError> {
-    let (params, merchant) = authenticate(state, query, body)?;
+    let body = body.map_err(|_| XxpayError::Malformed)?;
+    let (params, merchant) = authenticate(state, query, &body)?;
     let request: CreateOrderRequest = wire::from_params(&params);
     let new_order = convert::new_order(
         &request,
@@ -206,24 +200,20 @@ async fn handle_create_order(
 async fn query_order(
     State(state): State<XxpayState>,
     RawQuery(query): RawQuery,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
-    let body = match readable(body) {
-        Ok(body) => body,
-        Err(e) => return e.into_response(),
-    };
-    match handle_query_order(&state, query.as_deref(), &body).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    }
+    handle_query_order(&state, query.as_deref(), body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn handle_query_order(
     state: &XxpayState,
     query: Option<&str>,
-    body: &[u8],
+    body: Body,
 ) -> Result<Response, XxpayError> {
-    let (params, merchant) = authenticate(state, query, body)?;
+    let body = body.map_err(|_| XxpayError::Malformed)?;
+    let (params, merchant) = authenticate(state, query, &body)?;
     let request: QueryOrderRequest = wire::from_params(&params);
     let merchant_id = &merchant.merchant_id;
     let order = match (&request.pay_order_id, &request.mch_order_no) {
