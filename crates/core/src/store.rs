@@ -65,6 +65,34 @@ pub struct AttemptSettlement {
     pub late_refund: Option<Refund>,
 }
 
+impl AttemptSettlement {
+    /// The attempt moves to `attempt_to` and the order to `order_to`, from where they
+    /// stand, with nothing else recorded; callers add what their outcome carries.
+    pub fn new(
+        order: &Order,
+        attempt: &Attempt,
+        attempt_to: AttemptStatus,
+        order_to: OrderStatus,
+        at: Millis,
+    ) -> AttemptSettlement {
+        AttemptSettlement {
+            order_id: order.id.clone(),
+            seq: attempt.seq,
+            attempt_from: attempt.status,
+            attempt_to,
+            order_from: order.status,
+            order_to,
+            at,
+            channel_trade_no: None,
+            channel_user: None,
+            paid_at: None,
+            fail: None,
+            notification: None,
+            late_refund: None,
+        }
+    }
+}
+
 /// The order closes (merchant or expiry); its pending attempts close with it.
 #[derive(Debug, Clone)]
 pub struct OrderClosing {

@@ -97,10 +97,6 @@ pub fn md5_hex_lower(data: &[u8]) -> String {
     hex_with(&Md5::digest(data), b"0123456789abcdef")
 }
 
-pub fn md5_hex_upper(data: &[u8]) -> String {
-    hex_upper(&Md5::digest(data))
-}
-
 pub fn hex_upper(bytes: &[u8]) -> String {
     hex_with(bytes, b"0123456789ABCDEF")
 }
@@ -193,7 +189,10 @@ mod tests {
     #[test]
     fn md5_of_the_empty_string() {
         assert_eq!(md5_hex_lower(b""), "d41d8cd98f00b204e9800998ecf8427e");
-        assert_eq!(md5_hex_upper(b"a"), "0CC175B9C0F1B6A831C399E269772661");
+        assert_eq!(
+            hex_upper(&Md5::digest(b"a")),
+            "0CC175B9C0F1B6A831C399E269772661"
+        );
     }
 
     #[test]

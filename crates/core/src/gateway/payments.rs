@@ -225,19 +225,14 @@ impl Gateway {
                             _ => order.status,
                         };
                     AttemptSettlement {
-                        order_id: order.id.clone(),
-                        seq,
-                        attempt_from: attempt.status,
-                        attempt_to: AttemptStatus::Failed,
-                        order_from: order.status,
-                        order_to,
-                        at: now,
-                        channel_trade_no: None,
-                        channel_user: None,
-                        paid_at: None,
                         fail: Some((code.clone(), msg.clone())),
-                        notification: None,
-                        late_refund: None,
+                        ..AttemptSettlement::new(
+                            &order,
+                            &attempt,
+                            AttemptStatus::Failed,
+                            order_to,
+                            now,
+                        )
                     }
                 }
                 ChannelOutcome::Pending { check_after_s } => {
@@ -277,19 +272,9 @@ impl Gateway {
         now: Millis,
     ) -> AttemptSettlement {
         let mut settlement = AttemptSettlement {
-            order_id: order.id.clone(),
-            seq: attempt.seq,
-            attempt_from: attempt.status,
-            attempt_to: AttemptStatus::Succeeded,
-            order_from: order.status,
-            order_to: order.status,
-            at: now,
             channel_trade_no: Some(trade_no.to_owned()),
             channel_user: payer.map(str::to_owned),
-            paid_at: None,
-            fail: None,
-            notification: None,
-            late_refund: None,
+            ..AttemptSettlement::new(order, attempt, AttemptStatus::Succeeded, order.status, now)
         };
         match next_status(order.status, order.amount, OrderEvent::AttemptSucceeded) {
             Transition::To(to) => {
@@ -462,21 +447,8 @@ impl Gateway {
             }
         };
         if confirmed {
-            let settlement = AttemptSettlement {
-                order_id: order.id.clone(),
-                seq: attempt.seq,
-                attempt_from: AttemptStatus::Paying,
-                attempt_to: AttemptStatus::Closed,
-                order_from: order.status,
-                order_to: order.status,
-                at: now,
-                channel_trade_no: None,
-                channel_user: None,
-                paid_at: None,
-                fail: None,
-                notification: None,
-                late_refund: None,
-            };
+            let settlement =
+                AttemptSettlement::new(order, attempt, AttemptStatus::Closed, order.status, now);
             // `false`: the attempt settled meanwhile, which is as good.
             self.store().settle_attempt(&settlement).await?;
         } else {
