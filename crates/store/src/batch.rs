@@ -1,10 +1,11 @@
 //! Group commit for new orders, the hot path. One task takes every order waiting to be
-//! inserted and writes them as one script: multi-row inserts in one transaction, one commit
+//! inserted and writes them as one script: its inserts in one transaction, one commit
 //! (one fsync), then answers each caller. A caller is answered only after the commit, so an
 //! acknowledged order is on disk.
 //!
-//! Duplicate order numbers are found by `ON CONFLICT DO NOTHING RETURNING id`: the orders
-//! the database did not insert are the duplicates, two of the same batch included; only the
+//! Duplicate order numbers are found by `ON CONFLICT DO NOTHING` (and `RETURNING id` or the
+//! count of changed rows): the orders the database did not insert are the duplicates, two
+//! of the same batch included; only the
 //! inserted orders' attempts are written after them. If a batch fails as a whole, its orders are
 //! retried one by one, so one bad row cannot fail the others.
 
@@ -68,7 +69,10 @@ struct Pending {
 
 impl Pending {
     fn text(&self, column: usize) -> &str {
-        self.order[column].as_text().unwrap_or_default()
+        self.order
+            .get(column)
+            .and_then(SqlValue::as_text)
+            .unwrap_or_default()
     }
 
     fn id(&self) -> &str {
