@@ -38,15 +38,16 @@ struct Chunk {
 /// run in-process, and a statement that inserts several rows needs a statement journal (a
 /// copy of every page it touches) in case it fails halfway. SQLite learns whether an order
 /// was inserted from the count of changed rows rather than from `RETURNING`, for which it
-/// would build a temporary table each time.
+/// would build a temporary table each time. Its statements are written with SQLite's own
+/// `?n` placeholders, so the writer need not rewrite them for every order.
 static POSTGRES_CHUNKS: LazyLock<Vec<Chunk>> = LazyLock::new(|| {
     [32, 16, 8, 4, 2, 1]
         .into_iter()
         .map(|rows| Chunk {
             rows,
             returns_ids: true,
-            orders: insert_orders_sql(rows, " RETURNING id"),
-            attempts: insert_attempts_sql(rows),
+            orders: insert_orders_sql(rows, '$', " RETURNING id"),
+            attempts: insert_attempts_sql(rows, '$'),
         })
         .collect()
 });
@@ -54,8 +55,8 @@ static SQLITE_CHUNKS: LazyLock<Vec<Chunk>> = LazyLock::new(|| {
     vec![Chunk {
         rows: 1,
         returns_ids: false,
-        orders: insert_orders_sql(1, ""),
-        attempts: insert_attempts_sql(1),
+        orders: insert_orders_sql(1, '?', ""),
+        attempts: insert_attempts_sql(1, '?'),
     }]
 });
 
@@ -194,8 +195,8 @@ fn outcome(inserted: &HashSet<String>, p: &Pending) -> Result<(), StoreError> {
     }
 }
 
-/// `($1, $2, …), ($k, …) …` for `rows` rows of `columns` values.
-fn values_list(columns: usize, rows: usize) -> String {
+/// `($1, $2, …), ($k, …) …` for `rows` rows of `columns` values; `mark` is `$` or `?`.
+fn values_list(columns: usize, rows: usize, mark: char) -> String {
     let mut sql = String::with_capacity(rows * columns * 5);
     let mut n = 1;
     for row in 0..rows {
@@ -204,7 +205,7 @@ fn values_list(columns: usize, rows: usize) -> String {
             if col > 0 {
                 sql.push_str(", ");
             }
-            sql.push('$');
+            sql.push(mark);
             sql.push_str(&n.to_string());
             n += 1;
         }
@@ -213,19 +214,19 @@ fn values_list(columns: usize, rows: usize) -> String {
     sql
 }
 
-fn insert_orders_sql(rows: usize, returning: &str) -> String {
+fn insert_orders_sql(rows: usize, mark: char, returning: &str) -> String {
     format!(
         "INSERT INTO orders ({}) VALUES {} ON CONFLICT (merchant_id, merchant_order_no) DO NOTHING{returning}",
         ORDER_COLUMNS.join(", "),
-        values_list(ORDER_COLUMNS.len(), rows)
+        values_list(ORDER_COLUMNS.len(), rows, mark)
     )
 }
 
-fn insert_attempts_sql(rows: usize) -> String {
+fn insert_attempts_sql(rows: usize, mark: char) -> String {
     format!(
         "INSERT INTO attempts ({}) VALUES {}",
         ATTEMPT_COLUMNS.join(", "),
-        values_list(ATTEMPT_COLUMNS.len(), rows)
+        values_list(ATTEMPT_COLUMNS.len(), rows, mark)
     )
 }
 
@@ -314,6 +315,7 @@ mod tests {
 
     #[test]
     fn placeholders_number_every_value() {
-        assert_eq!(values_list(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(values_list(2, 2, '$'), "($1, $2), ($3, $4)");
+        assert_eq!(values_list(2, 1, '?'), "(?1, ?2)");
     }
 }

@@ -104,15 +104,18 @@ fn open(path: &PathBuf, writer: bool) -> Result<Connection, StoreError> {
 /// followed by a digit is a placeholder (`'$.x'` in a JSON path stays as it is).
 fn numbered(sql: &str) -> Cow<'_, str> {
     let bytes = sql.as_bytes();
-    let is_placeholder =
-        |i: usize| bytes[i] == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
-    if !(0..bytes.len()).any(is_placeholder) {
+    let mut placeholders = sql
+        .match_indices('$')
+        .map(|(i, _)| i)
+        .filter(|&i| bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+        .peekable();
+    if placeholders.peek().is_none() {
         return Cow::Borrowed(sql);
     }
     // Only ASCII `$` is replaced by ASCII `?`: the text stays valid UTF-8.
     let mut out = String::with_capacity(sql.len());
     let mut copied = 0;
-    for i in (0..bytes.len()).filter(|&i| is_placeholder(i)) {
+    for i in placeholders {
         out.push_str(&sql[copied..i]);
         out.push('?');
         copied = i + 1;
