@@ -1,13 +1,22 @@
 //! Group commit for new orders, the hot path. One task takes every order waiting to be
-//! inserted and writes them as one script: its inserts in one transaction, one commit
-//! (one fsync), then answers each caller. A caller is answered only after the commit, so an
+//! inserted and writes them together: their inserts in one transaction, one commit (one
+//! fsync), then answers each caller. A caller is answered only after the commit, so an
 //! acknowledged order is on disk.
 //!
-//! Duplicate order numbers are found by `ON CONFLICT DO NOTHING` (and `RETURNING id` or the
-//! count of changed rows): the orders the database did not insert are the duplicates, two
-//! of the same batch included; only the
-//! inserted orders' attempts are written after them. If a batch fails as a whole, its orders are
-//! retried one by one, so one bad row cannot fail the others.
+//! Duplicate order numbers are found by `ON CONFLICT DO NOTHING`: the orders the database
+//! did not insert are the duplicates, two of the same batch included; only the inserted
+//! orders' attempts are written. If a batch fails as a whole, its orders are retried one by
+//! one, so one bad row cannot fail the others.
+//!
+//! The backends write a batch differently:
+//! - SQLite inserts row by row, in-process. A statement that inserts several rows would
+//!   need a statement journal (a copy of every page it touches) in case it failed halfway.
+//!   It learns whether an order was inserted from the count of changed rows rather than
+//!   from `RETURNING`, for which it would build a temporary table each time.
+//! - PostgreSQL gets the whole batch as one statement that commits by itself: each column
+//!   bound as one array and expanded by `UNNEST`, orders and attempts in one `WITH`. One
+//!   round trip and one commit per batch, however many orders it holds, and one prepared
+//!   statement for every batch size.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -18,46 +27,47 @@ use paymux_core::store::StoreError;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::script::{Collect, Guard, Script, SqlValue, Step, v};
-use crate::sql::{ATTEMPT_COLUMNS, ORDER_COLUMNS, attempt_values, order_values};
+use crate::sql::{
+    ATTEMPT_COLUMNS, Column, ColumnType, ORDER_COLUMNS, attempt_values, order_values,
+};
 use crate::{Backend, Engine};
 
 /// Orders per transaction at most.
 const MAX_BATCH: usize = 256;
 
-/// The insert statements for one number of rows, built once.
-struct Chunk {
-    rows: usize,
-    /// Says which orders it inserted by `RETURNING id`; otherwise by its count of changes.
-    returns_ids: bool,
-    orders: String,
-    attempts: String,
-}
-
-/// PostgreSQL inserts up to 32 rows per statement: every statement is a round trip, and
-/// fixed sizes keep the prepared statements few. SQLite inserts row by row: its statements
-/// run in-process, and a statement that inserts several rows needs a statement journal (a
-/// copy of every page it touches) in case it fails halfway. SQLite learns whether an order
-/// was inserted from the count of changed rows rather than from `RETURNING`, for which it
-/// would build a temporary table each time. Its statements are written with SQLite's own
-/// `?n` placeholders, so the writer need not rewrite them for every order.
-static POSTGRES_CHUNKS: LazyLock<Vec<Chunk>> = LazyLock::new(|| {
-    [32, 16, 8, 4, 2, 1]
-        .into_iter()
-        .map(|rows| Chunk {
-            rows,
-            returns_ids: true,
-            orders: insert_orders_sql(rows, '$', " RETURNING id"),
-            attempts: insert_attempts_sql(rows, '$'),
-        })
-        .collect()
+/// SQLite's inserts of one order and of one attempt, with its own `?n` placeholders so the
+/// writer need not rewrite them for every order.
+static SQLITE_INSERT_ORDER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO orders ({}) VALUES ({}) ON CONFLICT (merchant_id, merchant_order_no) DO NOTHING",
+        names(ORDER_COLUMNS),
+        placeholders(ORDER_COLUMNS.len(), 1)
+    )
 });
-static SQLITE_CHUNKS: LazyLock<Vec<Chunk>> = LazyLock::new(|| {
-    vec![Chunk {
-        rows: 1,
-        returns_ids: false,
-        orders: insert_orders_sql(1, '?', ""),
-        attempts: insert_attempts_sql(1, '?'),
-    }]
+static SQLITE_INSERT_ATTEMPT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO attempts ({}) VALUES ({})",
+        names(ATTEMPT_COLUMNS),
+        placeholders(ATTEMPT_COLUMNS.len(), 1)
+    )
+});
+
+/// PostgreSQL's insert of a whole batch; it returns the ids of the orders inserted.
+static POSTGRES_INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
+    let attempts_from = ORDER_COLUMNS.len() + 1;
+    format!(
+        "WITH new_orders AS (\
+            INSERT INTO orders ({orders}) SELECT * FROM UNNEST({order_arrays}) \
+            ON CONFLICT (merchant_id, merchant_order_no) DO NOTHING RETURNING id\
+        ), new_attempts AS (\
+            INSERT INTO attempts ({attempts}) SELECT * FROM UNNEST({attempt_arrays}) AS a ({attempts}) \
+            WHERE a.order_id IN (SELECT id FROM new_orders)\
+        ) SELECT id FROM new_orders",
+        orders = names(ORDER_COLUMNS),
+        order_arrays = arrays(ORDER_COLUMNS, 1),
+        attempts = names(ATTEMPT_COLUMNS),
+        attempt_arrays = arrays(ATTEMPT_COLUMNS, attempts_from),
+    )
 });
 
 /// An order waiting to be written, as the values of its row.
@@ -195,74 +205,56 @@ fn outcome(inserted: &HashSet<String>, p: &Pending) -> Result<(), StoreError> {
     }
 }
 
-/// `($1, $2, …), ($k, …) …` for `rows` rows of `columns` values; `mark` is `$` or `?`.
-fn values_list(columns: usize, rows: usize, mark: char) -> String {
-    let mut sql = String::with_capacity(rows * columns * 5);
-    let mut n = 1;
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for col in 0..columns {
-            if col > 0 {
-                sql.push_str(", ");
-            }
-            sql.push(mark);
-            sql.push_str(&n.to_string());
-            n += 1;
-        }
-        sql.push(')');
-    }
-    sql
+fn names(columns: &[Column]) -> String {
+    columns
+        .iter()
+        .map(|c| c.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn insert_orders_sql(rows: usize, mark: char, returning: &str) -> String {
-    format!(
-        "INSERT INTO orders ({}) VALUES {} ON CONFLICT (merchant_id, merchant_order_no) DO NOTHING{returning}",
-        ORDER_COLUMNS.join(", "),
-        values_list(ORDER_COLUMNS.len(), rows, mark)
-    )
+/// `?1, ?2, …` for `count` values from `?first`.
+fn placeholders(count: usize, first: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("?{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn insert_attempts_sql(rows: usize, mark: char) -> String {
-    format!(
-        "INSERT INTO attempts ({}) VALUES {}",
-        ATTEMPT_COLUMNS.join(", "),
-        values_list(ATTEMPT_COLUMNS.len(), rows, mark)
-    )
-}
-
-/// Splits `n` rows into the fixed chunk sizes, largest first.
-fn split(chunks: &'static [Chunk], mut n: usize) -> Vec<&'static Chunk> {
-    let mut sizes = Vec::new();
-    for chunk in chunks {
-        while n >= chunk.rows {
-            sizes.push(chunk);
-            n -= chunk.rows;
-        }
-    }
-    sizes
+/// `$1::text[], $2::bigint[], …`: one typed array per column, from `$first`.
+fn arrays(columns: &[Column], first: usize) -> String {
+    columns
+        .iter()
+        .zip(first..)
+        .map(|(c, n)| match c.kind {
+            ColumnType::Text => format!("${n}::text[]"),
+            ColumnType::Bigint => format!("${n}::bigint[]"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Inserts the batch in one transaction; returns the ids of the orders inserted.
 async fn insert(engine: &Engine, batch: &[Pending]) -> Result<HashSet<String>, StoreError> {
-    let chunks: &'static [Chunk] = match engine.backend() {
-        Backend::Sqlite => &SQLITE_CHUNKS,
-        Backend::Postgres => &POSTGRES_CHUNKS,
-    };
-    let mut steps = Vec::new();
-    let mut rest = batch;
-    for chunk in split(chunks, batch.len()) {
-        let (rows, tail) = rest.split_at(chunk.rows);
-        rest = tail;
-        steps.push(Step {
-            sql: Cow::Borrowed(chunk.orders.as_str()),
-            values: rows.iter().flat_map(|p| p.order.iter().cloned()).collect(),
-            guard: Guard::None,
-            collect: match rows {
-                [one] if !chunk.returns_ids => Collect::IfChanged(one.id().to_owned()),
-                _ => Collect::Rows,
-            },
-        });
+    match engine.backend() {
+        Backend::Sqlite => insert_row_by_row(engine, batch).await,
+        Backend::Postgres => insert_as_arrays(engine, batch).await,
     }
+}
+
+async fn insert_row_by_row(
+    engine: &Engine,
+    batch: &[Pending],
+) -> Result<HashSet<String>, StoreError> {
+    let steps = batch
+        .iter()
+        .map(|p| Step {
+            sql: Cow::Borrowed(SQLITE_INSERT_ORDER.as_str()),
+            values: p.order.clone(),
+            guard: Guard::None,
+            collect: Collect::IfChanged(p.id().to_owned()),
+        })
+        .collect();
     // The attempts of the orders that were inserted, once their ids are known.
     let attempts: Vec<(String, Vec<SqlValue>)> = batch
         .iter()
@@ -270,24 +262,16 @@ async fn insert(engine: &Engine, batch: &[Pending]) -> Result<HashSet<String>, S
         .collect();
     let then = Box::new(move |inserted: &[String]| {
         let inserted: HashSet<&str> = inserted.iter().map(String::as_str).collect();
-        let attempts: Vec<Vec<SqlValue>> = attempts
+        attempts
             .into_iter()
             .filter(|(order_id, _)| inserted.contains(order_id.as_str()))
-            .map(|(_, values)| values)
-            .collect();
-        let mut steps = Vec::new();
-        let mut rest = attempts.as_slice();
-        for chunk in split(chunks, attempts.len()) {
-            let (rows, tail) = rest.split_at(chunk.rows);
-            rest = tail;
-            steps.push(Step {
-                sql: Cow::Borrowed(chunk.attempts.as_str()),
-                values: rows.concat(),
+            .map(|(_, values)| Step {
+                sql: Cow::Borrowed(SQLITE_INSERT_ATTEMPT.as_str()),
+                values,
                 guard: Guard::None,
                 collect: Collect::Nothing,
-            });
-        }
-        steps
+            })
+            .collect()
     });
     let outcome = engine
         .run(Script {
@@ -298,24 +282,90 @@ async fn insert(engine: &Engine, batch: &[Pending]) -> Result<HashSet<String>, S
     Ok(outcome.collected.into_iter().collect())
 }
 
+async fn insert_as_arrays(
+    engine: &Engine,
+    batch: &[Pending],
+) -> Result<HashSet<String>, StoreError> {
+    let orders: Vec<&[SqlValue]> = batch.iter().map(|p| p.order.as_slice()).collect();
+    let attempts: Vec<&[SqlValue]> = batch.iter().filter_map(|p| p.attempt.as_deref()).collect();
+    let mut values = columns(ORDER_COLUMNS, &orders)?;
+    values.extend(columns(ATTEMPT_COLUMNS, &attempts)?);
+    let inserted = engine
+        .write_fetch(POSTGRES_INSERT_BATCH.as_str(), values, crate::rows::id)
+        .await?;
+    Ok(inserted.into_iter().map(|id| id.to_string()).collect())
+}
+
+/// Rows of values turned into one array per column.
+fn columns(columns: &[Column], rows: &[&[SqlValue]]) -> Result<Vec<SqlValue>, StoreError> {
+    let mismatch = |column: &Column| {
+        StoreError::Database(format!(
+            "a value of the wrong type for column {}",
+            column.name
+        ))
+    };
+    let mut out = Vec::with_capacity(columns.len());
+    for (i, column) in columns.iter().enumerate() {
+        let cells = rows.iter().map(|row| row.get(i));
+        out.push(match column.kind {
+            ColumnType::Text => SqlValue::TextColumn(
+                cells
+                    .map(|cell| match cell {
+                        Some(SqlValue::Text(s)) => Ok(Some(s.clone())),
+                        Some(SqlValue::NullText) => Ok(None),
+                        _ => Err(mismatch(column)),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            ColumnType::Bigint => SqlValue::BigintColumn(
+                cells
+                    .map(|cell| match cell {
+                        Some(SqlValue::Int(n)) => Ok(Some(*n)),
+                        Some(SqlValue::NullInt) => Ok(None),
+                        _ => Err(mismatch(column)),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn batches_split_into_the_fixed_statement_sizes() {
-        let sizes = |chunks, n| split(chunks, n).iter().map(|c| c.rows).collect::<Vec<_>>();
-        assert_eq!(sizes(&POSTGRES_CHUNKS, 0), Vec::<usize>::new());
-        assert_eq!(sizes(&POSTGRES_CHUNKS, 1), vec![1]);
-        assert_eq!(sizes(&POSTGRES_CHUNKS, 35), vec![32, 2, 1]);
-        assert_eq!(sizes(&POSTGRES_CHUNKS, 64), vec![32, 32]);
-        assert_eq!(sizes(&POSTGRES_CHUNKS, 31), vec![16, 8, 4, 2, 1]);
-        assert_eq!(sizes(&SQLITE_CHUNKS, 3), vec![1, 1, 1]);
+    fn sqlite_statements_use_numbered_placeholders() {
+        assert_eq!(placeholders(3, 1), "?1, ?2, ?3");
+        assert!(
+            SQLITE_INSERT_ATTEMPT
+                .ends_with("VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")
+        );
     }
 
     #[test]
-    fn placeholders_number_every_value() {
-        assert_eq!(values_list(2, 2, '$'), "($1, $2), ($3, $4)");
-        assert_eq!(values_list(2, 1, '?'), "(?1, ?2)");
+    fn postgres_binds_one_typed_array_per_column() {
+        let columns = [
+            Column {
+                name: "a",
+                kind: ColumnType::Text,
+            },
+            Column {
+                name: "b",
+                kind: ColumnType::Bigint,
+            },
+        ];
+        assert_eq!(arrays(&columns, 3), "$3::text[], $4::bigint[]");
+        let rows: [&[SqlValue]; 2] = [&[v("x"), SqlValue::NullInt], &[SqlValue::NullText, v(7)]];
+        assert_eq!(
+            super::columns(&columns, &rows).unwrap(),
+            vec![
+                SqlValue::TextColumn(vec![Some("x".into()), None]),
+                SqlValue::BigintColumn(vec![None, Some(7)]),
+            ]
+        );
+        let wrong: [&[SqlValue]; 1] = [&[v(1), v(2)]];
+        assert!(super::columns(&columns, &wrong).is_err());
     }
 }

@@ -10,6 +10,10 @@ pub(crate) enum SqlValue {
     Text(String),
     NullInt,
     NullText,
+    /// One column of many rows, bound as one PostgreSQL array for `UNNEST`. SQLite has no
+    /// arrays; no statement it runs binds these.
+    TextColumn(Vec<Option<String>>),
+    BigintColumn(Vec<Option<i64>>),
 }
 
 impl SqlValue {

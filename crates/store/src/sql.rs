@@ -16,50 +16,70 @@ use paymux_core::time::Millis;
 use crate::script::{Script, SqlValue, Step, v};
 use crate::{Backend, SqlStore, rows};
 
-pub(crate) const ORDER_COLUMNS: &[&str] = &[
-    "id",
-    "merchant_id",
-    "merchant_order_no",
-    "dialect",
-    "pay_way",
-    "channel",
-    "amount",
-    "currency",
-    "subject",
-    "body",
-    "status",
-    "notify_url",
-    "return_url",
-    "client_ip",
-    "extra",
-    "channel_trade_no",
-    "channel_user",
-    "refund_reserved",
-    "refunded",
-    "created_at",
-    "updated_at",
-    "expires_at",
-    "paid_at",
-    "closed_at",
-    "merchant_acked_at",
-    "fail_code",
-    "fail_msg",
+/// A column of the rows written by the batch insert, with its type, which PostgreSQL's
+/// `UNNEST` needs spelled out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Column {
+    pub name: &'static str,
+    pub kind: ColumnType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ColumnType {
+    Text,
+    Bigint,
+}
+
+impl Column {
+    const fn new(name: &'static str, kind: ColumnType) -> Column {
+        Column { name, kind }
+    }
+}
+
+pub(crate) const ORDER_COLUMNS: &[Column] = &[
+    Column::new("id", ColumnType::Text),
+    Column::new("merchant_id", ColumnType::Text),
+    Column::new("merchant_order_no", ColumnType::Text),
+    Column::new("dialect", ColumnType::Text),
+    Column::new("pay_way", ColumnType::Text),
+    Column::new("channel", ColumnType::Text),
+    Column::new("amount", ColumnType::Bigint),
+    Column::new("currency", ColumnType::Text),
+    Column::new("subject", ColumnType::Text),
+    Column::new("body", ColumnType::Text),
+    Column::new("status", ColumnType::Text),
+    Column::new("notify_url", ColumnType::Text),
+    Column::new("return_url", ColumnType::Text),
+    Column::new("client_ip", ColumnType::Text),
+    Column::new("extra", ColumnType::Text),
+    Column::new("channel_trade_no", ColumnType::Text),
+    Column::new("channel_user", ColumnType::Text),
+    Column::new("refund_reserved", ColumnType::Bigint),
+    Column::new("refunded", ColumnType::Bigint),
+    Column::new("created_at", ColumnType::Bigint),
+    Column::new("updated_at", ColumnType::Bigint),
+    Column::new("expires_at", ColumnType::Bigint),
+    Column::new("paid_at", ColumnType::Bigint),
+    Column::new("closed_at", ColumnType::Bigint),
+    Column::new("merchant_acked_at", ColumnType::Bigint),
+    Column::new("fail_code", ColumnType::Text),
+    Column::new("fail_msg", ColumnType::Text),
 ];
 
-pub(crate) const ATTEMPT_COLUMNS: &[&str] = &[
-    "order_id",
-    "seq",
-    "channel",
-    "pay_way",
-    "status",
-    "auth_code",
-    "channel_trade_no",
-    "channel_user",
-    "created_at",
-    "finished_at",
-    "next_check_at",
-    "fail_code",
-    "fail_msg",
+pub(crate) const ATTEMPT_COLUMNS: &[Column] = &[
+    Column::new("order_id", ColumnType::Text),
+    Column::new("seq", ColumnType::Bigint),
+    Column::new("channel", ColumnType::Text),
+    Column::new("pay_way", ColumnType::Text),
+    Column::new("status", ColumnType::Text),
+    Column::new("auth_code", ColumnType::Text),
+    Column::new("channel_trade_no", ColumnType::Text),
+    Column::new("channel_user", ColumnType::Text),
+    Column::new("created_at", ColumnType::Bigint),
+    Column::new("finished_at", ColumnType::Bigint),
+    Column::new("next_check_at", ColumnType::Bigint),
+    Column::new("fail_code", ColumnType::Text),
+    Column::new("fail_msg", ColumnType::Text),
 ];
 
 fn json_text(map: &serde_json::Map<String, serde_json::Value>) -> String {

@@ -130,6 +130,11 @@ impl ToSql for SqlValue {
             SqlValue::Int(i) => ToSqlOutput::from(*i),
             SqlValue::Text(s) => ToSqlOutput::from(s.as_str()),
             SqlValue::NullInt | SqlValue::NullText => ToSqlOutput::from(rusqlite::types::Null),
+            SqlValue::TextColumn(_) | SqlValue::BigintColumn(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "SQLite cannot bind a column of values".into(),
+                ));
+            }
         })
     }
 }

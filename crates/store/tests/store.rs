@@ -212,6 +212,53 @@ async fn the_database_refuses_a_second_order_with_the_same_number() {
     }
 }
 
+/// Orders inserted at once are written as batches: a number taken twice in one batch is
+/// refused once, and only the inserted orders get their attempts.
+#[tokio::test]
+async fn orders_inserted_together_keep_each_number_once_and_their_attempts() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let order_no = if i % 6 == 0 {
+                "SHARED".to_owned()
+            } else {
+                format!("N{i}")
+            };
+            let o = order(&format!("P{i}"), &order_no, 100 + i);
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let result = store.insert_order(&o, Some(&attempt(&o))).await;
+                (o, result)
+            }));
+        }
+        let mut shared_winners = 0;
+        for task in tasks {
+            let (o, result) = task.await.expect(name);
+            let stored = store.order_by_id(&o.id).await.expect(name);
+            let attempt = store.latest_attempt(&o.id).await.expect(name);
+            match result {
+                Ok(()) => {
+                    assert_eq!(stored.map(|s| s.amount), Some(o.amount), "{name}");
+                    assert!(attempt.is_some(), "{name}: {} has its attempt", o.id);
+                    if o.merchant_order_no.as_str() == "SHARED" {
+                        shared_winners += 1;
+                    }
+                }
+                Err(e) => {
+                    assert!(matches!(e, StoreError::DuplicateOrderNo), "{name}: {e:?}");
+                    assert_eq!(o.merchant_order_no.as_str(), "SHARED", "{name}");
+                    assert!(
+                        stored.is_none() && attempt.is_none(),
+                        "{name}: nothing half-written"
+                    );
+                }
+            }
+        }
+        assert_eq!(shared_winners, 1, "{name}");
+    }
+}
+
 #[tokio::test]
 async fn a_settlement_applies_once_and_writes_its_notification_with_it() {
     let b = backends().await;
