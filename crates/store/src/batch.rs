@@ -73,8 +73,8 @@ static POSTGRES_INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
 /// An order waiting to be written, as the values of its row.
 struct Pending {
     /// `ORDER_COLUMNS` values, which start with id, merchant_id, merchant_order_no.
-    order: Vec<SqlValue>,
-    attempt: Option<Vec<SqlValue>>,
+    order: Arc<[SqlValue]>,
+    attempt: Option<Arc<[SqlValue]>>,
     reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -121,8 +121,8 @@ impl OrderInserter {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Pending {
-                order: order_values(order),
-                attempt: attempt.map(attempt_values),
+                order: order_values(order).into(),
+                attempt: attempt.map(|a| attempt_values(a).into()),
                 reply,
             })
             .await
@@ -256,7 +256,7 @@ async fn insert_row_by_row(
         })
         .collect();
     // The attempts of the orders that were inserted, once their ids are known.
-    let attempts: Vec<(String, Vec<SqlValue>)> = batch
+    let attempts: Vec<(String, Arc<[SqlValue]>)> = batch
         .iter()
         .filter_map(|p| Some((p.id().to_owned(), p.attempt.clone()?)))
         .collect();
@@ -286,7 +286,7 @@ async fn insert_as_arrays(
     engine: &Engine,
     batch: &[Pending],
 ) -> Result<HashSet<String>, StoreError> {
-    let orders: Vec<&[SqlValue]> = batch.iter().map(|p| p.order.as_slice()).collect();
+    let orders: Vec<&[SqlValue]> = batch.iter().map(|p| &*p.order).collect();
     let attempts: Vec<&[SqlValue]> = batch.iter().filter_map(|p| p.attempt.as_deref()).collect();
     let mut values = columns(ORDER_COLUMNS, &orders)?;
     values.extend(columns(ATTEMPT_COLUMNS, &attempts)?);

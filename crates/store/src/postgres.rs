@@ -35,14 +35,14 @@ fn pg_error(e: sqlx::Error) -> StoreError {
 
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 
-fn bind<'q>(query: PgQuery<'q>, values: Vec<SqlValue>) -> PgQuery<'q> {
-    values.into_iter().fold(query, |q, value| match value {
-        SqlValue::Int(i) => q.bind(i),
-        SqlValue::Text(s) => q.bind(s),
+fn bind<'q>(query: PgQuery<'q>, values: &'q [SqlValue]) -> PgQuery<'q> {
+    values.iter().fold(query, |q, value| match value {
+        SqlValue::Int(i) => q.bind(*i),
+        SqlValue::Text(s) => q.bind(s.as_str()),
         SqlValue::NullInt => q.bind(None::<i64>),
-        SqlValue::NullText => q.bind(None::<String>),
-        SqlValue::TextColumn(column) => q.bind(column),
-        SqlValue::BigintColumn(column) => q.bind(column),
+        SqlValue::NullText => q.bind(None::<&str>),
+        SqlValue::TextColumn(column) => q.bind(column.as_slice()),
+        SqlValue::BigintColumn(column) => q.bind(column.as_slice()),
     })
 }
 
@@ -69,7 +69,7 @@ async fn run_steps(
     collected: &mut Vec<String>,
 ) -> Result<bool, StoreError> {
     for step in steps {
-        let query = bind(sqlx::query(AssertSqlSafe(step.sql)), step.values);
+        let query = bind(sqlx::query(AssertSqlSafe(step.sql)), &step.values);
         let changed = if step.collect == Collect::Rows {
             let rows = query.fetch_all(&mut **tx).await.map_err(pg_error)?;
             for row in &rows {
@@ -139,7 +139,7 @@ impl PgEngine {
         values: Vec<SqlValue>,
         map: Mapper<T>,
     ) -> Result<Vec<T>, StoreError> {
-        let rows = bind(sqlx::query(sql), values)
+        let rows = bind(sqlx::query(sql), &values)
             .fetch_all(&self.pool)
             .await
             .map_err(pg_error)?;

@@ -2,6 +2,7 @@
 //! Both engines run the same scripts, so every write's logic is written once (`sql.rs`).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// A bound value. Money and instants are integers, everything else text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +77,8 @@ pub(crate) enum Guard {
 #[derive(Debug, Clone)]
 pub(crate) struct Step {
     pub sql: Cow<'static, str>,
-    pub values: Vec<SqlValue>,
+    /// Shared, so that a batch can keep its orders' values for a retry without copying them.
+    pub values: Arc<[SqlValue]>,
     pub guard: Guard,
     pub collect: Collect,
 }
@@ -97,7 +99,7 @@ impl Step {
     pub fn new(sql: &'static str, values: Vec<SqlValue>) -> Step {
         Step {
             sql: Cow::Borrowed(sql),
-            values,
+            values: values.into(),
             guard: Guard::None,
             collect: Collect::Nothing,
         }
