@@ -21,9 +21,9 @@ pub enum StoreError {
     DuplicateRequestNo,
     #[error("the order cannot be refunded that much")]
     NotRefundable,
-    /// A row the database refused (a check or key it breaks): about that row, not about
-    /// the database, so the rows beside it can still be written.
-    #[error("a database constraint refused the row: {0}")]
+    /// A row the database refused (a check or key it breaks, a value it cannot store):
+    /// about that row, not about the database, so the rows beside it can still be written.
+    #[error("the database refused the row: {0}")]
     Constraint(String),
     #[error("database error: {0}")]
     Database(String),

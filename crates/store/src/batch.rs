@@ -118,6 +118,12 @@ impl OrderInserter {
         attempt: Option<&Attempt>,
     ) -> Result<(), StoreError> {
         let stopped = || StoreError::Database("the order writer has stopped".into());
+        // PostgreSQL's statement pairs an attempt with its order by the attempt's order id.
+        if attempt.is_some_and(|a| a.order_id != order.id) {
+            return Err(StoreError::Constraint(
+                "an attempt must belong to its order".into(),
+            ));
+        }
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Pending {
@@ -141,6 +147,9 @@ async fn run(engine: Arc<Engine>, mut pending: mpsc::Receiver<Pending>) {
         });
         let results = match insert(&engine, &batch).await {
             Ok(inserted) => batch.iter().map(|p| outcome(&inserted, p)).collect(),
+            Err(e @ StoreError::Database(_)) if batch.len() == 1 => {
+                vec![committed_after_all(&engine, &batch[0], e).await]
+            }
             Err(e) if batch.len() == 1 => vec![Err(e)],
             Err(e) => one_by_one(&engine, &batch, e).await,
         };
@@ -179,6 +188,19 @@ async fn one_by_one(
         results.push(result);
     }
     results
+}
+
+/// After the database failed a lone order: `Ok` if the order was committed all the same
+/// (only the acknowledgement was lost), the failure otherwise.
+async fn committed_after_all(
+    engine: &Engine,
+    p: &Pending,
+    failure: StoreError,
+) -> Result<(), StoreError> {
+    match stored_as_itself(engine, p).await {
+        Ok(()) => Ok(()),
+        Err(_) => Err(failure),
+    }
 }
 
 /// `Ok` if the order number is taken by this very order, `DuplicateOrderNo` otherwise.
@@ -367,5 +389,111 @@ mod tests {
         );
         let wrong: [&[SqlValue]; 1] = [&[v(1), v(2)]];
         assert!(super::columns(&columns, &wrong).is_err());
+    }
+
+    mod against_both_backends {
+        use paymux_core::Fen;
+        use paymux_core::dialect::Dialect;
+        use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId};
+        use paymux_core::order::{AttemptStatus, OrderStatus};
+        use paymux_core::payway::{PayMethod, PayWay, Wallet};
+        use paymux_core::time::Millis;
+
+        use super::*;
+
+        fn order(id: &str, number: &str) -> Order {
+            Order {
+                id: PlatformId::from_string(id),
+                merchant_id: MerchantId::new("demo"),
+                merchant_order_no: MerchantOrderNo::parse(number, 32).expect("number"),
+                dialect: Dialect::Xxpay,
+                pay_way: PayWay::new(Wallet::WeChat, PayMethod::Qr),
+                channel: "sandbox".into(),
+                amount: Fen::positive(100).expect("amount"),
+                currency: "cny".into(),
+                subject: "subject".into(),
+                body: "body".into(),
+                status: OrderStatus::Paying,
+                notify_url: None,
+                return_url: None,
+                client_ip: None,
+                extra: serde_json::Map::new(),
+                channel_trade_no: None,
+                channel_user: None,
+                refund_reserved: Fen::ZERO,
+                refunded: Fen::ZERO,
+                created_at: Millis(1),
+                expires_at: Millis(2),
+                paid_at: None,
+                closed_at: None,
+                merchant_acked_at: None,
+                fail_code: None,
+                fail_msg: None,
+            }
+        }
+
+        fn pending(id: &str, number: &str, with_attempt: bool) -> Pending {
+            let o = order(id, number);
+            let attempt = Attempt {
+                order_id: o.id.clone(),
+                seq: 1,
+                channel: "sandbox".into(),
+                pay_way: o.pay_way,
+                status: AttemptStatus::Paying,
+                auth_code: None,
+                channel_trade_no: None,
+                channel_user: None,
+                created_at: Millis(1),
+                finished_at: None,
+                next_check_at: None,
+                fail_code: None,
+                fail_msg: None,
+            };
+            Pending {
+                order: order_values(&o).into(),
+                attempt: with_attempt.then(|| attempt_values(&attempt).into()),
+                reply: oneshot::channel().0,
+            }
+        }
+
+        /// The batch statement itself, not the one-by-one fallback, must find duplicates
+        /// (within the batch and against stored orders) and skip their attempts: the
+        /// fallback would give every caller the same answers, only slower.
+        #[tokio::test]
+        async fn a_batch_finds_its_own_duplicates_and_writes_only_inserted_attempts() {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let sqlite = format!("sqlite://{}/paymux.db", dir.path().display());
+            let postgres = crate::create_test_database("paymux_batch_test")
+                .await
+                .expect("a PostgreSQL server for tests");
+            for url in [sqlite, postgres] {
+                let store = crate::connect(&url).await.expect("store");
+                let engine = &store.engine;
+                let stored = insert(engine, &[pending("P0", "OLD", true)]).await;
+                assert_eq!(stored.expect(&url), HashSet::from(["P0".to_owned()]));
+                let batch = [
+                    pending("P1", "SAME", true),
+                    pending("P2", "SAME", true),
+                    pending("P3", "OTHER", false),
+                    pending("P4", "OLD", true),
+                ];
+                let inserted = insert(engine, &batch).await.expect(&url);
+                assert_eq!(
+                    inserted,
+                    HashSet::from(["P1".to_owned(), "P3".to_owned()]),
+                    "{url}"
+                );
+                let attempts = engine
+                    .read(
+                        "SELECT order_id AS id FROM attempts ORDER BY order_id",
+                        vec![],
+                        crate::rows::id,
+                    )
+                    .await
+                    .expect(&url);
+                let attempts: Vec<String> = attempts.iter().map(|id| id.to_string()).collect();
+                assert_eq!(attempts, ["P0", "P1"], "{url}");
+            }
+        }
     }
 }

@@ -24,9 +24,12 @@ fn pg_error(e: sqlx::Error) -> StoreError {
     {
         return key;
     }
-    // SQLSTATE class 23: integrity constraint violation.
+    // SQLSTATE class 23: integrity constraint violation; class 22: a value the column
+    // cannot hold (a NUL character in text, say). Both are about one row.
     if let sqlx::Error::Database(dbe) = &e
-        && dbe.code().is_some_and(|code| code.starts_with("23"))
+        && dbe
+            .code()
+            .is_some_and(|code| code.starts_with("23") || code.starts_with("22"))
     {
         return StoreError::Constraint(e.to_string());
     }

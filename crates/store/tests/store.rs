@@ -558,6 +558,37 @@ async fn a_row_the_database_refuses_fails_alone_in_its_batch() {
     }
 }
 
+/// PostgreSQL cannot store a NUL character in text (SQLite can). The dialects refuse one
+/// at the door; should one get through, it fails its own order only, not its batch.
+#[tokio::test]
+async fn a_value_the_database_cannot_store_fails_alone_in_its_batch() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let mut tasks = Vec::new();
+        for i in 1..=6 {
+            let mut o = order(&format!("P{i}"), &format!("N{i}"), 100);
+            if i == 3 {
+                o.subject = "bad\0subject".into();
+            }
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store.insert_order(&o, Some(&attempt(&o))).await
+            }));
+        }
+        for (i, task) in (1..=6).zip(tasks) {
+            let result = task.await.expect("task");
+            if i == 3 && *name == "postgres" {
+                assert!(
+                    matches!(result, Err(StoreError::Constraint(_))),
+                    "{name}: {result:?}"
+                );
+            } else {
+                assert!(result.is_ok(), "{name}: order {i}: {result:?}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn nodes_get_distinct_numbers() {
     let b = backends().await;

@@ -22,11 +22,22 @@ pub const COMPANY: &str = "杭州恒生芸泰网络科技有限公司";
 
 const DATE_TIME: &str = "%Y-%m-%d %H:%M:%S";
 
+/// A present field. No field may hold a NUL, which PostgreSQL cannot store in text.
 pub fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'a str, UppError> {
-    value.as_deref().ok_or(UppError::MissingField(field))
+    let text = value.as_deref().ok_or(UppError::MissingField(field))?;
+    no_nul(text, field)?;
+    Ok(text)
+}
+
+fn no_nul(text: &str, field: &'static str) -> Result<(), UppError> {
+    if text.contains('\0') {
+        return Err(UppError::invalid(field, "不能包含空字符"));
+    }
+    Ok(())
 }
 
 fn limit(text: &str, field: &'static str, max: usize) -> Result<(), UppError> {
+    no_nul(text, field)?;
     if text.chars().count() > max {
         return Err(UppError::invalid(field, format!("长度不能超过{max}")));
     }
@@ -415,6 +426,8 @@ mod tests {
     fn subjects_refuse_ascii_commas_and_long_text() {
         assert!(subject(&Some("挂号费，门诊".into())).is_ok());
         assert!(subject(&Some("a,b".into())).is_err());
+        assert!(subject(&Some("挂号\0费".into())).is_err());
+        assert!(required(&Some("134567890123456781\0".into()), "authCode").is_err());
         assert!(subject(&Some("x".repeat(65))).is_err());
     }
 

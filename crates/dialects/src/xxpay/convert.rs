@@ -111,7 +111,11 @@ fn required<'a>(
     limit(text, field, max)
 }
 
+/// At most `max` characters, and no NUL, which PostgreSQL cannot store in text.
 fn limit<'a>(text: &'a str, field: &'static str, max: usize) -> Result<&'a str, XxpayError> {
+    if text.contains('\0') {
+        return Err(XxpayError::invalid(field, "不能包含空字符"));
+    }
     if text.chars().count() > max {
         return Err(XxpayError::invalid(field, format!("长度不能超过{max}")));
     }

@@ -393,6 +393,10 @@ async fn every_refusal_names_its_reason_and_changes_nothing() {
         ),
         (without("body"), "请求参数[body]不能为空."),
         (
+            with("body", json!("挂号\u{0}费")),
+            "请求参数[body]不能包含空字符.",
+        ),
+        (
             with("param1", json!("x".repeat(65))),
             "请求参数[param1]长度不能超过64.",
         ),
