@@ -16,8 +16,9 @@
 //! the phases there, and `PAYMUX_BENCH_PID` its process id for the CPU figures.
 //!
 //! Besides rates and latencies it prints the CPU time per request of the server and of
-//! the load generator, which share the machine's cores: the ratio is as much about where
-//! the CPU goes as about the database.
+//! the load generator, which share the machine's cores, and the share of the machine's CPU
+//! that was busy: the ratio is as much about where the CPU goes, and about what a phase
+//! waits on, as about the database.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -183,6 +184,9 @@ struct Measured {
     /// shared cores went.
     server_cpu_us: Option<f64>,
     loadgen_cpu_us: Option<f64>,
+    /// The share of the whole machine's CPU time that was busy: below 100%, the phase
+    /// waited on something other than the CPU (fsync, a round trip).
+    machine_busy: Option<f64>,
 }
 
 impl Measured {
@@ -191,12 +195,14 @@ impl Measured {
     }
 
     fn cpu(&self) -> String {
-        match (self.server_cpu_us, self.loadgen_cpu_us) {
-            (Some(server), Some(loadgen)) => {
-                format!("   cpu/req: server {server:.1} µs, load generator {loadgen:.1} µs")
-            }
-            _ => String::new(),
+        let mut out = String::new();
+        if let (Some(server), Some(loadgen)) = (self.server_cpu_us, self.loadgen_cpu_us) {
+            out += &format!("   cpu/req: server {server:.1} µs, load generator {loadgen:.1} µs");
         }
+        if let Some(busy) = self.machine_busy {
+            out += &format!("   machine busy {:.0}%", busy * 100.0);
+        }
+        out
     }
 }
 
@@ -209,6 +215,23 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     let user: f64 = fields.get(11)?.parse().ok()?;
     let system: f64 = fields.get(12)?.parse().ok()?;
     Some((user + system) / 100.0)
+}
+
+/// The machine's busy and total CPU time so far, from the first line of `/proc/stat`
+/// (`cpu  user nice system idle iowait irq softirq steal …`, in clock ticks).
+fn machine_cpu() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|t| t.parse().ok())
+        .collect::<Option<_>>()?;
+    let total: u64 = ticks.iter().sum();
+    let waiting = ticks.get(3)? + ticks.get(4)?;
+    Some((total - waiting, total))
 }
 
 /// Runs one phase. Request bodies are built before the clock starts and replies are only
@@ -238,6 +261,7 @@ async fn load(
     let cpu_before = (
         server_pid.and_then(cpu_seconds),
         cpu_seconds(std::process::id()),
+        machine_cpu(),
     );
     let started = Instant::now();
     let deadline = started + duration;
@@ -308,6 +332,12 @@ async fn load(
         |before: Option<f64>, after: Option<f64>| Some((after? - before?) * 1e6 / requests);
     let server_cpu_us = per_request(cpu_before.0, server_pid.and_then(cpu_seconds));
     let loadgen_cpu_us = per_request(cpu_before.1, cpu_seconds(std::process::id()));
+    let machine_busy = match (cpu_before.2, machine_cpu()) {
+        (Some((busy0, total0)), Some((busy1, total1))) if total1 > total0 => {
+            Some((busy1 - busy0) as f64 / (total1 - total0) as f64)
+        }
+        _ => None,
+    };
     let unsigned = replies.iter().filter(|b| !signed_success(b)).count() as u64;
     all.sort_unstable();
     let pct = |p: f64| {
@@ -324,6 +354,7 @@ async fn load(
         p99_us: pct(0.99),
         server_cpu_us,
         loadgen_cpu_us,
+        machine_busy,
     }
 }
 
