@@ -73,25 +73,16 @@ async fn run_steps(
 ) -> Result<bool, StoreError> {
     for step in steps {
         let query = bind(sqlx::query(AssertSqlSafe(step.sql)), &step.values);
-        let changed = if step.collect == Collect::Rows {
-            let rows = query.fetch_all(&mut **tx).await.map_err(pg_error)?;
-            for row in &rows {
-                collected.push(row.try_get::<String, _>(0).map_err(pg_error)?);
-            }
-            rows.len() as u64
-        } else {
-            let changed = query
-                .execute(&mut **tx)
-                .await
-                .map_err(pg_error)?
-                .rows_affected();
-            if let Collect::IfChanged(text) = step.collect
-                && changed > 0
-            {
-                collected.push(text);
-            }
-            changed
-        };
+        let changed = query
+            .execute(&mut **tx)
+            .await
+            .map_err(pg_error)?
+            .rows_affected();
+        if let Collect::IfChanged(text) = step.collect
+            && changed > 0
+        {
+            collected.push(text);
+        }
         if step.guard == Guard::Required && changed == 0 {
             return Ok(false);
         }

@@ -87,8 +87,6 @@ pub(crate) struct Step {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Collect {
     Nothing,
-    /// The first column (text) of every row the statement returns.
-    Rows,
     /// This text, if the statement changed a row. For an insert that may meet a conflict
     /// it says what `RETURNING id` would, without the temporary table SQLite builds for
     /// `RETURNING`.

@@ -179,23 +179,12 @@ fn run_steps(
             .prepare_cached(&numbered(&step.sql))
             .map_err(sqlite_error)?;
         let params = rusqlite::params_from_iter(step.values.iter());
-        let changed = if step.collect == Collect::Rows {
-            let mut rows = statement.query(params).map_err(sqlite_error)?;
-            let mut n = 0;
-            while let Some(row) = rows.next().map_err(sqlite_error)? {
-                collected.push(row.get::<_, String>(0).map_err(sqlite_error)?);
-                n += 1;
-            }
-            n
-        } else {
-            let changed = statement.execute(params).map_err(sqlite_error)?;
-            if let Collect::IfChanged(text) = &step.collect
-                && changed > 0
-            {
-                collected.push(text.clone());
-            }
-            changed
-        };
+        let changed = statement.execute(params).map_err(sqlite_error)?;
+        if let Collect::IfChanged(text) = &step.collect
+            && changed > 0
+        {
+            collected.push(text.clone());
+        }
         if step.guard == Guard::Required && changed == 0 {
             return Ok(false);
         }
