@@ -256,6 +256,32 @@ pub struct Attempt {
     pub fail_msg: Option<String>,
 }
 
+impl Attempt {
+    /// A new order's first try: at the order's channel and pay way, paying since the
+    /// order was created.
+    pub fn first(
+        order: &Order,
+        auth_code: Option<String>,
+        next_check_at: Option<Millis>,
+    ) -> Attempt {
+        Attempt {
+            order_id: order.id.clone(),
+            seq: 1,
+            channel: order.channel.clone(),
+            pay_way: order.pay_way,
+            status: AttemptStatus::Paying,
+            auth_code,
+            channel_trade_no: None,
+            channel_user: None,
+            created_at: order.created_at,
+            finished_at: None,
+            next_check_at,
+            fail_code: None,
+            fail_msg: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -395,7 +395,7 @@ mod tests {
         use paymux_core::Fen;
         use paymux_core::dialect::Dialect;
         use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId};
-        use paymux_core::order::{AttemptStatus, OrderStatus};
+        use paymux_core::order::OrderStatus;
         use paymux_core::payway::{PayMethod, PayWay, Wallet};
         use paymux_core::time::Millis;
 
@@ -434,21 +434,7 @@ mod tests {
 
         fn pending(id: &str, number: &str, with_attempt: bool) -> Pending {
             let o = order(id, number);
-            let attempt = Attempt {
-                order_id: o.id.clone(),
-                seq: 1,
-                channel: "sandbox".into(),
-                pay_way: o.pay_way,
-                status: AttemptStatus::Paying,
-                auth_code: None,
-                channel_trade_no: None,
-                channel_user: None,
-                created_at: Millis(1),
-                finished_at: None,
-                next_check_at: None,
-                fail_code: None,
-                fail_msg: None,
-            };
+            let attempt = Attempt::first(&o, None, None);
             Pending {
                 order: order_values(&o).into(),
                 attempt: with_attempt.then(|| attempt_values(&attempt).into()),

@@ -91,21 +91,25 @@ async fn stored(store: &SqlStore, name: &str, o: Order) -> Order {
 }
 
 fn attempt(order: &Order) -> Attempt {
-    Attempt {
-        order_id: order.id.clone(),
-        seq: 1,
-        channel: "sandbox".into(),
-        pay_way: order.pay_way,
-        status: AttemptStatus::Paying,
-        auth_code: None,
-        channel_trade_no: None,
-        channel_user: None,
-        created_at: T0,
-        finished_at: None,
-        next_check_at: None,
-        fail_code: None,
-        fail_msg: None,
+    Attempt::first(order, None, None)
+}
+
+/// Inserts the orders, each with its first attempt, all at once, so that they share a
+/// batch. The results come in the orders' order.
+async fn insert_together(store: &Arc<SqlStore>, orders: &[Order]) -> Vec<Result<(), StoreError>> {
+    let tasks: Vec<_> = orders
+        .iter()
+        .cloned()
+        .map(|o| {
+            let store = store.clone();
+            tokio::spawn(async move { store.insert_order(&o, Some(&attempt(&o))).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.expect("insert task"));
     }
+    results
 }
 
 fn paid(order: &Order) -> AttemptSettlement {
@@ -218,23 +222,19 @@ async fn the_database_refuses_a_second_order_with_the_same_number() {
 async fn orders_inserted_together_keep_each_number_once_and_their_attempts() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let mut tasks = Vec::new();
-        for i in 0..60 {
-            let order_no = if i % 6 == 0 {
-                "SHARED".to_owned()
-            } else {
-                format!("N{i}")
-            };
-            let o = order(&format!("P{i}"), &order_no, 100 + i);
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                let result = store.insert_order(&o, Some(&attempt(&o))).await;
-                (o, result)
-            }));
-        }
+        let orders: Vec<Order> = (0..60)
+            .map(|i| {
+                let order_no = if i % 6 == 0 {
+                    "SHARED".to_owned()
+                } else {
+                    format!("N{i}")
+                };
+                order(&format!("P{i}"), &order_no, 100 + i)
+            })
+            .collect();
+        let results = insert_together(store, &orders).await;
         let mut shared_winners = 0;
-        for task in tasks {
-            let (o, result) = task.await.expect(name);
+        for (o, result) in orders.iter().zip(results) {
             let stored = store.order_by_id(&o.id).await.expect(name);
             let attempt = store.latest_attempt(&o.id).await.expect(name);
             match result {
@@ -531,21 +531,18 @@ async fn a_row_the_database_refuses_fails_alone_in_its_batch() {
     for (name, store) in &b.stores {
         stored(store, name, order("P0", "N0", 100)).await;
         // Sent together, so that they share a batch: one reuses a stored platform id.
-        let mut tasks = Vec::new();
-        for i in 1..=9 {
-            let id = if i == 5 {
-                "P0".to_owned()
-            } else {
-                format!("P{i}")
-            };
-            let o = order(&id, &format!("N{i}"), 100);
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                store.insert_order(&o, Some(&attempt(&o))).await
-            }));
-        }
-        for (i, task) in (1..=9).zip(tasks) {
-            let result = task.await.expect("task");
+        let orders: Vec<Order> = (1..=9)
+            .map(|i| {
+                let id = if i == 5 {
+                    "P0".to_owned()
+                } else {
+                    format!("P{i}")
+                };
+                order(&id, &format!("N{i}"), 100)
+            })
+            .collect();
+        let results = insert_together(store, &orders).await;
+        for (i, result) in (1..=9).zip(results) {
             if i == 5 {
                 assert!(
                     matches!(result, Err(StoreError::Constraint(_))),
@@ -564,19 +561,17 @@ async fn a_row_the_database_refuses_fails_alone_in_its_batch() {
 async fn a_value_the_database_cannot_store_fails_alone_in_its_batch() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let mut tasks = Vec::new();
-        for i in 1..=6 {
-            let mut o = order(&format!("P{i}"), &format!("N{i}"), 100);
-            if i == 3 {
-                o.subject = "bad\0subject".into();
-            }
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                store.insert_order(&o, Some(&attempt(&o))).await
-            }));
-        }
-        for (i, task) in (1..=6).zip(tasks) {
-            let result = task.await.expect("task");
+        let orders: Vec<Order> = (1..=6)
+            .map(|i| {
+                let mut o = order(&format!("P{i}"), &format!("N{i}"), 100);
+                if i == 3 {
+                    o.subject = "bad\0subject".into();
+                }
+                o
+            })
+            .collect();
+        let results = insert_together(store, &orders).await;
+        for (i, result) in (1..=6).zip(results) {
             if i == 3 && *name == "postgres" {
                 assert!(
                     matches!(result, Err(StoreError::Constraint(_))),

@@ -255,7 +255,7 @@ mod tests {
     use paymux_core::Fen;
     use paymux_core::dialect::Dialect;
     use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId};
-    use paymux_core::order::{AttemptStatus, OrderStatus};
+    use paymux_core::order::OrderStatus;
     use paymux_core::payway::PayWay;
     use paymux_core::refund::RefundStatus;
 
@@ -295,21 +295,7 @@ mod tests {
     }
 
     fn attempt(order: &Order, code: Option<&str>) -> Attempt {
-        Attempt {
-            order_id: order.id.clone(),
-            seq: 1,
-            channel: NAME.into(),
-            pay_way: order.pay_way,
-            status: AttemptStatus::Paying,
-            auth_code: code.map(str::to_owned),
-            channel_trade_no: None,
-            channel_user: None,
-            created_at: T0,
-            finished_at: None,
-            next_check_at: None,
-            fail_code: None,
-            fail_msg: None,
-        }
+        Attempt::first(order, code.map(str::to_owned), None)
     }
 
     fn sandbox() -> SandboxChannel {

@@ -94,24 +94,11 @@ impl Gateway {
             fail_code: None,
             fail_msg: None,
         };
-        let attempt = Attempt {
-            order_id: order.id.clone(),
-            seq: 1,
-            channel: order.channel.clone(),
-            pay_way: order.pay_way,
-            status: AttemptStatus::Paying,
-            auth_code: new.auth_code,
-            channel_trade_no: None,
-            channel_user: None,
-            created_at: now,
-            finished_at: None,
-            // A payer code is decided by the channel at once: if this process stops before
-            // it hears the answer, the poller asks. Payers at a cashier say by themselves.
-            next_check_at: (order.pay_way.method == PayMethod::Barcode)
-                .then(|| now.plus_secs(super::RECOVERY_DELAY_S)),
-            fail_code: None,
-            fail_msg: None,
-        };
+        // A payer code is decided by the channel at once: if this process stops before it
+        // hears the answer, the poller asks. Payers at a cashier say by themselves.
+        let next_check_at = (order.pay_way.method == PayMethod::Barcode)
+            .then(|| now.plus_secs(super::RECOVERY_DELAY_S));
+        let attempt = Attempt::first(&order, new.auth_code, next_check_at);
         self.store()
             .insert_order(&order, Some(&attempt))
             .await

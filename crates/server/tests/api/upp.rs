@@ -1051,21 +1051,8 @@ async fn crashed_barcode_order(gw: &TestGateway, no: &str) {
         fail_code: None,
         fail_msg: None,
     };
-    let attempt = paymux_core::order::Attempt {
-        order_id: order.id.clone(),
-        seq: 1,
-        channel: "sandbox".into(),
-        pay_way: order.pay_way,
-        status: paymux_core::order::AttemptStatus::Paying,
-        auth_code: new.auth_code.clone(),
-        channel_trade_no: None,
-        channel_user: None,
-        created_at: now,
-        finished_at: None,
-        next_check_at: Some(now.plus_secs(10)),
-        fail_code: None,
-        fail_msg: None,
-    };
+    let attempt =
+        paymux_core::order::Attempt::first(&order, new.auth_code.clone(), Some(now.plus_secs(10)));
     gw.running
         .store
         .insert_order(&order, Some(&attempt))
