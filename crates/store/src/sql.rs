@@ -327,12 +327,16 @@ impl Store for SqlStore {
             Some((code, msg)) => (Some(code.clone()), Some(msg.clone())),
             None => (None, None),
         };
+        let (order_fail_code, order_fail_msg) = if s.order_from == s.order_to {
+            (None, None)
+        } else {
+            (fail_code.clone(), fail_msg.clone())
+        };
         let mut steps = vec![
             Step::guarded(
                 "UPDATE orders SET status = $1, updated_at = $2, paid_at = COALESCE(paid_at, $3), \
                  channel_trade_no = COALESCE($4, channel_trade_no), channel_user = COALESCE($5, channel_user), \
-                 fail_code = CASE WHEN status = $1 THEN fail_code ELSE COALESCE($6, fail_code) END, \
-                 fail_msg = CASE WHEN status = $1 THEN fail_msg ELSE COALESCE($7, fail_msg) END \
+                 fail_code = COALESCE($6, fail_code), fail_msg = COALESCE($7, fail_msg) \
                  WHERE id = $8 AND status = $9",
                 vec![
                     v(s.order_to.as_str()),
@@ -340,8 +344,8 @@ impl Store for SqlStore {
                     millis(s.paid_at),
                     v(trade_no),
                     v(payer),
-                    v(fail_code.clone()),
-                    v(fail_msg.clone()),
+                    v(order_fail_code),
+                    v(order_fail_msg),
                     v(s.order_id.as_str()),
                     v(s.order_from.as_str()),
                 ],
