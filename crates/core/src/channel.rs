@@ -91,8 +91,7 @@ pub trait Channel: Send + Sync {
         ChannelOutcome::unsupported("refunds")
     }
 
-    /// A refund the channel never received answers `Failed` with code
-    /// [`crate::gateway::REFUND_NOT_FOUND`].
+    /// A refund the channel never received answers `Failed`; paymux then sends it again.
     async fn query_refund(&self, _order: &Order, _refund: &Refund, _now: Millis) -> ChannelOutcome {
         ChannelOutcome::unsupported("refund queries")
     }

@@ -20,11 +20,13 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use paymux_core::channel::{Channel, ChannelOutcome, PayAction, PaymentStart};
-use paymux_core::gateway::REFUND_NOT_FOUND;
 use paymux_core::order::{Attempt, Order};
 use paymux_core::payway::{PayMethod, Wallet};
 use paymux_core::refund::Refund;
 use paymux_core::time::{self, Millis};
+
+/// What the sandbox's refund query answers for a refund it never received.
+const REFUND_NOT_FOUND: &str = "REFUND_NOT_FOUND";
 
 pub const NAME: &str = "sandbox";
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use payments::{CreatedOrder, NewOrder};
-pub use refunds::{NewRefund, REFUND_NOT_FOUND, Reported};
+pub use refunds::NewRefund;
 
 use crate::channel::{Channel, Channels};
 use crate::clock::Clock;

@@ -15,8 +15,6 @@ use crate::time::Millis;
 
 /// Ask the channel about a pending refund this often when it gives no hint.
 const REFUND_RECHECK_S: i64 = 2;
-/// What a channel's refund query answers for a refund it never received.
-pub const REFUND_NOT_FOUND: &str = "REFUND_NOT_FOUND";
 /// A refund the channel refused after it was reported accepted is sent again this often.
 const REFUSED_RETRY_S: i64 = 3600;
 
@@ -24,7 +22,7 @@ const REFUSED_RETRY_S: i64 = 3600;
 /// channel may fail the refund; afterwards the refund was reported as going through, and
 /// paymux keeps at it (and says so in the log) rather than turn it into a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reported {
+enum Reported {
     NotYet,
     Already,
 }
@@ -184,7 +182,7 @@ impl Gateway {
     }
 
     /// Applies what a channel said about a refund.
-    pub async fn apply_refund_outcome(
+    async fn apply_refund_outcome(
         &self,
         refund_id: &PlatformId,
         outcome: ChannelOutcome,
