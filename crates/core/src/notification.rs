@@ -221,7 +221,7 @@ pub trait NotificationFormat: Send + Sync {
     ) -> Result<OutgoingRequest, String>;
 
     /// Whether the merchant's answer acknowledges the notification.
-    fn is_acknowledged(&self, status: u16, body: &[u8]) -> bool;
+    fn is_acknowledged(&self, body: &[u8]) -> bool;
 
     /// The `[notify]` config key whose retry delays apply (`xxpay`, `mmsp_scan`, …).
     fn schedule(&self, notification: &Notification, subject: &NotificationSubject) -> &'static str;

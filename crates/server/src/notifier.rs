@@ -232,7 +232,7 @@ impl Notifier {
         let (body, _) = read_at_most(response, MAX_ANSWER_BYTES)
             .await
             .map_err(|e| e.to_string())?;
-        if format.is_acknowledged(status, &body) {
+        if format.is_acknowledged(&body) {
             Ok(())
         } else {
             let shown: String = String::from_utf8_lossy(&body).chars().take(200).collect();

@@ -58,7 +58,7 @@ impl NotificationFormat for XxpayNotifications {
     }
 
     /// The body alone decides (DESIGN.md): `success`, trimmed, in any case.
-    fn is_acknowledged(&self, _status: u16, body: &[u8]) -> bool {
+    fn is_acknowledged(&self, body: &[u8]) -> bool {
         std::str::from_utf8(body).is_ok_and(|b| b.trim().eq_ignore_ascii_case("success"))
     }
 
