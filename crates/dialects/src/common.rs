@@ -6,6 +6,7 @@ use axum::response::Response;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use tower_http::catch_panic::CatchPanicLayer;
 
 /// A JSON message as its ordered object: what is signed and what goes on the wire.
@@ -14,15 +15,23 @@ pub type Params = Map<String, Value>;
 /// A field as text, the way JSON dialects sign it: strings as they are, numbers and
 /// booleans as written, objects as compact JSON; `null` and `""` as absent.
 pub fn value_text(value: &Value) -> Option<String> {
+    value_str(value).map(Cow::into_owned)
+}
+
+/// [`value_text`], borrowing strings: for signing, where every field is read.
+pub fn value_str(value: &Value) -> Option<Cow<'_, str>> {
     match value {
         Value::Null => None,
         Value::String(s) if s.is_empty() => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Array(_) | Value::Object(_) => Some(value.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Owned(b.to_string())),
+        Value::Array(_) | Value::Object(_) => Some(Cow::Owned(value.to_string())),
     }
 }
+
+/// Why a text field is refused when it holds a NUL, which PostgreSQL cannot store in text.
+pub const NUL_REFUSED: &str = "不能包含空字符";
 
 /// Reads any JSON value as [`value_text`]: for fields merchants send as strings or numbers.
 pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

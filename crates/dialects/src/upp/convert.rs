@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::error::UppError;
 use super::wire::{BarcodeRequest, RefundRequest, ReplyData, ScanCodeRequest};
+use crate::common::NUL_REFUSED;
 
 /// §4.1's fixed test string.
 pub const COMPANY: &str = "杭州恒生芸泰网络科技有限公司";
@@ -31,7 +32,7 @@ pub fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'
 
 fn no_nul(text: &str, field: &'static str) -> Result<(), UppError> {
     if text.contains('\0') {
-        return Err(UppError::invalid(field, "不能包含空字符"));
+        return Err(UppError::invalid(field, NUL_REFUSED));
     }
     Ok(())
 }

@@ -5,12 +5,13 @@
 //! pieces, joined by `&`. The signature is the upper-case hex MD5 of that string followed by
 //! `&key=KEY`. Numbers and booleans are signed as written, JSON objects as their compact text.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use super::wire::{Params, value_text};
 use md5::{Digest, Md5};
 
-use crate::common::{decode_form, hex_upper, signatures_match};
+use crate::common::{decode_form, hex_upper, signatures_match, value_str};
 
 /// Fields never signed.
 const UNSIGNED: &[&str] = &["sign"];
@@ -20,10 +21,11 @@ pub const REPLY_UNSIGNED: &[&str] = &["sign", "payParams"];
 
 /// The printable string the signature covers (without the key).
 pub fn string_to_sign(params: &Params, exclude: &[&str]) -> String {
-    let mut pieces: Vec<(&str, &serde_json::Value)> = params
+    // `null` and `""` are not signed.
+    let mut pieces: Vec<(&str, Cow<'_, str>)> = params
         .iter()
-        .filter(|(k, v)| !exclude.contains(&k.as_str()) && is_signed(v))
-        .map(|(k, v)| (k.as_str(), v))
+        .filter(|(k, _)| !exclude.contains(&k.as_str()))
+        .filter_map(|(k, v)| Some((k.as_str(), value_str(v)?)))
         .collect();
     // Java sorts the whole `k=v&` pieces; keys are distinct, so the order is decided within
     // `k=`, which is what is compared here.
@@ -35,21 +37,9 @@ pub fn string_to_sign(params: &Params, exclude: &[&str]) -> String {
         }
         out.push_str(k);
         out.push('=');
-        match v {
-            serde_json::Value::String(s) => out.push_str(s),
-            other => out.push_str(&value_text(other).unwrap_or_default()),
-        }
+        out.push_str(&v);
     }
     out
-}
-
-/// Whether a field takes part in the signature: `null` and `""` do not.
-fn is_signed(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::Null => false,
-        serde_json::Value::String(s) => !s.is_empty(),
-        _ => true,
-    }
 }
 
 /// Appends the key and hashes.

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::XxpayError;
 use super::wire::{CreateOrderRequest, PayNotification, PayParams, QueryOrderReply};
+use crate::common::NUL_REFUSED;
 
 /// §4.1 支付产品: product id, name, and the pay way the sandbox simulates for it. The
 /// spec's type column for 8017/8018 is swapped by OCR; the names (DM 扫码, DM H5) decide.
@@ -114,7 +115,7 @@ fn required<'a>(
 /// At most `max` characters, and no NUL, which PostgreSQL cannot store in text.
 fn limit<'a>(text: &'a str, field: &'static str, max: usize) -> Result<&'a str, XxpayError> {
     if text.contains('\0') {
-        return Err(XxpayError::invalid(field, "不能包含空字符"));
+        return Err(XxpayError::invalid(field, NUL_REFUSED));
     }
     if text.chars().count() > max {
         return Err(XxpayError::invalid(field, format!("长度不能超过{max}")));
