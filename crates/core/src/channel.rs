@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::money::Fen;
 use crate::order::{Attempt, Order};
 use crate::refund::Refund;
 use crate::time::Millis;
@@ -18,7 +19,12 @@ pub enum ChannelOutcome {
         /// The payer's account at the channel, where it says.
         payer: Option<String>,
         at: Millis,
+        /// What the channel collected (or returned, for a refund). The core checks it against
+        /// the order: a payment of another amount is never reported as paid.
+        amount: Fen,
     },
+    /// The channel confirms that the payment is closed and can no longer be paid.
+    Closed,
     Failed {
         code: String,
         msg: String,
@@ -80,7 +86,8 @@ pub trait Channel: Send + Sync {
         ChannelOutcome::unsupported("payment queries")
     }
 
-    /// Stops a pending attempt at the channel (the order closed or expired).
+    /// Stops a pending attempt at the channel (the order closed or expired): `Closed` when the
+    /// channel confirms, `Succeeded` when the payer paid first.
     async fn close_payment(&self, _order: &Order, _attempt: &Attempt) -> ChannelOutcome {
         ChannelOutcome::unsupported("closing payments")
     }
@@ -97,8 +104,9 @@ pub trait Channel: Send + Sync {
     }
 }
 
-/// The channels this gateway runs; the first is where new payments go.
-#[derive(Clone)]
+/// The channels this gateway runs; the first is where new payments go. There may be none
+/// (the sandbox turned off and no upstream configured): then every payment is refused.
+#[derive(Clone, Default)]
 pub struct Channels(Vec<Arc<dyn Channel>>);
 
 impl Channels {
@@ -106,8 +114,12 @@ impl Channels {
         Channels(vec![default])
     }
 
-    pub fn default_channel(&self) -> &Arc<dyn Channel> {
-        &self.0[0]
+    pub fn none() -> Channels {
+        Channels(Vec::new())
+    }
+
+    pub fn default_channel(&self) -> Option<&Arc<dyn Channel>> {
+        self.0.first()
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Channel>> {

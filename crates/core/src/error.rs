@@ -30,6 +30,9 @@ pub enum Error {
     ChannelRefused { code: String, msg: String },
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The gateway is overloaded; the caller may retry later.
+    #[error("the gateway is overloaded; retry")]
+    Busy,
     /// Lost a race too many times in a row; the caller may retry.
     #[error("the record kept changing; try again")]
     Contention,

@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::{Deserialize, Serialize};
@@ -18,10 +17,6 @@ pub enum IdError {
     TooLong(usize),
     #[error("contains characters other than letters, digits and -_.")]
     BadCharacters,
-    #[error("is not an http(s) URL")]
-    NotHttpUrl,
-    #[error("points at a loopback, private or link-local address")]
-    PrivateAddress,
 }
 
 /// The merchant's key in paymux's config (`[[merchant]] id`).
@@ -178,93 +173,6 @@ impl IdGenerator {
     }
 }
 
-/// Where a merchant wants notifications: an absolute http(s) URL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct NotifyUrl(String);
-
-impl NotifyUrl {
-    /// Checks the URL's form, and refuses literal private addresses unless `allow_private`.
-    /// Host names are checked again when the notifier resolves them (they can change).
-    pub fn parse(s: &str, allow_private: bool) -> Result<NotifyUrl, IdError> {
-        let url = url::Url::parse(s).map_err(|_| IdError::NotHttpUrl)?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(IdError::NotHttpUrl);
-        }
-        match url.host() {
-            None => return Err(IdError::NotHttpUrl),
-            Some(url::Host::Ipv4(ip)) if !allow_private && !is_public_ip(ip.into()) => {
-                return Err(IdError::PrivateAddress);
-            }
-            Some(url::Host::Ipv6(ip)) if !allow_private && !is_public_ip(ip.into()) => {
-                return Err(IdError::PrivateAddress);
-            }
-            Some(url::Host::Domain(d)) if !allow_private && d.eq_ignore_ascii_case("localhost") => {
-                return Err(IdError::PrivateAddress);
-            }
-            _ => {}
-        }
-        Ok(NotifyUrl(s.to_owned()))
-    }
-
-    /// Wraps a URL read back from the store (it was checked when it was accepted).
-    pub fn from_stored(s: String) -> NotifyUrl {
-        NotifyUrl(s)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Whether paymux may call this address when private callbacks are not allowed: not
-/// loopback, private (RFC 1918, ULA), link-local, unspecified, CGNAT, benchmarking,
-/// documentation, reserved or multicast, also when wrapped in IPv6 (mapped, compatible,
-/// NAT64, 6to4).
-pub fn is_public_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || o[0] >= 240
-                || (o[0] == 100 && (64..128).contains(&o[1]))
-                || (o[0] == 198 && (18..20).contains(&o[1])))
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            let embedded_v4 = |hi: u16, lo: u16| {
-                std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
-            };
-            if let Some(v4) = v6.to_ipv4() {
-                // ::ffff:a.b.c.d and ::a.b.c.d (also covers :: and ::1 via their own checks below)
-                if !v6.is_loopback() && !v6.is_unspecified() {
-                    return is_public_ip(IpAddr::V4(v4));
-                }
-            }
-            if s[0] == 0x0064 && s[1] == 0xff9b {
-                return is_public_ip(IpAddr::V4(embedded_v4(s[6], s[7])));
-            }
-            if s[0] == 0x2002 {
-                return is_public_ip(IpAddr::V4(embedded_v4(s[1], s[2])));
-            }
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] & 0xffc0) == 0xfec0
-                || (s[0] == 0x2001 && s[1] == 0x0db8))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,47 +207,5 @@ mod tests {
         assert_eq!(&a.as_str()[13..17], "0042");
         let other_node = IdGenerator::new(43).next('P', now);
         assert_ne!(a, other_node);
-    }
-
-    #[test]
-    fn notify_urls_must_be_http_and_public_unless_allowed() {
-        assert!(NotifyUrl::parse("http://domain/notify.htm", false).is_ok());
-        assert!(NotifyUrl::parse("https://shop.example.com/n?x=1", false).is_ok());
-        assert!(NotifyUrl::parse("http://8.8.8.8/n", false).is_ok());
-        assert!(NotifyUrl::parse("http://[2606:4700::1111]/n", false).is_ok());
-        assert!(NotifyUrl::parse("http://[64:ff9b::808:808]/n", false).is_ok());
-        assert_eq!(
-            NotifyUrl::parse("ftp://x/y", false),
-            Err(IdError::NotHttpUrl)
-        );
-        assert_eq!(
-            NotifyUrl::parse("notify.htm", false),
-            Err(IdError::NotHttpUrl)
-        );
-        for private in [
-            "http://127.0.0.1:9000/n",
-            "http://10.1.2.3/n",
-            "http://192.168.0.1/n",
-            "http://172.16.5.4/n",
-            "http://169.254.169.254/latest",
-            "http://[::1]/n",
-            "http://[fe80::1]/n",
-            "http://[::ffff:127.0.0.1]/n",
-            "http://localhost/n",
-            "http://0.0.0.0/n",
-            "http://198.18.0.1/n",
-            "http://250.1.2.3/n",
-            "http://[::127.0.0.1]/n",
-            "http://[64:ff9b::a00:1]/n",
-            "http://[2002:c0a8:0101::1]/n",
-            "http://[fec0::1]/n",
-        ] {
-            assert_eq!(
-                NotifyUrl::parse(private, false),
-                Err(IdError::PrivateAddress),
-                "{private}"
-            );
-            assert!(NotifyUrl::parse(private, true).is_ok(), "{private}");
-        }
     }
 }

@@ -26,7 +26,8 @@ pub mod payway;
 pub mod refund;
 pub mod store;
 pub mod time;
+pub mod url;
 
 pub use error::Error;
-pub use gateway::Gateway;
+pub use gateway::{Gateway, Operator};
 pub use money::Fen;

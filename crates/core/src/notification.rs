@@ -6,9 +6,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::dialect::Dialect;
-use crate::ids::{MerchantId, NotifyUrl, PlatformId};
+use crate::dialect::DialectTag;
+use crate::ids::{MerchantId, PlatformId};
 use crate::time::Millis;
+use crate::url::NotifyUrl;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NotificationEvent {
@@ -90,7 +91,7 @@ impl FromStr for NotificationStatus {
 pub struct Notification {
     pub id: PlatformId,
     pub merchant_id: MerchantId,
-    pub dialect: Dialect,
+    pub dialect: DialectTag,
     pub event: NotificationEvent,
     /// The order, refund or payout the notification is about.
     pub subject_id: PlatformId,
@@ -108,7 +109,7 @@ impl Notification {
     pub fn new(
         id: PlatformId,
         merchant_id: MerchantId,
-        dialect: Dialect,
+        dialect: DialectTag,
         event: NotificationEvent,
         subject_id: PlatformId,
         url: NotifyUrl,

@@ -8,11 +8,12 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
-use crate::dialect::Dialect;
-use crate::ids::{MerchantId, MerchantOrderNo, NotifyUrl, PlatformId};
+use crate::dialect::DialectTag;
+use crate::ids::{MerchantId, MerchantOrderNo, PlatformId};
 use crate::money::Fen;
 use crate::payway::PayWay;
 use crate::time::Millis;
+use crate::url::{NotifyUrl, ReturnUrl};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrderStatus {
@@ -145,7 +146,7 @@ pub struct Order {
     pub id: PlatformId,
     pub merchant_id: MerchantId,
     pub merchant_order_no: MerchantOrderNo,
-    pub dialect: Dialect,
+    pub dialect: DialectTag,
     pub pay_way: PayWay,
     pub channel: String,
     pub amount: Fen,
@@ -155,7 +156,7 @@ pub struct Order {
     pub body: String,
     pub status: OrderStatus,
     pub notify_url: Option<NotifyUrl>,
-    pub return_url: Option<String>,
+    pub return_url: Option<ReturnUrl>,
     pub client_ip: Option<String>,
     /// The dialect's own fields that it echoes back (xxpay param1, upp bizData, …).
     pub extra: Map<String, Value>,
@@ -206,14 +207,18 @@ pub enum AttemptStatus {
     Failed,
     /// Given up on our side (order closed or expired); the channel may still report success.
     Closed,
+    /// The channel reported a payment of another amount than the order's: not paid, not
+    /// refunded by rule, left for an operator (`fail_code` says why).
+    Held,
 }
 
 impl AttemptStatus {
-    pub const ALL: [AttemptStatus; 4] = [
+    pub const ALL: [AttemptStatus; 5] = [
         AttemptStatus::Paying,
         AttemptStatus::Succeeded,
         AttemptStatus::Failed,
         AttemptStatus::Closed,
+        AttemptStatus::Held,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -222,6 +227,7 @@ impl AttemptStatus {
             AttemptStatus::Succeeded => "succeeded",
             AttemptStatus::Failed => "failed",
             AttemptStatus::Closed => "closed",
+            AttemptStatus::Held => "held",
         }
     }
 }

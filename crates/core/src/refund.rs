@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
-use crate::dialect::Dialect;
+use crate::dialect::DialectTag;
 use crate::ids::{MerchantId, PlatformId, RefundNo, RefundRequestNo};
 use crate::money::Fen;
 use crate::time::Millis;
@@ -65,7 +65,7 @@ pub struct Refund {
     pub order_id: PlatformId,
     /// The attempt whose money this returns.
     pub attempt_seq: i32,
-    pub dialect: Dialect,
+    pub dialect: DialectTag,
     /// The merchant's refund number; `None` for automatic refunds of late payments.
     pub refund_no: Option<RefundNo>,
     /// The merchant's idempotency key, where the dialect has one.

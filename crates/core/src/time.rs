@@ -35,6 +35,12 @@ pub fn format_beijing_datetime(at: Millis) -> String {
     beijing(at).format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// RFC 3339 in Beijing time with its offset stated (`2026-12-06T10:00:00.000+08:00`): for
+/// logs, next to order ids, which are Beijing time too.
+pub fn format_beijing_rfc3339(at: Millis) -> String {
+    beijing(at).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+}
+
 /// `yyyyMMddHHmmss` in Beijing time (chinaums headers, hrss, mmsp).
 pub fn format_beijing_compact(at: Millis) -> String {
     beijing(at).format("%Y%m%d%H%M%S").to_string()

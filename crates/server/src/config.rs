@@ -1,29 +1,60 @@
 //! The TOML configuration (DESIGN.md "Command line and configuration"). Unknown keys are
 //! an error that names the key. With no file, [`Config::embedded`] runs the gateway on its
 //! defaults: 127.0.0.1:8080, SQLite in `./paymux-data/`, the sandbox, one demo merchant.
+//!
+//! The server's own sections are typed here; each dialect reads and checks its own
+//! `[merchant.NAME]` tables and names its `[notify]` schedules (see `paymux_dialects::DIALECTS`).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use paymux_core::Fen;
+use paymux_core::ids::MerchantId;
 use paymux_core::merchant::Settlement;
-use paymux_dialects::upp::UppCredentials;
-use paymux_dialects::xxpay::XxpayCredentials;
+use paymux_dialects::common::merchants::{MerchantTable, redact_values};
+use paymux_dialects::{DIALECTS, PlatformKeys};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The configuration, parsed and checked.
+#[derive(Debug, Clone)]
 pub struct Config {
-    #[serde(default)]
     pub server: ServerConfig,
-    #[serde(default)]
-    pub notify: NotifyConfig,
-    #[serde(default)]
+    pub notify: Schedules,
     pub platform: PlatformConfig,
-    #[serde(default)]
     pub sandbox: SandboxConfig,
-    #[serde(default, rename = "merchant")]
     pub merchants: Vec<MerchantConfig>,
+}
+
+/// The file as written, before the dialects have read their tables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    server: ServerConfig,
+    #[serde(default)]
+    notify: BTreeMap<String, Vec<u64>>,
+    #[serde(default)]
+    platform: PlatformConfig,
+    #[serde(default)]
+    sandbox: SandboxConfig,
+    #[serde(default, rename = "merchant")]
+    merchants: Vec<MerchantFile>,
+}
+
+/// A `[[merchant]]` as written: its own keys, and one table per dialect it speaks.
+#[derive(Debug, Deserialize)]
+struct MerchantFile {
+    id: String,
+    name: String,
+    #[serde(default = "default_settlement")]
+    settlement: Settlement,
+    /// Fen per payout.
+    #[serde(default)]
+    payout_fee: i64,
+    /// Everything else: a dialect's table, or a mistake to name.
+    #[serde(flatten)]
+    rest: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,46 +94,56 @@ impl ServerConfig {
     }
 }
 
-/// Retry delays in seconds after the first attempt, per notification schedule.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct NotifyConfig {
-    pub xxpay: Vec<u64>,
-    pub chinaums: Vec<u64>,
-    pub hrss: Vec<u64>,
-    pub mmsp_quick: Vec<u64>,
-    pub mmsp_gateway: Vec<u64>,
-    pub mmsp_scan: Vec<u64>,
-}
+/// Retry delays in seconds after the first attempt, by notification schedule: each
+/// dialect's defaults, with `[notify]` overriding them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedules(BTreeMap<&'static str, Vec<u64>>);
 
-impl Default for NotifyConfig {
+impl Default for Schedules {
     fn default() -> Self {
-        // chinaums and hrss give no schedule: a day, backing off (15 s … 6 h; 12 retries).
-        let day = vec![
-            15, 15, 30, 180, 600, 1200, 1800, 3600, 7200, 14400, 21600, 36000,
-        ];
-        NotifyConfig {
-            xxpay: vec![60, 120, 180, 240, 300],
-            chinaums: day.clone(),
-            hrss: day,
-            mmsp_quick: vec![1, 5, 10, 30, 90, 180, 300],
-            mmsp_gateway: vec![1, 5, 10, 30, 90, 180, 300],
-            mmsp_scan: vec![15, 15, 30, 180, 1800, 1800, 1800, 1800, 1800, 3600],
-        }
+        Schedules(
+            DIALECTS
+                .iter()
+                .flat_map(|d| d.schedules())
+                .map(|s| (s.name, s.delays_s.to_vec()))
+                .collect(),
+        )
     }
 }
 
-impl NotifyConfig {
-    pub fn delays(&self, schedule: &str) -> &[u64] {
-        match schedule {
-            "xxpay" => &self.xxpay,
-            "chinaums" => &self.chinaums,
-            "hrss" => &self.hrss,
-            "mmsp_quick" => &self.mmsp_quick,
-            "mmsp_gateway" => &self.mmsp_gateway,
-            "mmsp_scan" => &self.mmsp_scan,
-            _ => &[],
+impl Schedules {
+    /// The defaults with the file's `[notify]` entries: each must name a schedule of a
+    /// dialect and hold at least one delay, or the notifications it meant to tune would be
+    /// silently sent on another schedule, or never retried.
+    fn with_overrides(overrides: BTreeMap<String, Vec<u64>>) -> Result<Schedules, ConfigError> {
+        let mut schedules = Schedules::default();
+        for (name, delays) in overrides {
+            schedules.set(&name, delays)?;
         }
+        Ok(schedules)
+    }
+
+    /// Sets a schedule's delays, as a `[notify]` entry does.
+    pub fn set(&mut self, name: &str, delays: Vec<u64>) -> Result<(), ConfigError> {
+        let known: Vec<&str> = self.0.keys().copied().collect();
+        let Some((&key, slot)) = self.0.iter_mut().find(|(k, _)| **k == name) else {
+            return Err(ConfigError::Invalid(format!(
+                "[notify] {name}: no dialect has a notification schedule of that name (schedules: {})",
+                known.join(", ")
+            )));
+        };
+        if delays.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "[notify] {key}: a schedule needs at least one retry delay"
+            )));
+        }
+        *slot = delays;
+        Ok(())
+    }
+
+    /// The retry delays of a schedule; none for a name no dialect uses.
+    pub fn delays(&self, schedule: &str) -> &[u64] {
+        self.0.get(schedule).map(Vec::as_slice).unwrap_or(&[])
     }
 }
 
@@ -115,87 +156,58 @@ pub struct PlatformConfig {
     pub rsa_private_key: Option<SecretString>,
 }
 
+impl PlatformConfig {
+    pub fn keys(&self) -> PlatformKeys {
+        PlatformKeys {
+            sm2_private_key: self.sm2_private_key.clone(),
+            rsa_private_key: self.rsa_private_key.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SandboxConfig {
+    /// The sandbox channel and its routes (`/sandbox/…`, the cashier). Without it nothing
+    /// pays through them; true by default while it is the only channel.
+    pub enabled: bool,
     /// Seconds before a sandbox refund completes.
     pub refund_delay_s: i64,
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        SandboxConfig { refund_delay_s: 3 }
+        SandboxConfig {
+            enabled: true,
+            refund_delay_s: 3,
+        }
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A merchant: paymux's own keys, and one table per dialect it speaks, read by that dialect.
+#[derive(Debug, Clone)]
 pub struct MerchantConfig {
     pub id: String,
     pub name: String,
-    #[serde(default = "default_settlement")]
     pub settlement: Settlement,
     /// Fen per payout.
-    #[serde(default)]
     pub payout_fee: i64,
-    pub xxpay: Option<XxpayCredentials>,
-    pub chinaums: Option<ChinaumsCredentials>,
-    pub upp: Option<UppCredentials>,
-    pub hrss: Option<HrssCredentials>,
-    pub mmsp: Option<MmspCredentials>,
+    /// `[merchant.NAME]` by dialect name.
+    pub dialects: BTreeMap<&'static str, toml::Table>,
+}
+
+impl MerchantConfig {
+    /// The merchant's table for a dialect, as the dialect reads it.
+    pub fn table(&self, dialect: &str) -> Option<MerchantTable> {
+        self.dialects.get(dialect).map(|table| MerchantTable {
+            merchant: MerchantId::new(self.id.clone()),
+            table: table.clone(),
+        })
+    }
 }
 
 fn default_settlement() -> Settlement {
     Settlement::T1
-}
-
-// The credentials of dialects not implemented yet are read and kept, so that one config
-// file serves every release; each moves into its dialect's folder when the dialect lands.
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChinaumsCredentials {
-    pub mid: String,
-    pub tid: String,
-    pub msg_src_id: String,
-    pub msg_src: String,
-    pub app_id: String,
-    pub app_key: SecretString,
-    pub sign_key: SecretString,
-    #[serde(default)]
-    pub sign_type: Option<String>,
-    #[serde(default)]
-    pub notify_url: Option<String>,
-    #[serde(default)]
-    pub pay_info_query_addr: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HrssCredentials {
-    pub access_key: String,
-    pub app_id: String,
-    pub mch_id: String,
-    pub context: String,
-    #[serde(default)]
-    pub sm2_public_key: Option<String>,
-    pub sm4_key: SecretString,
-    #[serde(default)]
-    pub order_query_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MmspCredentials {
-    pub merno: String,
-    pub termno: String,
-    pub md5_key: SecretString,
-    #[serde(default)]
-    pub agent_no: Option<String>,
-    #[serde(default)]
-    pub agent_md5_key: Option<SecretString>,
-    #[serde(default)]
-    pub rsa_public_key: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,7 +232,7 @@ pub enum ConfigError {
 
 /// Where and what, without the offending line or value: either may be a key.
 fn parse_message(text: &str, e: &toml::de::Error) -> String {
-    let message = without_values(e.message());
+    let message = redact_values(e.message());
     let before = e.span().and_then(|span| text.get(..span.start));
     match before {
         Some(before) => {
@@ -232,33 +244,13 @@ fn parse_message(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-/// serde quotes the value it could not use (`invalid type: integer `123`, expected a
-/// string`); that value may be an unquoted key. Names of fields, which the other messages
-/// quote the same way, are kept.
-fn without_values(message: &str) -> String {
-    let Some((kind, rest)) = message.split_once(": ") else {
-        return message.to_owned();
-    };
-    if !matches!(kind, "invalid type" | "invalid value" | "invalid length") {
-        return message.to_owned();
-    }
-    let mut out = format!("{kind}: ");
-    let mut quoted = false;
-    for piece in rest.split('`') {
-        out.push_str(if quoted { "…" } else { piece });
-        quoted = !quoted;
-    }
-    out
-}
-
 impl Config {
     pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
             message: parse_message(text, &e),
         })?;
-        config.validate()?;
-        Ok(config)
+        Config::from_file(file, Tables::AllKnown)
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -269,42 +261,59 @@ impl Config {
         Config::parse(&text, &path.display().to_string())
     }
 
+    fn from_file(file: ConfigFile, tables: Tables) -> Result<Config, ConfigError> {
+        let mut merchants = Vec::with_capacity(file.merchants.len());
+        for m in file.merchants {
+            let mut dialects = BTreeMap::new();
+            for (key, value) in m.rest {
+                let Some(dialect) = paymux_dialects::dialect(&key) else {
+                    if tables == Tables::SkipUnknown {
+                        continue;
+                    }
+                    let known: Vec<&str> = DIALECTS.iter().map(|d| d.name()).collect();
+                    return Err(ConfigError::Invalid(format!(
+                        "merchant {}: unknown key `{key}` (a merchant has id, name, settlement, payout_fee, and a table for each dialect it speaks: {})",
+                        m.id,
+                        known.join(", ")
+                    )));
+                };
+                let toml::Value::Table(table) = value else {
+                    return Err(ConfigError::Invalid(format!(
+                        "merchant {}: `{key}` must be a table: [merchant.{key}]",
+                        m.id
+                    )));
+                };
+                dialects.insert(dialect.name(), table);
+            }
+            merchants.push(MerchantConfig {
+                id: m.id,
+                name: m.name,
+                settlement: m.settlement,
+                payout_fee: m.payout_fee,
+                dialects,
+            });
+        }
+        let config = Config {
+            server: file.server,
+            notify: Schedules::with_overrides(file.notify)?,
+            platform: file.platform,
+            sandbox: file.sandbox,
+            merchants,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
-        use secrecy::ExposeSecret;
         if self.server.order_ttl_s <= 0 {
             return Err(ConfigError::Invalid(
                 "server.order_ttl_s must be positive".into(),
             ));
         }
-        for m in &self.merchants {
-            let keys = [
-                (
-                    "xxpay.key",
-                    m.xxpay.as_ref().map(|x| x.key.expose_secret().is_empty()),
-                ),
-                (
-                    "upp.key",
-                    m.upp.as_ref().map(|u| u.key.expose_secret().is_empty()),
-                ),
-                (
-                    "mmsp.md5_key",
-                    m.mmsp
-                        .as_ref()
-                        .map(|x| x.md5_key.expose_secret().is_empty()),
-                ),
-                (
-                    "chinaums.sign_key",
-                    m.chinaums
-                        .as_ref()
-                        .map(|c| c.sign_key.expose_secret().is_empty()),
-                ),
-            ];
-            if let Some((name, _)) = keys.iter().find(|(_, empty)| *empty == Some(true)) {
-                return Err(ConfigError::Invalid(format!(
-                    "merchant {}: {name} must not be empty",
-                    m.id
-                )));
-            }
+        if self.merchants.is_empty() {
+            return Err(ConfigError::Invalid(
+                "no [[merchant]] in the config: paymux would refuse every request. Add one (README.md \"Configuration\"), or run `paymux serve` without --config for the demo merchant".into(),
+            ));
         }
         let mut ids = std::collections::HashSet::new();
         for m in &self.merchants {
@@ -321,75 +330,112 @@ impl Config {
                 )));
             }
         }
-        let unique = |what: &str, keys: Vec<String>| {
-            let mut seen = std::collections::HashSet::new();
-            for k in keys {
-                if !seen.insert(k.clone()) {
-                    return Err(ConfigError::Invalid(format!(
-                        "two merchants share {what} {k:?}"
-                    )));
-                }
-            }
-            Ok(())
-        };
-        unique(
-            "xxpay mch_id",
-            self.merchants
-                .iter()
-                .filter_map(|m| m.xxpay.as_ref().map(|x| x.mch_id.clone()))
-                .collect(),
-        )?;
-        unique(
-            "upp isv_id/partner_id",
-            self.merchants
-                .iter()
-                .filter_map(|m| {
-                    m.upp
-                        .as_ref()
-                        .map(|u| format!("{}/{}", u.isv_id, u.partner_id))
-                })
-                .collect(),
-        )?;
+        for dialect in DIALECTS {
+            dialect
+                .check(&self.tables_of(dialect.name()))
+                .map_err(ConfigError::Invalid)?;
+        }
         Ok(())
     }
 
+    /// Every merchant's table for one dialect.
+    pub fn tables_of(&self, dialect: &str) -> Vec<MerchantTable> {
+        self.merchants
+            .iter()
+            .filter_map(|m| m.table(dialect))
+            .collect()
+    }
+
     /// The embedded defaults, with the demo merchant kept in `{data_dir}/demo-merchant.toml`:
-    /// generated on first start, read back afterwards. Returns whether it was generated now.
+    /// generated on first start, read back afterwards. A dialect added since the file was
+    /// written gets its table appended; a table of a dialect this build does not speak is
+    /// left in the file and ignored. Returns whether the file was written now.
     pub fn embedded(data_dir: &Path) -> Result<(Config, bool), ConfigError> {
         let merchant_file = data_dir.join("demo-merchant.toml");
-        let (text, generated) = match std::fs::read_to_string(&merchant_file) {
+        let path = merchant_file.display().to_string();
+        let (mut text, mut written) = match std::fs::read_to_string(&merchant_file) {
             Ok(text) => (text, false),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let text = demo_merchant_toml()?;
                 std::fs::create_dir_all(data_dir).map_err(|source| ConfigError::Write {
                     path: data_dir.display().to_string(),
                     source,
                 })?;
-                write_private(&merchant_file, &text)?;
-                (text, true)
+                (DEMO_HEADER.to_owned(), true)
             }
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    path: merchant_file.display().to_string(),
-                    source,
-                });
-            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
         };
-        let mut config = Config::parse(&text, &merchant_file.display().to_string())?;
+        let present: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.clone(),
+            message: parse_message(&text, &e),
+        })?;
+        let has = |name: &str| {
+            present
+                .merchants
+                .first()
+                .is_some_and(|m| m.rest.contains_key(name))
+        };
+        let missing: Vec<_> = DIALECTS.iter().filter(|d| !has(d.name())).collect();
+        if !missing.is_empty() {
+            let mut random_failed = None;
+            let mut random = |bytes| {
+                random_hex(bytes).unwrap_or_else(|e| {
+                    random_failed = Some(e);
+                    String::new()
+                })
+            };
+            for dialect in missing {
+                text.push_str(&format!(
+                    "\n[merchant.{}]\n{}",
+                    dialect.name(),
+                    dialect.demo_table(&mut random)
+                ));
+            }
+            if let Some(e) = random_failed {
+                return Err(e);
+            }
+            write_private(&merchant_file, &text)?;
+            written = true;
+        }
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.clone(),
+            message: parse_message(&text, &e),
+        })?;
+        let mut config = Config::from_file(file, Tables::SkipUnknown)?;
         config.server.database = format!("sqlite://{}/paymux.db", data_dir.display());
         // The demo runs locally: its notifications go to local receivers.
         config.server.allow_private_callbacks = true;
-        Ok((config, generated))
+        Ok((config, written))
     }
 }
 
-/// Writes a file only its owner can read, from the moment it exists.
+/// What to do with a merchant's table for a dialect this build does not speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tables {
+    /// An error that names it: a config file says what it means.
+    AllKnown,
+    /// Ignore it: the demo merchant's file may have been written by a build that spoke more.
+    SkipUnknown,
+}
+
+const DEMO_HEADER: &str = r#"# The demo merchant, generated by `paymux serve` on first start. Keep it private.
+
+[[merchant]]
+id = "demo"
+name = "Demo Hospital"
+settlement = "T1"
+payout_fee = 200
+"#;
+
+/// Writes a file only its owner can read, replacing it in one step: a new file next to it,
+/// private from the moment it exists, renamed over the old one.
 fn write_private(path: &Path, text: &str) -> Result<(), ConfigError> {
     use std::io::Write;
     let err = |source| ConfigError::Write {
         path: path.display().to_string(),
         source,
     };
+    let temporary = path.with_extension("toml.new");
+    let _ = std::fs::remove_file(&temporary);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -397,9 +443,10 @@ fn write_private(path: &Path, text: &str) -> Result<(), ConfigError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(err)?;
+    let mut file = options.open(&temporary).map_err(err)?;
     file.write_all(text.as_bytes()).map_err(err)?;
-    file.sync_all().map_err(err)
+    file.sync_all().map_err(err)?;
+    std::fs::rename(&temporary, path).map_err(err)
 }
 
 fn random_hex(bytes: usize) -> Result<String, ConfigError> {
@@ -408,67 +455,20 @@ fn random_hex(bytes: usize) -> Result<String, ConfigError> {
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// A demo merchant with fresh keys for every dialect, using the specs' example numbers.
-fn demo_merchant_toml() -> Result<String, ConfigError> {
-    Ok(format!(
-        r#"# The demo merchant, generated by `paymux serve` on first start. Keep it private.
-
-[[merchant]]
-id = "demo"
-name = "Demo Hospital"
-settlement = "T1"
-payout_fee = 200
-
-[merchant.xxpay]
-mch_id = "20001222"
-app_id = "0ae8be35ff634e2abe94f5f32f6d5c4f"
-key = "{xxpay_key}"
-
-[merchant.chinaums]
-mid = "898340149000005"
-tid = "88880001"
-msg_src_id = "3194"
-msg_src = "WWW.TEST.COM"
-app_id = "{chinaums_app_id}"
-app_key = "{chinaums_app_key}"
-sign_key = "{chinaums_sign_key}"
-sign_type = "SHA256"
-
-[merchant.upp]
-isv_id = 20000
-partner_id = 12345
-key = "{upp_key}"
-
-[merchant.hrss]
-access_key = "DOTEST"
-app_id = "A203"
-mch_id = "M100043"
-context = "engine"
-sm4_key = "{sm4_key}"
-
-[merchant.mmsp]
-merno = "001440353999853"
-termno = "84970001"
-md5_key = "{mmsp_key}"
-"#,
-        xxpay_key = random_hex(16)?.to_uppercase(),
-        chinaums_app_id = random_hex(16)?,
-        chinaums_app_key = random_hex(16)?,
-        chinaums_sign_key = random_hex(16)?,
-        upp_key = random_hex(16)?,
-        sm4_key = random_hex(16)?,
-        mmsp_key = random_hex(16)?,
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const MERCHANT: &str = "[[merchant]]\nid = \"a\"\nname = \"A\"\n[merchant.xxpay]\nmch_id = \"1\"\napp_id = \"x\"\nkey = \"k1\"\n";
+
+    fn with_merchant(text: &str) -> String {
+        format!("{text}\n{MERCHANT}")
+    }
+
     #[test]
     fn an_unknown_key_is_an_error_that_names_it() {
         let err = Config::parse(
-            "[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n",
+            &with_merchant("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n"),
             "test.toml",
         )
         .unwrap_err();
@@ -479,8 +479,27 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
-        let err = Config::parse("[notify]\nxxpai = [1]\n", "test.toml").unwrap_err();
-        assert!(err.to_string().contains("xxpai"), "{err}");
+        let err = Config::parse(&format!("{MERCHANT}kee = \"x\"\n"), "test.toml").unwrap_err();
+        assert!(
+            err.to_string().contains("[merchant.xxpay]") && err.to_string().contains("kee"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_notify_entry_must_name_a_schedule_and_hold_delays() {
+        let err =
+            Config::parse(&with_merchant("[notify]\nxxpai = [1]\n"), "test.toml").unwrap_err();
+        assert!(err.to_string().contains("[notify] xxpai"), "{err}");
+        assert!(
+            err.to_string().contains("xxpay"),
+            "lists the schedules: {err}"
+        );
+        let err = Config::parse(&with_merchant("[notify]\nxxpay = []\n"), "test.toml").unwrap_err();
+        assert!(err.to_string().contains("[notify] xxpay"), "{err}");
+        let config =
+            Config::parse(&with_merchant("[notify]\nxxpay = [5, 7]\n"), "test.toml").unwrap();
+        assert_eq!(config.notify.delays("xxpay"), &[5, 7]);
     }
 
     #[test]
@@ -497,12 +516,27 @@ mod tests {
     }
 
     #[test]
-    fn empty_keys_and_a_useless_ttl_are_refused() {
-        let text = "[[merchant]]\nid = \"a\"\nname = \"A\"\n[merchant.xxpay]\nmch_id = \"1\"\napp_id = \"x\"\nkey = \"\"\n";
-        let err = Config::parse(text, "test.toml").unwrap_err();
-        assert!(err.to_string().contains("xxpay.key"), "{err}");
-        let err = Config::parse("[server]\norder_ttl_s = 0\n", "test.toml").unwrap_err();
+    fn empty_and_placeholder_keys_no_merchants_and_a_useless_ttl_are_refused() {
+        for key in ["", "…", "<key>"] {
+            let text = MERCHANT.replace("\"k1\"", &format!("\"{key}\""));
+            let err = Config::parse(&text, "test.toml").unwrap_err();
+            assert!(err.to_string().contains("[merchant.xxpay] key"), "{err}");
+        }
+        let err =
+            Config::parse(&with_merchant("[server]\norder_ttl_s = 0\n"), "test.toml").unwrap_err();
         assert!(err.to_string().contains("order_ttl_s"), "{err}");
+        let err = Config::parse("[server]\nlisten = \"127.0.0.1:9\"\n", "test.toml").unwrap_err();
+        assert!(err.to_string().contains("no [[merchant]]"), "{err}");
+    }
+
+    #[test]
+    fn two_merchants_may_not_share_a_wire_id() {
+        let text = format!("{MERCHANT}{}", MERCHANT.replace("id = \"a\"", "id = \"b\""));
+        let err = Config::parse(&text, "test.toml").unwrap_err();
+        assert!(
+            err.to_string().contains("share [merchant.xxpay] mch_id"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -514,6 +548,10 @@ public_url = "http://127.0.0.1:8080"
 database = "sqlite://paymux-data/paymux.db"
 allow_private_callbacks = false
 max_clock_skew_s = 300
+
+[sandbox]
+enabled = true
+refund_delay_s = 3
 
 [notify]
 xxpay = [60, 120, 180, 240, 300]
@@ -536,8 +574,10 @@ key = "k"
 "#;
         let config = Config::parse(text, "design.toml").unwrap();
         assert_eq!(config.merchants.len(), 1);
-        assert_eq!(config.notify.mmsp_scan[0], 15);
+        assert_eq!(config.notify.delays("xxpay"), &[60, 120, 180, 240, 300]);
         assert_eq!(config.server.public_url(), "http://127.0.0.1:8080");
+        assert_eq!(config.tables_of("upp").len(), 1);
+        assert!(config.sandbox.enabled);
     }
 
     #[test]
@@ -547,18 +587,37 @@ key = "k"
         assert!(generated);
         let (second, generated) = Config::embedded(dir.path()).unwrap();
         assert!(!generated);
-        use secrecy::ExposeSecret;
-        let key = |c: &Config| {
-            c.merchants[0]
-                .xxpay
-                .as_ref()
-                .unwrap()
-                .key
-                .expose_secret()
-                .to_owned()
-        };
+        let key = |c: &Config| c.merchants[0].dialects["xxpay"]["key"].clone();
         assert_eq!(key(&first), key(&second));
-        assert_eq!(key(&first).len(), 32);
+        assert_eq!(key(&first).as_str().map(str::len), Some(32));
         assert!(first.server.allow_private_callbacks);
+        for dialect in DIALECTS {
+            assert!(
+                first.merchants[0].table(dialect.name()).is_some(),
+                "the demo merchant speaks {}",
+                dialect.name()
+            );
+        }
+    }
+
+    #[test]
+    fn a_demo_file_gains_new_dialects_and_keeps_unknown_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("demo-merchant.toml");
+        // Written by a build that spoke only xxpay, and one that spoke a dialect since gone.
+        std::fs::write(
+            &file,
+            format!("{DEMO_HEADER}\n[merchant.xxpay]\nmch_id = \"1\"\napp_id = \"x\"\nkey = \"kept\"\n\n[merchant.retired]\nk = 1\n"),
+        )
+        .unwrap();
+        let (config, written) = Config::embedded(dir.path()).unwrap();
+        assert!(written);
+        assert_eq!(
+            config.merchants[0].dialects["xxpay"]["key"].as_str(),
+            Some("kept")
+        );
+        assert!(config.merchants[0].table("upp").is_some());
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains("[merchant.retired]") && text.contains("[merchant.upp]"));
     }
 }

@@ -1,5 +1,6 @@
 //! Prometheus metrics at `GET /metrics`: requests by dialect and outcome, request latency,
-//! notifications by outcome, and the outbox depth (read from the store when scraped).
+//! notifications by outcome, and the outbox depth (read from the store when scraped); and
+//! the access log, one line per request.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,6 +44,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Every dialect's series exist from the start (at zero), so dashboards and alerts see
+    /// a dialect before its first request.
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("paymux");
         let requests = Family::<RequestLabels, Counter>::default();
@@ -69,6 +72,13 @@ impl Metrics {
             "Notifications not yet delivered",
             outbox_depth.clone(),
         );
+        for dialect in paymux_dialects::DIALECTS {
+            let dialect = dialect.name();
+            for outcome in ["success", "fail"] {
+                drop(requests.get_or_create(&RequestLabels { dialect, outcome }));
+            }
+            drop(latency.get_or_create(&DialectLabel { dialect }));
+        }
         Metrics {
             registry,
             requests,
@@ -78,8 +88,10 @@ impl Metrics {
         }
     }
 
-    /// `outcome`: `delivered`, `retry` or `gave_up`.
-    pub fn notification(&self, dialect: &'static str, outcome: &'static str) {
+    /// `outcome`: `delivered`, `retry` or `gave_up`. `dialect` is a stored tag; one this
+    /// build does not speak is counted as `unknown`.
+    pub fn notification(&self, dialect: &str, outcome: &'static str) {
+        let dialect = paymux_dialects::dialect(dialect).map_or("unknown", |d| d.name());
         self.notifications
             .get_or_create(&NotificationLabels { dialect, outcome })
             .inc();
@@ -101,11 +113,26 @@ impl Default for Metrics {
     }
 }
 
-/// Counts each dialect reply by the outcome the dialect tagged it with.
+/// Counts each dialect reply by the outcome the dialect tagged it with, and writes the
+/// access log line: method, path (a cashier link's token left out; never the query, which
+/// may carry a signed request), dialect, status, outcome and latency.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let method = request.method().clone();
+    let path = loggable_path(request.uri().path());
     let response = next.run(request).await;
-    if let Some(outcome) = response.extensions().get::<Outcome>() {
+    let outcome = response.extensions().get::<Outcome>().copied();
+    tracing::info!(
+        target: "paymux::access",
+        %method,
+        path = %path,
+        dialect = outcome.map_or("-", |o| o.dialect),
+        status = response.status().as_u16(),
+        outcome = outcome.map_or("-", |o| if o.ok { "success" } else { "fail" }),
+        latency_ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
+        "request"
+    );
+    if let Some(outcome) = outcome {
         let labels = RequestLabels {
             dialect: outcome.dialect,
             outcome: if outcome.ok { "success" } else { "fail" },
@@ -119,6 +146,16 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
             .observe(started.elapsed().as_secs_f64());
     }
     response
+}
+
+/// The path as logged: the token of a cashier link (`/cashier/{id}/{token}/…`) opens the
+/// order's page, so it is not written down.
+fn loggable_path(path: &str) -> String {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    if parts.get(1) == Some(&"cashier") && parts.len() > 3 {
+        parts[3] = "…";
+    }
+    parts.join("/").chars().take(200).collect()
 }
 
 pub async fn serve(metrics: Arc<Metrics>, store: Arc<dyn Store>) -> Response {
@@ -137,4 +174,31 @@ pub async fn serve(metrics: Arc<Metrics>, store: Arc<dyn Store>) -> Response {
         metrics.render(depth),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn cashier_tokens_are_not_logged() {
+        assert_eq!(loggable_path("/cashier/P1/abcdef/pay"), "/cashier/P1/…/pay");
+        assert_eq!(loggable_path("/cashier/P1/abcdef"), "/cashier/P1/…");
+        assert_eq!(loggable_path("/cashier/style.css"), "/cashier/style.css");
+        assert_eq!(
+            loggable_path("/api/pay/create_order"),
+            "/api/pay/create_order"
+        );
+    }
+
+    #[test]
+    fn every_dialect_is_labelled_from_the_start() {
+        let text = super::Metrics::new().render(0);
+        for dialect in paymux_dialects::DIALECTS {
+            assert!(
+                text.contains(&format!("dialect=\"{}\"", dialect.name())),
+                "{text}"
+            );
+        }
+    }
 }

@@ -15,18 +15,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use paymux_core::clock::Clock;
-use paymux_core::dialect::Dialect;
-use paymux_core::ids::{NotifyUrl, is_public_ip};
+use paymux_core::dialect::DialectTag;
 use paymux_core::notification::{
     DeliveryRecord, HttpMethod, Notification, NotificationEvent, NotificationFormat,
     NotificationSubject, after_failed_attempt,
 };
 use paymux_core::store::{Store, StoreError};
+use paymux_core::url::{NotifyUrl, is_public_ip};
 use paymux_dialects::common::read_at_most;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tokio::task::JoinSet;
 
-use crate::config::NotifyConfig;
+use crate::config::Schedules;
 use crate::metrics::Metrics;
 
 /// A merchant gets this long to answer one notification.
@@ -40,8 +40,8 @@ pub struct Notifier {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
-    formats: HashMap<Dialect, Arc<dyn NotificationFormat>>,
-    schedules: NotifyConfig,
+    formats: HashMap<DialectTag, Arc<dyn NotificationFormat>>,
+    schedules: Schedules,
     allow_private: bool,
     metrics: Arc<Metrics>,
 }
@@ -72,8 +72,8 @@ impl Notifier {
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        formats: HashMap<Dialect, Arc<dyn NotificationFormat>>,
-        schedules: NotifyConfig,
+        formats: HashMap<DialectTag, Arc<dyn NotificationFormat>>,
+        schedules: Schedules,
         allow_private: bool,
         metrics: Arc<Metrics>,
     ) -> Result<Notifier, NotifierError> {
@@ -142,7 +142,7 @@ impl Notifier {
         let label = match &record {
             DeliveryRecord::Delivered { .. } => "delivered",
             DeliveryRecord::RetryAt { error, at } => {
-                tracing::info!(id = %notification.id, attempt = notification.attempts, %error, next_at = at.0, "notification not acknowledged; will retry");
+                tracing::info!(id = %notification.id, attempt = notification.attempts, %error, next_at = %paymux_core::time::format_beijing_rfc3339(*at), "notification not acknowledged; will retry");
                 "retry"
             }
             DeliveryRecord::GaveUp { error } => {
@@ -196,7 +196,10 @@ impl Notifier {
             self.load_subject(notification).await,
         ) {
             (Some(format), Ok(subject)) => format.schedule(notification, &subject),
-            _ => notification.dialect.as_str(),
+            // The dialect's first schedule: it has no format or no subject to ask.
+            _ => paymux_dialects::dialect(notification.dialect.as_str())
+                .and_then(|d| d.schedules().first())
+                .map_or("", |s| s.name),
         }
     }
 

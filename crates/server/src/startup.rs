@@ -6,17 +6,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use paymux_channels::sandbox::SandboxChannel;
-use paymux_core::Gateway;
+use paymux_channels::sandbox::{PayerLinks, SandboxChannel};
+use paymux_core::Operator;
 use paymux_core::channel::Channels;
 use paymux_core::clock::Clock;
-use paymux_core::dialect::Dialect;
+use paymux_core::dialect::DialectTag;
 use paymux_core::gateway::GatewaySettings;
 use paymux_core::ids::MerchantId;
 use paymux_core::merchant::Merchant;
 use paymux_core::notification::NotificationFormat;
 use paymux_core::store::Store;
-use paymux_dialects::{upp, xxpay};
+use paymux_dialects::{DIALECTS, Mount};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -52,9 +52,11 @@ pub enum Workers {
 /// A started gateway.
 pub struct Running {
     pub addr: SocketAddr,
-    pub gateway: Gateway,
+    pub operator: Operator,
     pub notifier: Arc<Notifier>,
     pub store: Arc<paymux_store::SqlStore>,
+    /// The sandbox channel, when it is enabled (tests use it to make payers' links).
+    pub sandbox: Option<Arc<SandboxChannel>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -109,51 +111,62 @@ pub async fn start(
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => format!("http://{addr}"),
     };
+    let dyn_store: Arc<dyn Store> = store.clone();
 
-    let sandbox = Arc::new(SandboxChannel::new(
-        &public_url,
-        config.sandbox.refund_delay_s,
-    ));
+    let sandbox = if config.sandbox.enabled {
+        let links = PayerLinks::new(cashier_link_key(&dyn_store).await?.as_bytes());
+        Some(Arc::new(SandboxChannel::new(
+            &public_url,
+            links,
+            config.sandbox.refund_delay_s,
+        )))
+    } else {
+        None
+    };
+    let channels = match &sandbox {
+        Some(sandbox) => Channels::new(sandbox.clone()),
+        None => Channels::none(),
+    };
     let settings = GatewaySettings {
         default_order_ttl_s: config.server.order_ttl_s,
         allow_private_callbacks: config.server.allow_private_callbacks,
         ..GatewaySettings::default()
     };
-    let dyn_store: Arc<dyn Store> = store.clone();
-    let gateway = Gateway::start(
+    let operator = Operator::start(
         dyn_store.clone(),
-        Channels::new(sandbox.clone()),
+        channels,
         clock.clone(),
         merchants(&config),
         settings,
     )
     .await?;
 
-    let xxpay_merchants = Arc::new(xxpay::XxpayMerchants::new(
-        config.merchants.iter().filter_map(|m| {
-            m.xxpay.clone().map(|credentials| xxpay::XxpayMerchant {
-                merchant_id: MerchantId::new(m.id.clone()),
-                credentials,
-            })
-        }),
-    ));
-    let upp_merchants = Arc::new(upp::UppMerchants::new(config.merchants.iter().filter_map(
-        |m| {
-            m.upp.clone().map(|credentials| upp::UppMerchant {
-                merchant_id: MerchantId::new(m.id.clone()),
-                credentials,
-            })
-        },
-    )));
+    let mount = Mount {
+        gateway: operator.gateway(),
+        public_url: public_url.clone().into(),
+        max_clock_skew_s: config.server.max_clock_skew_s,
+        platform: config.platform.keys(),
+    };
+    let mut router = Router::new();
+    let mut formats: HashMap<DialectTag, Arc<dyn NotificationFormat>> = HashMap::new();
+    for dialect in DIALECTS {
+        let mounted = dialect
+            .mount(&config.tables_of(dialect.name()), &mount)
+            .map_err(StartError::Config)?;
+        router = router.merge(mounted.router);
+        if let Some(format) = mounted.notifications {
+            formats.insert(DialectTag::new(dialect.name()), format);
+        }
+    }
+    router = router.merge(cashier::qr_router());
+    if let Some(sandbox) = &sandbox {
+        router = router.merge(cashier::router(CashierState {
+            operator: operator.clone(),
+            sandbox: sandbox.clone(),
+        }));
+    }
 
     let metrics = Arc::new(Metrics::new());
-    let mut formats: HashMap<Dialect, Arc<dyn NotificationFormat>> = HashMap::new();
-    formats.insert(
-        Dialect::Xxpay,
-        Arc::new(xxpay::XxpayNotifications {
-            merchants: xxpay_merchants.clone(),
-        }),
-    );
     let notifier = Arc::new(Notifier::new(
         dyn_store.clone(),
         clock.clone(),
@@ -163,21 +176,7 @@ pub async fn start(
         metrics.clone(),
     )?);
 
-    let router = Router::new()
-        .merge(xxpay::router(xxpay::XxpayState {
-            gateway: gateway.clone(),
-            merchants: xxpay_merchants,
-            public_url: public_url.clone().into(),
-        }))
-        .merge(upp::router(upp::UppState {
-            gateway: gateway.clone(),
-            merchants: upp_merchants,
-            max_clock_skew_s: config.server.max_clock_skew_s,
-        }))
-        .merge(cashier::router(CashierState {
-            gateway: gateway.clone(),
-            sandbox,
-        }))
+    let router = router
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/metrics",
@@ -209,21 +208,33 @@ pub async fn start(
             shutdown_rx.clone(),
         )));
         tasks.push(tokio::spawn(workers::run_expirer(
-            gateway.clone(),
+            operator.clone(),
             shutdown_rx.clone(),
         )));
         tasks.push(tokio::spawn(workers::run_poller(
-            gateway.clone(),
+            operator.clone(),
             shutdown_rx,
         )));
     }
     tracing::info!(%addr, %public_url, database = %paymux_store::redact_url(&config.server.database), "paymux is listening");
     Ok(Running {
         addr,
-        gateway,
+        operator,
         notifier,
         store,
+        sandbox,
         shutdown,
         tasks,
     })
+}
+
+/// The key of the cashier's links: a secret every instance on the database shares, made by
+/// the first one. TODO(store): kept in the database once the store offers it.
+async fn cashier_link_key(
+    _store: &Arc<dyn Store>,
+) -> Result<String, paymux_core::store::StoreError> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key)
+        .map_err(|e| paymux_core::store::StoreError::Database(format!("no randomness: {e}")))?;
+    Ok(key.iter().map(|b| format!("{b:02x}")).collect())
 }

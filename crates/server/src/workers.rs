@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
-use paymux_core::Gateway;
+use paymux_core::Operator;
 use tokio::sync::watch;
 
 const ROUND: i64 = 100;
 
 /// Closes orders whose expiry has passed.
-pub async fn run_expirer(gateway: Gateway, shutdown: watch::Receiver<bool>) {
+pub async fn run_expirer(operator: Operator, shutdown: watch::Receiver<bool>) {
     every(Duration::from_secs(1), shutdown, || async {
-        match gateway.expire_due_orders(ROUND).await {
+        match operator.expire_due_orders(ROUND).await {
             Ok(n) if n > 0 => tracing::info!(closed = n, "expired orders closed"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "expiry round failed"),
@@ -22,12 +22,12 @@ pub async fn run_expirer(gateway: Gateway, shutdown: watch::Receiver<bool>) {
 }
 
 /// Asks channels about pending attempts and refunds that are due a check.
-pub async fn run_poller(gateway: Gateway, shutdown: watch::Receiver<bool>) {
+pub async fn run_poller(operator: Operator, shutdown: watch::Receiver<bool>) {
     every(Duration::from_millis(500), shutdown, || async {
-        if let Err(e) = gateway.check_pending_attempts(ROUND).await {
+        if let Err(e) = operator.check_pending_attempts(ROUND).await {
             tracing::warn!(error = %e, "attempt check round failed");
         }
-        if let Err(e) = gateway.check_pending_refunds(ROUND).await {
+        if let Err(e) = operator.check_pending_refunds(ROUND).await {
             tracing::warn!(error = %e, "refund check round failed");
         }
     })

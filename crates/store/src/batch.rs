@@ -393,7 +393,7 @@ mod tests {
 
     mod against_both_backends {
         use paymux_core::Fen;
-        use paymux_core::dialect::Dialect;
+        use paymux_core::dialect::DialectTag;
         use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId};
         use paymux_core::order::OrderStatus;
         use paymux_core::payway::{PayMethod, PayWay, Wallet};
@@ -406,7 +406,7 @@ mod tests {
                 id: PlatformId::from_string(id),
                 merchant_id: MerchantId::new("demo"),
                 merchant_order_no: MerchantOrderNo::parse(number, 32).expect("number"),
-                dialect: Dialect::Xxpay,
+                dialect: DialectTag::new("xxpay"),
                 pay_way: PayWay::new(Wallet::WeChat, PayMethod::Qr),
                 channel: "sandbox".into(),
                 amount: Fen::positive(100).expect("amount"),

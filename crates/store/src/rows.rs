@@ -4,14 +4,14 @@
 use std::str::FromStr;
 
 use paymux_core::Fen;
-use paymux_core::ids::{
-    MerchantId, MerchantOrderNo, NotifyUrl, PlatformId, RefundNo, RefundRequestNo,
-};
+use paymux_core::dialect::DialectTag;
+use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId, RefundNo, RefundRequestNo};
 use paymux_core::notification::Notification;
 use paymux_core::order::{Attempt, Order};
 use paymux_core::refund::Refund;
 use paymux_core::store::StoreError;
 use paymux_core::time::Millis;
+use paymux_core::url::{NotifyUrl, ReturnUrl};
 use serde_json::{Map, Value};
 
 /// What a mapper needs from a row of either engine.
@@ -67,7 +67,7 @@ pub(crate) fn order(row: &dyn RowAccess) -> Result<Order, StoreError> {
         id: PlatformId::from_string(row.text("id")?),
         merchant_id: MerchantId::new(row.text("merchant_id")?),
         merchant_order_no: MerchantOrderNo::from_stored(row.text("merchant_order_no")?),
-        dialect: parsed(row, "dialect")?,
+        dialect: DialectTag::from_stored(row.text("dialect")?),
         pay_way: parsed(row, "pay_way")?,
         channel: row.text("channel")?,
         amount: fen(row, "amount")?,
@@ -76,7 +76,11 @@ pub(crate) fn order(row: &dyn RowAccess) -> Result<Order, StoreError> {
         body: row.text("body")?,
         status: parsed(row, "status")?,
         notify_url: row.opt_text("notify_url")?.map(NotifyUrl::from_stored),
-        return_url: row.opt_text("return_url")?,
+        // Checked when accepted; checked again here, so that a row written before that check
+        // existed can never put a `javascript:` link on a page.
+        return_url: row
+            .opt_text("return_url")?
+            .and_then(|url| ReturnUrl::parse(&url).ok()),
         client_ip: row.opt_text("client_ip")?,
         extra: json_object(row, "extra")?,
         channel_trade_no: row.opt_text("channel_trade_no")?,
@@ -117,7 +121,7 @@ pub(crate) fn refund(row: &dyn RowAccess) -> Result<Refund, StoreError> {
         merchant_id: MerchantId::new(row.text("merchant_id")?),
         order_id: PlatformId::from_string(row.text("order_id")?),
         attempt_seq: small(row, "attempt_seq")?,
-        dialect: parsed(row, "dialect")?,
+        dialect: DialectTag::from_stored(row.text("dialect")?),
         refund_no: row.opt_text("refund_no")?.map(RefundNo::from_stored),
         request_no: row
             .opt_text("request_no")?
@@ -139,7 +143,7 @@ pub(crate) fn notification(row: &dyn RowAccess) -> Result<Notification, StoreErr
     Ok(Notification {
         id: PlatformId::from_string(row.text("id")?),
         merchant_id: MerchantId::new(row.text("merchant_id")?),
-        dialect: parsed(row, "dialect")?,
+        dialect: DialectTag::from_stored(row.text("dialect")?),
         event: parsed(row, "event")?,
         subject_id: PlatformId::from_string(row.text("subject_id")?),
         url: NotifyUrl::from_stored(row.text("url")?),

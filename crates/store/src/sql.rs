@@ -106,7 +106,7 @@ pub(crate) fn order_values(o: &Order) -> Vec<SqlValue> {
         v(o.body.as_str()),
         v(o.status.as_str()),
         v(o.notify_url.as_ref().map(|u| u.as_str())),
-        v(o.return_url.as_deref()),
+        v(o.return_url.as_ref().map(|u| u.as_str())),
         v(o.client_ip.as_deref()),
         v(json_text(&o.extra)),
         v(o.channel_trade_no.as_deref()),

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use paymux_core::Fen;
-use paymux_core::dialect::Dialect;
-use paymux_core::ids::{MerchantId, MerchantOrderNo, NotifyUrl, PlatformId, RefundNo};
+use paymux_core::dialect::DialectTag;
+use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId, RefundNo};
 use paymux_core::notification::{
     DeliveryRecord, Notification, NotificationEvent, NotificationStatus,
 };
@@ -17,6 +17,7 @@ use paymux_core::store::{
     Store, StoreError,
 };
 use paymux_core::time::Millis;
+use paymux_core::url::NotifyUrl;
 use paymux_store::SqlStore;
 use serde_json::Map;
 
@@ -53,7 +54,7 @@ fn order(id: &str, order_no: &str, amount: i64) -> Order {
         id: PlatformId::from_string(id),
         merchant_id: MerchantId::new("demo"),
         merchant_order_no: MerchantOrderNo::parse(order_no, 64).expect("order no"),
-        dialect: Dialect::Xxpay,
+        dialect: DialectTag::new("xxpay"),
         pay_way: PayWay::new(Wallet::WeChat, PayMethod::Qr),
         channel: "sandbox".into(),
         amount: Fen::positive(amount).expect("amount"),
@@ -128,7 +129,7 @@ fn paid(order: &Order) -> AttemptSettlement {
         notification: Some(Notification::new(
             PlatformId::from_string(format!("N{}", order.id)),
             order.merchant_id.clone(),
-            order.dialect,
+            order.dialect.clone(),
             NotificationEvent::Pay,
             order.id.clone(),
             NotifyUrl::from_stored("http://merchant.example/notify".into()),
@@ -144,7 +145,7 @@ fn refund(order: &Order, id: &str, refund_no: &str, amount: i64) -> Refund {
         merchant_id: order.merchant_id.clone(),
         order_id: order.id.clone(),
         attempt_seq: 1,
-        dialect: Dialect::Upp,
+        dialect: DialectTag::new("upp"),
         refund_no: Some(RefundNo::parse(refund_no, 64).expect("refund no")),
         request_no: None,
         amount: Fen::positive(amount).expect("amount"),

@@ -1,9 +1,9 @@
 //! The sandbox channel: a realistic stand-in for the real wallets.
 //!
 //! - QR, H5, in-app and mini-program payments open the cashier page
-//!   `{public_url}/cashier/{order_id}`, where a payer pays or cancels (or a script calls
-//!   `POST /sandbox/orders/{order_id}/pay`). Online-banking and quick payments post a form
-//!   to the same page.
+//!   `{public_url}/cashier/{order_id}/{token}` (see [`links`]), where a payer pays or cancels
+//!   (or a script calls `POST /sandbox/orders/{order_id}/pay`). Online-banking and quick
+//!   payments post a form to the same page.
 //! - Barcode payments decide by the payer code's last digit: `1` succeeds at once, `2`
 //!   waits for the payer to confirm (at the cashier, or by itself after 30 s), `9` fails
 //!   with insufficient balance, anything else succeeds at once.
@@ -15,6 +15,8 @@
 //! them; a refund it does not know is answered `REFUND_NOT_FOUND` (so after a restart the
 //! gateway sends its pending refunds again, as it would to a channel that lost them).
 
+mod links;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -24,6 +26,8 @@ use paymux_core::order::{Attempt, Order};
 use paymux_core::payway::{PayMethod, Wallet};
 use paymux_core::refund::Refund;
 use paymux_core::time::{self, Millis};
+
+pub use links::PayerLinks;
 
 /// What the sandbox's refund query answers for a refund it never received.
 const REFUND_NOT_FOUND: &str = "REFUND_NOT_FOUND";
@@ -36,6 +40,7 @@ pub const CONFIRM_TIMEOUT_S: i64 = 30;
 #[derive(Debug)]
 pub struct SandboxChannel {
     public_url: String,
+    links: PayerLinks,
     refund_delay_s: i64,
     /// Refund id → when the sandbox received it.
     refunds: Mutex<HashMap<String, Millis>>,
@@ -49,16 +54,28 @@ pub enum PayerChoice {
 }
 
 impl SandboxChannel {
-    pub fn new(public_url: &str, refund_delay_s: i64) -> SandboxChannel {
+    pub fn new(public_url: &str, links: PayerLinks, refund_delay_s: i64) -> SandboxChannel {
         SandboxChannel {
             public_url: public_url.trim_end_matches('/').to_owned(),
+            links,
             refund_delay_s,
             refunds: Mutex::new(HashMap::new()),
         }
     }
 
+    /// The cashier page of an order: the only way to it is this link.
     pub fn cashier_url(&self, order_id: &str) -> String {
-        format!("{}/cashier/{order_id}", self.public_url)
+        format!("{}{}", self.public_url, self.cashier_path(order_id))
+    }
+
+    /// The link's path (`/cashier/{order_id}/{token}`), for the pages' own links.
+    pub fn cashier_path(&self, order_id: &str) -> String {
+        format!("/cashier/{order_id}/{}", self.links.token(order_id))
+    }
+
+    /// Whether a link's token is the order's.
+    pub fn link_is_valid(&self, order_id: &str, token: &str) -> bool {
+        self.links.verify(order_id, token)
     }
 
     /// The outcome of the payer's choice at the cashier, as the wallet would report it.
@@ -144,11 +161,13 @@ fn seconds_until(now: Millis, due: Millis) -> u32 {
     u32::try_from((due.0 - now.0 + 999).max(0) / 1000).unwrap_or(u32::MAX)
 }
 
+/// The payer paid the order's amount: a wallet collects what it was asked for.
 fn success(order: &Order, attempt: &Attempt, now: Millis) -> ChannelOutcome {
     ChannelOutcome::Succeeded {
         trade_no: trade_no(order, attempt, now),
         payer: Some(payer_account(order)),
         at: now,
+        amount: order.amount,
     }
 }
 
@@ -209,11 +228,7 @@ impl Channel for SandboxChannel {
                 msg: "订单已支付".into(),
             };
         }
-        ChannelOutcome::Succeeded {
-            trade_no: String::new(),
-            payer: None,
-            at: Millis(0),
-        }
+        ChannelOutcome::Closed
     }
 
     async fn refund(&self, _order: &Order, refund: &Refund, now: Millis) -> ChannelOutcome {
@@ -243,6 +258,7 @@ impl Channel for SandboxChannel {
                 trade_no: format!("RF{}", digits(refund.id.as_str())),
                 payer: None,
                 at: due,
+                amount: refund.amount,
             }
         } else {
             ChannelOutcome::Pending {
@@ -255,7 +271,7 @@ impl Channel for SandboxChannel {
 #[cfg(test)]
 mod tests {
     use paymux_core::Fen;
-    use paymux_core::dialect::Dialect;
+    use paymux_core::dialect::DialectTag;
     use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId};
     use paymux_core::order::OrderStatus;
     use paymux_core::payway::PayWay;
@@ -270,7 +286,7 @@ mod tests {
             id: PlatformId::from_string("P2611290000000001000001"),
             merchant_id: MerchantId::new("demo"),
             merchant_order_no: MerchantOrderNo::parse("M1", 32).unwrap(),
-            dialect: Dialect::Upp,
+            dialect: DialectTag::new("upp"),
             pay_way: way,
             channel: NAME.into(),
             amount: Fen::positive(100).unwrap(),
@@ -301,12 +317,13 @@ mod tests {
     }
 
     fn sandbox() -> SandboxChannel {
-        SandboxChannel::new("http://pay.example/", 3)
+        SandboxChannel::new("http://pay.example/", PayerLinks::new(b"test key"), 3)
     }
 
     #[tokio::test]
     async fn every_pay_method_leads_the_payer_to_the_cashier() {
-        let cashier = "http://pay.example/cashier/P2611290000000001000001".to_owned();
+        let token = PayerLinks::new(b"test key").token("P2611290000000001000001");
+        let cashier = format!("http://pay.example/cashier/P2611290000000001000001/{token}");
         for (method, expected) in [
             (PayMethod::Qr, PayAction::QrCode(cashier.clone())),
             (PayMethod::H5, PayAction::Redirect(cashier.clone())),
@@ -373,10 +390,10 @@ mod tests {
             sandbox.query_payment(&o, &confirm, T0.plus_secs(30)).await,
             ChannelOutcome::Succeeded { .. }
         ));
-        assert!(matches!(
+        assert_eq!(
             sandbox.close_payment(&o, &confirm).await,
-            ChannelOutcome::Succeeded { .. }
-        ));
+            ChannelOutcome::Closed
+        );
     }
 
     #[tokio::test]
@@ -387,7 +404,7 @@ mod tests {
             merchant_id: o.merchant_id.clone(),
             order_id: o.id.clone(),
             attempt_seq: 1,
-            dialect: Dialect::Upp,
+            dialect: DialectTag::new("upp"),
             refund_no: None,
             request_no: None,
             amount: o.amount,

@@ -1,14 +1,23 @@
-//! The commands dialects call. A `Gateway` is a cheap-to-clone handle on the store, the
-//! channels, the clock and the merchants; each command is a plain async method that reads,
-//! asks the state machine, and applies the result through one guarded store transaction.
+//! The commands. Each is a plain async method that reads, asks the state machine, and
+//! applies the result through one guarded store transaction.
+//!
+//! Two handles on the same state keep merchants apart by construction:
+//! - [`Gateway`] is what dialects get: every command that acts on an order or a refund names
+//!   the merchant it acts for and looks the record up within that merchant's records, so a
+//!   dialect that passes the wrong merchant finds nothing. It has no access to the store.
+//! - [`Operator`] is what the server keeps for itself: the workers (expiry, channel checks),
+//!   the payer side of the sandbox (which reaches an order through its unguessable link), and
+//!   reads by platform id. It is never handed to a dialect.
 
+mod operator;
 mod payments;
 mod refunds;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use payments::{CreatedOrder, NewOrder};
+pub use operator::Operator;
+pub use payments::{AMOUNT_MISMATCH, CreatedOrder, NewOrder};
 pub use refunds::NewRefund;
 
 use crate::channel::{Channel, Channels};
@@ -45,6 +54,7 @@ impl Default for GatewaySettings {
     }
 }
 
+/// The merchant-facing commands (see the module doc).
 #[derive(Clone)]
 pub struct Gateway {
     inner: Arc<Inner>,
@@ -61,7 +71,7 @@ struct Inner {
 
 impl Gateway {
     /// Registers this instance with the store (for its id prefix) and builds the handle.
-    pub async fn start(
+    pub(crate) async fn start(
         store: Arc<dyn Store>,
         channels: Channels,
         clock: Arc<dyn Clock>,
@@ -81,7 +91,7 @@ impl Gateway {
         })
     }
 
-    pub fn store(&self) -> &dyn Store {
+    pub(crate) fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
     }
 
@@ -97,11 +107,7 @@ impl Gateway {
         self.inner.merchants.get(id)
     }
 
-    pub fn merchants(&self) -> impl Iterator<Item = &Merchant> {
-        self.inner.merchants.values()
-    }
-
-    pub fn new_id(&self, prefix: char) -> PlatformId {
+    pub(crate) fn new_id(&self, prefix: char) -> PlatformId {
         self.inner.ids.next(prefix, self.now())
     }
 

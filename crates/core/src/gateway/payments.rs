@@ -4,9 +4,9 @@ use serde_json::{Map, Value};
 
 use super::{Gateway, MAX_RACE_RETRIES};
 use crate::channel::{ChannelOutcome, PayAction};
-use crate::dialect::Dialect;
+use crate::dialect::DialectTag;
 use crate::error::{Error, Result};
-use crate::ids::{MerchantId, MerchantOrderNo, NotifyUrl, PlatformId};
+use crate::ids::{MerchantId, MerchantOrderNo, PlatformId};
 use crate::money::Fen;
 use crate::notification::{Notification, NotificationEvent};
 use crate::order::{
@@ -16,25 +16,28 @@ use crate::payway::{PayMethod, PayWay};
 use crate::refund::{Refund, RefundStatus};
 use crate::store::{AttemptSettlement, OrderClosing, OrderKey, StoreError};
 use crate::time::Millis;
+use crate::url::{NotifyUrl, ReturnUrl};
 
 /// Ask a channel again this long after it answered `Unknown`.
 const UNKNOWN_RECHECK_S: i64 = 5;
 /// How long after a close the channel has not confirmed its attempt stays under watch.
 const CLOSE_WATCH_S: i64 = 24 * 3600;
+/// The failure code of an attempt held because the channel collected another amount.
+pub const AMOUNT_MISMATCH: &str = "AMOUNT_MISMATCH";
 
 /// A merchant's order, parsed and checked by the dialect.
 #[derive(Debug, Clone)]
 pub struct NewOrder {
     pub merchant_id: MerchantId,
     pub merchant_order_no: MerchantOrderNo,
-    pub dialect: Dialect,
+    pub dialect: DialectTag,
     pub pay_way: PayWay,
     pub amount: Fen,
     pub currency: String,
     pub subject: String,
     pub body: String,
     pub notify_url: Option<NotifyUrl>,
-    pub return_url: Option<String>,
+    pub return_url: Option<ReturnUrl>,
     pub client_ip: Option<String>,
     pub extra: Map<String, Value>,
     /// `None`: the gateway's default time to live.
@@ -65,7 +68,15 @@ impl Gateway {
         if expires_at <= now {
             return Err(Error::invalid("expireTime", "must be in the future"));
         }
-        let channel = self.inner.channels.default_channel().clone();
+        let channel = self
+            .inner
+            .channels
+            .default_channel()
+            .ok_or_else(|| Error::ChannelRefused {
+                code: "NO_CHANNEL".into(),
+                msg: "no payment channel is configured".into(),
+            })?
+            .clone();
         let order = Order {
             id: self.new_id('P'),
             merchant_id: new.merchant_id,
@@ -157,27 +168,31 @@ impl Gateway {
         }
     }
 
+    /// The merchant's order by one of its keys; another merchant's order is not found. An
+    /// open order past its expiry is closed first, so that nobody is told it is still payable.
     pub async fn find_order(&self, merchant: &MerchantId, key: OrderKey<'_>) -> Result<Order> {
-        self.store()
+        let order = self
+            .store()
             .order(merchant, key)
             .await?
-            .ok_or(Error::OrderNotFound)
+            .ok_or(Error::OrderNotFound)?;
+        self.expire_if_due(order).await
     }
 
-    pub async fn order_by_id(&self, id: &PlatformId) -> Result<Order> {
+    pub(crate) async fn order_by_id(&self, id: &PlatformId) -> Result<Order> {
         self.store()
             .order_by_id(id)
             .await?
             .ok_or(Error::OrderNotFound)
     }
 
-    pub async fn latest_attempt(&self, order_id: &PlatformId) -> Result<Option<Attempt>> {
+    pub(crate) async fn latest_attempt(&self, order_id: &PlatformId) -> Result<Option<Attempt>> {
         Ok(self.store().latest_attempt(order_id).await?)
     }
 
     /// Applies what a channel said about an attempt: the one path by which money arrives.
     /// Returns the order as it stands afterwards.
-    pub async fn apply_attempt_outcome(
+    pub(crate) async fn apply_attempt_outcome(
         &self,
         order_id: &PlatformId,
         seq: i32,
@@ -196,11 +211,58 @@ impl Gateway {
                     trade_no,
                     payer,
                     at,
+                    amount,
                 } => {
-                    if attempt.status == AttemptStatus::Succeeded {
+                    if matches!(
+                        attempt.status,
+                        AttemptStatus::Succeeded | AttemptStatus::Held
+                    ) {
                         return Ok(order);
                     }
-                    self.success_settlement(&order, &attempt, trade_no, payer.as_deref(), *at, now)
+                    if *amount != order.amount {
+                        // Money moved, but not what the order asked for: neither paid nor
+                        // refunded by rule. An operator settles it with the channel.
+                        tracing::error!(order = %order_id, seq, collected = %amount, expected = %order.amount,
+                            "the channel reports a payment of another amount; holding the attempt for an operator");
+                        AttemptSettlement {
+                            channel_trade_no: Some(trade_no.clone()),
+                            channel_user: payer.clone(),
+                            fail: Some((
+                                AMOUNT_MISMATCH.to_owned(),
+                                format!(
+                                    "the channel collected {amount} fen, the order is {} fen",
+                                    order.amount
+                                ),
+                            )),
+                            ..AttemptSettlement::new(
+                                &order,
+                                &attempt,
+                                AttemptStatus::Held,
+                                order.status,
+                                now,
+                            )
+                        }
+                    } else {
+                        self.success_settlement(
+                            &order,
+                            &attempt,
+                            trade_no,
+                            payer.as_deref(),
+                            *at,
+                            now,
+                        )
+                    }
+                }
+                ChannelOutcome::Closed => {
+                    if attempt.status != AttemptStatus::Paying {
+                        return Ok(order);
+                    }
+                    let order_to = match next_status(order.status, order.amount, OrderEvent::Close)
+                    {
+                        Transition::To(s) => s,
+                        _ => order.status,
+                    };
+                    AttemptSettlement::new(&order, &attempt, AttemptStatus::Closed, order_to, now)
                 }
                 ChannelOutcome::Failed { code, msg } => {
                     if attempt.status != AttemptStatus::Paying {
@@ -278,7 +340,7 @@ impl Gateway {
                     merchant_id: order.merchant_id.clone(),
                     order_id: order.id.clone(),
                     attempt_seq: attempt.seq,
-                    dialect: order.dialect,
+                    dialect: order.dialect.clone(),
                     refund_no: None,
                     request_no: None,
                     amount: order.amount,
@@ -300,9 +362,28 @@ impl Gateway {
         settlement
     }
 
-    /// Closes an unpaid order (the merchant asked, or it expired). Closing a closed order
-    /// is not an error; closing a paid one is.
-    pub async fn close_order(&self, order_id: &PlatformId, reason: &str) -> Result<Order> {
+    /// Closes the merchant's unpaid order at its request. Closing a closed order is not an
+    /// error; closing a paid one is; another merchant's order is not found.
+    pub async fn close_order(
+        &self,
+        merchant: &MerchantId,
+        key: OrderKey<'_>,
+        reason: &str,
+    ) -> Result<Order> {
+        let order = self
+            .store()
+            .order(merchant, key)
+            .await?
+            .ok_or(Error::OrderNotFound)?;
+        self.close_order_by_id(&order.id, reason).await
+    }
+
+    /// Closes an unpaid order (the merchant asked, or it expired).
+    pub(crate) async fn close_order_by_id(
+        &self,
+        order_id: &PlatformId,
+        reason: &str,
+    ) -> Result<Order> {
         for _ in 0..MAX_RACE_RETRIES {
             let order = self.order_by_id(order_id).await?;
             match next_status(order.status, order.amount, OrderEvent::Close) {
@@ -318,7 +399,13 @@ impl Gateway {
             {
                 let channel = self.channel(&attempt.channel)?;
                 match channel.close_payment(&order, &attempt).await {
-                    ChannelOutcome::Succeeded { .. } => {}
+                    ChannelOutcome::Closed => {}
+                    outcome @ ChannelOutcome::Succeeded { .. } => {
+                        // The payer paid just before the close.
+                        self.apply_attempt_outcome(order_id, attempt.seq, outcome)
+                            .await?;
+                        continue;
+                    }
                     outcome => {
                         // The channel would not close it: perhaps the payer just paid.
                         let query = channel.query_payment(&order, &attempt, self.now()).await;
@@ -349,19 +436,19 @@ impl Gateway {
 
     /// Closes the order now if it is unpaid and its expiry has passed (the expirer may not
     /// have got to it yet), so that nobody reports or pays an expired order as open.
-    pub async fn expire_if_due(&self, order: Order) -> Result<Order> {
+    pub(crate) async fn expire_if_due(&self, order: Order) -> Result<Order> {
         if order.status.is_open() && self.now() >= order.expires_at {
-            return self.close_order(&order.id, "expired").await;
+            return self.close_order_by_id(&order.id, "expired").await;
         }
         Ok(order)
     }
 
     /// Closes orders whose expiry has passed; returns how many it closed.
-    pub async fn expire_due_orders(&self, limit: i64) -> Result<usize> {
+    pub(crate) async fn expire_due_orders(&self, limit: i64) -> Result<usize> {
         let due = self.store().expired_orders(self.now(), limit).await?;
         let mut closed = 0;
         for id in due {
-            match self.close_order(&id, "expired").await {
+            match self.close_order_by_id(&id, "expired").await {
                 Ok(order) if order.status == OrderStatus::Closed => closed += 1,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(order = %id, error = %e, "could not expire order"),
@@ -371,7 +458,7 @@ impl Gateway {
     }
 
     /// Asks channels about pending attempts that are due a check; returns how many it asked.
-    pub async fn check_pending_attempts(&self, limit: i64) -> Result<usize> {
+    pub(crate) async fn check_pending_attempts(&self, limit: i64) -> Result<usize> {
         let now = self.now();
         let attempts = self
             .store()
@@ -426,7 +513,7 @@ impl Gateway {
                 .close_payment(order, attempt)
                 .await
             {
-                ChannelOutcome::Succeeded { .. } => true,
+                ChannelOutcome::Closed => true,
                 outcome => {
                     tracing::warn!(order = %order.id, ?outcome, "channel still did not confirm the close");
                     false
@@ -447,13 +534,23 @@ impl Gateway {
         Ok(())
     }
 
-    /// Queues the payment notification of a paid order once more (xxpay `executeNotify`).
-    /// Returns whether one was queued: unpaid orders and orders without a URL have none.
-    pub async fn resend_pay_notification(&self, order: &Order) -> Result<bool> {
+    /// Queues the payment notification of the merchant's paid order once more (xxpay
+    /// `executeNotify`). Returns whether one was queued: unpaid orders and orders without a
+    /// URL have none.
+    pub async fn resend_pay_notification(
+        &self,
+        merchant: &MerchantId,
+        order_id: &PlatformId,
+    ) -> Result<bool> {
+        let order = self
+            .store()
+            .order(merchant, OrderKey::Platform(order_id))
+            .await?
+            .ok_or(Error::OrderNotFound)?;
         if !order.status.is_paid() {
             return Ok(false);
         }
-        let Some(notification) = self.pay_notification(order, self.now()) else {
+        let Some(notification) = self.pay_notification(&order, self.now()) else {
             return Ok(false);
         };
         self.store().enqueue_notification(&notification).await?;
@@ -466,7 +563,7 @@ impl Gateway {
             Notification::new(
                 self.new_id('N'),
                 order.merchant_id.clone(),
-                order.dialect,
+                order.dialect.clone(),
                 NotificationEvent::Pay,
                 order.id.clone(),
                 url.clone(),

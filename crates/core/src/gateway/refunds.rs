@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::{Gateway, MAX_RACE_RETRIES};
 use crate::channel::ChannelOutcome;
-use crate::dialect::Dialect;
+use crate::dialect::DialectTag;
 use crate::error::{Error, Result};
 use crate::ids::{MerchantId, PlatformId, RefundNo, RefundRequestNo};
 use crate::money::Fen;
@@ -31,7 +31,7 @@ enum Reported {
 pub struct NewRefund {
     pub merchant_id: MerchantId,
     pub order_id: PlatformId,
-    pub dialect: Dialect,
+    pub dialect: DialectTag,
     pub refund_no: RefundNo,
     /// The idempotency key: the same key with the same parameters returns the same refund.
     pub request_no: Option<RefundRequestNo>,
@@ -48,7 +48,11 @@ impl Gateway {
         if let Some(existing) = self.same_request(&new).await? {
             return Ok(existing);
         }
-        let order = self.order_by_id(&new.order_id).await?;
+        let order = self
+            .store()
+            .order(&new.merchant_id, OrderKey::Platform(&new.order_id))
+            .await?
+            .ok_or(Error::OrderNotFound)?;
         if !order.status.is_paid() {
             return Err(Error::OrderNotRefundable(order.status));
         }
@@ -72,7 +76,7 @@ impl Gateway {
             merchant_id: new.merchant_id.clone(),
             order_id: order.id.clone(),
             attempt_seq: paid_attempt.seq,
-            dialect: new.dialect,
+            dialect: new.dialect.clone(),
             refund_no: Some(new.refund_no.clone()),
             request_no: new.request_no.clone(),
             amount: new.amount,
@@ -161,21 +165,36 @@ impl Gateway {
                 .store()
                 .order(merchant, OrderKey::Merchant(&order_no))
                 .await?
-            && let Some(auto) = self.automatic_refund_of(&order.id).await?
+            && let Some(auto) = self.automatic_refund_of(merchant, &order.id).await?
         {
             return Ok(auto);
         }
         Err(Error::RefundNotFound)
     }
 
-    pub async fn refunds_of_order(&self, order_id: &PlatformId) -> Result<Vec<Refund>> {
-        Ok(self.store().refunds_of_order(order_id).await?)
+    /// The refunds of the merchant's order; another merchant's order has none.
+    pub async fn refunds_of_order(
+        &self,
+        merchant: &MerchantId,
+        order_id: &PlatformId,
+    ) -> Result<Vec<Refund>> {
+        Ok(self
+            .store()
+            .refunds_of_order(order_id)
+            .await?
+            .into_iter()
+            .filter(|r| &r.merchant_id == merchant)
+            .collect())
     }
 
-    /// The automatic refund of a late payment on this order, if there is one.
-    pub async fn automatic_refund_of(&self, order_id: &PlatformId) -> Result<Option<Refund>> {
+    /// The automatic refund of a late payment on the merchant's order, if there is one.
+    pub async fn automatic_refund_of(
+        &self,
+        merchant: &MerchantId,
+        order_id: &PlatformId,
+    ) -> Result<Option<Refund>> {
         Ok(self
-            .refunds_of_order(order_id)
+            .refunds_of_order(merchant, order_id)
             .await?
             .into_iter()
             .find(|r| r.automatic))
@@ -195,8 +214,21 @@ impl Gateway {
             }
             let now = self.now();
             let settlement = match &outcome {
-                ChannelOutcome::Succeeded { trade_no, at, .. } => {
+                ChannelOutcome::Succeeded {
+                    trade_no,
+                    at,
+                    amount,
+                    ..
+                } if *amount == refund.amount => {
                     self.refund_success(&refund, trade_no, *at).await?
+                }
+                ChannelOutcome::Succeeded { amount, .. } => {
+                    tracing::error!(refund = %refund.id, returned = %amount, expected = %refund.amount,
+                        "the channel reports a refund of another amount; it stays requested and needs an operator");
+                    self.store()
+                        .schedule_refund_check(refund_id, now.plus_secs(REFUSED_RETRY_S))
+                        .await?;
+                    return self.refund_by_id(refund_id).await;
                 }
                 ChannelOutcome::Failed { code, msg }
                     if reported == Reported::Already || refund.automatic =>
@@ -228,6 +260,13 @@ impl Gateway {
                     let wait = check_after_s.map(i64::from).unwrap_or(REFUND_RECHECK_S);
                     self.store()
                         .schedule_refund_check(refund_id, now.plus_secs(wait))
+                        .await?;
+                    return self.refund_by_id(refund_id).await;
+                }
+                ChannelOutcome::Closed => {
+                    tracing::warn!(refund = %refund.id, "the channel answered a refund with a close; will query");
+                    self.store()
+                        .schedule_refund_check(refund_id, now.plus_secs(REFUND_RECHECK_S))
                         .await?;
                     return self.refund_by_id(refund_id).await;
                 }
@@ -300,7 +339,7 @@ impl Gateway {
         Ok(attempt.channel)
     }
 
-    pub async fn refund_by_id(&self, id: &PlatformId) -> Result<Refund> {
+    pub(crate) async fn refund_by_id(&self, id: &PlatformId) -> Result<Refund> {
         self.store()
             .refund_by_id(id)
             .await?
@@ -310,7 +349,7 @@ impl Gateway {
     /// Asks channels about refunds that are due a check; returns how many it asked. A refund
     /// the channel never received (the process stopped before sending it) is sent again; the
     /// refund id makes that idempotent at the channel.
-    pub async fn check_pending_refunds(&self, limit: i64) -> Result<usize> {
+    pub(crate) async fn check_pending_refunds(&self, limit: i64) -> Result<usize> {
         let now = self.now();
         let refunds = self
             .store()

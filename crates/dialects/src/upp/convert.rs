@@ -2,7 +2,6 @@
 
 use paymux_core::Fen;
 use paymux_core::channel::PayAction;
-use paymux_core::dialect::Dialect;
 use paymux_core::gateway::{NewOrder, NewRefund};
 use paymux_core::ids::{
     IdError, MerchantId, MerchantOrderNo, PlatformId, RefundNo, RefundRequestNo,
@@ -16,32 +15,24 @@ use serde_json::{Map, Value};
 
 use super::error::UppError;
 use super::wire::{BarcodeRequest, RefundRequest, ReplyData, ScanCodeRequest};
-use crate::common::NUL_REFUSED;
+use crate::common::fields;
 
 /// §4.1's fixed test string.
 pub const COMPANY: &str = "杭州恒生芸泰网络科技有限公司";
 
 const DATE_TIME: &str = "%Y-%m-%d %H:%M:%S";
 
-/// A present field. No field may hold a NUL, which PostgreSQL cannot store in text.
-pub fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'a str, UppError> {
-    let text = value.as_deref().ok_or(UppError::MissingField(field))?;
-    no_nul(text, field)?;
-    Ok(text)
-}
-
-fn no_nul(text: &str, field: &'static str) -> Result<(), UppError> {
-    if text.contains('\0') {
-        return Err(UppError::invalid(field, NUL_REFUSED));
-    }
-    Ok(())
+/// A present field of at most `max` characters (the spec's `String(n)`), without NUL.
+pub fn required<'a>(
+    value: &'a Option<String>,
+    field: &'static str,
+    max: usize,
+) -> Result<&'a str, UppError> {
+    Ok(fields::required(value, field, max)?)
 }
 
 fn limit(text: &str, field: &'static str, max: usize) -> Result<(), UppError> {
-    no_nul(text, field)?;
-    if text.chars().count() > max {
-        return Err(UppError::invalid(field, format!("长度不能超过{max}")));
-    }
+    fields::limit(text, field, max)?;
     Ok(())
 }
 
@@ -52,7 +43,8 @@ fn id_error(field: &'static str, e: IdError) -> UppError {
 /// Yuan with at most 8 integer digits and 2 decimals, more than zero (§1.2 金额格式).
 /// Converted exactly from the text as sent; nothing is rounded.
 pub fn amount(value: &Option<String>, field: &'static str) -> Result<Fen, UppError> {
-    let text = required(value, field)?;
+    // 8 integer digits, a point and 2 decimals; a little room for a leading zero or sign.
+    let text = required(value, field, 16)?;
     let fen = Fen::from_yuan_str(text).map_err(|e| {
         let reason = match e {
             AmountError::TooManyDecimals => "小数部分最多2位",
@@ -73,7 +65,7 @@ pub fn amount(value: &Option<String>, field: &'static str) -> Result<Fen, UppErr
 
 /// `yyyy-MM-dd HH:mm:ss`, Beijing time, after `now`.
 pub fn expire_time(value: &Option<String>, now: Millis) -> Result<Millis, UppError> {
-    let text = required(value, "expireTime")?;
+    let text = required(value, "expireTime", 19)?;
     let at = time::parse_beijing(text, DATE_TIME)
         .ok_or_else(|| UppError::invalid("expireTime", "格式应为yyyy-MM-dd HH:mm:ss"))?;
     if at <= now {
@@ -83,7 +75,7 @@ pub fn expire_time(value: &Option<String>, now: Millis) -> Result<Millis, UppErr
 }
 
 fn subject(value: &Option<String>) -> Result<String, UppError> {
-    let text = required(value, "subject")?;
+    let text = required(value, "subject", 64)?;
     limit(text, "subject", 64)?;
     if text.contains(',') {
         return Err(UppError::invalid("subject", "不得包含英文逗号"));
@@ -92,7 +84,7 @@ fn subject(value: &Option<String>) -> Result<String, UppError> {
 }
 
 pub fn payment_no(value: &Option<String>) -> Result<MerchantOrderNo, UppError> {
-    let text = required(value, "paymentNo")?;
+    let text = required(value, "paymentNo", 32)?;
     MerchantOrderNo::parse(text, 32).map_err(|e| id_error("paymentNo", e))
 }
 
@@ -125,7 +117,7 @@ fn extra(
 
 /// §5 channelProduct for scan payments.
 pub fn scan_product(value: &Option<String>) -> Result<PayWay, UppError> {
-    match required(value, "channelProduct")? {
+    match required(value, "channelProduct", 32)? {
         "ali_scan_code" => Ok(PayWay::new(Wallet::Alipay, PayMethod::Qr)),
         "ten_scan_code" => Ok(PayWay::new(Wallet::WeChat, PayMethod::Qr)),
         "uni_scan_code" => Ok(PayWay::new(Wallet::UnionPay, PayMethod::Qr)),
@@ -186,7 +178,7 @@ pub fn barcode_order(
     let expires_at = expire_time(&req.expire_time, now)?;
     let amount = amount(&req.trade_fee, "tradeFee")?;
     let subject = subject(&req.subject)?;
-    let code = required(&req.auth_code, "authCode")?;
+    let code = required(&req.auth_code, "authCode", 64)?;
     let wallet = auth_code_wallet(code).ok_or(UppError::BadAuthCode)?;
     let extra = extra(
         &req.district_id,
@@ -221,7 +213,7 @@ fn order(
     NewOrder {
         merchant_id,
         merchant_order_no,
-        dialect: Dialect::Upp,
+        dialect: super::TAG,
         pay_way,
         amount,
         currency: "cny".into(),
@@ -242,15 +234,15 @@ pub fn new_refund(
     order_id: PlatformId,
 ) -> Result<NewRefund, UppError> {
     let amount = amount(&req.refund_fee, "refundFee")?;
-    let request_no = RefundRequestNo::parse(required(&req.request_no, "requestNo")?, 32)
+    let request_no = RefundRequestNo::parse(required(&req.request_no, "requestNo", 32)?, 32)
         .map_err(|e| id_error("requestNo", e))?;
-    let refund_no = RefundNo::parse(required(&req.refund_no, "refundNo")?, 32)
+    let refund_no = RefundNo::parse(required(&req.refund_no, "refundNo", 32)?, 32)
         .map_err(|e| id_error("refundNo", e))?;
     let extra = extra(&None, &None, &req.biz_data, &req.expand_data)?;
     Ok(NewRefund {
         merchant_id,
         order_id,
-        dialect: Dialect::Upp,
+        dialect: super::TAG,
         refund_no,
         request_no: Some(request_no),
         amount,
@@ -428,7 +420,7 @@ mod tests {
         assert!(subject(&Some("挂号费，门诊".into())).is_ok());
         assert!(subject(&Some("a,b".into())).is_err());
         assert!(subject(&Some("挂号\0费".into())).is_err());
-        assert!(required(&Some("134567890123456781\0".into()), "authCode").is_err());
+        assert!(required(&Some("134567890123456781\0".into()), "authCode", 64).is_err());
         assert!(subject(&Some("x".repeat(65))).is_err());
     }
 

@@ -1,6 +1,8 @@
 //! upp's refusals. Every reply, refusals included, has result/kind/msg/sign/version/
 //! timestamp; a refusal has `result=false` and one of these kinds (listed in `mod.rs`).
 
+use crate::common::{FieldError, FieldProblem, NUL_REFUSED};
+
 #[derive(Debug, thiserror::Error)]
 pub enum UppError {
     #[error("签名错误")]
@@ -35,6 +37,10 @@ pub enum UppError {
     RefundNotFound,
     #[error("付款码无效,无法识别支付渠道")]
     BadAuthCode,
+    #[error("参数{0}格式错误:须为字符串或数值")]
+    NotText(String),
+    #[error("系统繁忙,请稍后再试")]
+    Busy,
     #[error("系统错误")]
     Internal(String),
 }
@@ -65,7 +71,21 @@ impl UppError {
             UppError::RequestNoConflict => "2006",
             UppError::RefundNotFound => "2007",
             UppError::BadAuthCode => "2008",
+            UppError::NotText(_) => "1004",
+            UppError::Busy => "9998",
             UppError::Internal(_) => "9999",
+        }
+    }
+}
+
+impl From<FieldError> for UppError {
+    fn from(e: FieldError) -> UppError {
+        match e.problem {
+            FieldProblem::Missing => UppError::MissingField(e.field),
+            FieldProblem::TooLong(max) => UppError::invalid(e.field, format!("长度不能超过{max}")),
+            FieldProblem::Nul => UppError::invalid(e.field, NUL_REFUSED),
+            FieldProblem::NotText => UppError::NotText(e.field.to_owned()),
+            FieldProblem::Invalid(reason) => UppError::invalid(e.field, reason),
         }
     }
 }
@@ -86,6 +106,7 @@ impl From<paymux_core::Error> for UppError {
             E::DuplicateRefundNo => UppError::DuplicateRefundNo,
             E::RequestNoConflict => UppError::RequestNoConflict,
             E::RefundNotFound => UppError::RefundNotFound,
+            E::Busy => UppError::Busy,
             other => UppError::Internal(other.to_string()),
         }
     }

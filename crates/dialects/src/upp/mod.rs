@@ -52,8 +52,8 @@
 //!   to a known interface; `2001` duplicate paymentNo; `2002` unknown paymentNo; `2003` not
 //!   allowed in the order's state; `2004` refund exceeds the refundable amount; `2005`
 //!   duplicate refundNo; `2006` requestNo reused with other parameters; `2007` unknown
-//!   refund; `2008` unrecognised payer code; `9999` internal error. `msg` says which field
-//!   and why.
+//!   refund; `2008` unrecognised payer code; `9998` the gateway is busy (retry later);
+//!   `9999` internal error. `msg` says which field and why.
 //! - Amounts are yuan with at most 8 integer digits and 2 decimals, more than 0, read
 //!   exactly from their text (a JSON number `0.1` is 10 fen). Replies print two decimals.
 //! - §4.2 returns the cashier URL as `data.payUrl` (the field's name is lost in the PDF),
@@ -78,6 +78,7 @@
 //!   requestNo shows the automatic refund.
 //! - upp defines no notifications: merchants poll `query`.
 
+pub mod cli;
 pub mod client;
 pub mod codec;
 pub mod convert;
@@ -85,11 +86,23 @@ pub mod error;
 pub mod routes;
 pub mod wire;
 
-use secrecy::SecretString;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::response::Response;
+use paymux_core::dialect::DialectTag;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 pub use client::UppClient;
-pub use routes::{UppMerchant, UppMerchants, UppState, router};
+pub use routes::{UppState, router};
+
+use crate::common::ClientFailure;
+use crate::common::merchants::{Credentials, MerchantTable, Merchants, Registered, parse_table};
+use crate::dialect::{ClientTarget, Dialect, Mount, Mounted};
+
+pub const NAME: &str = "upp";
+pub const TAG: DialectTag = DialectTag::new(NAME);
 
 /// `[merchant.upp]` in the config.
 #[derive(Debug, Clone, Deserialize)]
@@ -98,4 +111,93 @@ pub struct UppCredentials {
     pub isv_id: i64,
     pub partner_id: i64,
     pub key: SecretString,
+}
+
+/// A upp merchant is known on the wire by its ISV and partner numbers together.
+pub fn wire_id(isv_id: &str, partner_id: &str) -> String {
+    format!("{isv_id}/{partner_id}")
+}
+
+impl Credentials for UppCredentials {
+    const WIRE_ID: &'static str = "isv_id/partner_id";
+    fn wire_id(&self) -> String {
+        wire_id(&self.isv_id.to_string(), &self.partner_id.to_string())
+    }
+    fn secrets(&self) -> Vec<(&'static str, &SecretString)> {
+        vec![("key", &self.key)]
+    }
+}
+
+pub type UppMerchants = Merchants<UppCredentials>;
+pub type UppMerchant = Registered<UppCredentials>;
+
+/// The upp dialect. It defines no notifications: merchants poll `query`.
+pub struct Upp;
+
+#[async_trait]
+impl Dialect for Upp {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "upp (芸泰统一支付平台): network, scancode, barcode, query, refund, refund-query, close"
+    }
+
+    fn check(&self, merchants: &[MerchantTable]) -> Result<(), String> {
+        UppMerchants::from_tables(NAME, merchants).map(drop)
+    }
+
+    fn mount(&self, merchants: &[MerchantTable], mount: &Mount) -> Result<Mounted, String> {
+        let merchants = Arc::new(UppMerchants::from_tables(NAME, merchants)?);
+        Ok(Mounted {
+            router: router(UppState {
+                gateway: mount.gateway.clone(),
+                merchants,
+                max_clock_skew_s: mount.max_clock_skew_s,
+            }),
+            notifications: None,
+        })
+    }
+
+    fn busy(&self) -> Response {
+        let now = paymux_core::clock::Clock::now(&paymux_core::clock::SystemClock);
+        routes::refusal(error::UppError::Busy, now)
+    }
+
+    fn demo_table(&self, random_hex: &mut dyn FnMut(usize) -> String) -> String {
+        format!(
+            "isv_id = 20000\npartner_id = 12345\nkey = \"{}\"\n",
+            random_hex(16)
+        )
+    }
+
+    fn describe(&self, merchant: &MerchantTable, _public_url: &str, client: &str) -> Vec<String> {
+        let Ok(u) = parse_table::<UppCredentials>(NAME, &merchant.merchant, &merchant.table) else {
+            return Vec::new();
+        };
+        vec![
+            format!(
+                "upp      isvId={} partnerId={} key={}",
+                u.isv_id,
+                u.partner_id,
+                u.key.expose_secret()
+            ),
+            format!("  try:   {client} upp scancode --trade-fee 0.01"),
+        ]
+    }
+
+    fn client_command(&self) -> clap::Command {
+        use clap::Subcommand;
+        cli::Operation::augment_subcommands(clap::Command::new(NAME).about(self.about()))
+            .subcommand_required(true)
+    }
+
+    async fn run_client(
+        &self,
+        operation: &clap::ArgMatches,
+        target: ClientTarget,
+    ) -> Result<(), ClientFailure> {
+        cli::run(operation, target).await
+    }
 }

@@ -1,6 +1,5 @@
 //! upp's routes: decode → authenticate → convert → one core command → encode.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -13,13 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use paymux_core::Gateway;
 use paymux_core::gateway::{CreatedOrder, NewOrder};
-use paymux_core::ids::{MerchantId, RefundRequestNo};
+use paymux_core::ids::RefundRequestNo;
 use paymux_core::store::{OrderKey, RefundKey};
 use paymux_core::time::Millis;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
-use super::UppCredentials;
 use super::codec;
 use super::convert::{self, required};
 use super::error::UppError;
@@ -27,38 +25,8 @@ use super::wire::{
     self, BarcodeRequest, Envelope, Params, PaymentRef, RefundQueryRequest, RefundRequest, Reply,
     ReplyData, ScanCodeRequest, VERSION,
 };
-use crate::common::{catch_panics, percent_decode, tag};
-
-#[derive(Debug, Clone)]
-pub struct UppMerchant {
-    pub merchant_id: MerchantId,
-    pub credentials: UppCredentials,
-}
-
-/// The merchants that speak upp, by (isvId, partnerId).
-#[derive(Debug, Default)]
-pub struct UppMerchants(HashMap<(String, String), UppMerchant>);
-
-impl UppMerchants {
-    pub fn new(merchants: impl IntoIterator<Item = UppMerchant>) -> UppMerchants {
-        UppMerchants(
-            merchants
-                .into_iter()
-                .map(|m| {
-                    let key = (
-                        m.credentials.isv_id.to_string(),
-                        m.credentials.partner_id.to_string(),
-                    );
-                    (key, m)
-                })
-                .collect(),
-        )
-    }
-
-    pub fn get(&self, isv_id: &str, partner_id: &str) -> Option<&UppMerchant> {
-        self.0.get(&(isv_id.to_owned(), partner_id.to_owned()))
-    }
-}
+use super::{UppMerchant, UppMerchants};
+use crate::common::{catch_panics, fields, percent_decode, tag};
 
 #[derive(Clone)]
 pub struct UppState {
@@ -187,21 +155,24 @@ fn authenticate(
 ) -> Result<(Params, &UppMerchant), (UppError, Option<&UppMerchant>)> {
     let params = params.ok_or((UppError::Malformed, None))?;
     let envelope: Envelope = wire::from_params(&params);
-    let isv_id = required(&envelope.isv_id, "isvId").map_err(|e| (e, None))?;
-    let partner_id = required(&envelope.partner_id, "partnerId").map_err(|e| (e, None))?;
+    let isv_id = required(&envelope.isv_id, "isvId", 32).map_err(|e| (e, None))?;
+    let partner_id = required(&envelope.partner_id, "partnerId", 32).map_err(|e| (e, None))?;
     let merchant = state
         .merchants
-        .get(isv_id, partner_id)
+        .by_wire_id(&super::wire_id(isv_id, partner_id))
         .ok_or((UppError::UnknownMerchant, None))?;
     let fail = |e| (e, Some(merchant));
-    required(&envelope.sign, "sign").map_err(fail)?;
+    required(&envelope.sign, "sign", 32).map_err(fail)?;
     if !codec::verify(&params, merchant.credentials.key.expose_secret()) {
         return Err(fail(UppError::BadSignature));
     }
+    // Every field is read as text; an object, array or boolean would be stored as text the
+    // signature did not cover (an empty object is left out of it).
+    fields::plain_values(&params, &[]).map_err(|field| fail(UppError::NotText(field)))?;
     if envelope.version.as_deref() != Some(VERSION) {
         return Err(fail(UppError::BadVersion));
     }
-    let timestamp: i64 = required(&envelope.timestamp, "timestamp")
+    let timestamp: i64 = required(&envelope.timestamp, "timestamp", 20)
         .map_err(fail)?
         .parse()
         .map_err(|_| fail(UppError::invalid("timestamp", "须为毫秒时间戳")))?;
@@ -249,6 +220,11 @@ fn refusal_data(interface: Interface, params: Option<&Params>, mut refusal: Refu
         _ => None,
     };
     refusal
+}
+
+/// An unsigned refusal, for callers paymux has not identified (or has no time for).
+pub fn refusal(error: UppError, now: Millis) -> Response {
+    reply(Err(error.into()), None, now)
 }
 
 fn reply(
@@ -340,13 +316,12 @@ async fn find_payment(
     request: &PaymentRef,
     merchant: &UppMerchant,
 ) -> Result<paymux_core::order::Order, UppError> {
-    required(&request.biz_type, "bizType")?;
+    required(&request.biz_type, "bizType", 32)?;
     let no = convert::payment_no(&request.payment_no)?;
-    let order = state
+    Ok(state
         .gateway
         .find_order(&merchant.merchant_id, OrderKey::Merchant(&no))
-        .await?;
-    Ok(state.gateway.expire_if_due(order).await?)
+        .await?)
 }
 
 async fn query_payment(
@@ -357,7 +332,10 @@ async fn query_payment(
     let request: PaymentRef = wire::from_params(params);
     let order = find_payment(state, &request, merchant).await?;
     let late_refund = if order.is_late_paid() {
-        state.gateway.automatic_refund_of(&order.id).await?
+        state
+            .gateway
+            .automatic_refund_of(&merchant.merchant_id, &order.id)
+            .await?
     } else {
         None
     };
@@ -373,7 +351,11 @@ async fn close_payment(
     let order = find_payment(state, &request, merchant).await?;
     match state
         .gateway
-        .close_order(&order.id, "closed by the merchant")
+        .close_order(
+            &merchant.merchant_id,
+            OrderKey::Platform(&order.id),
+            "closed by the merchant",
+        )
         .await
     {
         Ok(order) => Ok(Some(convert::close_data(&order))),
@@ -390,7 +372,7 @@ async fn request_refund(
     merchant: &UppMerchant,
 ) -> Result<Option<ReplyData>, Refusal> {
     let request: RefundRequest = wire::from_params(params);
-    required(&request.biz_type, "bizType")?;
+    required(&request.biz_type, "bizType", 32)?;
     let no = convert::payment_no(&request.payment_no)?;
     let order = state
         .gateway
@@ -412,7 +394,7 @@ async fn request_refund(
             };
             let data = match existing {
                 Some(key) => match state.gateway.find_refund(&merchant.merchant_id, key).await {
-                    Ok(earlier) => refund_of(state, &earlier, None).await.ok(),
+                    Ok(earlier) => refund_of(state, merchant, &earlier, None).await.ok(),
                     Err(_) => None,
                 },
                 None => None,
@@ -424,16 +406,22 @@ async fn request_refund(
         }
     };
     let request_no = request_no.map(|n| n.to_string()).unwrap_or_default();
-    Ok(Some(refund_of(state, &refund, Some(&request_no)).await?))
+    Ok(Some(
+        refund_of(state, merchant, &refund, Some(&request_no)).await?,
+    ))
 }
 
 /// A refund's data, with its order's payment fields.
 async fn refund_of(
     state: &UppState,
+    merchant: &UppMerchant,
     refund: &paymux_core::refund::Refund,
     request_no: Option<&str>,
 ) -> Result<ReplyData, UppError> {
-    let order = state.gateway.order_by_id(&refund.order_id).await?;
+    let order = state
+        .gateway
+        .find_order(&merchant.merchant_id, OrderKey::Platform(&refund.order_id))
+        .await?;
     let request_no = request_no
         .map(str::to_owned)
         .or_else(|| refund.request_no.as_ref().map(|n| n.to_string()))
@@ -447,12 +435,12 @@ async fn query_refund(
     merchant: &UppMerchant,
 ) -> Result<Option<ReplyData>, Refusal> {
     let request: RefundQueryRequest = wire::from_params(params);
-    let text = required(&request.request_no, "requestNo")?;
+    let text = required(&request.request_no, "requestNo", 32)?;
     let request_no = RefundRequestNo::parse(text, 32)
         .map_err(|e| UppError::invalid("requestNo", e.to_string()))?;
     let refund = state
         .gateway
         .find_refund(&merchant.merchant_id, RefundKey::RequestNo(&request_no))
         .await?;
-    Ok(Some(refund_of(state, &refund, Some(text)).await?))
+    Ok(Some(refund_of(state, merchant, &refund, Some(text)).await?))
 }

@@ -2,17 +2,17 @@
 
 use paymux_core::Fen;
 use paymux_core::channel::PayAction;
-use paymux_core::dialect::Dialect;
 use paymux_core::gateway::NewOrder;
-use paymux_core::ids::{IdError, MerchantId, MerchantOrderNo, NotifyUrl};
+use paymux_core::ids::{IdError, MerchantId, MerchantOrderNo};
 use paymux_core::money::AmountError;
 use paymux_core::order::{Order, OrderStatus};
 use paymux_core::payway::{PayMethod, PayWay, Wallet};
+use paymux_core::url::{NotifyUrl, ReturnUrl, UrlError};
 use serde_json::{Map, Value, json};
 
 use super::error::XxpayError;
 use super::wire::{CreateOrderRequest, PayNotification, PayParams, QueryOrderReply};
-use crate::common::NUL_REFUSED;
+use crate::common::fields::{optional, required};
 
 /// §4.1 支付产品: product id, name, and the pay way the sandbox simulates for it. The
 /// spec's type column for 8017/8018 is swapped by OCR; the names (DM 扫码, DM H5) decide.
@@ -102,45 +102,21 @@ pub fn product(id: u32) -> Option<PayWay> {
         .map(|(_, _, way)| *way)
 }
 
-/// A required text field, at most `max` characters.
-fn required<'a>(
-    value: &'a Option<String>,
-    field: &'static str,
-    max: usize,
-) -> Result<&'a str, XxpayError> {
-    let text = value.as_deref().ok_or(XxpayError::MissingField(field))?;
-    limit(text, field, max)
-}
-
-/// At most `max` characters, and no NUL, which PostgreSQL cannot store in text.
-fn limit<'a>(text: &'a str, field: &'static str, max: usize) -> Result<&'a str, XxpayError> {
-    if text.contains('\0') {
-        return Err(XxpayError::invalid(field, NUL_REFUSED));
-    }
-    if text.chars().count() > max {
-        return Err(XxpayError::invalid(field, format!("长度不能超过{max}")));
-    }
-    Ok(text)
-}
-
-fn optional(
-    value: &Option<String>,
-    field: &'static str,
-    max: usize,
-) -> Result<Option<String>, XxpayError> {
-    value
-        .as_deref()
-        .map(|t| limit(t, field, max).map(str::to_owned))
-        .transpose()
-}
-
 fn id_error(field: &'static str, e: IdError) -> XxpayError {
     let reason = match e {
         IdError::Empty => "不能为空".to_owned(),
         IdError::TooLong(n) => format!("长度不能超过{n}"),
         IdError::BadCharacters => "只能包含字母、数字和-_.".to_owned(),
-        IdError::NotHttpUrl => "须为http或https地址".to_owned(),
-        IdError::PrivateAddress => "不能指向本机或内网地址".to_owned(),
+    };
+    XxpayError::invalid(field, reason)
+}
+
+fn url_error(field: &'static str, e: UrlError) -> XxpayError {
+    let reason = match e {
+        UrlError::NotHttpUrl => "须为http或https地址",
+        UrlError::PrivateAddress => {
+            "不能指向本机或内网地址(允许内网回调须设置[server] allow_private_callbacks = true)"
+        }
     };
     XxpayError::invalid(field, reason)
 }
@@ -183,10 +159,12 @@ pub fn new_order(
         })?;
     let notify_url = required(&req.notify_url, "notifyUrl", 128)?;
     let notify_url = NotifyUrl::parse(notify_url, allow_private_callbacks)
-        .map_err(|e| id_error("notifyUrl", e))?;
+        .map_err(|e| url_error("notifyUrl", e))?;
     let subject = required(&req.subject, "subject", 64)?;
     let body = required(&req.body, "body", 256)?;
-    let return_url = optional(&req.return_url, "returnUrl", 128)?;
+    let return_url = optional(&req.return_url, "returnUrl", 128)?
+        .map(|url| ReturnUrl::parse(&url).map_err(|e| url_error("returnUrl", e)))
+        .transpose()?;
     let client_ip = optional(&req.client_ip, "clientIp", 32)?;
     let device = optional(&req.device, "device", 64)?;
     let param1 = optional(&req.param1, "param1", 64)?;
@@ -205,7 +183,7 @@ pub fn new_order(
     Ok(NewOrder {
         merchant_id,
         merchant_order_no,
-        dialect: Dialect::Xxpay,
+        dialect: super::TAG,
         pay_way,
         amount,
         currency: currency.to_ascii_lowercase(),

@@ -5,7 +5,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::common::tag;
+use crate::common::{FieldError, FieldProblem, NUL_REFUSED, tag};
 
 #[derive(Debug, thiserror::Error)]
 pub enum XxpayError {
@@ -17,6 +17,8 @@ pub enum XxpayError {
     MissingField(&'static str),
     #[error("请求参数[{field}]{reason}.")]
     InvalidField { field: &'static str, reason: String },
+    #[error("请求参数[{0}]格式错误,须为字符串或数值.")]
+    NotText(String),
     #[error("商户不存在[mchId={0}].")]
     UnknownMerchant(String),
     #[error("应用不存在[appId={0}].")]
@@ -31,6 +33,8 @@ pub enum XxpayError {
     OrderNotFound,
     #[error("支付渠道下单失败[{0}].")]
     ChannelRefused(String),
+    #[error("系统繁忙,请稍后用相同参数重新调用.")]
+    Busy,
     #[error("系统错误,请用相同参数重新调用.")]
     Internal(String),
 }
@@ -44,12 +48,27 @@ impl XxpayError {
     }
 }
 
+impl From<FieldError> for XxpayError {
+    fn from(e: FieldError) -> XxpayError {
+        match e.problem {
+            FieldProblem::Missing => XxpayError::MissingField(e.field),
+            FieldProblem::TooLong(max) => {
+                XxpayError::invalid(e.field, format!("长度不能超过{max}"))
+            }
+            FieldProblem::Nul => XxpayError::invalid(e.field, NUL_REFUSED),
+            FieldProblem::NotText => XxpayError::NotText(e.field.to_owned()),
+            FieldProblem::Invalid(reason) => XxpayError::invalid(e.field, reason),
+        }
+    }
+}
+
 impl From<paymux_core::Error> for XxpayError {
     fn from(e: paymux_core::Error) -> XxpayError {
         use paymux_core::Error as E;
         match e {
             E::InvalidField { field, reason } => XxpayError::invalid(field, reason),
             E::OrderNotFound => XxpayError::OrderNotFound,
+            E::Busy => XxpayError::Busy,
             other => XxpayError::Internal(other.to_string()),
         }
     }
@@ -60,6 +79,10 @@ impl IntoResponse for XxpayError {
         let body = match &self {
             XxpayError::Internal(cause) => {
                 tracing::error!(%cause, "xxpay request failed");
+                json!({"retCode": "FAIL", "retMsg": self.to_string(), "errCode": "0010"})
+            }
+            // §4.2 0010: 系统超时或异常, call again with the same parameters.
+            XxpayError::Busy => {
                 json!({"retCode": "FAIL", "retMsg": self.to_string(), "errCode": "0010"})
             }
             _ => json!({"retCode": "FAIL", "retMsg": self.to_string()}),

@@ -35,6 +35,7 @@
 //! - Notifications: POST form fields, exactly §2.3.2's list (absent values left out),
 //!   `backType=2`, `status=2`.
 
+pub mod cli;
 pub mod client;
 pub mod codec;
 pub mod convert;
@@ -43,6 +44,143 @@ pub mod notify;
 pub mod routes;
 pub mod wire;
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::response::{IntoResponse, Response};
+use paymux_core::dialect::DialectTag;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
 pub use client::XxpayClient;
 pub use notify::XxpayNotifications;
-pub use routes::{XxpayCredentials, XxpayMerchant, XxpayMerchants, XxpayState, router};
+pub use routes::{XxpayState, router};
+
+use crate::common::ClientFailure;
+use crate::common::merchants::{Credentials, MerchantTable, Merchants, Registered};
+use crate::dialect::{ClientTarget, Dialect, Mount, Mounted, Schedule};
+
+pub const NAME: &str = "xxpay";
+pub const TAG: DialectTag = DialectTag::new(NAME);
+
+/// `[merchant.xxpay]` in the config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XxpayCredentials {
+    pub mch_id: String,
+    pub app_id: String,
+    pub key: SecretString,
+}
+
+impl Credentials for XxpayCredentials {
+    const WIRE_ID: &'static str = "mch_id";
+    fn wire_id(&self) -> String {
+        self.mch_id.clone()
+    }
+    fn secrets(&self) -> Vec<(&'static str, &SecretString)> {
+        vec![("key", &self.key)]
+    }
+}
+
+pub type XxpayMerchants = Merchants<XxpayCredentials>;
+pub type XxpayMerchant = Registered<XxpayCredentials>;
+
+/// The xxpay dialect.
+pub struct Xxpay;
+
+#[async_trait]
+impl Dialect for Xxpay {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "xxpay (聚合支付): create-order, query-order, listen"
+    }
+
+    fn schedules(&self) -> &'static [Schedule] {
+        &[Schedule {
+            name: NAME,
+            delays_s: &[60, 120, 180, 240, 300],
+        }]
+    }
+
+    fn check(&self, merchants: &[MerchantTable]) -> Result<(), String> {
+        XxpayMerchants::from_tables(NAME, merchants).map(drop)
+    }
+
+    fn mount(&self, merchants: &[MerchantTable], mount: &Mount) -> Result<Mounted, String> {
+        let merchants = Arc::new(XxpayMerchants::from_tables(NAME, merchants)?);
+        Ok(Mounted {
+            router: router(XxpayState {
+                gateway: mount.gateway.clone(),
+                merchants: merchants.clone(),
+                public_url: mount.public_url.clone(),
+            }),
+            notifications: Some(Arc::new(XxpayNotifications { merchants })),
+        })
+    }
+
+    fn busy(&self) -> Response {
+        error::XxpayError::Busy.into_response()
+    }
+
+    fn demo_table(&self, random_hex: &mut dyn FnMut(usize) -> String) -> String {
+        format!(
+            "mch_id = \"20001222\"\napp_id = \"0ae8be35ff634e2abe94f5f32f6d5c4f\"\nkey = \"{}\"\n",
+            random_hex(16).to_uppercase()
+        )
+    }
+
+    fn describe(&self, merchant: &MerchantTable, public_url: &str, client: &str) -> Vec<String> {
+        let Ok(x) = crate::common::merchants::parse_table::<XxpayCredentials>(
+            NAME,
+            &merchant.merchant,
+            &merchant.table,
+        ) else {
+            return Vec::new();
+        };
+        let request = wire::CreateOrderRequest {
+            mch_id: Some(x.mch_id.clone()),
+            app_id: Some(x.app_id.clone()),
+            product_id: Some("8002".into()),
+            mch_order_no: Some(format!("DEMO{}", cli::stamp())),
+            currency: Some("cny".into()),
+            amount: Some("100".into()),
+            notify_url: Some("http://127.0.0.1:9000/notify".into()),
+            subject: Some("测试商品名称".into()),
+            body: Some("测试商品描述".into()),
+            ..wire::CreateOrderRequest::default()
+        };
+        let mut params = wire::to_params(&request);
+        let sign = codec::sign_params(&params, &["sign"], x.key.expose_secret());
+        params.insert("sign".into(), serde_json::Value::String(sign));
+        vec![
+            format!(
+                "xxpay    mchId={} appId={} key={}",
+                x.mch_id,
+                x.app_id,
+                x.key.expose_secret()
+            ),
+            format!(
+                "  try:   curl -s {public_url}/api/pay/create_order --data-urlencode 'params={}'",
+                serde_json::Value::Object(params)
+            ),
+            format!("  or:    {client} xxpay create-order --amount 100"),
+        ]
+    }
+
+    fn client_command(&self) -> clap::Command {
+        use clap::Subcommand;
+        cli::Operation::augment_subcommands(clap::Command::new(NAME).about(self.about()))
+            .subcommand_required(true)
+    }
+
+    async fn run_client(
+        &self,
+        operation: &clap::ArgMatches,
+        target: ClientTarget,
+    ) -> Result<(), ClientFailure> {
+        cli::run(operation, target).await
+    }
+}

@@ -10,9 +10,9 @@ use paymux_core::notification::{
 };
 use secrecy::ExposeSecret;
 
+use super::XxpayMerchants;
 use super::codec;
 use super::convert;
-use super::routes::XxpayMerchants;
 use super::wire;
 
 pub struct XxpayNotifications {
@@ -39,7 +39,7 @@ impl NotificationFormat for XxpayNotifications {
         }
         let merchant = self
             .merchants
-            .by_merchant(&order.merchant_id)
+            .of_merchant(&order.merchant_id)
             .ok_or_else(|| format!("merchant {} has no xxpay credentials", order.merchant_id))?;
         let credentials = &merchant.credentials;
         let mut params = wire::to_params(&convert::pay_notification(

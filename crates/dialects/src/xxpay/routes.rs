@@ -1,6 +1,5 @@
 //! xxpay's routes: decode → authenticate → convert → one core command → encode.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -12,61 +11,17 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use paymux_core::Gateway;
-use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId};
+use paymux_core::ids::{MerchantOrderNo, PlatformId};
 use paymux_core::store::OrderKey;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::codec::{self, REPLY_UNSIGNED};
 use super::convert;
 use super::error::XxpayError;
 use super::wire::{self, CreateOrderReply, CreateOrderRequest, Params, QueryOrderRequest};
-use crate::common::{catch_panics, tag};
-
-/// `[merchant.xxpay]` in the config.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct XxpayCredentials {
-    pub mch_id: String,
-    pub app_id: String,
-    pub key: SecretString,
-}
-
-#[derive(Debug, Clone)]
-pub struct XxpayMerchant {
-    pub merchant_id: MerchantId,
-    pub credentials: XxpayCredentials,
-}
-
-/// The merchants that speak xxpay, by `mchId` and by paymux merchant id.
-#[derive(Debug, Default)]
-pub struct XxpayMerchants {
-    by_mch_id: HashMap<String, XxpayMerchant>,
-    by_merchant: HashMap<MerchantId, String>,
-}
-
-impl XxpayMerchants {
-    pub fn new(merchants: impl IntoIterator<Item = XxpayMerchant>) -> XxpayMerchants {
-        let mut all = XxpayMerchants::default();
-        for m in merchants {
-            all.by_merchant
-                .insert(m.merchant_id.clone(), m.credentials.mch_id.clone());
-            all.by_mch_id.insert(m.credentials.mch_id.clone(), m);
-        }
-        all
-    }
-
-    pub fn by_mch_id(&self, mch_id: &str) -> Option<&XxpayMerchant> {
-        self.by_mch_id.get(mch_id)
-    }
-
-    pub fn by_merchant(&self, id: &MerchantId) -> Option<&XxpayMerchant> {
-        self.by_merchant
-            .get(id)
-            .and_then(|mch| self.by_mch_id.get(mch))
-    }
-}
+use super::{XxpayMerchant, XxpayMerchants};
+use crate::common::{catch_panics, fields, tag};
 
 #[derive(Clone)]
 pub struct XxpayState {
@@ -111,7 +66,7 @@ fn authenticate<'s>(
     let mch_id = field("mchId").ok_or(XxpayError::MissingField("mchId"))?;
     let merchant = state
         .merchants
-        .by_mch_id(&mch_id)
+        .by_wire_id(&mch_id)
         .ok_or_else(|| XxpayError::UnknownMerchant(mch_id.clone()))?;
     let app_id = field("appId").ok_or(XxpayError::MissingField("appId"))?;
     if app_id != merchant.credentials.app_id {
@@ -125,6 +80,9 @@ fn authenticate<'s>(
         .into_iter()
         .find(|params| codec::verify(params, key))
         .ok_or(XxpayError::BadSignature)?;
+    // Every field is read as text: a JSON object, array or boolean where the spec has a
+    // string would be stored as something the merchant did not mean.
+    fields::plain_values(&verified, &["executeNotify"]).map_err(XxpayError::NotText)?;
     Ok((verified, merchant))
 }
 
@@ -238,7 +196,10 @@ async fn handle_query_order(
         .as_deref()
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if execute_notify {
-        state.gateway.resend_pay_notification(&order).await?;
+        state
+            .gateway
+            .resend_pay_notification(merchant_id, &order.id)
+            .await?;
     }
     let credentials = &merchant.credentials;
     let mut params = wire::to_params(&convert::query_reply(

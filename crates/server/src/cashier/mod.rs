@@ -1,5 +1,11 @@
-//! The sandbox's payer side: the cashier page every QR code and pay URL opens, the scripted
-//! payer (`POST /sandbox/orders/{id}/pay`), and QR images. Mounted only with the sandbox.
+//! The sandbox's payer side: the cashier page every QR code and pay URL opens, and the
+//! scripted payer (`POST /sandbox/orders/{id}/pay`). Mounted only with the sandbox channel.
+//!
+//! The cashier is reached only through the link create_order returned,
+//! `/cashier/{order_id}/{token}`: a bare or wrong link is a 404, so nobody can look at,
+//! pay or cancel another merchant's order by guessing its id. Its pages send a
+//! Content-Security-Policy that allows no script at all, and `Referrer-Policy: no-referrer`
+//! so that the link's token does not travel to the merchant's site with the payer.
 
 mod page;
 pub mod qr;
@@ -11,12 +17,16 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderValue;
 use axum::http::StatusCode;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS,
+};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use paymux_channels::sandbox::{PayerChoice, SandboxChannel};
-use paymux_core::Gateway;
+use paymux_core::Operator;
 use paymux_core::ids::PlatformId;
 use paymux_core::order::{AttemptStatus, Order, OrderStatus};
 use paymux_dialects::common::decode_form;
@@ -25,18 +35,34 @@ use serde_json::json;
 
 #[derive(Clone)]
 pub struct CashierState {
-    pub gateway: Gateway,
+    pub operator: Operator,
     pub sandbox: Arc<SandboxChannel>,
 }
 
+/// No script, nothing inline, nothing from elsewhere; forms post only back here.
+const PAGE_POLICY: &str = "default-src 'none'; img-src 'self'; style-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 pub fn router(state: CashierState) -> Router {
+    let cashier = Router::new()
+        .route("/style.css", get(style))
+        .route("/{order_id}/{token}", get(show).post(show))
+        .route("/{order_id}/{token}/qr.png", get(cashier_qr))
+        .route("/{order_id}/{token}/pay", post(pay_from_page))
+        // Anything else under /cashier (a bare order id, a mistyped link, GET of the form's
+        // target) is the same not-found page: it tells nothing about the order.
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found);
     Router::new()
-        .route("/cashier/{order_id}", get(show).post(show))
-        .route("/cashier/{order_id}/qr.png", get(cashier_qr))
-        .route("/cashier/{order_id}/pay", post(pay_from_page))
+        .nest("/cashier", cashier)
         .route("/sandbox/orders/{order_id}/pay", post(pay_from_script))
-        .route("/api/qrcode/create_qrcode", get(qr_of_params))
         .with_state(state)
+}
+
+/// `GET /api/qrcode/create_qrcode?params=CONTENT`: the QR image of xxpay's scan products
+/// (the spec's own example URL). Not the sandbox's: any channel's code content can be drawn.
+pub fn qr_router() -> Router {
+    Router::new().route("/api/qrcode/create_qrcode", get(qr_of_params))
 }
 
 /// Whether a payer action may reach an order that is no longer open.
@@ -67,7 +93,7 @@ pub async fn payer_acts(
     choice: PayerChoice,
     late: Late,
 ) -> Result<Order, PayError> {
-    let gateway = &state.gateway;
+    let gateway = &state.operator;
     let order = match gateway.order_by_id(order_id).await {
         Ok(order) => order,
         Err(paymux_core::Error::OrderNotFound) => return Err(PayError::NotFound),
@@ -102,6 +128,37 @@ fn order_id(path: OrderPath) -> PlatformId {
     PlatformId::from_string(path.map(|Path(id)| id).unwrap_or_default())
 }
 
+/// The order id and token of a cashier link.
+type LinkPath = Result<Path<(String, String)>, PathRejection>;
+
+/// The order a link names, if its token is the order's; `None` answers 404 like an unknown
+/// order, so a wrong token says nothing about whether the order exists.
+fn linked_order(state: &CashierState, path: LinkPath) -> Option<PlatformId> {
+    let Path((id, token)) = path.ok()?;
+    state
+        .sandbox
+        .link_is_valid(&id, &token)
+        .then(|| PlatformId::from_string(id))
+}
+
+async fn not_found() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        page::message("订单不存在", "Order not found"),
+    )
+}
+
+async fn style() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/css; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        page::STYLE,
+    )
+        .into_response()
+}
+
 /// The first value of a form field, read leniently (any content type, repeated fields).
 fn form_field(form: &str, name: &str) -> Option<String> {
     decode_form(form, true)
@@ -110,25 +167,28 @@ fn form_field(form: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-async fn show(State(state): State<CashierState>, path: OrderPath) -> Response {
-    let id = order_id(path);
-    match state.gateway.order_by_id(&id).await {
+async fn show(State(state): State<CashierState>, path: LinkPath) -> Response {
+    let Some(id) = linked_order(&state, path) else {
+        return not_found().await;
+    };
+    match state.operator.order_by_id(&id).await {
         Ok(order) => {
             let merchant = state
-                .gateway
+                .operator
                 .merchant(&order.merchant_id)
                 .map(|m| m.name.clone())
                 .unwrap_or_else(|| order.merchant_id.to_string());
-            let expired = order.status.is_open() && state.gateway.now() >= order.expires_at;
-            html(StatusCode::OK, page::cashier(&order, &merchant, expired))
+            let expired = order.status.is_open() && state.operator.now() >= order.expires_at;
+            let link = state.sandbox.cashier_path(id.as_str());
+            page(
+                StatusCode::OK,
+                page::cashier(&order, &merchant, expired, &link, true),
+            )
         }
-        Err(paymux_core::Error::OrderNotFound) => html(
-            StatusCode::NOT_FOUND,
-            page::message("订单不存在", "Order not found"),
-        ),
+        Err(paymux_core::Error::OrderNotFound) => not_found().await,
         Err(e) => {
             tracing::error!(error = %e, "cashier could not load the order");
-            html(
+            page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 page::message("系统繁忙", "Try again"),
             )
@@ -146,32 +206,31 @@ fn choice(result: &str) -> Option<PayerChoice> {
 
 async fn pay_from_page(
     State(state): State<CashierState>,
-    path: OrderPath,
+    path: LinkPath,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let Some(id) = linked_order(&state, path) else {
+        return not_found().await;
+    };
     let result = body
         .ok()
         .and_then(|b| form_field(&String::from_utf8_lossy(&b), "result"));
     let Some(choice) = result.as_deref().and_then(choice) else {
-        return html(
+        return page(
             StatusCode::BAD_REQUEST,
             page::message("无效操作", "result must be success or fail"),
         );
     };
-    let id = order_id(path);
     match payer_acts(&state, &id, choice, Late::Refused).await {
         Ok(_) | Err(PayError::NotPayable(_)) => (
             StatusCode::SEE_OTHER,
-            [(LOCATION, format!("/cashier/{id}"))],
+            [(LOCATION, state.sandbox.cashier_path(id.as_str()))],
         )
             .into_response(),
-        Err(PayError::NotFound) => html(
-            StatusCode::NOT_FOUND,
-            page::message("订单不存在", "Order not found"),
-        ),
+        Err(PayError::NotFound) => not_found().await,
         Err(e) => {
             tracing::error!(error = %e, "cashier payment failed");
-            html(
+            page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 page::message("系统繁忙", "Try again"),
             )
@@ -213,8 +272,11 @@ async fn pay_from_script(
     }
 }
 
-async fn cashier_qr(State(state): State<CashierState>, path: OrderPath) -> Response {
-    png_response(&state.sandbox.cashier_url(order_id(path).as_str()))
+async fn cashier_qr(State(state): State<CashierState>, path: LinkPath) -> Response {
+    match linked_order(&state, path) {
+        Some(id) => png_response(&state.sandbox.cashier_url(id.as_str())),
+        None => not_found().await,
+    }
 }
 
 /// `GET /api/qrcode/create_qrcode?params=CONTENT`: the QR image of xxpay's scan products.
@@ -240,8 +302,18 @@ fn png_response(content: &str) -> Response {
     }
 }
 
-fn html(status: StatusCode, body: String) -> Response {
-    (status, [(CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+/// An HTML page with the headers every cashier page carries.
+fn page(status: StatusCode, body: String) -> Response {
+    let mut response = (status, [(CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_POLICY),
+    );
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn json_error(status: StatusCode, message: &str) -> Response {

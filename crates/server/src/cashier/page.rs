@@ -1,4 +1,6 @@
-//! The cashier's HTML. Everything that came from a merchant is escaped.
+//! The cashier's HTML. Everything that came from a merchant is escaped, the only link that
+//! leads off the page is a return URL parsed as http(s) at the edge, and the pages run no
+//! script and load nothing inline: their Content-Security-Policy (see `mod.rs`) forbids it.
 
 use paymux_core::order::{Order, OrderStatus};
 
@@ -17,46 +19,63 @@ fn escape(s: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;background:#f4f5f7;margin:0}\
+/// Served as `/cashier/style.css`, so that the pages need no inline style either.
+pub const STYLE: &str = "body{font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;background:#f4f5f7;margin:0}\
 main{max-width:420px;margin:40px auto;background:#fff;border-radius:12px;padding:28px;text-align:center;box-shadow:0 2px 12px rgba(0,0,0,.08)}\
 h1{font-size:18px;margin:0 0 6px}.subject{color:#555;margin:0 0 18px}.amount{font-size:34px;font-weight:600;margin:0 0 8px}\
 .meta{color:#999;font-size:12px;margin:0 0 18px}img{width:220px;height:220px}\
 button{font-size:16px;border:0;border-radius:8px;padding:12px 26px;margin:8px;cursor:pointer}\
-.pay{background:#1aad19;color:#fff}.cancel{background:#eee;color:#333}.state{font-size:20px;margin:18px 0}";
+.pay{background:#1aad19;color:#fff}.cancel{background:#eee;color:#333}.state{font-size:20px;margin:18px 0}\
+.sandbox{background:#fff4e5;color:#8a5300;font-size:12px;padding:6px 10px;border-radius:6px;margin:0 0 16px}";
 
 fn document(title: &str, content: &str) -> String {
     format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{title}</title><style>{STYLE}</style></head><body><main>{content}</main></body></html>"
+         <title>{title}</title><link rel=\"stylesheet\" href=\"/cashier/style.css\"></head>\
+         <body><main>{content}</main></body></html>"
     )
 }
 
-pub fn cashier(order: &Order, merchant_name: &str, expired: bool) -> String {
+/// The cashier page of an order. `link` is the page's own path (with its token), where its
+/// QR image and its form go; `sandbox` says that no real money moves.
+pub fn cashier(
+    order: &Order,
+    merchant_name: &str,
+    expired: bool,
+    link: &str,
+    sandbox: bool,
+) -> String {
     let id = escape(order.id.as_str());
+    let link = escape(link);
     let state = match order.status {
         OrderStatus::Created | OrderStatus::Paying if expired => {
             "<p class=\"state\">订单已过期</p>".to_owned()
         }
         OrderStatus::Created | OrderStatus::Paying => format!(
-            "<img src=\"/cashier/{id}/qr.png\" alt=\"扫码支付\">\
-             <form method=\"post\" action=\"/cashier/{id}/pay\">\
+            "<img src=\"{link}/qr.png\" alt=\"扫码支付\">\
+             <form method=\"post\" action=\"{link}/pay\">\
              <button class=\"pay\" name=\"result\" value=\"success\">确认支付</button>\
              <button class=\"cancel\" name=\"result\" value=\"fail\">取消支付</button></form>"
         ),
         OrderStatus::Succeeded | OrderStatus::PartiallyRefunded | OrderStatus::Refunded => {
             let back = order
                 .return_url
-                .as_deref()
-                .map(|url| format!("<p><a href=\"{}\">返回商户</a></p>", escape(url)))
+                .as_ref()
+                .map(|url| format!("<p><a href=\"{}\">返回商户</a></p>", escape(url.as_str())))
                 .unwrap_or_default();
             format!("<p class=\"state\">支付成功</p>{back}")
         }
         OrderStatus::Failed => "<p class=\"state\">支付失败</p>".to_owned(),
         OrderStatus::Closed => "<p class=\"state\">订单已关闭</p>".to_owned(),
     };
+    let banner = if sandbox {
+        "<p class=\"sandbox\">沙箱环境 · Sandbox: no real money moves</p>"
+    } else {
+        ""
+    };
     let content = format!(
-        "<h1>{merchant}</h1><p class=\"subject\">{subject}</p><p class=\"amount\">¥{amount}</p>\
+        "{banner}<h1>{merchant}</h1><p class=\"subject\">{subject}</p><p class=\"amount\">¥{amount}</p>\
          <p class=\"meta\">{wallet} · 订单号 {id}</p>{state}",
         merchant = escape(merchant_name),
         subject = escape(&order.subject),

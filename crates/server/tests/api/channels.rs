@@ -8,13 +8,14 @@ use async_trait::async_trait;
 use paymux_core::Fen;
 use paymux_core::channel::{Channel, ChannelOutcome, Channels, PayAction, PaymentStart};
 use paymux_core::clock::ManualClock;
-use paymux_core::dialect::Dialect;
-use paymux_core::gateway::{Gateway, GatewaySettings, NewOrder};
+use paymux_core::dialect::DialectTag;
+use paymux_core::gateway::{Gateway, GatewaySettings, NewOrder, Operator};
 use paymux_core::ids::{MerchantId, MerchantOrderNo};
 use paymux_core::merchant::{Merchant, Settlement};
 use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus};
 use paymux_core::payway::{PayMethod, PayWay, Wallet};
 use paymux_core::refund::Refund;
+use paymux_core::store::OrderKey;
 use paymux_core::time::Millis;
 
 const T0: Millis = Millis(1_750_000_000_000);
@@ -73,6 +74,7 @@ impl Channel for ScriptedChannel {
 }
 
 struct Setup {
+    op: Operator,
     gateway: Gateway,
     channel: Arc<ScriptedChannel>,
     clock: Arc<ManualClock>,
@@ -95,7 +97,7 @@ async fn setup() -> Setup {
         refunds: Vec::new(),
     })));
     let clock = Arc::new(ManualClock::new(T0));
-    let gateway = Gateway::start(
+    let op = Operator::start(
         Arc::new(store),
         Channels::new(channel.clone()),
         clock.clone(),
@@ -110,18 +112,23 @@ async fn setup() -> Setup {
     .await
     .expect("gateway");
     Setup {
-        gateway,
+        gateway: op.gateway(),
+        op,
         channel,
         clock,
         _dir: dir,
     }
 }
 
+fn merchant() -> MerchantId {
+    MerchantId::new("m")
+}
+
 async fn new_order(gateway: &Gateway, no: &str) -> Order {
     let new = NewOrder {
         merchant_id: MerchantId::new("m"),
         merchant_order_no: MerchantOrderNo::parse(no, 32).expect("order no"),
-        dialect: Dialect::Upp,
+        dialect: DialectTag::new("upp"),
         pay_way: PayWay {
             wallet: Wallet::WeChat,
             method: PayMethod::Qr,
@@ -143,19 +150,21 @@ async fn new_order(gateway: &Gateway, no: &str) -> Order {
 /// An order closed while the channel, by default, does not confirm the close.
 async fn closed_in_doubt(s: &Setup, no: &str, reason: &str) -> Order {
     let order = new_order(&s.gateway, no).await;
-    s.gateway.close_order(&order.id, reason).await.unwrap();
+    s.gateway
+        .close_order(&merchant(), OrderKey::Platform(&order.id), reason)
+        .await
+        .unwrap();
     order
 }
 
 /// One round of the poller, `after_s` seconds on; how many attempts it asked about.
 async fn poll_after(s: &Setup, after_s: i64) -> usize {
     s.clock.advance_secs(after_s);
-    s.gateway.check_pending_attempts(10).await.unwrap()
+    s.op.check_pending_attempts(10).await.unwrap()
 }
 
-async fn attempt_status(gateway: &Gateway, order: &Order) -> AttemptStatus {
-    gateway
-        .latest_attempt(&order.id)
+async fn attempt_status(op: &Operator, order: &Order) -> AttemptStatus {
+    op.latest_attempt(&order.id)
         .await
         .expect("store")
         .expect("attempt")
@@ -169,39 +178,28 @@ async fn a_close_the_channel_does_not_confirm_is_asked_again_until_it_is() {
 
     // The channel times out on the close and still shows the payment waiting: the order
     // closes, the attempt stays under watch.
-    let closed = s.gateway.close_order(&order.id, "merchant").await.unwrap();
+    let closed = s
+        .gateway
+        .close_order(&merchant(), OrderKey::Platform(&order.id), "merchant")
+        .await
+        .unwrap();
     assert_eq!(closed.status, OrderStatus::Closed);
-    assert_eq!(
-        attempt_status(&s.gateway, &order).await,
-        AttemptStatus::Paying
-    );
-    assert_eq!(s.gateway.check_pending_attempts(10).await.unwrap(), 0);
+    assert_eq!(attempt_status(&s.op, &order).await, AttemptStatus::Paying);
+    assert_eq!(s.op.check_pending_attempts(10).await.unwrap(), 0);
 
     // Still not confirmed when asked again: asked once more a minute later.
     assert_eq!(poll_after(&s, 11).await, 1);
     assert_eq!(s.channel.get(|c| c.closes_asked), 2);
-    assert_eq!(
-        attempt_status(&s.gateway, &order).await,
-        AttemptStatus::Paying
-    );
+    assert_eq!(attempt_status(&s.op, &order).await, AttemptStatus::Paying);
 
     // Confirmed: the attempt closes and nobody asks about it any more.
-    s.channel.set(|c| {
-        c.close = ChannelOutcome::Succeeded {
-            trade_no: String::new(),
-            payer: None,
-            at: T0,
-        }
-    });
+    s.channel.set(|c| c.close = ChannelOutcome::Closed);
     assert_eq!(poll_after(&s, 61).await, 1);
-    assert_eq!(
-        attempt_status(&s.gateway, &order).await,
-        AttemptStatus::Closed
-    );
+    assert_eq!(attempt_status(&s.op, &order).await, AttemptStatus::Closed);
     assert_eq!(poll_after(&s, 3600).await, 0);
     assert_eq!(s.channel.get(|c| c.closes_asked), 3);
 
-    let order = s.gateway.order_by_id(&order.id).await.unwrap();
+    let order = s.op.order_by_id(&order.id).await.unwrap();
     assert_eq!(order.status, OrderStatus::Closed);
     assert_eq!(
         order.fail_msg.as_deref(),
@@ -222,17 +220,22 @@ async fn a_payment_that_slipped_past_an_unconfirmed_close_is_found_and_refunded(
             trade_no: "WX1".into(),
             payer: None,
             at: T0.plus_secs(5),
+            amount: order.amount,
         }
     });
     assert_eq!(poll_after(&s, 11).await, 1);
 
     assert_eq!(
-        attempt_status(&s.gateway, &order).await,
+        attempt_status(&s.op, &order).await,
         AttemptStatus::Succeeded
     );
-    let order = s.gateway.order_by_id(&order.id).await.unwrap();
+    let order = s.op.order_by_id(&order.id).await.unwrap();
     assert_eq!(order.status, OrderStatus::Closed);
-    let refunds = s.gateway.refunds_of_order(&order.id).await.unwrap();
+    let refunds = s
+        .gateway
+        .refunds_of_order(&merchant(), &order.id)
+        .await
+        .unwrap();
     assert_eq!(refunds.len(), 1);
     assert!(refunds[0].automatic);
     assert_eq!(refunds[0].amount, order.amount);
@@ -255,10 +258,10 @@ async fn a_payment_that_failed_behind_an_unconfirmed_close_leaves_the_order_as_c
     });
     assert_eq!(poll_after(&s, 11).await, 1);
 
-    let attempt = s.gateway.latest_attempt(&order.id).await.unwrap().unwrap();
+    let attempt = s.op.latest_attempt(&order.id).await.unwrap().unwrap();
     assert_eq!(attempt.status, AttemptStatus::Failed);
     assert_eq!(attempt.fail_code.as_deref(), Some("ORDERCLOSED"));
-    let order = s.gateway.order_by_id(&order.id).await.unwrap();
+    let order = s.op.order_by_id(&order.id).await.unwrap();
     assert_eq!(order.status, OrderStatus::Closed);
     assert_eq!(
         order.fail_msg.as_deref(),
@@ -273,21 +276,21 @@ async fn a_close_that_is_never_confirmed_is_asked_less_and_less_then_given_up() 
     let order = new_order(&s.gateway, "C4").await;
     s.channel
         .set(|c| c.close = ChannelOutcome::unsupported("closing payments"));
-    s.gateway.close_order(&order.id, "merchant").await.unwrap();
+    s.gateway
+        .close_order(&merchant(), OrderKey::Platform(&order.id), "merchant")
+        .await
+        .unwrap();
 
     // Two days of polling every minute.
     for _ in 0..(2 * 24 * 60) {
         s.clock.advance_secs(60);
-        s.gateway.check_pending_attempts(10).await.unwrap();
+        s.op.check_pending_attempts(10).await.unwrap();
     }
     let asked = s.channel.get(|c| c.closes_asked);
     assert!(
         (20..=120).contains(&asked),
         "asked {asked} times in a day, not once a minute"
     );
-    assert_eq!(
-        attempt_status(&s.gateway, &order).await,
-        AttemptStatus::Closed
-    );
+    assert_eq!(attempt_status(&s.op, &order).await, AttemptStatus::Closed);
     assert_eq!(poll_after(&s, 3600).await, 0);
 }

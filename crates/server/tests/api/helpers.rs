@@ -149,6 +149,15 @@ impl TestGateway {
         TestGateway::start(config, clock, _dir, database).await
     }
 
+    /// The cashier link of an order, as create_order handed it out.
+    pub fn cashier_url(&self, order_id: &str) -> String {
+        self.running
+            .sandbox
+            .as_ref()
+            .expect("the sandbox is enabled")
+            .cashier_url(order_id)
+    }
+
     /// The scripted payer: `POST /sandbox/orders/{id}/pay`.
     pub async fn pay(&self, order_id: &str, result: &str) -> reqwest::Response {
         self.http
@@ -171,12 +180,12 @@ impl TestGateway {
     /// One round of channel checks (pending attempts and refunds).
     pub async fn poll_channels(&self) {
         self.running
-            .gateway
+            .operator
             .check_pending_attempts(100)
             .await
             .expect("attempt checks");
         self.running
-            .gateway
+            .operator
             .check_pending_refunds(100)
             .await
             .expect("refund checks");

@@ -72,7 +72,10 @@ async fn an_acknowledgement_is_success_in_any_case_with_whitespace() {
 
 #[tokio::test]
 async fn the_retry_schedule_comes_from_the_config() {
-    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| c.notify.xxpay = vec![5]).await;
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| {
+        c.notify.set("xxpay", vec![5]).expect("a schedule")
+    })
+    .await;
     let merchant = Receiver::start().await;
     merchant.answer_with(&["no", "no"]);
     paid_order(&gw, "S3", &merchant.url).await;
@@ -164,7 +167,9 @@ async fn private_callback_addresses_are_refused_unless_allowed() {
         assert_eq!(reply.ret_code.as_deref(), Some("FAIL"), "{url}");
         assert_eq!(
             reply.ret_msg.as_deref(),
-            Some("请求参数[notifyUrl]不能指向本机或内网地址.")
+            Some(
+                "请求参数[notifyUrl]不能指向本机或内网地址(允许内网回调须设置[server] allow_private_callbacks = true)."
+            )
         );
     }
 }

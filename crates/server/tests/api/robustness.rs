@@ -146,17 +146,24 @@ async fn mistyped_paths_and_oversized_bodies_get_the_dialects_own_refusal() {
 async fn the_payer_pages_answer_malformed_input_in_their_own_format() {
     let gw = TestGateway::spawn(Backend::Sqlite).await;
     let get = |path: &str| gw.http.get(format!("{}{path}", gw.url)).send();
-    let pay_form = |body: &'static str| {
-        gw.http
-            .post(format!("{}/cashier/P1/pay", gw.url))
-            .body(body)
-            .send()
-    };
+    let created = gw
+        .xxpay
+        .create_order(&crate::xxpay::order(
+            "ROBUST1",
+            8002,
+            "http://127.0.0.1:9/n",
+        ))
+        .await
+        .unwrap();
+    let link = gw.cashier_url(created.pay_order_id.as_deref().unwrap());
+    let pay_form = |body: &'static str| gw.http.post(format!("{link}/pay")).body(body).send();
 
     // A path that is not UTF-8 names no order: the not-found page.
-    let reply = get("/cashier/%FF").await.unwrap();
-    assert_eq!(reply.status(), 404);
-    assert!(reply.text().await.unwrap().contains("订单不存在"));
+    for path in ["/cashier/%FF", "/cashier/%FF/%FF", "/cashier/%FF/%FF/pay"] {
+        let reply = get(path).await.unwrap();
+        assert_eq!(reply.status(), 404, "{path}");
+        assert!(reply.text().await.unwrap().contains("订单不存在"));
+    }
 
     // The page's form, without a content type or with the field twice: the page's answer.
     let reply = pay_form("result=maybe&result=success").await.unwrap();
@@ -167,9 +174,15 @@ async fn the_payer_pages_answer_malformed_input_in_their_own_format() {
             .get("content-type")
             .is_some_and(|t| t.to_str().unwrap_or("").starts_with("text/html"))
     );
-    let reply = pay_form("result=success").await.unwrap();
+    let wrong_link = gw
+        .http
+        .post(format!("{}/cashier/P1/{}/pay", gw.url, "0".repeat(32)))
+        .body("result=success")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        reply.status(),
+        wrong_link.status(),
         404,
         "no such order, whatever the content type"
     );

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, Receiver, TestGateway, XXPAY_APP_ID, XXPAY_KEY, XXPAY_MCH_ID};
 
-fn order(mch_order_no: &str, product_id: u32, notify_url: &str) -> CreateOrderRequest {
+pub fn order(mch_order_no: &str, product_id: u32, notify_url: &str) -> CreateOrderRequest {
     CreateOrderRequest {
         product_id: Some(product_id.to_string()),
         mch_order_no: Some(mch_order_no.into()),
@@ -73,8 +73,8 @@ async fn the_spec_example_request_sent_as_raw_bytes_creates_an_order() {
     assert_eq!(
         pay_url,
         format!(
-            "POST;{}/cashier/{order_id}?orderId={order_id}&amount=1.00",
-            gw.url
+            "POST;{}?orderId={order_id}&amount=1.00",
+            gw.cashier_url(order_id)
         )
     );
 }
@@ -99,7 +99,7 @@ async fn every_product_gets_pay_params_that_open_the_cashier() {
             "{product}: {reply:?}"
         );
         let id = reply.pay_order_id.clone().unwrap();
-        let cashier = format!("{}/cashier/{id}", gw.url);
+        let cashier = gw.cashier_url(&id);
         let params = reply.pay_params.clone().unwrap();
         let pay_url = params.pay_url.clone().unwrap();
         if scan.contains(&product) {
@@ -146,18 +146,13 @@ async fn a_payment_goes_from_create_order_through_the_cashier_to_a_signed_notifi
         let id = reply.pay_order_id.expect("payOrderId");
 
         // The payer opens the cashier: merchant, subject, amount, a QR image, and pays.
-        let page = gw
-            .http
-            .get(format!("{}/cashier/{id}", gw.url))
-            .send()
-            .await
-            .unwrap();
+        let page = gw.http.get(gw.cashier_url(&id)).send().await.unwrap();
         let html = page.text().await.unwrap();
         for shown in [
             "Demo Hospital",
             "测试商品名称",
             "¥1.00",
-            &format!("/cashier/{id}/qr.png"),
+            &format!("{}/qr.png", gw.cashier_url(&id).trim_start_matches(&gw.url)),
         ] {
             assert!(
                 html.contains(shown),
@@ -166,14 +161,14 @@ async fn a_payment_goes_from_create_order_through_the_cashier_to_a_signed_notifi
         }
         let qr = gw
             .http
-            .get(format!("{}/cashier/{id}/qr.png", gw.url))
+            .get(format!("{}/qr.png", gw.cashier_url(&id)))
             .send()
             .await
             .unwrap();
         assert_eq!(qr.headers()["content-type"], "image/png");
         let paid = gw
             .http
-            .post(format!("{}/cashier/{id}/pay", gw.url))
+            .post(format!("{}/pay", gw.cashier_url(&id)))
             .header("content-type", "application/x-www-form-urlencoded")
             .body("result=success")
             .send()
@@ -549,18 +544,13 @@ async fn an_unpaid_order_expires_and_can_no_longer_be_paid_as_live() {
         .pay_order_id
         .unwrap();
     gw.advance(2 * 3600);
-    assert_eq!(gw.running.gateway.expire_due_orders(10).await.unwrap(), 1);
+    assert_eq!(gw.running.operator.expire_due_orders(10).await.unwrap(), 1);
     let query = QueryOrderRequest {
         pay_order_id: Some(id.clone()),
         ..Default::default()
     };
     assert_eq!(gw.xxpay.query_order(&query).await.unwrap().status, Some(5));
-    let page = gw
-        .http
-        .get(format!("{}/cashier/{id}", gw.url))
-        .send()
-        .await
-        .unwrap();
+    let page = gw.http.get(gw.cashier_url(&id)).send().await.unwrap();
     let html = page.text().await.unwrap();
     assert!(
         html.contains("订单已关闭") && !html.contains("确认支付"),
@@ -572,8 +562,12 @@ async fn an_unpaid_order_expires_and_can_no_longer_be_paid_as_live() {
     assert_eq!(gw.deliver().await.attempts(), 0);
     let refund = gw
         .running
-        .gateway
-        .automatic_refund_of(&paymux_core::ids::PlatformId::from_string(id))
+        .operator
+        .gateway()
+        .automatic_refund_of(
+            &paymux_core::ids::MerchantId::new("demo"),
+            &paymux_core::ids::PlatformId::from_string(id),
+        )
         .await
         .unwrap()
         .expect("an automatic refund");

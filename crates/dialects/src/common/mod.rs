@@ -1,5 +1,16 @@
-//! Small pieces every dialect uses: lenient form decoding, MD5 hex, and the outcome tag
-//! that the server's metrics read from each reply.
+//! What every dialect uses, written once: reading fields ([`fields`]), the merchants of a
+//! dialect from the config ([`merchants`]), the client side's HTTP and failures ([`http`]),
+//! lenient form decoding, MD5 hex, and the outcome tag the server's metrics read.
+
+pub mod fields;
+pub mod http;
+pub mod merchants;
+
+pub use fields::{FieldError, FieldProblem, NUL_REFUSED};
+pub use http::{
+    ClientError, ClientFailure, MAX_REPLY_BYTES, http_client, install_tls_provider, read_at_most,
+    reply_text,
+};
 
 use axum::Router;
 use axum::response::Response;
@@ -29,9 +40,6 @@ pub fn value_str(value: &Value) -> Option<Cow<'_, str>> {
         Value::Array(_) | Value::Object(_) => Some(Cow::Owned(value.to_string())),
     }
 }
-
-/// Why a text field is refused when it holds a NUL, which PostgreSQL cannot store in text.
-pub const NUL_REFUSED: &str = "不能包含空字符";
 
 /// Reads any JSON value as [`value_text`]: for fields merchants send as strings or numbers.
 pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -191,6 +199,14 @@ pub fn encode_form(pairs: &[(&str, &str)]) -> String {
     serializer.finish()
 }
 
+/// Prints a reply for a person at a terminal, as indented JSON.
+pub fn print_json(value: &Value) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("cannot print the reply: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,61 +271,4 @@ mod tests {
         assert_eq!(decode_form("a=%4", true), vec![("a".into(), "%4".into())]);
         assert_eq!(decode_form("a=%zz", true), vec![("a".into(), "%zz".into())]);
     }
-}
-
-/// What a dialect client can fail with.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("HTTP: {0}")]
-    Http(#[from] reqwest::Error),
-    #[error("the reply is not what the protocol says: {0}")]
-    BadReply(String),
-    #[error("the reply's signature does not verify")]
-    BadSignature,
-}
-
-/// Replies larger than this are refused by the dialect clients.
-pub const MAX_REPLY_BYTES: usize = 1024 * 1024;
-
-/// Reads at most `limit` bytes of a response body and says whether that was all of it, so
-/// that whoever answers cannot make paymux buffer without bound.
-pub async fn read_at_most(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<(Vec<u8>, bool), reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = limit.saturating_sub(body.len());
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return Ok((body, false));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((body, true))
-}
-
-/// A dialect client's reply as text, refused when larger than [`MAX_REPLY_BYTES`].
-pub async fn reply_text(response: reqwest::Response) -> Result<String, ClientError> {
-    let (body, complete) = read_at_most(response, MAX_REPLY_BYTES).await?;
-    if !complete {
-        return Err(ClientError::BadReply(format!(
-            "the reply is larger than {MAX_REPLY_BYTES} bytes"
-        )));
-    }
-    Ok(String::from_utf8_lossy(&body).into_owned())
-}
-
-/// An HTTP client for dialect clients and the notifier. Installs the TLS provider once.
-pub fn http_client() -> Result<reqwest::Client, ClientError> {
-    install_tls_provider();
-    Ok(reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()?)
-}
-
-/// Makes rustls use *ring* (built from source quickly; no cmake needed).
-pub fn install_tls_provider() {
-    // Fails only if a provider is already installed, which is what we want.
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -1,0 +1,96 @@
+//! The gateway's own handle (see the module doc of `gateway`): what its workers and its payer
+//! side do, beyond any merchant's reach.
+
+use std::sync::Arc;
+
+use super::{Gateway, GatewaySettings};
+use crate::channel::{ChannelOutcome, Channels};
+use crate::clock::Clock;
+use crate::error::Result;
+use crate::ids::PlatformId;
+use crate::merchant::Merchant;
+use crate::order::{Attempt, Order};
+use crate::store::{Store, StoreError};
+
+#[derive(Clone)]
+pub struct Operator {
+    gateway: Gateway,
+}
+
+impl Operator {
+    /// Registers this instance with the store (for its id prefix) and builds the handles.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        channels: Channels,
+        clock: Arc<dyn Clock>,
+        merchants: Vec<Merchant>,
+        settings: GatewaySettings,
+    ) -> Result<Operator, StoreError> {
+        let gateway = Gateway::start(store, channels, clock, merchants, settings).await?;
+        Ok(Operator { gateway })
+    }
+
+    /// The merchant-facing handle, for the dialects.
+    pub fn gateway(&self) -> Gateway {
+        self.gateway.clone()
+    }
+
+    /// Any merchant's order by its platform id: for the payer side once it has checked the
+    /// order's link, and for tests and operators.
+    pub async fn order_by_id(&self, id: &PlatformId) -> Result<Order> {
+        self.gateway.order_by_id(id).await
+    }
+
+    pub async fn latest_attempt(&self, order_id: &PlatformId) -> Result<Option<Attempt>> {
+        self.gateway.latest_attempt(order_id).await
+    }
+
+    /// Closes the order now if it is unpaid and past its expiry.
+    pub async fn expire_if_due(&self, order: Order) -> Result<Order> {
+        self.gateway.expire_if_due(order).await
+    }
+
+    /// Applies what a channel said about an attempt (the sandbox's payer, a channel's callback).
+    pub async fn apply_attempt_outcome(
+        &self,
+        order_id: &PlatformId,
+        seq: i32,
+        outcome: ChannelOutcome,
+    ) -> Result<Order> {
+        self.gateway
+            .apply_attempt_outcome(order_id, seq, outcome)
+            .await
+    }
+
+    /// Closes orders whose expiry has passed; returns how many it closed.
+    pub async fn expire_due_orders(&self, limit: i64) -> Result<usize> {
+        self.gateway.expire_due_orders(limit).await
+    }
+
+    /// Asks channels about pending attempts that are due a check; returns how many it asked.
+    pub async fn check_pending_attempts(&self, limit: i64) -> Result<usize> {
+        self.gateway.check_pending_attempts(limit).await
+    }
+
+    /// Asks channels about refunds that are due a check; returns how many it asked.
+    pub async fn check_pending_refunds(&self, limit: i64) -> Result<usize> {
+        self.gateway.check_pending_refunds(limit).await
+    }
+
+    pub fn merchant(&self, id: &crate::ids::MerchantId) -> Option<&Merchant> {
+        self.gateway.merchant(id)
+    }
+
+    /// A fresh platform id (`P` orders, `R` refunds, `N` notifications).
+    pub fn new_id(&self, prefix: char) -> PlatformId {
+        self.gateway.new_id(prefix)
+    }
+
+    pub fn now(&self) -> crate::time::Millis {
+        self.gateway.now()
+    }
+
+    pub fn settings(&self) -> &GatewaySettings {
+        self.gateway.settings()
+    }
+}

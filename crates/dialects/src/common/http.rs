@@ -1,0 +1,110 @@
+//! The merchant side's HTTP: one client for the dialect clients and the notifier, bounded
+//! reads of what the other side answers, and what a `paymux client` call can come to.
+
+/// What a dialect client can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("HTTP: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the reply is not what the protocol says: {0}")]
+    BadReply(String),
+    #[error("the reply's signature does not verify")]
+    BadSignature,
+}
+
+/// Replies larger than this are refused by the dialect clients.
+pub const MAX_REPLY_BYTES: usize = 1024 * 1024;
+
+/// Reads at most `limit` bytes of a response body and says whether that was all of it, so
+/// that whoever answers cannot make paymux buffer without bound.
+pub async fn read_at_most(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit.saturating_sub(body.len());
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, false));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, true))
+}
+
+/// A dialect client's reply as text, refused when larger than [`MAX_REPLY_BYTES`].
+pub async fn reply_text(response: reqwest::Response) -> Result<String, ClientError> {
+    let (body, complete) = read_at_most(response, MAX_REPLY_BYTES).await?;
+    if !complete {
+        return Err(ClientError::BadReply(format!(
+            "the reply is larger than {MAX_REPLY_BYTES} bytes"
+        )));
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// An HTTP client for dialect clients and the notifier. Installs the TLS provider once.
+pub fn http_client() -> Result<reqwest::Client, ClientError> {
+    install_tls_provider();
+    Ok(reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?)
+}
+
+/// Makes rustls use *ring* (built from source quickly; no cmake needed).
+pub fn install_tls_provider() {
+    // Fails only if a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// How a `paymux client …` call ended when it did not succeed, each with its own exit code,
+/// so that a script can tell who refused: the server, the reply, or nobody answering.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientFailure {
+    /// The server answered and refused the request (xxpay `retCode=FAIL`, upp `result=false`).
+    #[error("the server refused our request: {0}")]
+    Refused(String),
+    /// Nothing usable came back: no server at the URL, or it did not answer in time.
+    #[error("{0}")]
+    Unreachable(String),
+    /// Something answered, but not a reply of the protocol, or one whose signature does not
+    /// verify with the merchant's key.
+    #[error("{0}")]
+    BadReply(String),
+    /// The call could not be made as asked: missing credentials, a bad argument.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl ClientFailure {
+    /// 1 refused by the server, 2 usage or configuration, 3 no answer, 4 a bad reply.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientFailure::Refused(_) => 1,
+            ClientFailure::Setup(_) => 2,
+            ClientFailure::Unreachable(_) => 3,
+            ClientFailure::BadReply(_) => 4,
+        }
+    }
+
+    /// Says which side failed, in words a person at a terminal can act on.
+    pub fn from_client_error(error: ClientError, url: &str) -> ClientFailure {
+        match error {
+            ClientError::Http(e) if e.is_connect() => ClientFailure::Unreachable(format!(
+                "no paymux answers at {url} (connection refused or unreachable); is `paymux serve` running there?"
+            )),
+            ClientError::Http(e) if e.is_timeout() => {
+                ClientFailure::Unreachable(format!("{url} did not answer in time"))
+            }
+            ClientError::Http(e) => ClientFailure::Unreachable(format!("HTTP error talking to {url}: {e}")),
+            ClientError::BadReply(why) => ClientFailure::BadReply(format!(
+                "the reply is not what the protocol says: {why}"
+            )),
+            ClientError::BadSignature => ClientFailure::BadReply(
+                "the reply's signature does not verify with the merchant's key (is it the right key and gateway?)"
+                    .to_owned(),
+            ),
+        }
+    }
+}
