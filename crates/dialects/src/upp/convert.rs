@@ -306,8 +306,13 @@ fn payment_fields(order: &Order) -> ReplyData {
 
 /// §4.2–§4.4 data.
 pub fn payment_data(order: &Order, late_refund: Option<&Refund>) -> ReplyData {
+    let trade_status = trade_status(order, late_refund);
     ReplyData {
-        trade_status: Some(trade_status(order, late_refund).to_owned()),
+        trade_status: Some(trade_status.to_owned()),
+        // Read by the reply into `msg` (see routes), never sent in `data`.
+        failed_reason: (trade_status == "pay_failed")
+            .then(|| order.fail_msg.clone())
+            .flatten(),
         trade_fee: Some(order.amount.to_yuan_string()),
         payment_time: order.paid_at.map(time::format_beijing_datetime),
         biz_data: order.extra_str("bizData").map(str::to_owned),

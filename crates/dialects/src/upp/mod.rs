@@ -59,6 +59,9 @@
 //! - §4.2 returns the cashier URL as `data.payUrl` (the field's name is lost in the PDF),
 //!   with `tradeStatus=wait_pay` and `expireTime`.
 //! - §4.3 takes the wallet from the payer code (WeChat 10–15, Alipay 25–30, UnionPay 62).
+//!   A payment that failed (`tradeStatus=pay_failed`) says why in `msg` (§4.3: 失败时返回失败
+//!   原因), e.g. 余额不足, in §4.3's and §4.4's replies; `result` stays true: the request
+//!   was served.
 //! - §4.4: an unpaid order past its expireTime is closed on the spot and reports
 //!   `pay_failed`, as does a closed one. `bizType` is required but not matched against
 //!   the order (the spec's own examples send `scan_code` and `hos`).

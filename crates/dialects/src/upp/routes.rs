@@ -222,6 +222,16 @@ fn refusal_data(interface: Interface, params: Option<&Params>, mut refusal: Refu
     refusal
 }
 
+/// The reason of a failed payment, moved from the reply's data to its `msg`.
+fn payment_failure(data: Option<&mut ReplyData>) -> String {
+    match data {
+        Some(d) if d.trade_status.as_deref() == Some("pay_failed") => {
+            d.failed_reason.take().unwrap_or_default()
+        }
+        _ => String::new(),
+    }
+}
+
 /// An unsigned refusal, for callers paymux has not identified (or has no time for).
 pub fn refusal(error: UppError, now: Millis) -> Response {
     reply(Err(error.into()), None, now)
@@ -234,10 +244,12 @@ fn reply(
 ) -> Response {
     let ok = result.is_ok();
     let reply = match result {
-        Ok(data) => Reply {
+        Ok(mut data) => Reply {
             result: true,
             kind: Some("0".into()),
-            msg: Some(String::new()),
+            // §4.3: msg carries the reason of a failure; a payment that failed (a payer
+            // code without the balance) says why here, where merchants read it.
+            msg: Some(payment_failure(data.as_mut())),
             version: Some(VERSION.into()),
             timestamp: Some(now.0),
             data,

@@ -294,3 +294,66 @@ async fn a_close_that_is_never_confirmed_is_asked_less_and_less_then_given_up() 
     assert_eq!(attempt_status(&s.op, &order).await, AttemptStatus::Closed);
     assert_eq!(poll_after(&s, 3600).await, 0);
 }
+
+#[tokio::test]
+async fn a_channel_success_of_another_amount_is_held_never_reported_as_paid() {
+    let s = setup().await;
+    let order = new_order(&s.gateway, "C5").await;
+    let short = Fen::from_fen_str("99").expect("amount");
+    s.channel.set(|c| {
+        c.query = ChannelOutcome::Succeeded {
+            trade_no: "WX5".into(),
+            payer: None,
+            at: T0.plus_secs(5),
+            amount: short,
+        }
+    });
+    // The channel is asked (as after an unknown answer) and says "paid 99 fen".
+    s.op.apply_attempt_outcome(
+        &order.id,
+        1,
+        ChannelOutcome::Unknown {
+            reason: "timed out".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(poll_after(&s, 6).await, 1);
+
+    let attempt = s.op.latest_attempt(&order.id).await.unwrap().unwrap();
+    assert_eq!(attempt.status, AttemptStatus::Held);
+    assert_eq!(attempt.fail_code.as_deref(), Some("AMOUNT_MISMATCH"));
+    assert_eq!(attempt.channel_trade_no.as_deref(), Some("WX5"));
+    let held = s
+        .gateway
+        .find_order(&merchant(), OrderKey::Platform(&order.id))
+        .await
+        .unwrap();
+    assert_eq!(held.status, OrderStatus::Paying, "not paid");
+    assert!(held.paid_at.is_none());
+    assert!(
+        s.gateway
+            .refunds_of_order(&merchant(), &order.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Asked again, it says the same: nothing changes, and the attempt is not polled.
+    assert_eq!(poll_after(&s, 60).await, 0);
+
+    // The right amount on the same attempt is not taken either: an operator decides.
+    let after =
+        s.op.apply_attempt_outcome(
+            &order.id,
+            1,
+            ChannelOutcome::Succeeded {
+                trade_no: "WX5".into(),
+                payer: None,
+                at: T0.plus_secs(7),
+                amount: order.amount,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.status, OrderStatus::Paying);
+}

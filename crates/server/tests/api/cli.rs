@@ -158,3 +158,302 @@ async fn the_clients_sign_send_verify_and_print() {
     let closed = client(&gw, &config, &["upp", "close", "--payment-no", "CLI2"]);
     assert_eq!(closed["data"]["isCloseOrder"], "Y");
 }
+
+/// Runs a client call and returns (exit code, stdout, stderr).
+fn client_exit(args: &[&str], cwd: Option<&std::path::Path>) -> (i32, String, String) {
+    let mut command = paymux();
+    command.arg("client").args(args);
+    if let Some(cwd) = cwd {
+        command.current_dir(cwd);
+    }
+    let output = command.output().expect("paymux client");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A free port on loopback (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_exits_non_zero_and_says_which_side_refused() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("merchant.toml");
+    std::fs::write(&config, config_text("sqlite://unused.db")).unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let wrong_key = dir.path().join("wrong.toml");
+    std::fs::write(
+        &wrong_key,
+        config_text("sqlite://unused.db").replace("EXAMPLEKEY123", "NOTTHEKEY999"),
+    )
+    .unwrap();
+    let wrong_key = wrong_key.to_str().unwrap().to_owned();
+    let url = gw.url.clone();
+
+    // The server refuses: exit 1, its words quoted.
+    let (code, stdout, stderr) = client_exit(
+        &[
+            "--url",
+            &url,
+            "--config",
+            &config,
+            "xxpay",
+            "query-order",
+            "--pay-order-id",
+            "P0",
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.contains("\"retCode\": \"FAIL\""), "{stdout}");
+    assert!(
+        stderr.contains("the server refused our request: 支付订单不存在."),
+        "{stderr}"
+    );
+    let (code, _, stderr) = client_exit(
+        &[
+            "--url",
+            &url,
+            "--config",
+            &wrong_key,
+            "xxpay",
+            "create-order",
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("the server refused our request: 验证签名失败."),
+        "{stderr}"
+    );
+    let (code, _, stderr) = client_exit(
+        &[
+            "--url",
+            &url,
+            "--config",
+            &config,
+            "upp",
+            "query",
+            "--payment-no",
+            "NONE",
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("the server refused our request: kind 2002"),
+        "{stderr}"
+    );
+
+    // The reply does not verify with our key: exit 4, and it says so, not "refused".
+    let fake = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fake_url = format!("http://{}", fake.local_addr().unwrap());
+    tokio::spawn(async move {
+        let app = axum::Router::new().fallback(|| async {
+            r#"{"retCode":"SUCCESS","payOrderId":"P1","sign":"00000000000000000000000000000000"}"#
+        });
+        axum::serve(fake, app).await
+    });
+    let (code, _, stderr) = client_exit(
+        &[
+            "--url",
+            &fake_url,
+            "--config",
+            &config,
+            "xxpay",
+            "create-order",
+        ],
+        None,
+    );
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("the reply's signature does not verify"),
+        "{stderr}"
+    );
+
+    // Nobody at the URL: exit 3.
+    let nobody = format!("http://127.0.0.1:{}", free_port());
+    let (code, _, stderr) = client_exit(
+        &["--url", &nobody, "--config", &config, "upp", "network"],
+        None,
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains(&format!("no paymux answers at {nobody}")),
+        "{stderr}"
+    );
+
+    // No credentials: exit 2, and where it looked.
+    let empty = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = client_exit(&["xxpay", "create-order"], Some(empty.path()));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("no demo merchant at paymux-data/demo-merchant.toml"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "looked in {}",
+            empty.path().canonicalize().unwrap().display()
+        )) || stderr.contains(&format!("looked in {}", empty.path().display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn every_client_argument_has_help_text() {
+    for dialect in paymux_dialects::DIALECTS {
+        let command = dialect.client_command();
+        for operation in command.get_subcommands() {
+            assert!(
+                operation.get_about().is_some(),
+                "{} {}",
+                dialect.name(),
+                operation.get_name()
+            );
+            for arg in operation.get_arguments() {
+                assert!(
+                    arg.get_help().is_some(),
+                    "{} {} --{}",
+                    dialect.name(),
+                    operation.get_name(),
+                    arg.get_id()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_port_in_use_is_one_clear_line_before_any_banner() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let output = paymux()
+        .args(["serve", "--listen", &addr, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("paymux serve");
+    assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.is_empty(), "no banner: {stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("paymux: "))
+        .expect("the error line");
+    assert!(
+        line.contains(&addr) && line.contains("already in use"),
+        "{line}"
+    );
+    assert!(line.contains("--listen"), "{line}");
+}
+
+#[test]
+fn a_config_without_merchants_or_with_a_placeholder_key_does_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "[server]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+    let output = paymux()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no [[merchant]]"), "{stderr}");
+
+    std::fs::write(
+        &config,
+        config_text("sqlite://x.db").replace("EXAMPLEKEY123", "…"),
+    )
+    .unwrap();
+    let output = paymux()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("[merchant.xxpay] key is a placeholder"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_listens_where_told_keeps_the_demo_merchant_and_logs_each_request_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = paymux()
+        .args(["serve", "--listen", &addr, "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("paymux serve");
+    let stdout = child.stdout.take().unwrap();
+    let mut banner = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let last = line.trim_start().starts_with("(README.md");
+        banner.push(line);
+        if last {
+            break;
+        }
+    }
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.contains(&format!("curl -s http://{addr}/api/pay/create_order"))),
+        "the banner's request goes where the server listens: {banner:?}"
+    );
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.contains(&format!("client --url http://{addr} xxpay"))),
+        "{banner:?}"
+    );
+    let reply = std::process::Command::new("curl")
+        .args(["-s", &format!("http://{addr}/healthz")])
+        .output();
+    let healthz = match reply {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Err(_) => {
+            // No curl: a plain HTTP/1.0 request by hand.
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+            stream
+                .write_all(b"GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut text = String::new();
+            stream.read_to_string(&mut text).unwrap();
+            text
+        }
+    };
+    assert!(healthz.ends_with("ok"), "{healthz}");
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    let access = log
+        .lines()
+        .find(|l| l.contains("paymux::access") && l.contains("path=/healthz"))
+        .unwrap_or_else(|| panic!("an access line: {log}"));
+    assert!(access.contains(" INFO "), "{access}");
+    assert!(
+        access.contains("method=GET") && access.contains("status=200"),
+        "{access}"
+    );
+    assert!(access.contains("latency_ms="), "{access}");
+    assert!(!log.contains('\u{1b}'), "no colours into a pipe: {log:?}");
+}

@@ -21,6 +21,36 @@ pub const UPP_ISV_ID: i64 = 20000;
 pub const UPP_PARTNER_ID: i64 = 12345;
 pub const UPP_KEY: &str = "abc123";
 
+/// A second merchant, for tests of what one merchant may do to another's records.
+pub const OTHER_XXPAY_MCH_ID: &str = "30001333";
+pub const OTHER_XXPAY_APP_ID: &str = "b1b2b3";
+pub const OTHER_XXPAY_KEY: &str = "OTHERKEY456";
+pub const OTHER_UPP_PARTNER_ID: i64 = 54321;
+pub const OTHER_UPP_KEY: &str = "other123";
+
+/// Adds the second merchant ("other") to a test config.
+pub fn add_other_merchant(config: &mut Config) {
+    let text = format!(
+        r#"
+[[merchant]]
+id = "other"
+name = "Other Clinic"
+
+[merchant.xxpay]
+mch_id = "{OTHER_XXPAY_MCH_ID}"
+app_id = "{OTHER_XXPAY_APP_ID}"
+key = "{OTHER_XXPAY_KEY}"
+
+[merchant.upp]
+isv_id = {UPP_ISV_ID}
+partner_id = {OTHER_UPP_PARTNER_ID}
+key = "{OTHER_UPP_KEY}"
+"#
+    );
+    let other = Config::parse(&text, "other merchant").expect("the other merchant");
+    config.merchants.extend(other.merchants);
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -133,6 +163,21 @@ impl TestGateway {
             self.database.clone(),
         )
         .await
+    }
+
+    /// Stops this instance and starts a new one on the same database, its config changed.
+    pub async fn restart_with(self, tweak: impl FnOnce(&mut Config)) -> TestGateway {
+        let TestGateway {
+            running,
+            mut config,
+            clock,
+            _dir,
+            database,
+            ..
+        } = self;
+        running.stop().await;
+        tweak(&mut config);
+        TestGateway::start(config, clock, _dir, database).await
     }
 
     /// Stops this instance and starts a new one on the same database.

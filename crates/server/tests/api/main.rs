@@ -4,6 +4,7 @@
 mod channels;
 mod cli;
 mod durability;
+mod hardening;
 mod helpers;
 mod notifications;
 mod operations;

@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestGateway, UPP_KEY};
 
-fn expire_in(gw: &TestGateway, secs: i64) -> String {
+pub fn expire_in(gw: &TestGateway, secs: i64) -> String {
     format_beijing_datetime(paymux_core::clock::Clock::now(gw.clock.as_ref()).plus_secs(secs))
 }
 
-fn scan(gw: &TestGateway, no: &str, fee: &str) -> ScanCodeRequest {
+pub fn scan(gw: &TestGateway, no: &str, fee: &str) -> ScanCodeRequest {
     ScanCodeRequest {
         payment_no: Some(no.into()),
         channel_product: Some("ten_scan_code".into()),
@@ -41,14 +41,14 @@ fn barcode(gw: &TestGateway, no: &str, auth_code: &str) -> BarcodeRequest {
     }
 }
 
-fn by_no(no: &str) -> PaymentRef {
+pub fn by_no(no: &str) -> PaymentRef {
     PaymentRef {
         biz_type: Some("hos".into()),
         payment_no: Some(no.into()),
     }
 }
 
-fn refund(no: &str, fee: &str, request_no: &str, refund_no: &str) -> RefundRequest {
+pub fn refund(no: &str, fee: &str, request_no: &str, refund_no: &str) -> RefundRequest {
     RefundRequest {
         refund_fee: Some(fee.into()),
         payment_no: Some(no.into()),
@@ -60,21 +60,21 @@ fn refund(no: &str, fee: &str, request_no: &str, refund_no: &str) -> RefundReque
     }
 }
 
-fn data(reply: &Reply) -> &ReplyData {
+pub fn data(reply: &Reply) -> &ReplyData {
     reply.data.as_ref().expect("data")
 }
 
-fn status(reply: &Reply) -> &str {
+pub fn status(reply: &Reply) -> &str {
     data(reply).trade_status.as_deref().unwrap_or("")
 }
 
-fn assert_ok(reply: &Reply) {
+pub fn assert_ok(reply: &Reply) {
     assert!(reply.result, "{reply:?}");
     assert_eq!(reply.kind.as_deref(), Some("0"));
     assert_eq!(reply.version.as_deref(), Some("1.0.0"));
 }
 
-fn assert_refused(reply: &Reply, kind: &str) {
+pub fn assert_refused(reply: &Reply, kind: &str) {
     assert!(!reply.result, "{reply:?}");
     assert_eq!(reply.kind.as_deref(), Some(kind), "{reply:?}");
     assert!(
@@ -232,9 +232,14 @@ async fn barcode_payments_follow_the_payer_codes_last_digit() {
     assert_ok(&failed);
     assert_eq!(status(&failed), "pay_failed");
     assert_eq!(
-        status(&gw.upp.query(&by_no("B9")).await.unwrap()),
-        "pay_failed"
+        failed.msg.as_deref(),
+        Some("余额不足"),
+        "the reason, readable"
     );
+    assert!(data(&failed).failed_reason.is_none());
+    let queried = gw.upp.query(&by_no("B9")).await.unwrap();
+    assert_eq!(status(&queried), "pay_failed");
+    assert_eq!(queried.msg.as_deref(), Some("余额不足"));
     // 2: the payer confirms...
     let waiting = gw
         .upp
@@ -629,7 +634,7 @@ async fn amounts_convert_exactly_or_are_refused() {
     }
 }
 
-fn request_params(gw: &TestGateway, no: &str) -> Params {
+pub fn request_params(gw: &TestGateway, no: &str) -> Params {
     let mut p = Params::new();
     p.insert("isvId".into(), json!(20000));
     p.insert("partnerId".into(), json!(12345));
@@ -646,14 +651,14 @@ fn request_params(gw: &TestGateway, no: &str) -> Params {
     p
 }
 
-async fn send_signed(gw: &TestGateway, path: &str, mut params: Params) -> Params {
+pub async fn send_signed(gw: &TestGateway, path: &str, mut params: Params) -> Params {
     params.remove("sign");
     let sign = codec::sign_params(&params, UPP_KEY);
     params.insert("sign".into(), json!(sign));
     send_raw(gw, path, &params).await
 }
 
-async fn send_raw(gw: &TestGateway, path: &str, params: &Params) -> Params {
+pub async fn send_raw(gw: &TestGateway, path: &str, params: &Params) -> Params {
     let text = gw
         .post_raw(
             path,

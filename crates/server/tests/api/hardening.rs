@@ -1,0 +1,385 @@
+//! What an attacker or a careless caller tries, refused: another merchant's orders through
+//! every dialect and through the core API, a `javascript:` return URL, the payer pages
+//! without their link, the sandbox when it is off, a channel that reports another amount,
+//! and the edges malformed requests found (a boolean order number, an object in a upp field,
+//! a field 100,000 characters long).
+
+use paymux_core::ids::{MerchantId, PlatformId, RefundNo};
+use paymux_core::store::{OrderKey, RefundKey};
+use paymux_dialects::upp::UppClient;
+use paymux_dialects::xxpay::XxpayClient;
+use paymux_dialects::xxpay::wire::QueryOrderRequest;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Backend, OTHER_UPP_KEY, OTHER_UPP_PARTNER_ID, OTHER_XXPAY_APP_ID, OTHER_XXPAY_KEY,
+    OTHER_XXPAY_MCH_ID, TestGateway, UPP_ISV_ID, add_other_merchant,
+};
+use crate::upp::{
+    assert_ok, assert_refused, by_no, data, refund, request_params, scan, send_signed,
+};
+use crate::xxpay::order;
+
+async fn with_two_merchants(backend: Backend) -> (TestGateway, XxpayClient, UppClient) {
+    let gw = TestGateway::spawn_with(backend, add_other_merchant).await;
+    let xxpay = XxpayClient::new(
+        &gw.url,
+        OTHER_XXPAY_MCH_ID,
+        OTHER_XXPAY_APP_ID,
+        SecretString::from(OTHER_XXPAY_KEY),
+    )
+    .unwrap();
+    let upp = UppClient::new(
+        &gw.url,
+        UPP_ISV_ID,
+        OTHER_UPP_PARTNER_ID,
+        SecretString::from(OTHER_UPP_KEY),
+    )
+    .unwrap();
+    (gw, xxpay, upp)
+}
+
+#[tokio::test]
+async fn one_merchant_cannot_query_close_or_refund_anothers_orders_through_any_dialect() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let (gw, other_xxpay, other_upp) = with_two_merchants(backend).await;
+
+        // Merchant A's xxpay order, paid.
+        let created = gw
+            .xxpay
+            .create_order(&order("A-X1", 8002, "http://127.0.0.1:9/n"))
+            .await
+            .unwrap();
+        let a_id = created.pay_order_id.clone().unwrap();
+        assert_eq!(gw.pay(&a_id, "success").await.status(), 200);
+        for query in [
+            QueryOrderRequest {
+                pay_order_id: Some(a_id.clone()),
+                ..Default::default()
+            },
+            QueryOrderRequest {
+                mch_order_no: Some("A-X1".into()),
+                execute_notify: Some("true".into()),
+                ..Default::default()
+            },
+        ] {
+            let reply = other_xxpay.query_order(&query).await.unwrap();
+            assert_eq!(reply.ret_code.as_deref(), Some("FAIL"), "{backend:?}");
+            assert_eq!(reply.ret_msg.as_deref(), Some("支付订单不存在."));
+        }
+
+        // Merchant A's upp payment, paid.
+        let scanned = gw.upp.scan_code(&scan(&gw, "A-U1", "1.00")).await.unwrap();
+        assert_ok(&scanned);
+        let a_upp_id = data(&scanned).out_payment_no.clone().unwrap();
+        assert_eq!(gw.pay(&a_upp_id, "success").await.status(), 200);
+        assert_refused(&other_upp.query(&by_no("A-U1")).await.unwrap(), "2002");
+        assert_refused(&other_upp.close(&by_no("A-U1")).await.unwrap(), "2002");
+        let refused = other_upp
+            .refund(&refund("A-U1", "1.00", "RQ-B", "RF-B"))
+            .await
+            .unwrap();
+        assert_refused(&refused, "2002");
+        assert_eq!(
+            data(&refused).trade_status.as_deref(),
+            Some("refund_failed")
+        );
+
+        // Through the core API, whatever id a dialect passes.
+        let gateway = gw.running.operator.gateway();
+        let b = MerchantId::new("other");
+        for id in [&a_id, &a_upp_id] {
+            let id = PlatformId::from_string(id.clone());
+            assert!(matches!(
+                gateway.find_order(&b, OrderKey::Platform(&id)).await,
+                Err(paymux_core::Error::OrderNotFound)
+            ));
+            assert!(matches!(
+                gateway.close_order(&b, OrderKey::Platform(&id), "x").await,
+                Err(paymux_core::Error::OrderNotFound)
+            ));
+            assert!(matches!(
+                gateway.resend_pay_notification(&b, &id).await,
+                Err(paymux_core::Error::OrderNotFound)
+            ));
+            let refund = gateway
+                .request_refund(paymux_core::gateway::NewRefund {
+                    merchant_id: b.clone(),
+                    order_id: id.clone(),
+                    dialect: paymux_dialects::upp::TAG,
+                    refund_no: RefundNo::parse("CORE-B", 32).unwrap(),
+                    request_no: None,
+                    amount: paymux_core::Fen::from_fen_str("1").unwrap(),
+                    reason: String::new(),
+                    extra: Default::default(),
+                })
+                .await;
+            assert!(
+                matches!(refund, Err(paymux_core::Error::OrderNotFound)),
+                "{refund:?}"
+            );
+            assert!(gateway.refunds_of_order(&b, &id).await.unwrap().is_empty());
+        }
+
+        // Nothing moved: A's orders are paid, unrefunded, and A still sees them.
+        let mine = gw
+            .xxpay
+            .query_order(&QueryOrderRequest {
+                pay_order_id: Some(a_id.clone()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(mine.status, Some(2), "{backend:?}");
+        let mine = gw.upp.query(&by_no("A-U1")).await.unwrap();
+        assert_eq!(data(&mine).trade_status.as_deref(), Some("pay_success"));
+        let a = MerchantId::new("demo");
+        let a_upp = PlatformId::from_string(a_upp_id);
+        assert!(
+            gateway
+                .refunds_of_order(&a, &a_upp)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // A's own refund is A's: B finds it by no key, through upp or the core.
+        assert_ok(
+            &gw.upp
+                .refund(&refund("A-U1", "0.40", "RQ-A", "RF-A"))
+                .await
+                .unwrap(),
+        );
+        let query = paymux_dialects::upp::wire::RefundQueryRequest {
+            request_no: Some("RQ-A".into()),
+        };
+        assert_refused(&other_upp.refund_query(&query).await.unwrap(), "2007");
+        let refund_no = RefundNo::parse("RF-A", 32).unwrap();
+        assert!(matches!(
+            gateway
+                .find_refund(&b, RefundKey::RefundNo(&refund_no))
+                .await,
+            Err(paymux_core::Error::RefundNotFound)
+        ));
+        let mine = gateway
+            .find_refund(&a, RefundKey::RefundNo(&refund_no))
+            .await
+            .unwrap();
+        assert!(matches!(
+            gateway.find_refund(&b, RefundKey::Platform(&mine.id)).await,
+            Err(paymux_core::Error::RefundNotFound)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_javascript_return_url_is_refused_at_create_order_and_never_rendered() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    for url in [
+        "javascript:alert(document.domain)",
+        " JavaScript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "//evil.example/",
+    ] {
+        let mut request = order("XSS1", 8002, "http://127.0.0.1:9/n");
+        request.return_url = Some(url.into());
+        let reply = gw.xxpay.create_order(&request).await.unwrap();
+        assert_eq!(reply.ret_code.as_deref(), Some("FAIL"), "{url}");
+        assert_eq!(
+            reply.ret_msg.as_deref(),
+            Some("请求参数[returnUrl]须为http或https地址."),
+            "{url}"
+        );
+    }
+    // Nothing was created under that number: the same number works with a real URL.
+    let mut request = order("XSS1", 8002, "http://127.0.0.1:9/n");
+    request.return_url = Some("https://shop.example/back?o=1&x=\"<b>".into());
+    let reply = gw.xxpay.create_order(&request).await.unwrap();
+    let id = reply.pay_order_id.expect("created");
+    assert_eq!(gw.pay(&id, "success").await.status(), 200);
+    let page = gw.http.get(gw.cashier_url(&id)).send().await.unwrap();
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("default-src 'none'"), "{policy}");
+    assert!(
+        !policy.contains("script-src"),
+        "no script is allowed: {policy}"
+    );
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(r#"<a href="https://shop.example/back?o=1&amp;x=%22%3Cb%3E">返回商户</a>"#),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("style="),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn the_payer_pages_open_only_through_the_link_create_order_returned() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let reply = gw
+        .xxpay
+        .create_order(&order("LINK1", 8003, "http://127.0.0.1:9/n"))
+        .await
+        .unwrap();
+    let id = reply.pay_order_id.unwrap();
+    let link = reply.pay_params.unwrap().pay_url.unwrap();
+    assert_eq!(link, gw.cashier_url(&id));
+    let get = |url: String| {
+        let http = gw.http.clone();
+        async move { http.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get(link.clone()).await, 200);
+    assert_eq!(get(format!("{link}/qr.png")).await, 200);
+    let bare = format!("{}/cashier/{id}", gw.url);
+    let wrong = format!("{bare}/{}", "0".repeat(32));
+    let other_order = gw.cashier_url("P2612060000000001000001");
+    let other_token = other_order.rsplit('/').next().unwrap();
+    for url in [
+        bare.clone(),
+        format!("{bare}/"),
+        wrong.clone(),
+        format!("{wrong}/qr.png"),
+        format!("{bare}/{other_token}"),
+        format!("{bare}/qr.png"),
+    ] {
+        assert_eq!(get(url.clone()).await, 404, "{url}");
+    }
+    // Neither pay nor cancel without the link.
+    for url in [format!("{wrong}/pay"), format!("{bare}/pay")] {
+        let status = gw
+            .http
+            .post(url.clone())
+            .body("result=fail")
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 404, "{url}");
+    }
+    let status = gw
+        .xxpay
+        .query_order(&QueryOrderRequest {
+            pay_order_id: Some(id),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .status;
+    assert_eq!(status, Some(1), "still open");
+}
+
+#[tokio::test]
+async fn with_the_sandbox_off_its_routes_are_absent_and_pay_nothing() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let reply = gw
+        .xxpay
+        .create_order(&order("OFF1", 8002, "http://127.0.0.1:9/n"))
+        .await
+        .unwrap();
+    let id = reply.pay_order_id.unwrap();
+    let link_path = gw.cashier_url(&id).replacen(&gw.url, "", 1);
+    let gw = gw.restart_with(|c| c.sandbox.enabled = false).await;
+    let link = format!("{}{link_path}", gw.url);
+
+    let paid = gw.pay(&id, "success").await;
+    assert_eq!(paid.status(), 404);
+    let page = gw.http.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    let status = gw
+        .xxpay
+        .query_order(&QueryOrderRequest {
+            pay_order_id: Some(id),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .status;
+    assert_eq!(status, Some(1), "nothing paid it");
+    // And no new payment can start: there is no channel.
+    let refused = gw
+        .xxpay
+        .create_order(&order("OFF2", 8002, "http://127.0.0.1:9/n"))
+        .await
+        .unwrap();
+    assert_eq!(refused.ret_code.as_deref(), Some("FAIL"));
+}
+
+#[tokio::test]
+async fn a_string_field_takes_a_string_or_a_number_and_nothing_else() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    for (field, value) in [
+        ("mchOrderNo", json!(true)),
+        ("mchOrderNo", json!({"a": 1})),
+        ("subject", json!(["x"])),
+    ] {
+        let mut params = gw
+            .xxpay
+            .signed_params(&order("BOOL1", 8002, "http://127.0.0.1:9/n"));
+        params.insert(field.into(), value.clone());
+        params.remove("sign");
+        let sign = paymux_dialects::xxpay::codec::sign_params(
+            &params,
+            &["sign"],
+            crate::helpers::XXPAY_KEY,
+        );
+        params.insert("sign".into(), json!(sign));
+        let reply = gw
+            .xxpay
+            .call("/api/pay/create_order", params)
+            .await
+            .unwrap();
+        assert_eq!(reply["retCode"], "FAIL", "{field}={value}");
+        assert_eq!(
+            reply["retMsg"],
+            format!("请求参数[{field}]格式错误,须为字符串或数值."),
+            "{field}={value}"
+        );
+    }
+    // A number where merchants send one is read as its text.
+    let mut params = gw
+        .xxpay
+        .signed_params(&order("1", 8002, "http://127.0.0.1:9/n"));
+    params.insert("mchOrderNo".into(), json!(20160427));
+    params.remove("sign");
+    let sign =
+        paymux_dialects::xxpay::codec::sign_params(&params, &["sign"], crate::helpers::XXPAY_KEY);
+    params.insert("sign".into(), json!(sign));
+    let reply = gw
+        .xxpay
+        .call("/api/pay/create_order", params)
+        .await
+        .unwrap();
+    assert_eq!(reply["retCode"], "SUCCESS", "{reply:?}");
+
+    // upp: an object is refused (an empty one would not even be signed), and so is a
+    // field far longer than the spec's String(32).
+    for (field, value) in [
+        ("bizData", json!({})),
+        ("bizData", json!({"visit": "V1"})),
+        ("districtId", json!(false)),
+    ] {
+        let mut params = request_params(&gw, "OBJ1");
+        params.insert(field.into(), value.clone());
+        let reply = send_signed(&gw, "/access/scancode", params).await;
+        assert_eq!(reply["kind"], "1004", "{field}={value}: {reply:?}");
+        assert_eq!(
+            reply["msg"],
+            format!("参数{field}格式错误:须为字符串或数值")
+        );
+    }
+    let mut params = request_params(&gw, "LONG1");
+    params.insert("bizType".into(), Value::String("b".repeat(100_000)));
+    let reply = send_signed(&gw, "/access/query", params).await;
+    assert_eq!(reply["kind"], "1004", "{reply:?}");
+    assert_eq!(reply["msg"], "参数bizType格式错误:长度不能超过32");
+    // None of them created anything.
+    let reply = gw.upp.query(&by_no("OBJ1")).await.unwrap();
+    assert_refused(&reply, "2002");
+}
