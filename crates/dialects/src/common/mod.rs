@@ -5,6 +5,8 @@
 pub mod fields;
 pub mod http;
 pub mod merchants;
+#[cfg(test)]
+pub(crate) mod testdata;
 
 pub use fields::{FieldError, FieldProblem, NUL_REFUSED};
 pub use http::{

@@ -107,11 +107,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        let path = format!("{}/src/upp/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{path}: {e}"))
-            .trim_end_matches('\n')
-            .to_owned()
+        crate::common::testdata::fixture("upp", name)
     }
 
     fn object(text: &str) -> Params {
