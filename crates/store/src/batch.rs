@@ -451,8 +451,8 @@ mod tests {
             let sqlite = format!("sqlite://{}/paymux.db", dir.path().display());
             let postgres = crate::create_test_database("paymux_batch_test")
                 .await
-                .expect("a PostgreSQL server for tests");
-            for url in [sqlite, postgres] {
+                .unwrap_or_else(|e| panic!("{e}"));
+            for url in [sqlite, postgres.url().to_owned()] {
                 let store = crate::connect(&url).await.expect("store");
                 let engine = &store.engine;
                 let stored = insert(engine, &[pending("P0", "OLD", true)]).await;
