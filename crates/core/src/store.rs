@@ -29,6 +29,25 @@ pub enum StoreError {
     Database(String),
     #[error("stored data does not parse: {0}")]
     Corrupt(String),
+    /// The store's queue or connections are all taken: answered at once instead of
+    /// waiting without bound. Nothing was written; the caller may retry.
+    #[error("the store is overloaded; retry")]
+    Busy,
+    /// Another process holds the database (SQLite: one gateway per file).
+    #[error(
+        "{path} is in use by another paymux (it holds the lock {path}.lock): stop that one first, \
+         or give this one a database of its own; several instances share a database only on PostgreSQL"
+    )]
+    InUse { path: String },
+}
+
+/// A node number (0..10000, carried in every generated id) leased to one running instance
+/// until a time; the instance renews it while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeLease {
+    /// The instance's registration: unique for ever, never reused.
+    pub instance: i64,
+    pub node: u32,
 }
 
 #[derive(Debug, Clone, Copy)]

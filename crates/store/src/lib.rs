@@ -9,7 +9,9 @@
 //! - `sql.rs`: the queries and the `Store` implementation. Every write is a [`script`] of
 //!   statements run in one transaction, the guarded ones naming the state they start from.
 //! - `sqlite.rs`: rusqlite on a writer thread (group commit of every waiting script) and a
-//!   reader pool. `postgres.rs`: sqlx's pool, a transaction per script.
+//!   reader pool, both bounded, and a lock that keeps a second process off the file.
+//!   `postgres.rs`: sqlx's pool, a transaction per script. Either answers
+//!   `StoreError::Busy` at once when full, rather than queueing without bound.
 //! - `batch.rs`: new orders, inserted many per statement.
 //! - `rows.rs`: rows to domain records, for both engines.
 
@@ -135,10 +137,13 @@ impl SqlStore {
         self.engine.backend()
     }
 
-    /// Closes PostgreSQL connections (SQLite's threads end with the store).
+    /// Closes the connections once the writes already queued are done; on SQLite, also
+    /// releases the file's lock, so that a restart can open it at once. Later calls on
+    /// the store fail.
     pub async fn close(&self) {
-        if let Engine::Postgres(e) = self.engine.as_ref() {
-            e.close().await;
+        match self.engine.as_ref() {
+            Engine::Sqlite(e) => e.close().await,
+            Engine::Postgres(e) => e.close().await,
         }
     }
 }
@@ -205,12 +210,15 @@ pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
                 "a SQLite URL needs a file path (sqlite://path/to/file.db): {url}"
             ))
         })?;
-        let engine = tokio::task::spawn_blocking(move || SqliteEngine::open(path))
-            .await
-            .map_err(|e| StoreError::Database(format!("opening SQLite failed: {e}")))??;
+        let engine =
+            tokio::task::spawn_blocking(move || SqliteEngine::open(path, sqlite::Limits::DEFAULT))
+                .await
+                .map_err(|e| StoreError::Database(format!("opening SQLite failed: {e}")))??;
         Engine::Sqlite(engine)
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Engine::Postgres(PgEngine::connect(url).await?)
+        Engine::Postgres(
+            PgEngine::connect(url, postgres::MAX_CONNECTIONS, postgres::ACQUIRE_TIMEOUT).await?,
+        )
     } else {
         return Err(StoreError::Database(format!(
             "unsupported database URL (use sqlite:// or postgres://): {}",
