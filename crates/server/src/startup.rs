@@ -194,6 +194,9 @@ pub async fn start(
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(
+        gateway.clone().keep_node_lease(shutdown_rx.clone()),
+    ));
     let mut server_shutdown = shutdown_rx.clone();
     tasks.push(tokio::spawn(async move {
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {

@@ -6,8 +6,20 @@
 use paymux_core::store::StoreError;
 use sqlx::{AssertSqlSafe, PgPool};
 
-const SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
-const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_leases_outbox_secrets.sql"),
+    ),
+];
+const POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_leases_outbox_secrets.sql"),
+    ),
+];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS paymux_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
