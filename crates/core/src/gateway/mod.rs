@@ -29,6 +29,8 @@ const RECOVERY_DELAY_S: i64 = 10;
 /// How long an instance holds its node number without renewing it. Another instance may
 /// take the number only after this; [`Gateway::keep_node_lease`] renews it every quarter of
 /// it, so three renewals in a row can fail (a database restart) before the number is lost.
+/// Lease times are the instances' own clocks: instances sharing a database must agree on
+/// the time to well within this (NTP does).
 pub const NODE_LEASE_S: i64 = 60;
 const NODE_RENEW_EVERY: std::time::Duration =
     std::time::Duration::from_secs(NODE_LEASE_S as u64 / 4);
