@@ -29,8 +29,9 @@ pub enum Error {
     #[error("channel refused: {code} {msg}")]
     ChannelRefused { code: String, msg: String },
     #[error("store: {0}")]
-    Store(#[from] StoreError),
-    /// The gateway is overloaded; the caller may retry later.
+    Store(#[source] StoreError),
+    /// Overloaded (the store's queue or connections are full): nothing was done, and the
+    /// same request may succeed a moment later. Dialects answer their own "busy" reply.
     #[error("the gateway is overloaded; retry")]
     Busy,
     /// Lost a race too many times in a row; the caller may retry.
@@ -47,4 +48,31 @@ impl Error {
     }
 }
 
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Error {
+        match e {
+            StoreError::Busy => Error::Busy,
+            other => Error::Store(other),
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overloaded_store_is_a_busy_gateway_and_other_store_errors_stay_store_errors() {
+        assert!(matches!(Error::from(StoreError::Busy), Error::Busy));
+        assert_eq!(
+            Error::from(StoreError::Busy).to_string(),
+            "the gateway is overloaded; retry"
+        );
+        assert!(matches!(
+            Error::from(StoreError::Database("gone".into())),
+            Error::Store(StoreError::Database(_))
+        ));
+    }
+}

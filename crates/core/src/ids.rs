@@ -138,21 +138,33 @@ impl fmt::Display for PlatformId {
 
 /// Generates `{prefix}{yyMMddHHmmss}{node:04}{seq:06}` (23 characters, Beijing time).
 ///
-/// `node` is handed out by the database at start-up (one per running instance), so two
-/// instances never share a prefix; within an instance the sequence is an atomic counter.
-/// The primary keys back this up: a collision would fail the insert, never overwrite.
+/// `node` is leased from the database (one per running instance, renewed while it runs),
+/// so two live instances never share a prefix; within an instance the sequence is an
+/// atomic counter. If the lease is lost, the instance takes another number and
+/// [`IdGenerator::set_node`] switches to it. The primary keys back this up: a collision
+/// would fail the insert, never overwrite.
 #[derive(Debug)]
 pub struct IdGenerator {
-    node: u32,
+    node: AtomicU32,
     seq: AtomicU32,
 }
 
 impl IdGenerator {
     pub fn new(node: u32) -> IdGenerator {
         IdGenerator {
-            node: node % 10_000,
+            node: AtomicU32::new(node % 10_000),
             seq: AtomicU32::new(0),
         }
+    }
+
+    /// The node number ids carry now.
+    pub fn node(&self) -> u32 {
+        self.node.load(Ordering::Relaxed)
+    }
+
+    /// Carries `node` in the ids generated from now on.
+    pub fn set_node(&self, node: u32) {
+        self.node.store(node % 10_000, Ordering::Relaxed);
     }
 
     pub fn next(&self, prefix: char, now: Millis) -> PlatformId {
@@ -168,7 +180,7 @@ impl IdGenerator {
             t.hour(),
             t.minute(),
             t.second(),
-            self.node
+            self.node()
         ))
     }
 }
@@ -207,5 +219,7 @@ mod tests {
         assert_eq!(&a.as_str()[13..17], "0042");
         let other_node = IdGenerator::new(43).next('P', now);
         assert_ne!(a, other_node);
+        ids.set_node(7);
+        assert_eq!(&ids.next('P', now).as_str()[13..17], "0007");
     }
 }

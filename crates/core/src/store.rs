@@ -29,6 +29,25 @@ pub enum StoreError {
     Database(String),
     #[error("stored data does not parse: {0}")]
     Corrupt(String),
+    /// The store's queue or connections are all taken: answered at once instead of
+    /// waiting without bound. Nothing was written; the caller may retry.
+    #[error("the store is overloaded; retry")]
+    Busy,
+    /// Another process holds the database (SQLite: one gateway per file).
+    #[error(
+        "{path} is in use by another paymux (it holds the lock {path}.lock): stop that one first, \
+         or give this one a database of its own; several instances share a database only on PostgreSQL"
+    )]
+    InUse { path: String },
+}
+
+/// A node number (0..10000, carried in every generated id) leased to one running instance
+/// until a time; the instance renews it while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeLease {
+    /// The instance's registration: unique for ever, never reused.
+    pub instance: i64,
+    pub node: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -138,8 +157,22 @@ pub enum RefundOrderUpdate {
 
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// Registers a running gateway instance; its number keeps generated ids apart.
-    async fn register_node(&self, now: Millis) -> Result<u32, StoreError>;
+    /// Registers a starting gateway instance and leases it, until `until`, the lowest node
+    /// number that no live instance holds (free, or its lease ended before `now`). Atomic:
+    /// instances starting together get different numbers.
+    async fn register_node(&self, now: Millis, until: Millis) -> Result<NodeLease, StoreError>;
+    /// Extends the instance's lease to `until`. If the lease was lost (it ran out and another
+    /// instance took the number), leases a new number as `register_node` does. Returns the
+    /// lease now held: a different `node` means ids must carry the new one from now on.
+    async fn renew_node_lease(
+        &self,
+        lease: NodeLease,
+        now: Millis,
+        until: Millis,
+    ) -> Result<NodeLease, StoreError>;
+    /// The secret stored under `name`, storing `candidate` first if there is none. Atomic:
+    /// instances starting together end up with the same value.
+    async fn gateway_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError>;
 
     /// Inserts a new order with its first attempt. `DuplicateOrderNo` if the merchant
     /// already used the number.
@@ -201,6 +234,8 @@ pub trait Store: Send + Sync {
         at: Millis,
     ) -> Result<(), StoreError>;
 
+    /// Queues a notification. At most one is pending per subject and event: if one is, it
+    /// is rescheduled to `notification.next_attempt_at` instead of a second being added.
     async fn enqueue_notification(&self, notification: &Notification) -> Result<(), StoreError>;
     /// Takes up to `limit` due notifications, counting the attempt about to be made and
     /// moving their next attempt to `lease_until` (a crashed sender's row comes back then).

@@ -399,12 +399,19 @@ async fn query(addr: &str, order_no: &str) -> bool {
 
 async fn bench(backend: &str, seconds: u64, connections: usize, rounds: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database = match backend {
-        "sqlite" => format!("sqlite://{}/bench.db", dir.path().display()),
-        "postgres" => paymux_store::create_test_database("paymux_bench")
-            .await
-            .expect("a PostgreSQL server (PAYMUX_TEST_POSTGRES)"),
-        other => panic!("unknown backend {other}"),
+    // Dropped at the end of the bench.
+    let postgres = match backend {
+        "postgres" => Some(
+            paymux_store::create_test_database("paymux_bench")
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        ),
+        _ => None,
+    };
+    let database = match (backend, &postgres) {
+        ("sqlite", _) => format!("sqlite://{}/bench.db", dir.path().display()),
+        (_, Some(db)) => db.url().to_owned(),
+        (other, None) => panic!("unknown backend {other}"),
     };
     let port = free_port();
     let config_path = dir.path().join("bench.toml");

@@ -193,6 +193,9 @@ pub async fn start(
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(
+        operator.clone().keep_node_lease(shutdown_rx.clone()),
+    ));
     let mut server_shutdown = shutdown_rx.clone();
     tasks.push(tokio::spawn(async move {
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
@@ -229,12 +232,13 @@ pub async fn start(
 }
 
 /// The key of the cashier's links: a secret every instance on the database shares, made by
-/// the first one. TODO(store): kept in the database once the store offers it.
+/// the first one to start and kept in the database, so links survive restarts.
 async fn cashier_link_key(
-    _store: &Arc<dyn Store>,
+    store: &Arc<dyn Store>,
 ) -> Result<String, paymux_core::store::StoreError> {
     let mut key = [0u8; 32];
     getrandom::fill(&mut key)
         .map_err(|e| paymux_core::store::StoreError::Database(format!("no randomness: {e}")))?;
-    Ok(key.iter().map(|b| format!("{b:02x}")).collect())
+    let candidate: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    store.gateway_secret("cashier_links", &candidate).await
 }

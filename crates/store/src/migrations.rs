@@ -6,8 +6,20 @@
 use paymux_core::store::StoreError;
 use sqlx::{AssertSqlSafe, PgPool};
 
-const SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
-const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_leases_outbox_secrets.sql"),
+    ),
+];
+const POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_leases_outbox_secrets.sql"),
+    ),
+];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS paymux_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
@@ -73,4 +85,77 @@ pub(crate) async fn apply_postgres(pool: &PgPool) -> Result<(), StoreError> {
         }
     }
     tx.commit().await.map_err(db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Re-sends queued before 0002 (several pending rows for one order and event) are
+    /// collapsed to the oldest, so that the unique index can be built on an existing
+    /// database and the gateway starts.
+    const DUPLICATES: &str = "INSERT INTO notifications (id, merchant_id, dialect, event, subject_id, url, status, \
+         attempts, next_attempt_at, created_at) VALUES \
+         ('N3', 'demo', 'xxpay', 'pay', 'P1', 'http://m/n', 'pending', 0, 30, 30), \
+         ('N9', 'demo', 'xxpay', 'pay', 'P1', 'http://m/n', 'pending', 2, 10, 10), \
+         ('N2', 'demo', 'xxpay', 'pay', 'P1', 'http://m/n', 'pending', 0, 20, 20), \
+         ('N4', 'demo', 'xxpay', 'pay', 'P1', 'http://m/n', 'delivered', 1, 5, 5), \
+         ('N5', 'demo', 'xxpay', 'refund', 'P1', 'http://m/n', 'pending', 0, 40, 40), \
+         ('N6', 'demo', 'xxpay', 'pay', 'P2', 'http://m/n', 'pending', 0, 50, 50)";
+    const LEFT: &str = "SELECT id FROM notifications ORDER BY id";
+
+    #[test]
+    fn sqlite_upgrades_a_database_with_duplicate_pending_notifications() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = rusqlite::Connection::open(dir.path().join("old.db")).expect("open");
+        conn.execute_batch(LEDGER).expect("ledger");
+        conn.execute_batch(SQLITE[0].1).expect("0001");
+        conn.execute("INSERT INTO paymux_migrations VALUES (1, 0)", [])
+            .expect("record");
+        conn.execute_batch(DUPLICATES).expect("rows");
+        apply_sqlite(&conn).expect("0002 applies");
+        let mut statement = conn.prepare(LEFT).expect("prepare");
+        let left: Vec<String> = statement
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            left,
+            ["N4", "N5", "N6", "N9"],
+            "the oldest pending one is kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn postgres_upgrades_a_database_with_duplicate_pending_notifications() {
+        let db = crate::create_test_database("paymux_migration_test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let pool = PgPool::connect(db.url()).await.expect("pool");
+        sqlx::raw_sql(LEDGER).execute(&pool).await.expect("ledger");
+        sqlx::raw_sql(AssertSqlSafe(POSTGRES[0].1))
+            .execute(&pool)
+            .await
+            .expect("0001");
+        sqlx::query("INSERT INTO paymux_migrations VALUES (1, 0)")
+            .execute(&pool)
+            .await
+            .expect("record");
+        sqlx::raw_sql(DUPLICATES)
+            .execute(&pool)
+            .await
+            .expect("rows");
+        apply_postgres(&pool).await.expect("0002 applies");
+        let left: Vec<String> = sqlx::query_scalar(LEFT)
+            .fetch_all(&pool)
+            .await
+            .expect("rows");
+        assert_eq!(
+            left,
+            ["N4", "N5", "N6", "N9"],
+            "the oldest pending one is kept"
+        );
+        pool.close().await;
+    }
 }

@@ -17,7 +17,20 @@ pub(crate) struct PgEngine {
     pool: PgPool,
 }
 
+/// Connections per instance at most. PostgreSQL serves each with a process of its own
+/// (several MB); the writes are short transactions and new orders go as batches, so 16 keep
+/// a 2-core server busy while several instances stay well within its default 100.
+pub(crate) const MAX_CONNECTIONS: u32 = 16;
+
+/// How long a statement waits for a connection (opening one included) before it answers
+/// `Busy`: a statement takes milliseconds, so all 16 taken for this long means the
+/// database is overloaded or unreachable, and the caller is better told at once.
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 fn pg_error(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::PoolTimedOut = e {
+        return StoreError::Busy;
+    }
     if let sqlx::Error::Database(dbe) = &e
         && let Some(constraint) = dbe.constraint()
         && let Some(key) = crate::unique_key_by_constraint(constraint)
@@ -91,14 +104,26 @@ async fn run_steps(
 }
 
 impl PgEngine {
-    pub(crate) async fn connect(url: &str) -> Result<PgEngine, StoreError> {
+    pub(crate) async fn connect(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<PgEngine, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(pg_error)?;
         let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(max_connections)
+            .acquire_timeout(acquire_timeout)
             .connect_with(options)
             .await
-            .map_err(pg_error)?;
+            .map_err(|e| match e {
+                // At start-up no connection within the timeout is no server, not overload.
+                sqlx::Error::PoolTimedOut => StoreError::Database(format!(
+                    "no PostgreSQL answered at {} within {} s",
+                    crate::redact_url(url),
+                    acquire_timeout.as_secs_f32()
+                )),
+                e => pg_error(e),
+            })?;
         crate::migrations::apply_postgres(&pool).await?;
         Ok(PgEngine { pool })
     }
@@ -138,5 +163,51 @@ impl PgEngine {
             .await
             .map_err(pg_error)?;
         rows.iter().map(|row| map(&PgRowAccess(row))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::rows;
+    use crate::script::v;
+
+    #[tokio::test]
+    async fn a_full_pool_answers_busy_and_the_store_carries_on() {
+        let db = crate::create_test_database("paymux_pool_test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let wait = Duration::from_millis(300);
+        let engine = PgEngine::connect(db.url(), 2, wait).await.expect("engine");
+        let insert = || {
+            Script::of(vec![Step::new(
+                "INSERT INTO gateway_secrets (name, value, created_at) VALUES ($1, 'v', 0)",
+                vec![v("only one is written")],
+            )])
+        };
+        let held = (
+            engine.pool.acquire().await.expect("first"),
+            engine.pool.acquire().await.expect("second"),
+        );
+        let started = Instant::now();
+        let read = engine.fetch("SELECT 1 AS n", vec![], rows::first_int).await;
+        assert!(matches!(read, Err(StoreError::Busy)), "{read:?}");
+        assert!(started.elapsed() >= wait);
+        let write = engine.run(insert()).await;
+        assert!(matches!(write, Err(StoreError::Busy)), "{write:?}");
+        drop(held);
+        assert!(engine.run(insert()).await.expect("write").applied);
+        let count = engine
+            .fetch(
+                "SELECT COUNT(*) AS n FROM gateway_secrets",
+                vec![],
+                rows::first_int,
+            )
+            .await
+            .expect("read");
+        assert_eq!(count, vec![1], "the refused write wrote nothing");
+        engine.close().await;
     }
 }

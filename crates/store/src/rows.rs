@@ -160,6 +160,10 @@ pub(crate) fn first_int(row: &dyn RowAccess) -> Result<i64, StoreError> {
     row.int("n")
 }
 
+pub(crate) fn value(row: &dyn RowAccess) -> Result<String, StoreError> {
+    row.text("value")
+}
+
 pub(crate) fn id(row: &dyn RowAccess) -> Result<PlatformId, StoreError> {
     Ok(PlatformId::from_string(row.text("id")?))
 }

@@ -8,8 +8,8 @@ use paymux_core::notification::{DeliveryRecord, Notification, NotificationStatus
 use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus, REFUNDABLE_STATUSES};
 use paymux_core::refund::{Refund, RefundStatus};
 use paymux_core::store::{
-    AttemptSettlement, OrderClosing, OrderKey, RefundKey, RefundOrderUpdate, RefundSettlement,
-    Store, StoreError,
+    AttemptSettlement, NodeLease, OrderClosing, OrderKey, RefundKey, RefundOrderUpdate,
+    RefundSettlement, Store, StoreError,
 };
 use paymux_core::time::Millis;
 
@@ -174,9 +174,14 @@ fn insert_refund(r: &Refund) -> Step {
     )
 }
 
+/// At most one notification of an event is pending per subject (the partial unique index
+/// `notifications_one_pending`): queuing another while one is pending moves that one's
+/// next attempt instead (a merchant asking for a re-send, fifty times, gets one).
 const INSERT_NOTIFICATION: &str = "INSERT INTO notifications (id, merchant_id, dialect, event, subject_id, url, \
      status, attempts, next_attempt_at, created_at, delivered_at, last_error) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+     ON CONFLICT (subject_id, event) WHERE status = 'pending' \
+     DO UPDATE SET next_attempt_at = excluded.next_attempt_at";
 
 fn insert_notification(n: &Notification) -> Step {
     Step::new(
@@ -198,6 +203,51 @@ fn insert_notification(n: &Notification) -> Step {
     )
 }
 
+/// Node numbers are 0..NODE_NUMBERS (four digits of every generated id).
+const NODE_NUMBERS: i64 = 10_000;
+
+/// Leases the lowest node number that no live instance holds: never leased, or its lease
+/// ended at or before `$3`. One statement; `$1` instance, `$2` until, `$3` now.
+///
+/// On PostgreSQL two instances may pick the same number at once: the second insert waits
+/// for the first, then its conflict update finds a live lease and changes nothing, so it
+/// returns no row and the caller tries again (seeing the first one's lease by then).
+/// SQLite has one writer, so there is no such race.
+const LEASE_NODE: &str = "WITH RECURSIVE numbers (n) AS \
+     (SELECT 0 UNION ALL SELECT n + 1 FROM numbers WHERE n < 9999) \
+     INSERT INTO node_leases (node, instance, expires_at) \
+     SELECT n, $1, $2 FROM numbers WHERE NOT EXISTS \
+     (SELECT 1 FROM node_leases AS held WHERE held.node = numbers.n AND held.expires_at > $3) \
+     ORDER BY n LIMIT 1 \
+     ON CONFLICT (node) DO UPDATE SET instance = excluded.instance, expires_at = excluded.expires_at \
+     WHERE node_leases.expires_at <= $3 \
+     RETURNING node AS n";
+
+/// How many times a lease is tried when it lost a race to another instance starting.
+const LEASE_TRIES: usize = 64;
+
+/// The longest key a lookup sends to the database. Platform ids are 23 characters and
+/// merchants' numbers at most 64 in every dialect so far; longer ones name no row.
+const MAX_KEY_LEN: usize = 128;
+
+/// Whether `id` could name a stored row: platform ids are ASCII letters and digits. Any
+/// other (a NUL, which PostgreSQL cannot even compare while SQLite simply finds nothing)
+/// is answered "not found" without asking the database, the same on both backends.
+fn could_be_platform_id(id: &PlatformId) -> bool {
+    let id = id.as_str();
+    !id.is_empty() && id.len() <= MAX_KEY_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Whether `key` could be a merchant's stored number: the alphabet every dialect accepts
+/// (`[A-Za-z0-9_.-]`).
+fn could_be_business_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= MAX_KEY_LEN
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 fn one<T>(mut rows: Vec<T>) -> Option<T> {
     if rows.is_empty() {
         None
@@ -212,6 +262,45 @@ impl SqlStore {
         Ok(self.engine.run(Script::of(steps)).await?.applied)
     }
 
+    /// Leases the lowest free or expired node number to `instance` until `until`.
+    async fn lease_node(
+        &self,
+        instance: i64,
+        now: Millis,
+        until: Millis,
+    ) -> Result<u32, StoreError> {
+        for _ in 0..LEASE_TRIES {
+            let leased = self
+                .engine
+                .write_fetch(
+                    LEASE_NODE,
+                    vec![v(instance), v(until.0), v(now.0)],
+                    rows::first_int,
+                )
+                .await?;
+            if let Some(node) = one(leased) {
+                return u32::try_from(node)
+                    .map_err(|_| StoreError::Corrupt(format!("node number {node}")));
+            }
+            let live = self
+                .engine
+                .read(
+                    "SELECT COUNT(*) AS n FROM node_leases WHERE expires_at > $1",
+                    vec![v(now.0)],
+                    rows::first_int,
+                )
+                .await?;
+            if one(live).unwrap_or(0) >= NODE_NUMBERS {
+                return Err(StoreError::Database(format!(
+                    "all {NODE_NUMBERS} node numbers are leased by live instances"
+                )));
+            }
+        }
+        Err(StoreError::Database(format!(
+            "no node number could be leased in {LEASE_TRIES} tries: too many instances starting at once"
+        )))
+    }
+
     fn pick(&self, sqlite: &'static str, postgres: &'static str) -> &'static str {
         match self.backend() {
             Backend::Sqlite => sqlite,
@@ -222,7 +311,7 @@ impl SqlStore {
 
 #[async_trait]
 impl Store for SqlStore {
-    async fn register_node(&self, now: Millis) -> Result<u32, StoreError> {
+    async fn register_node(&self, now: Millis, until: Millis) -> Result<NodeLease, StoreError> {
         let ids = self
             .engine
             .write_fetch(
@@ -231,8 +320,56 @@ impl Store for SqlStore {
                 rows::first_int,
             )
             .await?;
-        let id = one(ids).ok_or_else(|| StoreError::Database("no node id returned".into()))?;
-        Ok(u32::try_from(id.rem_euclid(10_000)).unwrap_or(0))
+        let instance =
+            one(ids).ok_or_else(|| StoreError::Database("no instance id returned".into()))?;
+        let node = self.lease_node(instance, now, until).await?;
+        Ok(NodeLease { instance, node })
+    }
+
+    async fn renew_node_lease(
+        &self,
+        lease: NodeLease,
+        now: Millis,
+        until: Millis,
+    ) -> Result<NodeLease, StoreError> {
+        // Still ours if no one took it, even if it ran out meanwhile.
+        let renewed = self
+            .apply(vec![Step::guarded(
+                "UPDATE node_leases SET expires_at = $1 WHERE node = $2 AND instance = $3",
+                vec![v(until.0), v(i64::from(lease.node)), v(lease.instance)],
+            )])
+            .await?;
+        if renewed {
+            return Ok(lease);
+        }
+        let node = self.lease_node(lease.instance, now, until).await?;
+        Ok(NodeLease {
+            instance: lease.instance,
+            node,
+        })
+    }
+
+    async fn gateway_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        // The first to store one wins; everyone reads the winner's.
+        self.apply(vec![Step::new(
+            "INSERT INTO gateway_secrets (name, value, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING",
+            vec![v(name), v(candidate), v(now)],
+        )])
+        .await?;
+        let stored = self
+            .engine
+            .read(
+                "SELECT value FROM gateway_secrets WHERE name = $1",
+                vec![v(name)],
+                rows::value,
+            )
+            .await?;
+        one(stored).ok_or_else(|| StoreError::Database(format!("secret {name} was not stored")))
     }
 
     async fn insert_order(
@@ -248,6 +385,13 @@ impl Store for SqlStore {
         merchant: &MerchantId,
         key: OrderKey<'_>,
     ) -> Result<Option<Order>, StoreError> {
+        let could_exist = match key {
+            OrderKey::Platform(id) => could_be_platform_id(id),
+            OrderKey::Merchant(no) => could_be_business_key(no.as_str()),
+        };
+        if !could_exist {
+            return Ok(None);
+        }
         let (sql, value) = match key {
             OrderKey::Platform(id) => (
                 "SELECT * FROM orders WHERE merchant_id = $1 AND id = $2",
@@ -266,6 +410,9 @@ impl Store for SqlStore {
     }
 
     async fn order_by_id(&self, id: &PlatformId) -> Result<Option<Order>, StoreError> {
+        if !could_be_platform_id(id) {
+            return Ok(None);
+        }
         let found = self
             .engine
             .read(
@@ -278,6 +425,9 @@ impl Store for SqlStore {
     }
 
     async fn latest_attempt(&self, order_id: &PlatformId) -> Result<Option<Attempt>, StoreError> {
+        if !could_be_platform_id(order_id) {
+            return Ok(None);
+        }
         let found = self
             .engine
             .read(
@@ -294,6 +444,9 @@ impl Store for SqlStore {
         order_id: &PlatformId,
         seq: i32,
     ) -> Result<Option<Attempt>, StoreError> {
+        if !could_be_platform_id(order_id) {
+            return Ok(None);
+        }
         let found = self
             .engine
             .read(
@@ -306,6 +459,9 @@ impl Store for SqlStore {
     }
 
     async fn attempts_of_order(&self, order_id: &PlatformId) -> Result<Vec<Attempt>, StoreError> {
+        if !could_be_platform_id(order_id) {
+            return Ok(Vec::new());
+        }
         self.engine
             .read(
                 "SELECT * FROM attempts WHERE order_id = $1 ORDER BY seq",
@@ -493,6 +649,14 @@ impl Store for SqlStore {
         merchant: &MerchantId,
         key: RefundKey<'_>,
     ) -> Result<Option<Refund>, StoreError> {
+        let could_exist = match key {
+            RefundKey::Platform(id) => could_be_platform_id(id),
+            RefundKey::RefundNo(no) => could_be_business_key(no.as_str()),
+            RefundKey::RequestNo(no) => could_be_business_key(no.as_str()),
+        };
+        if !could_exist {
+            return Ok(None);
+        }
         let (sql, value) = match key {
             RefundKey::Platform(id) => (
                 "SELECT * FROM refunds WHERE merchant_id = $1 AND id = $2",
@@ -515,6 +679,9 @@ impl Store for SqlStore {
     }
 
     async fn refund_by_id(&self, id: &PlatformId) -> Result<Option<Refund>, StoreError> {
+        if !could_be_platform_id(id) {
+            return Ok(None);
+        }
         let found = self
             .engine
             .read(
@@ -527,6 +694,9 @@ impl Store for SqlStore {
     }
 
     async fn refunds_of_order(&self, order_id: &PlatformId) -> Result<Vec<Refund>, StoreError> {
+        if !could_be_platform_id(order_id) {
+            return Ok(Vec::new());
+        }
         self.engine
             .read(
                 "SELECT * FROM refunds WHERE order_id = $1 ORDER BY created_at, id",
@@ -697,6 +867,9 @@ impl Store for SqlStore {
         &self,
         subject_id: &PlatformId,
     ) -> Result<Vec<Notification>, StoreError> {
+        if !could_be_platform_id(subject_id) {
+            return Ok(Vec::new());
+        }
         self.engine
             .read(
                 "SELECT * FROM notifications WHERE subject_id = $1 ORDER BY created_at, id",

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use paymux_core::Fen;
 use paymux_core::dialect::DialectTag;
-use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId, RefundNo};
+use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId, RefundNo, RefundRequestNo};
 use paymux_core::notification::{
     DeliveryRecord, Notification, NotificationEvent, NotificationStatus,
 };
@@ -13,19 +13,21 @@ use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus};
 use paymux_core::payway::{PayMethod, PayWay, Wallet};
 use paymux_core::refund::{Refund, RefundStatus};
 use paymux_core::store::{
-    AttemptSettlement, OrderClosing, OrderKey, RefundKey, RefundOrderUpdate, RefundSettlement,
-    Store, StoreError,
+    AttemptSettlement, NodeLease, OrderClosing, OrderKey, RefundKey, RefundOrderUpdate,
+    RefundSettlement, Store, StoreError,
 };
 use paymux_core::time::Millis;
 use paymux_core::url::NotifyUrl;
-use paymux_store::SqlStore;
+use paymux_store::{SqlStore, TestDatabase};
 use serde_json::Map;
 
 const T0: Millis = Millis(1_750_000_000_000);
 
+/// The stores, then what they live in: dropped in this order.
 struct Backends {
     stores: Vec<(&'static str, Arc<SqlStore>)>,
     _dir: tempfile::TempDir,
+    postgres: TestDatabase,
 }
 
 async fn backends() -> Backends {
@@ -34,10 +36,10 @@ async fn backends() -> Backends {
     let sqlite = paymux_store::connect(&sqlite_url)
         .await
         .expect("sqlite store");
-    let pg_url = paymux_store::create_test_database("paymux_store_test")
+    let postgres_db = paymux_store::create_test_database("paymux_store_test")
         .await
-        .expect("a PostgreSQL server for tests (PAYMUX_TEST_POSTGRES)");
-    let postgres = paymux_store::connect(&pg_url)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let postgres = paymux_store::connect(postgres_db.url())
         .await
         .expect("postgres store");
     Backends {
@@ -46,6 +48,7 @@ async fn backends() -> Backends {
             ("postgres", Arc::new(postgres)),
         ],
         _dir: dir,
+        postgres: postgres_db,
     }
 }
 
@@ -583,13 +586,89 @@ fn assert_only_refused(name: &str, results: Vec<Result<(), StoreError>>, refused
     }
 }
 
+const LEASE_S: i64 = 60;
+
+async fn register(store: &SqlStore, name: &str, at: Millis) -> NodeLease {
+    store
+        .register_node(at, at.plus_secs(LEASE_S))
+        .await
+        .expect(name)
+}
+
+/// Instances starting at the same moment (on PostgreSQL, racing for the same lowest free
+/// number) all get numbers of their own, the lowest ones.
 #[tokio::test]
-async fn nodes_get_distinct_numbers() {
+async fn instances_starting_together_lease_different_node_numbers() {
     let b = backends().await;
     for (name, store) in &b.stores {
-        let a = store.register_node(T0).await.expect(name);
-        let c = store.register_node(T0).await.expect(name);
-        assert_ne!(a, c, "{name}");
+        let starts: Vec<_> = (0..12)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.register_node(T0, T0.plus_secs(LEASE_S)).await })
+            })
+            .collect();
+        let mut nodes = Vec::new();
+        let mut instances = Vec::new();
+        for start in starts {
+            let lease = start.await.expect("task").expect(name);
+            nodes.push(lease.node);
+            instances.push(lease.instance);
+        }
+        nodes.sort();
+        instances.sort();
+        instances.dedup();
+        assert_eq!(nodes, (0..12).collect::<Vec<u32>>(), "{name}");
+        assert_eq!(instances.len(), 12, "{name}: one registration each");
+    }
+}
+
+#[tokio::test]
+async fn a_node_number_is_reused_only_once_its_lease_ran_out() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let a = register(store, name, T0).await;
+        let b_lease = register(store, name, T0.plus_secs(30)).await;
+        assert_ne!(a.node, b_lease.node, "{name}");
+        // a's lease ends at T0 + 60; b's is still live.
+        let c = register(store, name, T0.plus_secs(LEASE_S)).await;
+        assert_eq!(
+            c.node, a.node,
+            "{name}: the expired number is the lowest free one"
+        );
+        let d = register(store, name, T0.plus_secs(LEASE_S + 1)).await;
+        assert!(
+            ![a.node, b_lease.node].contains(&d.node),
+            "{name}: live leases are not taken: {d:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_renewal_keeps_the_number_or_notices_it_was_lost() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let a = register(store, name, T0).await;
+        let renew = |lease: NodeLease, at: Millis| async move {
+            store
+                .renew_node_lease(lease, at, at.plus_secs(LEASE_S))
+                .await
+                .expect(name)
+        };
+        // Renewed in time, then late but before anyone took it: the same number.
+        assert_eq!(renew(a, T0.plus_secs(45)).await, a, "{name}");
+        assert_eq!(renew(a, T0.plus_secs(200)).await, a, "{name}");
+        // Renewed at 200: live until 260, so a newcomer gets another number.
+        let other = register(store, name, T0.plus_secs(259)).await;
+        assert_ne!(other.node, a.node, "{name}");
+        // The process was paused past 260 and a newcomer took its number...
+        let newcomer = register(store, name, T0.plus_secs(400)).await;
+        assert_eq!(newcomer.node, a.node, "{name}");
+        // ...which the next renewal notices: a new number, never the newcomer's.
+        let after = renew(a, T0.plus_secs(401)).await;
+        assert_eq!(after.instance, a.instance, "{name}");
+        assert_ne!(after.node, newcomer.node, "{name}");
+        assert_eq!(renew(newcomer, T0.plus_secs(402)).await, newcomer, "{name}");
+        assert_eq!(renew(after, T0.plus_secs(403)).await, after, "{name}");
     }
 }
 
@@ -718,5 +797,326 @@ async fn a_failed_refund_releases_its_reservation() {
             .insert_refund(&refund(&o, "R3", "RN3", 100))
             .await
             .expect("the whole amount is refundable again");
+    }
+}
+
+fn pay_notification(order: &Order, id: &str, at: Millis) -> Notification {
+    Notification::new(
+        PlatformId::from_string(id),
+        order.merchant_id.clone(),
+        order.dialect.clone(),
+        NotificationEvent::Pay,
+        order.id.clone(),
+        NotifyUrl::from_stored("http://merchant.example/notify".into()),
+        at,
+    )
+}
+
+/// A merchant asking for the payment notification again and again (xxpay's
+/// `executeNotify`) gets one pending re-send, moved to the latest request, not fifty.
+#[tokio::test]
+async fn one_notification_per_order_and_event_is_pending_at_most() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let o = stored(store, name, order("P1", "M1", 100)).await;
+        store.settle_attempt(&paid(&o)).await.expect(name);
+        let first = store.notifications_about(&o.id).await.expect(name);
+        assert_eq!(first.len(), 1, "{name}");
+        let asked = |i: i64| T0.plus_secs(20 + i);
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let store = store.clone();
+                let n = pay_notification(&o, &format!("NR{i}"), asked(i));
+                tokio::spawn(async move { store.enqueue_notification(&n).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task").expect(name);
+        }
+        let notes = store.notifications_about(&o.id).await.expect(name);
+        assert_eq!(notes.len(), 1, "{name}: {notes:?}");
+        assert_eq!(notes[0].id, first[0].id, "{name}: the pending one is kept");
+        assert_eq!(notes[0].status, NotificationStatus::Pending, "{name}");
+        assert!(
+            notes[0].next_attempt_at >= asked(0) && notes[0].next_attempt_at <= asked(49),
+            "{name}: rescheduled to a re-send's time: {:?}",
+            notes[0].next_attempt_at
+        );
+        assert_eq!(store.outbox_depth().await.expect(name), 1, "{name}");
+
+        // Once it is delivered, a re-send is a notification of its own.
+        let now = asked(50);
+        let claimed = store
+            .claim_notifications(now, now.plus_secs(60), 10)
+            .await
+            .expect(name);
+        assert_eq!(claimed.len(), 1, "{name}");
+        let delivered = DeliveryRecord::Delivered { at: now };
+        assert!(
+            store
+                .record_delivery(&claimed[0], &delivered, Some(&o.id))
+                .await
+                .expect(name),
+            "{name}"
+        );
+        let again = pay_notification(&o, "NAGAIN", now.plus_secs(1));
+        store.enqueue_notification(&again).await.expect(name);
+        let notes = store.notifications_about(&o.id).await.expect(name);
+        assert_eq!(notes.len(), 2, "{name}");
+        assert_eq!(store.outbox_depth().await.expect(name), 1, "{name}");
+        // A re-send moves the pending one to its own time, earlier or later.
+        let sooner = pay_notification(&o, "NSOONER", now);
+        store.enqueue_notification(&sooner).await.expect(name);
+        let pending: Vec<_> = store
+            .notifications_about(&o.id)
+            .await
+            .expect(name)
+            .into_iter()
+            .filter(|n| n.status == NotificationStatus::Pending)
+            .collect();
+        assert_eq!(pending.len(), 1, "{name}");
+        assert_eq!(pending[0].id.as_str(), "NAGAIN", "{name}");
+        assert_eq!(pending[0].next_attempt_at, now, "{name}: sent now");
+    }
+}
+
+/// A key that no stored row can have (a NUL, which PostgreSQL cannot even compare, a
+/// space, anything outside the ids' alphabet) is not found, the same on both backends.
+#[tokio::test]
+async fn lookups_by_impossible_keys_find_nothing_on_both_backends() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let o = stored(store, name, order("P1", "M1", 100)).await;
+        store.settle_attempt(&paid(&o)).await.expect(name);
+        store
+            .insert_refund(&refund(&o, "R1", "RN1", 10))
+            .await
+            .expect(name);
+        let merchant = MerchantId::new("demo");
+        for bad in ["P1\0", "\0", "", "P 1", "P1'", "订单", &"P".repeat(10_000)] {
+            let id = PlatformId::from_string(bad);
+            let seen = format!("{name}: {:?}", bad.get(..8).unwrap_or(bad));
+            assert!(
+                store
+                    .order(&merchant, OrderKey::Platform(&id))
+                    .await
+                    .expect(&seen)
+                    .is_none(),
+                "{seen}"
+            );
+            assert!(
+                store.order_by_id(&id).await.expect(&seen).is_none(),
+                "{seen}"
+            );
+            assert!(
+                store.latest_attempt(&id).await.expect(&seen).is_none(),
+                "{seen}"
+            );
+            assert!(
+                store.attempt(&id, 1).await.expect(&seen).is_none(),
+                "{seen}"
+            );
+            assert!(
+                store.attempts_of_order(&id).await.expect(&seen).is_empty(),
+                "{seen}"
+            );
+            assert!(
+                store.refund_by_id(&id).await.expect(&seen).is_none(),
+                "{seen}"
+            );
+            assert!(
+                store.refunds_of_order(&id).await.expect(&seen).is_empty(),
+                "{seen}"
+            );
+            assert!(
+                store
+                    .notifications_about(&id)
+                    .await
+                    .expect(&seen)
+                    .is_empty(),
+                "{seen}"
+            );
+            let no = MerchantOrderNo::from_stored(bad.to_owned());
+            assert!(
+                store
+                    .order(&merchant, OrderKey::Merchant(&no))
+                    .await
+                    .expect(&seen)
+                    .is_none(),
+                "{seen}"
+            );
+            let refund_no = RefundNo::from_stored(bad.to_owned());
+            assert!(
+                store
+                    .refund(&merchant, RefundKey::RefundNo(&refund_no))
+                    .await
+                    .expect(&seen)
+                    .is_none(),
+                "{seen}"
+            );
+            let request_no = RefundRequestNo::from_stored(bad.to_owned());
+            assert!(
+                store
+                    .refund(&merchant, RefundKey::RequestNo(&request_no))
+                    .await
+                    .expect(&seen)
+                    .is_none(),
+                "{seen}"
+            );
+        }
+        // The well-formed keys are still found.
+        assert!(
+            store.order_by_id(&o.id).await.expect(name).is_some(),
+            "{name}"
+        );
+        assert!(
+            store
+                .refund(
+                    &merchant,
+                    RefundKey::RefundNo(&RefundNo::parse("RN1", 64).unwrap())
+                )
+                .await
+                .expect(name)
+                .is_some(),
+            "{name}"
+        );
+    }
+}
+
+/// Two instances starting at once with different candidates agree on one secret, and it
+/// stays the same afterwards.
+#[tokio::test]
+async fn a_gateway_secret_is_stored_once_and_shared() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let (x, y) = tokio::join!(
+            store.gateway_secret("cashier", "candidate-x"),
+            store.gateway_secret("cashier", "candidate-y"),
+        );
+        let (x, y) = (x.expect(name), y.expect(name));
+        assert_eq!(x, y, "{name}");
+        assert!(x == "candidate-x" || x == "candidate-y", "{name}: {x}");
+        let later = store
+            .gateway_secret("cashier", "candidate-z")
+            .await
+            .expect(name);
+        assert_eq!(later, x, "{name}");
+        let other = store.gateway_secret("other", "its-own").await.expect(name);
+        assert_eq!(other, "its-own", "{name}");
+    }
+    // And it survives a restart (here: a new connection to the same PostgreSQL database).
+    let reopened = paymux_store::connect(b.postgres.url())
+        .await
+        .expect("reconnect");
+    let again = reopened
+        .gateway_secret("cashier", "candidate-z")
+        .await
+        .expect("postgres");
+    assert_ne!(again, "candidate-z");
+    reopened.close().await;
+}
+
+#[tokio::test]
+async fn a_second_store_on_one_sqlite_file_is_refused_and_the_first_keeps_working() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("paymux.db");
+    let url = format!("sqlite://{}", path.display());
+    let first = paymux_store::connect(&url).await.expect("first store");
+    let err = match paymux_store::connect(&url).await {
+        Ok(_) => panic!("a second store opened the same file"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(&err, StoreError::InUse { path: p } if *p == path.display().to_string()),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains(&path.display().to_string())
+            && message.contains("in use by another paymux")
+            && message.contains("paymux.db.lock"),
+        "{message}"
+    );
+    // The first is untouched.
+    let o = stored(&first, "sqlite", order("P1", "M1", 100)).await;
+    assert!(first.order_by_id(&o.id).await.expect("read").is_some());
+    // Once the first closes, the file is free (a restart).
+    first.close().await;
+    let second = paymux_store::connect(&url).await.expect("after close");
+    assert!(second.order_by_id(&o.id).await.expect("read").is_some());
+}
+
+/// A test's PostgreSQL database is gone once its guard is dropped.
+#[tokio::test]
+async fn a_test_database_is_dropped_with_its_guard() {
+    use sqlx::Connection;
+    let admin = std::env::var("PAYMUX_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let exists = |name: String| {
+        let admin = admin.clone();
+        async move {
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("admin");
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+                .bind(name)
+                .fetch_one(&mut conn)
+                .await
+                .expect("count");
+            n == 1
+        }
+    };
+    let db = paymux_store::create_test_database("paymux_guard_test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let name = db.url().rsplit('/').next().unwrap_or_default().to_owned();
+    let store = paymux_store::connect(db.url()).await.expect("store");
+    stored(&store, "postgres", order("P1", "M1", 100)).await;
+    assert!(exists(name.clone()).await, "{name} was created");
+    // Dropped while the store still holds connections, as a failing test would.
+    drop(db);
+    assert!(!exists(name.clone()).await, "{name} was dropped");
+    drop(store);
+}
+
+/// Far more new orders at once than the order queue holds: each is either stored or
+/// refused as `Busy` at once (never another error, never acknowledged and lost), and the
+/// store takes orders as usual afterwards.
+#[tokio::test]
+async fn a_burst_beyond_the_queue_is_refused_as_busy_and_the_store_carries_on() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let tasks: Vec<_> = (0..10_000)
+            .map(|i| {
+                let store = store.clone();
+                let o = order(&format!("P{i}"), &format!("B{i}"), 100);
+                tokio::spawn(async move {
+                    let result = store.insert_order(&o, Some(&attempt(&o))).await;
+                    (o.id, result)
+                })
+            })
+            .collect();
+        let mut stored_ids = Vec::new();
+        let mut busy = 0;
+        for task in tasks {
+            match task.await.expect("task") {
+                (id, Ok(())) => stored_ids.push(id),
+                (_, Err(StoreError::Busy)) => busy += 1,
+                (id, Err(e)) => panic!("{name}: {id}: {e:?}"),
+            }
+        }
+        assert!(busy > 0, "{name}: the queue filled up");
+        assert!(
+            stored_ids.len() >= 4096,
+            "{name}: {} stored",
+            stored_ids.len()
+        );
+        let mut open = store
+            .expired_orders(T0.plus_secs(7200), 100_000)
+            .await
+            .expect(name);
+        open.sort();
+        stored_ids.sort();
+        assert_eq!(open, stored_ids, "{name}: exactly the acknowledged orders");
+        let after = order("PAFTER", "AFTER", 100);
+        stored(store, name, after).await;
     }
 }

@@ -25,7 +25,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::{IdGenerator, MerchantId, PlatformId};
 use crate::merchant::Merchant;
-use crate::store::{Store, StoreError};
+use crate::store::{NodeLease, Store, StoreError};
 use crate::time::Millis;
 
 /// How many times a command re-reads and retries after losing a race.
@@ -34,6 +34,15 @@ const MAX_RACE_RETRIES: usize = 8;
 /// Work recorded but never answered by its channel (the process stopped in between: a
 /// payer-code payment, a refund) is picked up by the poller this long after it was recorded.
 const RECOVERY_DELAY_S: i64 = 10;
+
+/// How long an instance holds its node number without renewing it. Another instance may
+/// take the number only after this; [`Gateway::keep_node_lease`] renews it every quarter of
+/// it, so three renewals in a row can fail (a database restart) before the number is lost.
+/// Lease times are the instances' own clocks: instances sharing a database must agree on
+/// the time to well within this (NTP does).
+pub const NODE_LEASE_S: i64 = 60;
+const NODE_RENEW_EVERY: std::time::Duration =
+    std::time::Duration::from_secs(NODE_LEASE_S as u64 / 4);
 
 #[derive(Debug, Clone)]
 pub struct GatewaySettings {
@@ -65,12 +74,15 @@ struct Inner {
     channels: Channels,
     clock: Arc<dyn Clock>,
     ids: IdGenerator,
+    /// This instance's registration with the store, which its node lease is held under.
+    instance: i64,
     merchants: HashMap<MerchantId, Merchant>,
     settings: GatewaySettings,
 }
 
 impl Gateway {
-    /// Registers this instance with the store (for its id prefix) and builds the handle.
+    /// Registers this instance with the store, leasing the node number its ids carry, and
+    /// builds the handle. The lease must then be kept: spawn [`Gateway::keep_node_lease`].
     pub(crate) async fn start(
         store: Arc<dyn Store>,
         channels: Channels,
@@ -78,13 +90,18 @@ impl Gateway {
         merchants: Vec<Merchant>,
         settings: GatewaySettings,
     ) -> Result<Gateway, StoreError> {
-        let node = store.register_node(clock.now()).await?;
+        let now = clock.now();
+        let lease = store
+            .register_node(now, now.plus_secs(NODE_LEASE_S))
+            .await?;
+        tracing::info!(node = lease.node, "leased a node number");
         Ok(Gateway {
             inner: Arc::new(Inner {
                 store,
                 channels,
                 clock,
-                ids: IdGenerator::new(node),
+                ids: IdGenerator::new(lease.node),
+                instance: lease.instance,
                 merchants: merchants.into_iter().map(|m| (m.id.clone(), m)).collect(),
                 settings,
             }),
@@ -109,6 +126,57 @@ impl Gateway {
 
     pub(crate) fn new_id(&self, prefix: char) -> PlatformId {
         self.inner.ids.next(prefix, self.now())
+    }
+
+    /// The node number this instance's ids carry.
+    pub(crate) fn node(&self) -> u32 {
+        self.inner.ids.node()
+    }
+
+    /// Renews this instance's node lease; if it was lost (the process was paused or cut off
+    /// from the database for longer than the lease, and another instance took the number),
+    /// takes a new number, which ids carry from then on. Returns the number now held.
+    pub(crate) async fn renew_node_lease(&self) -> Result<u32, StoreError> {
+        let now = self.now();
+        let held = NodeLease {
+            instance: self.inner.instance,
+            node: self.inner.ids.node(),
+        };
+        let lease = self
+            .store()
+            .renew_node_lease(held, now, now.plus_secs(NODE_LEASE_S))
+            .await?;
+        if lease.node != held.node {
+            tracing::warn!(
+                lost = held.node,
+                node = lease.node,
+                "this instance's node lease ran out and another instance took the number; ids carry a new one from now on"
+            );
+            self.inner.ids.set_node(lease.node);
+        }
+        Ok(lease.node)
+    }
+
+    /// Renews the node lease every quarter of [`NODE_LEASE_S`] until `shutdown` turns true
+    /// (or its sender is gone). A failed renewal is logged and tried again at the next tick.
+    pub(crate) async fn keep_node_lease(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow_and_update() {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(NODE_RENEW_EVERY) => {
+                    if let Err(e) = self.renew_node_lease().await {
+                        tracing::warn!(error = %e, "could not renew the node lease; trying again");
+                    }
+                }
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     fn channel(&self, name: &str) -> Result<&Arc<dyn Channel>> {

@@ -81,6 +81,21 @@ impl Operator {
         self.gateway.merchant(id)
     }
 
+    /// The node number this instance's ids carry.
+    pub fn node(&self) -> u32 {
+        self.gateway.node()
+    }
+
+    /// Renews this instance's node lease, taking a new number if it was lost.
+    pub async fn renew_node_lease(&self) -> Result<u32, StoreError> {
+        self.gateway.renew_node_lease().await
+    }
+
+    /// Keeps the node lease until `shutdown` turns true: spawn it next to the workers.
+    pub async fn keep_node_lease(self, shutdown: tokio::sync::watch::Receiver<bool>) {
+        self.gateway.keep_node_lease(shutdown).await
+    }
+
     /// A fresh platform id (`P` orders, `R` refunds, `N` notifications).
     pub fn new_id(&self, prefix: char) -> PlatformId {
         self.gateway.new_id(prefix)

@@ -115,7 +115,7 @@ impl Gateway {
             .await
             .map_err(|e| match e {
                 StoreError::DuplicateOrderNo => Error::DuplicateOrderNo,
-                other => Error::Store(other),
+                other => other.into(),
             })?;
 
         let start = channel.start_payment(&order, &attempt).await;

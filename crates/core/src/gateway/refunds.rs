@@ -103,14 +103,18 @@ impl Gateway {
                     Error::OrderNotRefundable(order.status)
                 });
             }
-            Err(StoreError::DuplicateRequestNo) => {
-                // The same request arrived concurrently and won; answer as it did.
-                return self
-                    .same_request(&new)
-                    .await?
-                    .ok_or(Error::RequestNoConflict);
+            Err(e @ (StoreError::DuplicateRequestNo | StoreError::DuplicateRefundNo)) => {
+                // The same request may have arrived concurrently and won: answer as it did.
+                // Which key a concurrent insert breaks first is the database's choice
+                // (PostgreSQL checks the refund number first), so look either way.
+                if let Some(existing) = self.same_request(&new).await? {
+                    return Ok(existing);
+                }
+                return Err(match e {
+                    StoreError::DuplicateRefundNo => Error::DuplicateRefundNo,
+                    _ => Error::RequestNoConflict,
+                });
             }
-            Err(StoreError::DuplicateRefundNo) => return Err(Error::DuplicateRefundNo),
             Err(other) => return Err(other.into()),
         }
         self.execute_refund(&refund).await

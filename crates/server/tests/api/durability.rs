@@ -78,8 +78,8 @@ async fn acknowledged_orders_and_their_notifications_survive_kill_9_on_postgres(
     let dir = tempfile::tempdir().unwrap();
     let database = paymux_store::create_test_database("paymux_kill_test")
         .await
-        .unwrap();
-    survives_kill_9(&dir, &database).await;
+        .unwrap_or_else(|e| panic!("{e}"));
+    survives_kill_9(&dir, database.url()).await;
 }
 
 async fn survives_kill_9(dir: &tempfile::TempDir, database: &str) {

@@ -67,6 +67,8 @@ pub struct TestGateway {
     pub database: String,
     config: Config,
     _dir: Arc<tempfile::TempDir>,
+    /// The PostgreSQL database, dropped when the last instance on it is.
+    _postgres: Option<Arc<paymux_store::TestDatabase>>,
 }
 
 pub fn config_text(database: &str) -> String {
@@ -105,16 +107,22 @@ impl TestGateway {
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestGateway {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-        let database = match backend {
-            Backend::Sqlite => format!("sqlite://{}/paymux.db", dir.path().display()),
-            Backend::Postgres => paymux_store::create_test_database("paymux_api_test")
-                .await
-                .expect("a PostgreSQL server for tests (PAYMUX_TEST_POSTGRES)"),
+        let postgres = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(Arc::new(
+                paymux_store::create_test_database("paymux_api_test")
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )),
+        };
+        let database = match &postgres {
+            None => format!("sqlite://{}/paymux.db", dir.path().display()),
+            Some(db) => db.url().to_owned(),
         };
         let mut config = Config::parse(&config_text(&database), "test").expect("test config");
         tweak(&mut config);
         let clock = Arc::new(ManualClock::new(system_now()));
-        TestGateway::start(config, clock, dir, database).await
+        TestGateway::start(config, clock, dir, database, postgres).await
     }
 
     async fn start(
@@ -122,6 +130,7 @@ impl TestGateway {
         clock: Arc<ManualClock>,
         dir: Arc<tempfile::TempDir>,
         database: String,
+        postgres: Option<Arc<paymux_store::TestDatabase>>,
     ) -> TestGateway {
         let running = startup::start(config.clone(), clock.clone(), Workers::Manual)
             .await
@@ -151,6 +160,7 @@ impl TestGateway {
             database,
             config,
             _dir: dir,
+            _postgres: postgres,
         }
     }
 
@@ -161,6 +171,7 @@ impl TestGateway {
             self.clock.clone(),
             self._dir.clone(),
             self.database.clone(),
+            self._postgres.clone(),
         )
         .await
     }
@@ -173,25 +184,17 @@ impl TestGateway {
             clock,
             _dir,
             database,
+            _postgres,
             ..
         } = self;
         running.stop().await;
         tweak(&mut config);
-        TestGateway::start(config, clock, _dir, database).await
+        TestGateway::start(config, clock, _dir, database, _postgres).await
     }
 
     /// Stops this instance and starts a new one on the same database.
     pub async fn restart(self) -> TestGateway {
-        let TestGateway {
-            running,
-            config,
-            clock,
-            _dir,
-            database,
-            ..
-        } = self;
-        running.stop().await;
-        TestGateway::start(config, clock, _dir, database).await
+        self.restart_with(|_| {}).await
     }
 
     /// The cashier link of an order, as create_order handed it out.
