@@ -273,6 +273,17 @@ async fn the_payer_pages_open_only_through_the_link_create_order_returned() {
         .unwrap()
         .status;
     assert_eq!(status, Some(1), "still open");
+
+    // The link's key is the gateway's, kept in the database: it opens after a restart too.
+    let path = link.replacen(&gw.url, "", 1);
+    let gw = gw.restart().await;
+    let page = gw
+        .http
+        .get(format!("{}{path}", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
 }
 
 #[tokio::test]
@@ -382,4 +393,87 @@ async fn a_string_field_takes_a_string_or_a_number_and_nothing_else() {
     // None of them created anything.
     let reply = gw.upp.query(&by_no("OBJ1")).await.unwrap();
     assert_refused(&reply, "2002");
+}
+
+#[tokio::test]
+async fn the_edges_answer_the_same_on_both_backends() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let gw = TestGateway::spawn(backend).await;
+        let receiver = crate::helpers::Receiver::start().await;
+        let created = gw
+            .xxpay
+            .create_order(&order("EDGE1", 8002, &receiver.url))
+            .await
+            .unwrap();
+        let id = created.pay_order_id.unwrap();
+        assert_eq!(gw.pay(&id, "success").await.status(), 200);
+
+        // A NUL in payOrderId: "no such order", not "system error, retry".
+        for bad in [format!("{id}\u{0}"), "\u{0}".to_owned(), "P1'--".to_owned()] {
+            let reply = gw
+                .xxpay
+                .query_order(&QueryOrderRequest {
+                    pay_order_id: Some(bad.clone()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                reply.ret_msg.as_deref(),
+                Some("支付订单不存在."),
+                "{backend:?} {bad:?}"
+            );
+        }
+
+        // One signed query with executeNotify=true, replayed 50 times, queues one re-send.
+        assert_eq!(gw.deliver().await.delivered, 1, "the payment notification");
+        let query = gw.xxpay.signed_params(&QueryOrderRequest {
+            pay_order_id: Some(id.clone()),
+            execute_notify: Some("true".into()),
+            ..Default::default()
+        });
+        for _ in 0..50 {
+            let reply = gw
+                .xxpay
+                .call("/api/pay/query_order", query.clone())
+                .await
+                .unwrap();
+            assert_eq!(reply["retCode"], "SUCCESS", "{backend:?}");
+        }
+        let sent = gw.deliver().await;
+        assert_eq!(sent.delivered, 1, "{backend:?}: one re-send, not 50");
+        assert_eq!(receiver.received().len(), 2, "{backend:?}");
+
+        // Twenty concurrent refunds with one requestNo: the same refund, the same answer.
+        let paid = gw
+            .upp
+            .barcode(&crate::upp::barcode(&gw, "EDGE2", "134567890123456781"))
+            .await
+            .unwrap();
+        assert_ok(&paid);
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let client = gw.upp.clone();
+                tokio::spawn(async move {
+                    client
+                        .refund(&refund("EDGE2", "0.05", "RQ-SAME", "RF-SAME"))
+                        .await
+                        .expect("a signed reply")
+                })
+            })
+            .collect();
+        let mut refund_ids = Vec::new();
+        for task in tasks {
+            let reply = task.await.unwrap();
+            assert_ok(&reply);
+            assert_eq!(
+                data(&reply).trade_status.as_deref(),
+                Some("refund_apply_success"),
+                "{backend:?}: {reply:?}"
+            );
+            refund_ids.push(data(&reply).out_refund_no.clone().unwrap());
+        }
+        refund_ids.dedup();
+        assert_eq!(refund_ids.len(), 1, "{backend:?}: {refund_ids:?}");
+    }
 }

@@ -29,7 +29,7 @@ pub fn scan(gw: &TestGateway, no: &str, fee: &str) -> ScanCodeRequest {
     }
 }
 
-fn barcode(gw: &TestGateway, no: &str, auth_code: &str) -> BarcodeRequest {
+pub fn barcode(gw: &TestGateway, no: &str, auth_code: &str) -> BarcodeRequest {
     BarcodeRequest {
         payment_no: Some(no.into()),
         expire_time: Some(expire_in(gw, 600)),
