@@ -457,3 +457,43 @@ fn serve_listens_where_told_keeps_the_demo_merchant_and_logs_each_request_plainl
     assert!(access.contains("latency_ms="), "{access}");
     assert!(!log.contains('\u{1b}'), "no colours into a pipe: {log:?}");
 }
+
+#[test]
+fn a_second_server_on_the_same_sqlite_file_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first_addr = format!("127.0.0.1:{}", free_port());
+    let mut first = paymux()
+        .args(["serve", "--listen", &first_addr, "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("paymux serve");
+    let stdout = first.stdout.take().unwrap();
+    // Started: its banner is out.
+    let started = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.trim_start().starts_with("(README.md"));
+    assert!(started);
+    let second = paymux()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("a second paymux serve");
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("paymux.db"), "names the file: {stderr}");
+    assert!(stderr.contains("another paymux"), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&second.stdout).is_empty(),
+        "no banner"
+    );
+}
