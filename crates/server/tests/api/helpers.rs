@@ -21,6 +21,26 @@ pub const UPP_ISV_ID: i64 = 20000;
 pub const UPP_PARTNER_ID: i64 = 12345;
 pub const UPP_KEY: &str = "abc123";
 
+/// A second merchant, which [`TestGateway::spawn_with_other_merchant`] adds to the config.
+pub const OTHER_MERCHANT_ID: &str = "other";
+pub const OTHER_XXPAY_MCH_ID: &str = "20001223";
+pub const OTHER_XXPAY_KEY: &str = "OTHERKEY456";
+
+fn other_merchant_text() -> String {
+    format!(
+        r#"
+[[merchant]]
+id = "{OTHER_MERCHANT_ID}"
+name = "Other Hospital"
+
+[merchant.xxpay]
+mch_id = "{OTHER_XXPAY_MCH_ID}"
+app_id = "{XXPAY_APP_ID}"
+key = "{OTHER_XXPAY_KEY}"
+"#
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -74,6 +94,27 @@ impl TestGateway {
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestGateway {
+        TestGateway::spawn_configured(backend, "", tweak).await
+    }
+
+    /// With a second merchant besides the demo one; returns its xxpay client too.
+    pub async fn spawn_with_other_merchant(backend: Backend) -> (TestGateway, XxpayClient) {
+        let gw = TestGateway::spawn_configured(backend, &other_merchant_text(), |_| {}).await;
+        let other = XxpayClient::new(
+            &gw.url,
+            OTHER_XXPAY_MCH_ID,
+            XXPAY_APP_ID,
+            SecretString::from(OTHER_XXPAY_KEY),
+        )
+        .expect("client");
+        (gw, other)
+    }
+
+    async fn spawn_configured(
+        backend: Backend,
+        more_config: &str,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestGateway {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let database = match backend {
             Backend::Sqlite => format!("sqlite://{}/paymux.db", dir.path().display()),
@@ -81,7 +122,8 @@ impl TestGateway {
                 .await
                 .expect("a PostgreSQL server for tests (PAYMUX_TEST_POSTGRES)"),
         };
-        let mut config = Config::parse(&config_text(&database), "test").expect("test config");
+        let text = config_text(&database) + more_config;
+        let mut config = Config::parse(&text, "test").expect("test config");
         tweak(&mut config);
         let clock = Arc::new(ManualClock::new(system_now()));
         TestGateway::start(config, clock, dir, database).await
