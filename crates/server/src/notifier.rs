@@ -340,25 +340,18 @@ async fn claim_within_bounds(
     limit: usize,
 ) -> Claimed<(Notification, MerchantSlot)> {
     let now = notifier.clock.now();
-    let claimed = match notifier
+    let result = notifier
         .store
         .claim_notifications(
             now,
             now.plus_secs(LEASE_S),
             i64::try_from(limit).unwrap_or(i64::MAX),
         )
-        .await
-    {
-        Ok(claimed) => claimed,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not claim notifications");
-            return Claimed {
-                items: Vec::new(),
-                full: false,
-            };
-        }
-    };
-    let full = claimed.len() >= limit;
+        .await;
+    let Claimed {
+        items: claimed,
+        full,
+    } = Claimed::from_result(result, limit, "notifications");
     let mut items = Vec::with_capacity(claimed.len());
     for notification in claimed {
         match MerchantLoads::take_slot(loads, &notification.merchant_id) {
@@ -460,7 +453,45 @@ impl Drop for MerchantSlot {
 
 #[cfg(test)]
 mod tests {
-    use super::resolve_callback_host;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use paymux_core::ids::MerchantId;
+
+    use super::{MAX_HOLD, MIN_HOLD, MerchantLoads, PER_MERCHANT_IN_FLIGHT, resolve_callback_host};
+
+    #[test]
+    fn a_merchant_at_its_bound_gets_no_slot_and_its_rows_are_held_apart() {
+        let loads = Arc::new(MerchantLoads::default());
+        let slow = MerchantId::new("slow");
+        let mut slots: Vec<_> = (0..PER_MERCHANT_IN_FLIGHT)
+            .map(|_| MerchantLoads::take_slot(&loads, &slow).expect("a free slot"))
+            .collect();
+        assert!(MerchantLoads::take_slot(&loads, &slow).is_none());
+        assert!(
+            MerchantLoads::take_slot(&loads, &MerchantId::new("other")).is_some(),
+            "another merchant is not held up"
+        );
+
+        // Held back at least a second, and a slot's worth of a typical send (a second, as
+        // none has finished yet) apart: as many rows a second as the merchant has slots.
+        let holds: Vec<Duration> = (0..1200).map(|_| loads.hold(&slow)).collect();
+        assert!(holds[0] >= MIN_HOLD - Duration::from_millis(50));
+        let sixteen_later = holds[PER_MERCHANT_IN_FLIGHT] - holds[0];
+        assert!(
+            (Duration::from_millis(900)..Duration::from_millis(1100)).contains(&sixteen_later),
+            "{sixteen_later:?}"
+        );
+        // Never longer than the cap, however large the backlog.
+        assert!(holds.iter().all(|h| *h <= MAX_HOLD));
+        assert!(holds[1199] > MAX_HOLD - Duration::from_secs(1));
+
+        slots.pop();
+        assert!(
+            MerchantLoads::take_slot(&loads, &slow).is_some(),
+            "a finished send frees its slot"
+        );
+    }
 
     #[tokio::test]
     async fn names_that_resolve_to_loopback_are_refused_unless_allowed() {

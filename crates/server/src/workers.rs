@@ -103,7 +103,7 @@ pub(crate) struct Claimed<T> {
 }
 
 impl<T> Claimed<T> {
-    fn from_result<E: std::fmt::Display>(
+    pub(crate) fn from_result<E: std::fmt::Display>(
         result: Result<Vec<T>, E>,
         limit: usize,
         what: &str,
