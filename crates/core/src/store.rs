@@ -245,6 +245,13 @@ pub trait Store: Send + Sync {
         lease_until: Millis,
         limit: i64,
     ) -> Result<Vec<Notification>, StoreError>;
+    /// Hands a claimed notification back unsent, due again at `at`: the claim's attempt is
+    /// not counted. Ignored (`false`) if the row has moved on since its claim.
+    async fn release_notification(
+        &self,
+        claimed: &Notification,
+        at: Millis,
+    ) -> Result<bool, StoreError>;
     /// Records the outcome of the attempt `claimed.attempts`; ignored if the row has moved
     /// on since (another instance took it after this one's lease ran out). On delivery of
     /// a payment notification, `acked_order` is marked acknowledged in the same transaction.

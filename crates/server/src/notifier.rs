@@ -1,9 +1,16 @@
 //! The notifier: delivers the outbox at least once, on each dialect's schedule.
 //!
-//! Each round claims due rows (a claim counts the attempt and leases the row, so with
+//! The notifier claims due rows (a claim counts the attempt and leases the row, so with
 //! several instances on one PostgreSQL every attempt is made by exactly one of them; a
 //! crashed sender's row comes back when its lease runs out), renders each from the current
 //! record through its dialect's [`NotificationFormat`], sends it, and records the outcome.
+//!
+//! [`run`] sends each notification as a task of its own and claims more as soon as a slot
+//! frees, so one merchant's slow endpoint never holds up another's notification: at most
+//! [`IN_FLIGHT`] sends at once, and at most [`PER_MERCHANT_IN_FLIGHT`] of them to any one
+//! merchant. A row claimed for a merchant already at its bound is handed back, uncounted,
+//! for about as long as that merchant's sends take to free a slot. [`Notifier::run_once`]
+//! is one round with no such bounds, for tests that drive the clock.
 //!
 //! Callback URLs are checked when sent: unless private callbacks are allowed, a URL naming
 //! or resolving to a loopback, private or link-local address is refused, redirects are not
@@ -11,11 +18,12 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use paymux_core::clock::Clock;
 use paymux_core::dialect::DialectTag;
+use paymux_core::ids::MerchantId;
 use paymux_core::notification::{
     DeliveryRecord, HttpMethod, Notification, NotificationEvent, NotificationFormat,
     NotificationSubject, after_failed_attempt,
@@ -25,16 +33,32 @@ use paymux_core::url::{NotifyUrl, is_public_ip};
 use paymux_dialects::common::read_at_most;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::config::Schedules;
 use crate::metrics::Metrics;
+use crate::workers::{Claimed, pump};
 
 /// A merchant gets this long to answer one notification.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// A claimed row stays with its sender this long (well beyond `SEND_TIMEOUT`).
 const LEASE_S: i64 = 60;
-/// At most this many notifications in flight per round.
+/// One attempt (reading the subject, sending, recording) is abandoned after this long;
+/// below the lease, so that no other instance sends the row while this one still might.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+const _: () = assert!(ATTEMPT_TIMEOUT.as_secs() < LEASE_S.unsigned_abs());
+/// At most this many notifications in flight per [`Notifier::run_once`] round.
 const BATCH: i64 = 32;
+/// At most this many sends in flight at once in [`run`].
+pub const IN_FLIGHT: usize = 128;
+/// At most this many of them to one merchant, so that a merchant whose endpoints hang
+/// cannot take every slot.
+pub const PER_MERCHANT_IN_FLIGHT: usize = 16;
+/// How often [`run`] looks for due notifications when the last look found few.
+const IDLE: Duration = Duration::from_millis(200);
+/// A row handed back comes due again after at least this long, and at most this long.
+const MIN_HOLD: Duration = Duration::from_secs(1);
+const MAX_HOLD: Duration = Duration::from_secs(60);
 
 pub struct Notifier {
     store: Arc<dyn Store>,
@@ -288,29 +312,190 @@ pub async fn resolve_callback_host(
     Ok(allowed)
 }
 
-/// Runs rounds until `shutdown` fires; idles briefly when there is nothing to send.
-pub async fn run(notifier: Arc<Notifier>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        let busy = match notifier.run_once().await {
-            Ok(outcome) => outcome.attempts() > 0,
-            Err(e) => {
-                tracing::warn!(error = %e, "notifier round failed");
-                false
+/// Sends due notifications until `shutdown` fires, each on its own (see the module doc);
+/// then waits for the sends in flight.
+pub async fn run(notifier: Arc<Notifier>, shutdown: tokio::sync::watch::Receiver<bool>) {
+    let loads = Arc::new(MerchantLoads::default());
+    pump(
+        "notifier",
+        IN_FLIGHT,
+        IDLE,
+        ATTEMPT_TIMEOUT,
+        shutdown,
+        |limit| claim_within_bounds(&notifier, &loads, limit),
+        |(notification, slot): (Notification, MerchantSlot)| {
+            let notifier = Arc::clone(&notifier);
+            async move {
+                let _slot = slot;
+                if let Err(e) = notifier.attempt(notification).await {
+                    tracing::warn!(error = %e, "could not record a notification attempt");
+                }
             }
+        },
+    )
+    .await;
+}
+
+/// Claims up to `limit` due rows; keeps those whose merchant has a free slot and hands the
+/// others back.
+async fn claim_within_bounds(
+    notifier: &Arc<Notifier>,
+    loads: &Arc<MerchantLoads>,
+    limit: usize,
+) -> Claimed<(Notification, MerchantSlot)> {
+    let now = notifier.clock.now();
+    let result = notifier
+        .store
+        .claim_notifications(
+            now,
+            now.plus_secs(LEASE_S),
+            i64::try_from(limit).unwrap_or(i64::MAX),
+        )
+        .await;
+    let Claimed {
+        items: claimed,
+        full,
+    } = Claimed::from_result(result, limit, "notifications");
+    let mut items = Vec::with_capacity(claimed.len());
+    for notification in claimed {
+        match MerchantLoads::take_slot(loads, &notification.merchant_id) {
+            Some(slot) => items.push((notification, slot)),
+            None => {
+                let hold = loads.hold(&notification.merchant_id);
+                let at = now.plus_millis(i64::try_from(hold.as_millis()).unwrap_or(i64::MAX));
+                // Off the claiming path: releasing many rows must not delay the sends.
+                let store = Arc::clone(&notifier.store);
+                tokio::spawn(async move {
+                    if let Err(e) = store.release_notification(&notification, at).await {
+                        tracing::warn!(id = %notification.id, error = %e, "could not hand a notification back; it comes back when its lease runs out");
+                    }
+                });
+            }
+        }
+    }
+    Claimed { items, full }
+}
+
+/// Each merchant's sends in flight, and how long its sends take.
+#[derive(Default)]
+struct MerchantLoads(Mutex<HashMap<MerchantId, MerchantLoad>>);
+
+struct MerchantLoad {
+    in_flight: usize,
+    /// A smoothed duration of the merchant's recent sends.
+    typical: Duration,
+    /// Rows handed back are spread from here on, one slot's worth of a typical send apart,
+    /// so that a merchant with a large backlog does not have all of it claimed and handed
+    /// back again every [`MIN_HOLD`].
+    next_hold_end: Instant,
+}
+
+impl MerchantLoads {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<MerchantId, MerchantLoad>> {
+        // The map holds counters only: one a panicking holder left half-updated is still usable.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A slot for one send to `merchant`, or `None` when it has all its slots in use.
+    fn take_slot(loads: &Arc<MerchantLoads>, merchant: &MerchantId) -> Option<MerchantSlot> {
+        let mut map = loads.lock();
+        let load = map.entry(merchant.clone()).or_insert_with(|| MerchantLoad {
+            in_flight: 0,
+            typical: MIN_HOLD,
+            next_hold_end: Instant::now(),
+        });
+        if load.in_flight >= PER_MERCHANT_IN_FLIGHT {
+            return None;
+        }
+        load.in_flight += 1;
+        Some(MerchantSlot {
+            loads: Arc::clone(loads),
+            merchant: merchant.clone(),
+            started: Instant::now(),
+        })
+    }
+
+    /// How long to hand back a row of `merchant`, which has all its slots in use.
+    fn hold(&self, merchant: &MerchantId) -> Duration {
+        let now = Instant::now();
+        let mut map = self.lock();
+        let Some(load) = map.get_mut(merchant) else {
+            return MIN_HOLD;
         };
-        if busy {
-            continue;
+        let end = load.next_hold_end.max(now + MIN_HOLD).min(now + MAX_HOLD);
+        let spacing = load.typical / u32::try_from(PER_MERCHANT_IN_FLIGHT).unwrap_or(1);
+        load.next_hold_end = (end + spacing).min(now + MAX_HOLD);
+        end - now
+    }
+
+    fn finish(&self, merchant: &MerchantId, took: Duration) {
+        let mut map = self.lock();
+        if let Some(load) = map.get_mut(merchant) {
+            load.in_flight = load.in_flight.saturating_sub(1);
+            load.typical = (load.typical * 7 + took) / 8;
+            if load.in_flight == 0 && load.next_hold_end <= Instant::now() {
+                map.remove(merchant);
+            }
         }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-            _ = shutdown.changed() => return,
-        }
+    }
+}
+
+/// One send's hold on its merchant's slots, given back when the send ends however it ends.
+struct MerchantSlot {
+    loads: Arc<MerchantLoads>,
+    merchant: MerchantId,
+    started: Instant,
+}
+
+impl Drop for MerchantSlot {
+    fn drop(&mut self) {
+        self.loads.finish(&self.merchant, self.started.elapsed());
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::resolve_callback_host;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use paymux_core::ids::MerchantId;
+
+    use super::{MAX_HOLD, MIN_HOLD, MerchantLoads, PER_MERCHANT_IN_FLIGHT, resolve_callback_host};
+
+    #[test]
+    fn a_merchant_at_its_bound_gets_no_slot_and_its_rows_are_held_apart() {
+        let loads = Arc::new(MerchantLoads::default());
+        let slow = MerchantId::new("slow");
+        let mut slots: Vec<_> = (0..PER_MERCHANT_IN_FLIGHT)
+            .map(|_| MerchantLoads::take_slot(&loads, &slow).expect("a free slot"))
+            .collect();
+        assert!(MerchantLoads::take_slot(&loads, &slow).is_none());
+        assert!(
+            MerchantLoads::take_slot(&loads, &MerchantId::new("other")).is_some(),
+            "another merchant is not held up"
+        );
+
+        // Held back at least a second, and a slot's worth of a typical send (a second, as
+        // none has finished yet) apart: as many rows a second as the merchant has slots.
+        let holds: Vec<Duration> = (0..1200).map(|_| loads.hold(&slow)).collect();
+        assert!(holds[0] >= MIN_HOLD - Duration::from_millis(50));
+        let sixteen_later = holds[PER_MERCHANT_IN_FLIGHT] - holds[0];
+        assert!(
+            (Duration::from_millis(900)..Duration::from_millis(1100)).contains(&sixteen_later),
+            "{sixteen_later:?}"
+        );
+        // Never longer than the cap, however large the backlog.
+        assert!(holds.iter().all(|h| *h <= MAX_HOLD));
+        assert!(holds[1199] > MAX_HOLD - Duration::from_secs(1));
+
+        slots.pop();
+        assert!(
+            MerchantLoads::take_slot(&loads, &slow).is_some(),
+            "a finished send frees its slot"
+        );
+    }
 
     #[tokio::test]
     async fn names_that_resolve_to_loopback_are_refused_unless_allowed() {

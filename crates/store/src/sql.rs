@@ -818,6 +818,24 @@ impl Store for SqlStore {
             .await
     }
 
+    async fn release_notification(
+        &self,
+        claimed: &Notification,
+        at: Millis,
+    ) -> Result<bool, StoreError> {
+        self.apply(vec![Step::guarded(
+            "UPDATE notifications SET attempts = attempts - 1, next_attempt_at = $1 \
+             WHERE id = $2 AND attempts = $3 AND status = $4",
+            vec![
+                v(at.0),
+                v(claimed.id.as_str()),
+                v(i64::from(claimed.attempts)),
+                v(NotificationStatus::Pending.as_str()),
+            ],
+        )])
+        .await
+    }
+
     async fn record_delivery(
         &self,
         claimed: &Notification,

@@ -431,6 +431,60 @@ async fn a_claimed_notification_is_not_claimed_again_until_its_lease_runs_out() 
 }
 
 #[tokio::test]
+async fn a_released_notification_comes_back_when_asked_with_its_attempt_uncounted() {
+    let b = backends().await;
+    for (name, store) in &b.stores {
+        let o = stored(store, name, order("P1", "M1", 100)).await;
+        store.settle_attempt(&paid(&o)).await.expect(name);
+        let now = T0.plus_secs(11);
+        let lease = now.plus_secs(60);
+        let claimed = store.claim_notifications(now, lease, 10).await.expect(name);
+        assert_eq!(claimed[0].attempts, 1, "{name}");
+        let back_at = now.plus_secs(2);
+        assert!(
+            store
+                .release_notification(&claimed[0], back_at)
+                .await
+                .expect(name),
+            "{name}"
+        );
+        // Not before the time it was handed back for, then as the same first attempt.
+        assert!(
+            store
+                .claim_notifications(back_at.plus_millis(-1), lease, 10)
+                .await
+                .expect(name)
+                .is_empty(),
+            "{name}"
+        );
+        let again = store
+            .claim_notifications(back_at, lease, 10)
+            .await
+            .expect(name);
+        assert_eq!(again.len(), 1, "{name}");
+        assert_eq!(again[0].attempts, 1, "{name}: the release did not count");
+        let delivered = DeliveryRecord::Delivered { at: back_at };
+        assert!(
+            store
+                .record_delivery(&again[0], &delivered, Some(&o.id))
+                .await
+                .expect(name),
+            "{name}"
+        );
+        assert!(
+            !store
+                .release_notification(&again[0], back_at)
+                .await
+                .expect(name),
+            "{name}: a delivered notification is not handed back"
+        );
+        let notes = store.notifications_about(&o.id).await.expect(name);
+        assert_eq!(notes[0].status, NotificationStatus::Delivered, "{name}");
+        assert_eq!(notes[0].attempts, 1, "{name}");
+    }
+}
+
+#[tokio::test]
 async fn concurrent_claimers_share_notifications_without_overlap() {
     let b = backends().await;
     for (name, store) in &b.stores {

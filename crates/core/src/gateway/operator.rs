@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::ids::PlatformId;
 use crate::merchant::Merchant;
 use crate::order::{Attempt, Order};
+use crate::refund::Refund;
 use crate::store::{Store, StoreError};
 
 #[derive(Clone)]
@@ -70,6 +71,26 @@ impl Operator {
     /// Asks channels about pending attempts that are due a check; returns how many it asked.
     pub async fn check_pending_attempts(&self, limit: i64) -> Result<usize> {
         self.gateway.check_pending_attempts(limit).await
+    }
+
+    /// Takes up to `limit` pending attempts due a channel check, leased to this instance.
+    pub async fn claim_attempt_checks(&self, limit: i64) -> Result<Vec<Attempt>> {
+        self.gateway.claim_attempt_checks(limit).await
+    }
+
+    /// Asks the attempt's channel about it and applies the answer.
+    pub async fn check_attempt(&self, attempt: &Attempt) -> Result<()> {
+        self.gateway.check_attempt(attempt).await
+    }
+
+    /// Takes up to `limit` refunds due a channel check, leased to this instance.
+    pub async fn claim_refund_checks(&self, limit: i64) -> Result<Vec<Refund>> {
+        self.gateway.claim_refund_checks(limit).await
+    }
+
+    /// Asks the refund's channel about it (sending it again if the channel never got it).
+    pub async fn check_refund(&self, refund: &Refund) -> Result<Refund> {
+        self.gateway.check_refund(refund).await
     }
 
     /// Asks channels about refunds that are due a check; returns how many it asked.

@@ -457,43 +457,52 @@ impl Gateway {
         Ok(closed)
     }
 
-    /// Asks channels about pending attempts that are due a check; returns how many it asked.
+    /// Asks channels about pending attempts that are due a check, one after another;
+    /// returns how many it asked. One round, for tests and tools: the poller claims with
+    /// [`Gateway::claim_attempt_checks`] and checks each attempt on its own.
     pub(crate) async fn check_pending_attempts(&self, limit: i64) -> Result<usize> {
-        let now = self.now();
-        let attempts = self
-            .store()
-            .claim_attempt_checks(now, self.lease_until(now), limit)
-            .await?;
+        let attempts = self.claim_attempt_checks(limit).await?;
         let count = attempts.len();
         for attempt in attempts {
-            let order = self.order_by_id(&attempt.order_id).await?;
-            let channel = self.channel(&attempt.channel)?;
-            let outcome = channel.query_payment(&order, &attempt, now).await;
-            let outcome = match outcome {
-                // The order closed but the channel had not confirmed closing this payment,
-                // and still has it waiting: ask it to close again.
-                ChannelOutcome::Pending { .. } if !order.status.is_open() => {
-                    if let Err(e) = self.retry_close(&order, &attempt).await {
-                        tracing::warn!(order = %order.id, error = %e, "could not record a close");
-                    }
-                    continue;
-                }
-                // Still waiting and no hint from the channel: ask again in a while.
-                ChannelOutcome::Pending {
-                    check_after_s: None,
-                } => ChannelOutcome::Pending {
-                    check_after_s: Some(10),
-                },
-                other => other,
-            };
-            if let Err(e) = self
-                .apply_attempt_outcome(&attempt.order_id, attempt.seq, outcome)
-                .await
-            {
-                tracing::warn!(order = %attempt.order_id, error = %e, "could not apply channel query");
+            if let Err(e) = self.check_attempt(&attempt).await {
+                tracing::warn!(order = %attempt.order_id, seq = attempt.seq, error = %e, "could not check attempt");
             }
         }
         Ok(count)
+    }
+
+    /// Takes up to `limit` attempts that are due a check, leased to this caller for
+    /// [`GatewaySettings::lease_s`](super::GatewaySettings::lease_s): if it stops before
+    /// checking one, the attempt comes back then.
+    pub(crate) async fn claim_attempt_checks(&self, limit: i64) -> Result<Vec<Attempt>> {
+        let now = self.now();
+        Ok(self
+            .store()
+            .claim_attempt_checks(now, self.lease_until(now), limit)
+            .await?)
+    }
+
+    /// Asks the channel about one claimed attempt and applies its answer.
+    pub(crate) async fn check_attempt(&self, attempt: &Attempt) -> Result<()> {
+        let order = self.order_by_id(&attempt.order_id).await?;
+        let channel = self.channel(&attempt.channel)?;
+        let outcome = match channel.query_payment(&order, attempt, self.now()).await {
+            // The order closed but the channel had not confirmed closing this payment,
+            // and still has it waiting: ask it to close again.
+            ChannelOutcome::Pending { .. } if !order.status.is_open() => {
+                return self.retry_close(&order, attempt).await;
+            }
+            // Still waiting and no hint from the channel: ask again in a while.
+            ChannelOutcome::Pending {
+                check_after_s: None,
+            } => ChannelOutcome::Pending {
+                check_after_s: Some(10),
+            },
+            other => other,
+        };
+        self.apply_attempt_outcome(&attempt.order_id, attempt.seq, outcome)
+            .await
+            .map(|_| ())
     }
 
     /// Asks the channel once more to close the payment of a closed order; closes the attempt

@@ -350,25 +350,35 @@ impl Gateway {
             .ok_or(Error::RefundNotFound)
     }
 
-    /// Asks channels about refunds that are due a check; returns how many it asked. A refund
-    /// the channel never received (the process stopped before sending it) is sent again; the
-    /// refund id makes that idempotent at the channel.
+    /// Asks channels about refunds that are due a check, one after another; returns how
+    /// many it asked. One round, for tests and tools: the poller claims with
+    /// [`Gateway::claim_refund_checks`] and checks each refund on its own.
     pub(crate) async fn check_pending_refunds(&self, limit: i64) -> Result<usize> {
-        let now = self.now();
-        let refunds = self
-            .store()
-            .claim_refund_checks(now, self.lease_until(now), limit)
-            .await?;
+        let refunds = self.claim_refund_checks(limit).await?;
         let count = refunds.len();
         for refund in refunds {
-            if let Err(e) = self.check_refund(&refund, now).await {
+            if let Err(e) = self.check_refund(&refund).await {
                 tracing::warn!(refund = %refund.id, error = %e, "could not check refund");
             }
         }
         Ok(count)
     }
 
-    async fn check_refund(&self, refund: &Refund, now: Millis) -> Result<Refund> {
+    /// Takes up to `limit` refunds that are due a check, leased to this caller as
+    /// [`Gateway::claim_attempt_checks`] leases attempts.
+    pub(crate) async fn claim_refund_checks(&self, limit: i64) -> Result<Vec<Refund>> {
+        let now = self.now();
+        Ok(self
+            .store()
+            .claim_refund_checks(now, self.lease_until(now), limit)
+            .await?)
+    }
+
+    /// Asks the channel about one claimed refund and applies its answer. A refund the
+    /// channel never received (the process stopped before sending it) is sent again; the
+    /// refund id makes that idempotent at the channel.
+    pub(crate) async fn check_refund(&self, refund: &Refund) -> Result<Refund> {
+        let now = self.now();
         let order = self.order_by_id(&refund.order_id).await?;
         let channel = self.channel(&self.refund_channel(refund).await?)?.clone();
         let outcome = match channel.query_refund(&order, refund, now).await {

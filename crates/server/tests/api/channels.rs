@@ -1,8 +1,9 @@
 //! The core against a channel that answers as real upstreams sometimes do and the sandbox
-//! never does: a close it does not confirm. The gateway runs on a real SQLite store with
-//! a scripted channel in place of the sandbox.
+//! never does: a close it does not confirm, a query that never answers. The gateway runs
+//! on a real SQLite store with a scripted channel in place of the sandbox.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use paymux_core::Fen;
@@ -15,52 +16,85 @@ use paymux_core::merchant::{Merchant, Settlement};
 use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus};
 use paymux_core::payway::{PayMethod, PayWay, Wallet};
 use paymux_core::refund::Refund;
-use paymux_core::store::OrderKey;
+use paymux_core::store::{OrderKey, Store};
 use paymux_core::time::Millis;
 
 const T0: Millis = Millis(1_750_000_000_000);
 
 /// What the channel answers, set by the test as it goes.
 struct Script {
+    start: ChannelOutcome,
     close: ChannelOutcome,
     query: ChannelOutcome,
+    /// Orders (merchant order numbers) whose queries never answer.
+    hanging: Vec<String>,
     closes_asked: usize,
     refunds: Vec<String>,
 }
 
-struct ScriptedChannel(Mutex<Script>);
+impl Default for Script {
+    fn default() -> Script {
+        Script {
+            start: ChannelOutcome::Pending {
+                check_after_s: None,
+            },
+            close: ChannelOutcome::Unknown {
+                reason: "timed out".into(),
+            },
+            query: ChannelOutcome::Pending {
+                check_after_s: None,
+            },
+            hanging: Vec::new(),
+            closes_asked: 0,
+            refunds: Vec::new(),
+        }
+    }
+}
+
+struct ScriptedChannel {
+    name: &'static str,
+    script: Mutex<Script>,
+}
 
 impl ScriptedChannel {
+    fn new(name: &'static str) -> Arc<ScriptedChannel> {
+        Arc::new(ScriptedChannel {
+            name,
+            script: Mutex::default(),
+        })
+    }
+
     fn set(&self, change: impl FnOnce(&mut Script)) {
-        change(&mut self.0.lock().expect("script"));
+        change(&mut self.script.lock().expect("script"));
     }
 
     fn get<T>(&self, read: impl FnOnce(&Script) -> T) -> T {
-        read(&self.0.lock().expect("script"))
+        read(&self.script.lock().expect("script"))
     }
 }
 
 #[async_trait]
 impl Channel for ScriptedChannel {
     fn name(&self) -> &'static str {
-        "scripted"
+        self.name
     }
 
     async fn start_payment(&self, _order: &Order, _attempt: &Attempt) -> PaymentStart {
         PaymentStart {
-            outcome: ChannelOutcome::Pending {
-                check_after_s: None,
-            },
+            outcome: self.get(|s| s.start.clone()),
             action: PayAction::QrCode("scripted://pay".into()),
         }
     }
 
-    async fn query_payment(&self, _: &Order, _: &Attempt, _: Millis) -> ChannelOutcome {
+    async fn query_payment(&self, order: &Order, _: &Attempt, _: Millis) -> ChannelOutcome {
+        if self.get(|s| s.hanging.contains(&order.merchant_order_no.to_string())) {
+            std::future::pending::<()>().await;
+        }
         self.get(|s| s.query.clone())
     }
 
     async fn close_payment(&self, _: &Order, _: &Attempt) -> ChannelOutcome {
-        let mut script = self.0.lock().expect("script");
+        let mut script = self.script.lock().expect("script");
         script.closes_asked += 1;
         script.close.clone()
     }
@@ -78,27 +112,37 @@ struct Setup {
     gateway: Gateway,
     channel: Arc<ScriptedChannel>,
     clock: Arc<ManualClock>,
+    store: Arc<dyn Store>,
     _dir: tempfile::TempDir,
 }
 
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = paymux_store::connect(&format!("sqlite://{}/p.db", dir.path().display()))
-        .await
-        .expect("store");
-    let channel = Arc::new(ScriptedChannel(Mutex::new(Script {
-        close: ChannelOutcome::Unknown {
-            reason: "timed out".into(),
-        },
-        query: ChannelOutcome::Pending {
-            check_after_s: None,
-        },
-        closes_asked: 0,
-        refunds: Vec::new(),
-    })));
+    let store: Arc<dyn Store> = Arc::new(
+        paymux_store::connect(&format!("sqlite://{}/p.db", dir.path().display()))
+            .await
+            .expect("store"),
+    );
+    let channel = ScriptedChannel::new("scripted");
     let clock = Arc::new(ManualClock::new(T0));
-    let op = Operator::start(
-        Arc::new(store),
+    let op = gateway_on(&store, &channel, &clock).await;
+    Setup {
+        gateway: op.gateway(),
+        op,
+        channel,
+        clock,
+        store,
+        _dir: dir,
+    }
+}
+
+async fn gateway_on(
+    store: &Arc<dyn Store>,
+    channel: &Arc<ScriptedChannel>,
+    clock: &Arc<ManualClock>,
+) -> Operator {
+    Operator::start(
+        store.clone(),
         Channels::new(channel.clone()),
         clock.clone(),
         vec![Merchant {
@@ -110,14 +154,7 @@ async fn setup() -> Setup {
         GatewaySettings::default(),
     )
     .await
-    .expect("gateway");
-    Setup {
-        gateway: op.gateway(),
-        op,
-        channel,
-        clock,
-        _dir: dir,
-    }
+    .expect("gateway")
 }
 
 fn merchant() -> MerchantId {
@@ -293,6 +330,84 @@ async fn a_close_that_is_never_confirmed_is_asked_less_and_less_then_given_up() 
     );
     assert_eq!(attempt_status(&s.op, &order).await, AttemptStatus::Closed);
     assert_eq!(poll_after(&s, 3600).await, 0);
+}
+
+/// Orders whose attempts the poller is due to check: the channel asks for a check 10 s on.
+async fn awaiting_checks(s: &Setup, numbers: &[&str]) -> Vec<Order> {
+    s.channel.set(|c| {
+        c.start = ChannelOutcome::Pending {
+            check_after_s: Some(10),
+        }
+    });
+    let mut orders = Vec::new();
+    for no in numbers {
+        orders.push(new_order(&s.gateway, no).await);
+        // Claimed oldest first: the later orders are checked after the earlier ones.
+        s.clock.advance_secs(1);
+    }
+    s.clock.advance_secs(10);
+    orders
+}
+
+fn paid_by_channel() -> ChannelOutcome {
+    ChannelOutcome::Succeeded {
+        trade_no: "WX9".into(),
+        payer: None,
+        at: T0,
+        amount: Fen::from_fen_str("100").expect("amount"),
+    }
+}
+
+#[tokio::test]
+async fn a_channel_query_that_never_answers_holds_up_only_its_own_attempt() {
+    let s = setup().await;
+    let orders = awaiting_checks(&s, &["H1", "H2", "H3", "OK"]).await;
+    s.channel.set(|c| {
+        c.hanging = vec!["H1".into(), "H2".into(), "H3".into()];
+        c.query = paid_by_channel();
+    });
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let poller = tokio::spawn(paymux_server::workers::run_poller(s.op.clone(), stopped));
+    let started = Instant::now();
+    let ok = &orders[3];
+    while attempt_status(&s.op, ok).await == AttemptStatus::Paying
+        && started.elapsed() < Duration::from_secs(5)
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(attempt_status(&s.op, ok).await, AttemptStatus::Succeeded);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "checked after {:?}",
+        started.elapsed()
+    );
+    for hanging in &orders[..3] {
+        assert_eq!(attempt_status(&s.op, hanging).await, AttemptStatus::Paying);
+    }
+    let _ = stop.send(true);
+    poller.abort();
+}
+
+#[tokio::test]
+async fn a_check_that_fails_for_one_attempt_does_not_abandon_the_rest_of_its_round() {
+    let s = setup().await;
+    // An attempt made through a channel this gateway no longer has, checked first.
+    let orphan = awaiting_checks(&s, &["GONE"]).await.remove(0);
+    let replacement = ScriptedChannel::new("replacement");
+    let op = gateway_on(&s.store, &replacement, &s.clock).await;
+    replacement.set(|c| {
+        c.start = ChannelOutcome::Pending {
+            check_after_s: Some(10),
+        };
+        c.query = paid_by_channel();
+    });
+    let order = new_order(&op.gateway(), "HERE").await;
+    s.clock.advance_secs(10);
+
+    assert_eq!(op.check_pending_attempts(10).await.unwrap(), 2);
+    assert_eq!(attempt_status(&op, &order).await, AttemptStatus::Succeeded);
+    assert_eq!(attempt_status(&op, &orphan).await, AttemptStatus::Paying);
 }
 
 #[tokio::test]

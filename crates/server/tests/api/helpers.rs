@@ -22,6 +22,7 @@ pub const UPP_PARTNER_ID: i64 = 12345;
 pub const UPP_KEY: &str = "abc123";
 
 /// A second merchant, for tests of what one merchant may do to another's records.
+pub const OTHER_MERCHANT_ID: &str = "other";
 pub const OTHER_XXPAY_MCH_ID: &str = "30001333";
 pub const OTHER_XXPAY_APP_ID: &str = "b1b2b3";
 pub const OTHER_XXPAY_KEY: &str = "OTHERKEY456";
@@ -33,7 +34,7 @@ pub fn add_other_merchant(config: &mut Config) {
     let text = format!(
         r#"
 [[merchant]]
-id = "other"
+id = "{OTHER_MERCHANT_ID}"
 name = "Other Clinic"
 
 [merchant.xxpay]
@@ -103,6 +104,19 @@ fn system_now() -> Millis {
 impl TestGateway {
     pub async fn spawn(backend: Backend) -> TestGateway {
         TestGateway::spawn_with(backend, |_| {}).await
+    }
+
+    /// With a second merchant besides the demo one; returns its xxpay client too.
+    pub async fn spawn_with_other_merchant(backend: Backend) -> (TestGateway, XxpayClient) {
+        let gw = TestGateway::spawn_with(backend, add_other_merchant).await;
+        let other = XxpayClient::new(
+            &gw.url,
+            OTHER_XXPAY_MCH_ID,
+            OTHER_XXPAY_APP_ID,
+            SecretString::from(OTHER_XXPAY_KEY),
+        )
+        .expect("client");
+        (gw, other)
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestGateway {

@@ -1,13 +1,31 @@
 //! The notifier: at-least-once delivery on the dialect's schedule, across restarts, once
-//! per attempt with two instances, and never to private addresses unless allowed.
+//! per attempt with two instances, never to private addresses unless allowed, and never
+//! held up by another merchant's slow endpoints.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use paymux_core::clock::Clock;
+use paymux_dialects::xxpay::XxpayClient;
 use paymux_dialects::xxpay::wire::CreateOrderRequest;
+use paymux_server::notifier::{self, PER_MERCHANT_IN_FLIGHT};
 
 use crate::helpers::{Backend, Receiver, TestGateway};
 
 async fn paid_order(gw: &TestGateway, no: &str, notify_url: &str) -> String {
-    let reply = gw
-        .xxpay
+    paid_order_of(gw, &gw.xxpay, no, notify_url).await
+}
+
+async fn paid_order_of(
+    gw: &TestGateway,
+    client: &XxpayClient,
+    no: &str,
+    notify_url: &str,
+) -> String {
+    let reply = client
         .create_order(&CreateOrderRequest {
             product_id: Some("8002".into()),
             mch_order_no: Some(no.into()),
@@ -210,4 +228,134 @@ async fn a_host_name_that_resolves_to_a_private_address_is_not_called() {
         error.contains("callback URL refused") || error.contains("private"),
         "{error}"
     );
+}
+
+/// A merchant's endpoints that misbehave: `/sleep` answers `success` after 10 s, `/hang`
+/// never answers, `/error` answers HTTP 500 at once. Counts the requests being handled
+/// and the most there were at once.
+#[derive(Clone, Default)]
+struct SlowMerchant {
+    open: Arc<AtomicUsize>,
+    most_open: Arc<AtomicUsize>,
+    received: Arc<AtomicUsize>,
+}
+
+impl SlowMerchant {
+    async fn start() -> (SlowMerchant, String) {
+        let merchant = SlowMerchant::default();
+        let counts = merchant.clone();
+        let app = axum::Router::new().route(
+            "/{behaviour}",
+            axum::routing::post(
+                move |axum::extract::Path(behaviour): axum::extract::Path<String>| {
+                    let counts = counts.clone();
+                    async move {
+                        counts.received.fetch_add(1, Ordering::SeqCst);
+                        let open = counts.open.fetch_add(1, Ordering::SeqCst) + 1;
+                        counts.most_open.fetch_max(open, Ordering::SeqCst);
+                        let _open = Decrement(counts.open.clone());
+                        match behaviour.as_str() {
+                            "sleep" => {
+                                tokio::time::sleep(Duration::from_secs(10)).await;
+                                "success".into_response()
+                            }
+                            "hang" => std::future::pending().await,
+                            _ => (StatusCode::INTERNAL_SERVER_ERROR, "error").into_response(),
+                        }
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("port");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (merchant, url)
+    }
+}
+
+/// Counts a request as no longer open when its handler ends or is dropped.
+struct Decrement(Arc<AtomicUsize>);
+
+impl Drop for Decrement {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_merchant_whose_endpoints_hang_does_not_delay_another_merchants_notifications() {
+    let (gw, slow_client) = TestGateway::spawn_with_other_merchant(Backend::Sqlite).await;
+    let (slow, slow_url) = SlowMerchant::start().await;
+    // 120 notifications of the slow merchant are due before the healthy merchant's.
+    for i in 0..120 {
+        let behaviour = ["sleep", "hang", "error"][i % 3];
+        paid_order_of(
+            &gw,
+            &slow_client,
+            &format!("SLOW{i}"),
+            &format!("{slow_url}/{behaviour}"),
+        )
+        .await;
+    }
+
+    // The notifier as it runs in production, on a clock that moves with real time.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let notifier = tokio::spawn(notifier::run(gw.running.notifier.clone(), stopped));
+    let clock = gw.clock.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            clock.set(clock.now().plus_millis(50));
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while slow.open.load(Ordering::SeqCst) < PER_MERCHANT_IN_FLIGHT && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        slow.open.load(Ordering::SeqCst),
+        PER_MERCHANT_IN_FLIGHT,
+        "the slow merchant's sends are hanging"
+    );
+
+    let healthy = Receiver::start().await;
+    for i in 0..4 {
+        let paid_at = Instant::now();
+        let id = paid_order(&gw, &format!("OK{i}"), &healthy.url).await;
+        while healthy.received().len() < i + 1 && paid_at.elapsed() < Duration::from_secs(15) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let delay = paid_at.elapsed();
+        let received = healthy.received();
+        assert_eq!(received.len(), i + 1, "notification {i} arrived");
+        assert_eq!(
+            received[i].field("payOrderId").as_deref(),
+            Some(id.as_str())
+        );
+        assert!(
+            delay < Duration::from_secs(1),
+            "notification {i} took {delay:?} behind the slow merchant"
+        );
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    assert!(
+        slow.most_open.load(Ordering::SeqCst) <= PER_MERCHANT_IN_FLIGHT,
+        "at most {PER_MERCHANT_IN_FLIGHT} sends at once to one merchant, saw {}",
+        slow.most_open.load(Ordering::SeqCst)
+    );
+    // Past 10 s the sleeping endpoint answers and the hanging sends time out: the next
+    // of the slow merchant's notifications go out as slots free.
+    let before = slow.received.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(
+        slow.received.load(Ordering::SeqCst) > before,
+        "the slow merchant's backlog moves on"
+    );
+    let _ = stop.send(true);
+    ticker.abort();
+    notifier.abort();
 }
