@@ -5,7 +5,7 @@ use clap::{FromArgMatches, Subcommand};
 use serde_json::{Map, Value};
 
 use super::client::XxpayClient;
-use super::wire::{CreateOrderRequest, QueryOrderRequest};
+use super::wire::{CloseOrderRequest, CreateOrderRequest, QueryOrderRequest};
 use super::{NAME, XxpayCredentials};
 use crate::ClientTarget;
 use crate::common::merchants::parse_table;
@@ -15,7 +15,9 @@ use crate::common::{ClientFailure, decode_form};
 pub enum Operation {
     /// §2.1 统一下单: create an order; prints the signed reply with payOrderId and payParams.
     CreateOrder {
-        /// productId of the appendix (§4.1): 8002 WeChat QR, 8006 Alipay QR, 8003 WeChat H5, …
+        /// productId of the appendix (§4.1): 8002 WeChat QR, 8006 Alipay QR, 8003 WeChat H5, …;
+        /// extensions: 8020 WeChat barcode and 8021 Alipay barcode (with --extra), 8023 WeChat
+        /// mini-program (with --channel-user-id).
         #[arg(long, default_value_t = 8002)]
         product_id: u32,
         /// Amount in fen (100 = ¥1.00).
@@ -42,6 +44,13 @@ pub enum Operation {
         /// Echoed back in the notification.
         #[arg(long)]
         param2: Option<String>,
+        /// The payer's code for a barcode product (8020, 8021); in the sandbox its last digit
+        /// decides: 1 paid at once, 2 the payer confirms, 9 fails (余额不足), others paid.
+        #[arg(long)]
+        extra: Option<String>,
+        /// The payer's openid, required by 8023 (WeChat mini-program).
+        #[arg(long)]
+        channel_user_id: Option<String>,
     },
     /// §2.2 查询支付订单: status 1 paying, 2 paid, 3 paid and notified, 5 failed or closed.
     QueryOrder {
@@ -54,6 +63,16 @@ pub enum Operation {
         /// Ask the gateway to send the payment notification again.
         #[arg(long)]
         execute_notify: bool,
+    },
+    /// 关闭订单 (xxpay4pro's close_order): closes an unpaid order; prints the signed reply
+    /// (status 5). A paid order is not closed; a payment after the close is refunded.
+    CloseOrder {
+        /// paymux's order id (P…), from create-order's reply.
+        #[arg(long, required_unless_present = "mch_order_no")]
+        pay_order_id: Option<String>,
+        /// The merchant's order number, instead of --pay-order-id.
+        #[arg(long)]
+        mch_order_no: Option<String>,
     },
     /// A merchant's notification endpoint on ADDR: prints each notification, answers
     /// `success` when its signature verifies and `fail` otherwise.
@@ -109,6 +128,8 @@ pub async fn run(matches: &clap::ArgMatches, target: ClientTarget) -> Result<(),
             body,
             param1,
             param2,
+            extra,
+            channel_user_id,
         } => {
             let request = CreateOrderRequest {
                 product_id: Some(product_id.to_string()),
@@ -121,6 +142,8 @@ pub async fn run(matches: &clap::ArgMatches, target: ClientTarget) -> Result<(),
                 body: Some(body),
                 param1,
                 param2,
+                extra,
+                channel_user_id,
                 ..CreateOrderRequest::default()
             };
             client
@@ -141,6 +164,20 @@ pub async fn run(matches: &clap::ArgMatches, target: ClientTarget) -> Result<(),
             };
             client
                 .call("/api/pay/query_order", client.signed_params(&request))
+                .await
+                .map_err(failure)?
+        }
+        Operation::CloseOrder {
+            pay_order_id,
+            mch_order_no,
+        } => {
+            let request = CloseOrderRequest {
+                pay_order_id,
+                mch_order_no,
+                ..CloseOrderRequest::default()
+            };
+            client
+                .call("/api/pay/close_order", client.signed_params(&request))
                 .await
                 .map_err(failure)?
         }

@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::codec::{self, REPLY_UNSIGNED};
 use super::wire::{
-    self, CreateOrderReply, CreateOrderRequest, Params, QueryOrderReply, QueryOrderRequest,
+    self, CloseOrderReply, CloseOrderRequest, CreateOrderReply, CreateOrderRequest, Params,
+    QueryOrderReply, QueryOrderRequest,
 };
 use crate::common::{ClientError, encode_form, reply_text};
 
@@ -63,6 +64,16 @@ impl XxpayClient {
     ) -> Result<QueryOrderReply, ClientError> {
         let reply = self
             .call("/api/pay/query_order", self.signed_params(request))
+            .await?;
+        wire::read_params(&reply).map_err(|e| ClientError::BadReply(e.to_string()))
+    }
+
+    pub async fn close_order(
+        &self,
+        request: &CloseOrderRequest,
+    ) -> Result<CloseOrderReply, ClientError> {
+        let reply = self
+            .call("/api/pay/close_order", self.signed_params(request))
             .await?;
         wire::read_params(&reply).map_err(|e| ClientError::BadReply(e.to_string()))
     }

@@ -1,9 +1,14 @@
 //! Bytes ⇄ params, and the xxpay signature (spec §1.3, DESIGN.md "Signing facts").
 //!
 //! String to sign: the `k=v` pieces of every non-empty field but `sign` (and, for replies,
-//! `payParams`), sorted as Java's `String.CASE_INSENSITIVE_ORDER` sorts the whole `k=v&`
-//! pieces, joined by `&`. The signature is the upper-case hex MD5 of that string followed by
-//! `&key=KEY`. Numbers and booleans are signed as written, JSON objects as their compact text.
+//! `payParams`), sorted, joined by `&`. The signature is the upper-case hex MD5 of that
+//! string followed by `&key=KEY`. Numbers and booleans are signed as written, JSON objects as
+//! their compact text.
+//!
+//! Two sort orders are in use ([`SortOrder`]): Java merchants sort the whole `k=v&` pieces
+//! with `String.CASE_INSENSITIVE_ORDER`, PHP merchants `ksort` the names case-sensitively, as
+//! §1.3 says. A request verifies if it was signed in either. paymux signs in the Java order;
+//! the fields it signs sort alike both ways, so PHP merchants verify its replies too.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -19,17 +24,38 @@ const UNSIGNED: &[&str] = &["sign"];
 /// Reply fields left out of the signature, as xxpay-master leaves them out.
 pub const REPLY_UNSIGNED: &[&str] = &["sign", "payParams"];
 
-/// The printable string the signature covers (without the key).
+/// How the `k=v` pieces are ordered before they are joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Java's `String.CASE_INSENSITIVE_ORDER` over the whole `k=v&` pieces (xxpay-master,
+    /// xxpay4pro's Java demo): `amount` before `Attach`, `param10` before `param1`.
+    JavaCaseInsensitive,
+    /// PHP's `ksort`: the names compared byte by byte (spec §1.3, xxpay4pro's PHP demo):
+    /// `Attach` before `amount`, `param1` before `param10`.
+    Ascii,
+}
+
+/// The printable string the signature covers (without the key), in the Java order.
 pub fn string_to_sign(params: &Params, exclude: &[&str]) -> String {
+    string_to_sign_in(params, exclude, SortOrder::JavaCaseInsensitive)
+}
+
+/// The printable string the signature covers (without the key), in the given order.
+pub fn string_to_sign_in(params: &Params, exclude: &[&str], order: SortOrder) -> String {
     // `null` and `""` are not signed.
     let mut pieces: Vec<(&str, Cow<'_, str>)> = params
         .iter()
         .filter(|(k, _)| !exclude.contains(&k.as_str()))
         .filter_map(|(k, v)| Some((k.as_str(), value_str(v)?)))
         .collect();
-    // Java sorts the whole `k=v&` pieces; keys are distinct, so the order is decided within
-    // `k=`, which is what is compared here.
-    pieces.sort_by(|(a, _), (b, _)| java_case_insensitive(a, b));
+    match order {
+        // Java sorts the whole `k=v&` pieces; keys are distinct, so the order is decided
+        // within `k=`, which is what is compared here.
+        SortOrder::JavaCaseInsensitive => {
+            pieces.sort_by(|(a, _), (b, _)| java_case_insensitive(a, b))
+        }
+        SortOrder::Ascii => pieces.sort_by(|(a, _), (b, _)| a.as_bytes().cmp(b.as_bytes())),
+    }
     let mut out = String::with_capacity(256);
     for (i, (k, v)) in pieces.into_iter().enumerate() {
         if i > 0 {
@@ -58,16 +84,22 @@ pub fn sign_params(params: &Params, exclude: &[&str], key: &str) -> String {
     sign(&string_to_sign(params, exclude), key)
 }
 
-/// Checks the `sign` field of a request or notification (any case).
+/// Checks the `sign` field of a request or notification (any case, either order).
 pub fn verify(params: &Params, key: &str) -> bool {
     verify_excluding(params, UNSIGNED, key)
 }
 
+/// Checks the `sign` field over everything but `exclude`, signed in either [`SortOrder`].
 pub fn verify_excluding(params: &Params, exclude: &[&str], key: &str) -> bool {
-    match params.get("sign").and_then(value_text) {
-        Some(received) => signatures_match(&sign_params(params, exclude, key), &received),
-        None => false,
+    let Some(received) = params.get("sign").and_then(value_text) else {
+        return false;
+    };
+    let java = string_to_sign_in(params, exclude, SortOrder::JavaCaseInsensitive);
+    if signatures_match(&sign(&java, key), &received) {
+        return true;
     }
+    let ascii = string_to_sign_in(params, exclude, SortOrder::Ascii);
+    ascii != java && signatures_match(&sign(&ascii, key), &received)
 }
 
 /// `String.CASE_INSENSITIVE_ORDER` on `a=` and `b=`: UTF-16 units compared after upper-
@@ -246,6 +278,98 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn php_ksort_orders_names_by_their_bytes() {
+        let p = params(
+            json!({"param1": "a", "param10": "b", "Attach": "c", "amount": "d",
+            "subject": "e", "subOpenId": "f"}),
+        );
+        assert_eq!(
+            string_to_sign_in(&p, UNSIGNED, SortOrder::Ascii),
+            "Attach=c&amount=d&param1=a&param10=b&subOpenId=f&subject=e"
+        );
+        assert_eq!(
+            string_to_sign(&p, UNSIGNED),
+            "amount=d&Attach=c&param10=b&param1=a&subject=e&subOpenId=f"
+        );
+    }
+
+    /// What a PHP merchant computes: `ksort`, `k=v&` of the non-empty values, `key=`.
+    fn php_sign(p: &Params, key: &str) -> String {
+        let mut names: Vec<&String> = p.keys().filter(|k| *k != "sign").collect();
+        names.sort();
+        let mut text = String::new();
+        for name in names {
+            let value = value_text(&p[name]).unwrap_or_default();
+            if !value.is_empty() {
+                text.push_str(&format!("{name}={value}&"));
+            }
+        }
+        text.push_str("key=");
+        text.push_str(key);
+        hex_upper(&Md5::digest(text.as_bytes()))
+    }
+
+    #[test]
+    fn a_request_signed_in_either_order_verifies_and_a_tampered_one_in_neither() {
+        let mut p = params(
+            json!({"mchId": "20001222", "mchOrderNo": "A1", "Attach": "x",
+            "subOpenId": "o1", "subject": "s", "amount": 100}),
+        );
+        let php = php_sign(&p, "K");
+        let java = sign_params(&p, UNSIGNED, "K");
+        assert_ne!(php, java, "the two orders differ for these names");
+        for signature in [&php, &java] {
+            p.insert("sign".into(), json!(signature));
+            assert!(verify(&p, "K"), "{signature}");
+            assert!(!verify(&p, "other key"));
+            let mut tampered = p.clone();
+            tampered.insert("amount".into(), json!(101));
+            assert!(!verify(&tampered, "K"));
+        }
+    }
+
+    #[test]
+    fn reply_fields_sort_alike_both_ways() {
+        // Every name paymux signs in a reply or a notification, together.
+        let mut p = Params::new();
+        for name in [
+            "retCode",
+            "resCode",
+            "retMsg",
+            "errCode",
+            "mchId",
+            "appId",
+            "productId",
+            "channelId",
+            "payOrderId",
+            "mchOrderNo",
+            "amount",
+            "currency",
+            "status",
+            "channelUser",
+            "channelOrderNo",
+            "channelAttach",
+            "paySuccTime",
+            "orderStatus",
+            "codeUrl",
+            "payUrl",
+            "resultCode",
+            "param1",
+            "param2",
+            "backType",
+            "clientIp",
+            "device",
+            "subject",
+        ] {
+            p.insert(name.into(), json!("v"));
+        }
+        assert_eq!(
+            string_to_sign_in(&p, REPLY_UNSIGNED, SortOrder::Ascii),
+            string_to_sign_in(&p, REPLY_UNSIGNED, SortOrder::JavaCaseInsensitive)
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! xxpay's error replies: HTTP 200 with `{"retCode":"FAIL","retMsg":"…"}`, unsigned, as
-//! xxpay-master answers. Messages follow the wording of the xxpay forks merchants know.
+//! xxpay's error replies: HTTP 200 with `{"retCode":"FAIL","resCode":"FAIL","retMsg":"…"}`,
+//! unsigned, as xxpay-master answers (its clients read `resCode` beside `retCode`). Messages
+//! follow the wording of the xxpay forks merchants know.
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -27,10 +28,14 @@ pub enum XxpayError {
     BadSignature,
     #[error("支付产品不存在[productId={0}].")]
     UnknownProduct(String),
+    #[error("不支持的支付渠道类型[channelId={0}].")]
+    UnknownChannel(String),
     #[error("订单号[{0}]已存在.")]
     DuplicateOrderNo(String),
     #[error("支付订单不存在.")]
     OrderNotFound,
+    #[error("订单已支付,不能关闭.")]
+    OrderPaid,
     #[error("支付渠道下单失败[{0}].")]
     ChannelRefused(String),
     #[error("系统繁忙,请稍后用相同参数重新调用.")]
@@ -68,6 +73,7 @@ impl From<paymux_core::Error> for XxpayError {
         match e {
             E::InvalidField { field, reason } => XxpayError::invalid(field, reason),
             E::OrderNotFound => XxpayError::OrderNotFound,
+            E::OrderAlreadyPaid => XxpayError::OrderPaid,
             E::Busy => XxpayError::Busy,
             other => XxpayError::Internal(other.to_string()),
         }
@@ -79,13 +85,13 @@ impl IntoResponse for XxpayError {
         let body = match &self {
             XxpayError::Internal(cause) => {
                 tracing::error!(%cause, "xxpay request failed");
-                json!({"retCode": "FAIL", "retMsg": self.to_string(), "errCode": "0010"})
+                json!({"retCode": "FAIL", "resCode": "FAIL", "retMsg": self.to_string(), "errCode": "0010"})
             }
             // §4.2 0010: 系统超时或异常, call again with the same parameters.
             XxpayError::Busy => {
-                json!({"retCode": "FAIL", "retMsg": self.to_string(), "errCode": "0010"})
+                json!({"retCode": "FAIL", "resCode": "FAIL", "retMsg": self.to_string(), "errCode": "0010"})
             }
-            _ => json!({"retCode": "FAIL", "retMsg": self.to_string()}),
+            _ => json!({"retCode": "FAIL", "resCode": "FAIL", "retMsg": self.to_string()}),
         };
         let response = (
             [(CONTENT_TYPE, "application/json;charset=UTF-8")],

@@ -1,6 +1,8 @@
 //! §2.3: payment notifications to the merchant's `notifyUrl`. A POST of exactly the
 //! §2.3.2 fields as form fields, signed like requests; acknowledged by an answer whose body
-//! is `success` (trimmed, any case); retried after 60, 120, 180, 240 and 300 s.
+//! is `success` (trimmed, any case); retried after 60, 120, 180, 240 and 300 s. Orders made
+//! with xxpay-master's `channelId` are notified in its fields instead, which its merchants'
+//! handlers read and sign.
 
 use std::sync::Arc;
 
@@ -42,11 +44,18 @@ impl NotificationFormat for XxpayNotifications {
             .of_merchant(&order.merchant_id)
             .ok_or_else(|| format!("merchant {} has no xxpay credentials", order.merchant_id))?;
         let credentials = &merchant.credentials;
-        let mut params = wire::to_params(&convert::pay_notification(
-            order,
-            &credentials.mch_id,
-            &credentials.app_id,
-        ));
+        let mut params = if order.extra_str("channelId").is_some() {
+            wire::to_params(&convert::legacy_pay_notification(
+                order,
+                &credentials.mch_id,
+            ))
+        } else {
+            wire::to_params(&convert::pay_notification(
+                order,
+                &credentials.mch_id,
+                &credentials.app_id,
+            ))
+        };
         let sign = codec::sign_params(&params, &["sign"], credentials.key.expose_secret());
         params.insert("sign".into(), serde_json::Value::String(sign));
         Ok(OutgoingRequest {

@@ -19,7 +19,7 @@ use serde_json::Value;
 use super::codec::{self, REPLY_UNSIGNED};
 use super::convert;
 use super::error::XxpayError;
-use super::wire::{self, CreateOrderReply, CreateOrderRequest, Params, QueryOrderRequest};
+use super::wire::{self, CloseOrderRequest, CreateOrderRequest, Params, QueryOrderRequest};
 use super::{XxpayMerchant, XxpayMerchants};
 use crate::common::{catch_panics, fields, tag};
 
@@ -38,6 +38,7 @@ pub fn router(state: XxpayState) -> Router {
             get(create_order).post(create_order),
         )
         .route("/api/pay/query_order", get(query_order).post(query_order))
+        .route("/api/pay/close_order", get(close_order).post(close_order))
         // A mistyped path (a trailing slash, say), and §3's payouts until they are served,
         // get xxpay's own refusal, not a bare 404. Routes of their own (the QR images
         // under /api/qrcode) take precedence over this one.
@@ -55,6 +56,8 @@ async fn unknown_path(uri: Uri) -> Response {
 
 /// Reads the params and checks who sent them: the merchant, its app, its signature.
 /// Tries each reading of the request (see `codec::decode_request`) until one verifies.
+/// `mchId` and the signature identify the merchant; `appId` is checked when it is sent (the
+/// official demos leave it out of queries and closes, xxpay-master out of everything).
 fn authenticate<'s>(
     state: &'s XxpayState,
     query: Option<&str>,
@@ -68,8 +71,9 @@ fn authenticate<'s>(
         .merchants
         .by_wire_id(&mch_id)
         .ok_or_else(|| XxpayError::UnknownMerchant(mch_id.clone()))?;
-    let app_id = field("appId").ok_or(XxpayError::MissingField("appId"))?;
-    if app_id != merchant.credentials.app_id {
+    if let Some(app_id) = field("appId")
+        && app_id != merchant.credentials.app_id
+    {
         return Err(XxpayError::UnknownApp(app_id));
     }
     if field("sign").is_none() {
@@ -135,17 +139,18 @@ async fn handle_create_order(
             other => other.into(),
         })?;
     if created.order.status.is_paid() || created.order.status.is_open() {
-        let reply = CreateOrderReply {
-            ret_code: Some("SUCCESS".into()),
-            ret_msg: None,
-            pay_order_id: Some(created.order.id.to_string()),
-            pay_params: Some(convert::pay_params(&created.action, &state.public_url)),
-            sign: None,
-        };
-        return Ok(signed_reply(
-            wire::to_params(&reply),
-            &merchant.credentials.key,
-        ));
+        let credentials = &merchant.credentials;
+        let reply = convert::create_reply(
+            &created.order,
+            &created.action,
+            &state.public_url,
+            &convert::Replier {
+                mch_id: &credentials.mch_id,
+                app_id: &credentials.app_id,
+                key: credentials.key.expose_secret(),
+            },
+        );
+        return Ok(signed_reply(wire::to_params(&reply), &credentials.key));
     }
     Err(XxpayError::ChannelRefused(
         created
@@ -174,23 +179,13 @@ async fn handle_query_order(
     let (params, merchant) = authenticate(state, query, &body)?;
     let request: QueryOrderRequest = wire::from_params(&params);
     let merchant_id = &merchant.merchant_id;
-    let order = match (&request.pay_order_id, &request.mch_order_no) {
-        (Some(id), _) => {
-            let id = PlatformId::from_string(id.clone());
-            state
-                .gateway
-                .find_order(merchant_id, OrderKey::Platform(&id))
-                .await?
-        }
-        (None, Some(no)) => {
-            let no = MerchantOrderNo::parse(no, 64).map_err(|_| XxpayError::OrderNotFound)?;
-            state
-                .gateway
-                .find_order(merchant_id, OrderKey::Merchant(&no))
-                .await?
-        }
-        (None, None) => return Err(XxpayError::MissingField("payOrderId或mchOrderNo")),
-    };
+    let order = find_order(
+        state,
+        merchant,
+        &request.pay_order_id,
+        &request.mch_order_no,
+    )
+    .await?;
     let execute_notify = request
         .execute_notify
         .as_deref()
@@ -204,6 +199,78 @@ async fn handle_query_order(
     let credentials = &merchant.credentials;
     let mut params = wire::to_params(&convert::query_reply(
         &order,
+        &credentials.mch_id,
+        &credentials.app_id,
+    ));
+    params.insert("mchId".into(), convert::mch_id_value(&credentials.mch_id));
+    Ok(signed_reply(params, &credentials.key))
+}
+
+/// The merchant's order by `payOrderId`, or else by `mchOrderNo`.
+async fn find_order(
+    state: &XxpayState,
+    merchant: &XxpayMerchant,
+    pay_order_id: &Option<String>,
+    mch_order_no: &Option<String>,
+) -> Result<paymux_core::order::Order, XxpayError> {
+    let merchant_id = &merchant.merchant_id;
+    match (pay_order_id, mch_order_no) {
+        (Some(id), _) => {
+            let id = PlatformId::from_string(id.clone());
+            Ok(state
+                .gateway
+                .find_order(merchant_id, OrderKey::Platform(&id))
+                .await?)
+        }
+        (None, Some(no)) => {
+            let no = MerchantOrderNo::parse(no, 64).map_err(|_| XxpayError::OrderNotFound)?;
+            Ok(state
+                .gateway
+                .find_order(merchant_id, OrderKey::Merchant(&no))
+                .await?)
+        }
+        (None, None) => Err(XxpayError::MissingField("payOrderId或mchOrderNo")),
+    }
+}
+
+async fn close_order(
+    State(state): State<XxpayState>,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Response {
+    handle_close_order(&state, query.as_deref(), body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// xxpay4pro's 关闭订单: closes an unpaid order by the core's rules (a paid order is not
+/// closed; a payment that arrives after the close is refunded by the core).
+async fn handle_close_order(
+    state: &XxpayState,
+    query: Option<&str>,
+    body: Body,
+) -> Result<Response, XxpayError> {
+    let body = body.map_err(|_| XxpayError::Malformed)?;
+    let (params, merchant) = authenticate(state, query, &body)?;
+    let request: CloseOrderRequest = wire::from_params(&params);
+    let order = find_order(
+        state,
+        merchant,
+        &request.pay_order_id,
+        &request.mch_order_no,
+    )
+    .await?;
+    let closed = state
+        .gateway
+        .close_order(
+            &merchant.merchant_id,
+            OrderKey::Platform(&order.id),
+            "closed by the merchant",
+        )
+        .await?;
+    let credentials = &merchant.credentials;
+    let mut params = wire::to_params(&convert::close_reply(
+        &closed,
         &credentials.mch_id,
         &credentials.app_id,
     ));

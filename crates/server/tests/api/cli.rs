@@ -497,3 +497,70 @@ fn a_second_server_on_the_same_sqlite_file_refuses_to_start() {
         "no banner"
     );
 }
+
+// Multi-threaded: the client runs as a blocking child process while this runtime serves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_xxpay_client_closes_an_unpaid_order_and_says_why_it_cannot_close_a_paid_one() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("merchant.toml");
+    std::fs::write(&config, config_text("sqlite://unused.db")).unwrap();
+    let created = client(
+        &gw,
+        &config,
+        &["xxpay", "create-order", "--mch-order-no", "CLOSE1"],
+    );
+    let id = created["payOrderId"].as_str().unwrap().to_owned();
+    let closed = client(
+        &gw,
+        &config,
+        &["xxpay", "close-order", "--pay-order-id", &id],
+    );
+    assert_eq!(closed["status"], 5);
+    assert_eq!(closed["mchOrderNo"], "CLOSE1");
+
+    client(
+        &gw,
+        &config,
+        &["xxpay", "create-order", "--mch-order-no", "CLOSE2"],
+    );
+    let paid = gw
+        .xxpay
+        .query_order(&paymux_dialects::xxpay::wire::QueryOrderRequest {
+            mch_order_no: Some("CLOSE2".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .pay_order_id
+        .unwrap();
+    assert_eq!(gw.pay(&paid, "success").await.status(), 200);
+    let output = paymux()
+        .args(["client", "xxpay", "--url", &gw.url, "--config"])
+        .arg(&config)
+        .args(["close-order", "--mch-order-no", "CLOSE2"])
+        .output()
+        .expect("paymux client");
+    assert!(!output.status.success(), "a refusal is a failure");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("订单已支付,不能关闭."),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let help = paymux()
+        .args(["client", "xxpay", "close-order", "--help"])
+        .output()
+        .expect("paymux client --help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for argument in ["--pay-order-id", "--mch-order-no"] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(argument))
+            .unwrap_or_else(|| panic!("{argument} in {help}"));
+        assert!(
+            line.len() > argument.len() + 20,
+            "{argument} is explained: {line}"
+        );
+    }
+}

@@ -61,8 +61,12 @@ async fn the_spec_example_request_sent_as_raw_bytes_creates_an_order() {
     assert!(!reply_text.contains('\n'), "one line of JSON");
     let reply = as_object(&reply_text);
     let keys: Vec<&str> = reply.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["retCode", "payOrderId", "payParams", "sign"]);
+    assert_eq!(
+        keys,
+        ["retCode", "resCode", "payOrderId", "payParams", "sign"]
+    );
     assert_eq!(reply["retCode"], "SUCCESS");
+    assert_eq!(reply["resCode"], "SUCCESS");
     assert!(
         codec::verify_excluding(&reply, codec::REPLY_UNSIGNED, XXPAY_KEY),
         "{reply_text}"
@@ -348,7 +352,6 @@ async fn every_refusal_names_its_reason_and_changes_nothing() {
         (unsigned, "请求参数[sign]不能为空."),
         (without("mchId"), "请求参数[mchId]不能为空."),
         (with("mchId", json!("99999")), "商户不存在[mchId=99999]."),
-        (without("appId"), "请求参数[appId]不能为空."),
         (with("appId", json!("nope")), "应用不存在[appId=nope]."),
         (without("productId"), "请求参数[productId]不能为空."),
         (
@@ -399,6 +402,7 @@ async fn every_refusal_names_its_reason_and_changes_nothing() {
     for (params, message) in cases {
         let reply = send(&gw, "/api/pay/create_order", &params).await;
         assert_eq!(reply["retCode"], "FAIL", "{message}");
+        assert_eq!(reply["resCode"], "FAIL", "xxpay-master's clients read it");
         assert_eq!(reply["retMsg"], message);
         assert!(!reply.contains_key("sign"), "failures are not signed");
     }
@@ -572,4 +576,901 @@ async fn an_unpaid_order_expires_and_can_no_longer_be_paid_as_live() {
         .unwrap()
         .expect("an automatic refund");
     assert_eq!(refund.amount.get(), 100);
+}
+
+// ---------------------------------------------------------------------------------------
+// The published merchant code, byte for byte: xxpay4pro's PHP and Java demos
+// (demo/php/api/pay/*.php, demo/java/paydemo/.../PaydemoController.java) and the client of
+// xxpay-master (its PayOrderDemo / GoodsOrderController). What they send is rebuilt here
+// from their source, independently of paymux's codec; what they check is checked the way
+// they check it.
+// ---------------------------------------------------------------------------------------
+
+/// How a merchant's own code orders the `k=v` pieces before it hashes them.
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    /// `Arrays.sort(pieces, String.CASE_INSENSITIVE_ORDER)` over `k=v&` (the Java demos,
+    /// xxpay-master's `PayDigestUtil`).
+    Java,
+    /// `ksort` (the PHP demo): the names, byte by byte.
+    Php,
+}
+
+/// A JSON value as the merchant code turns it into text (`map.get(k) + ""`).
+fn text_of(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The signature a merchant computes: the non-empty `k=v` pieces but `skip`, sorted by
+/// `rule`, joined, `key=KEY` appended, MD5 upper-case.
+fn merchant_sign(fields: &[(String, String)], skip: &[&str], rule: Rule) -> String {
+    let mut pieces: Vec<(&str, String)> = fields
+        .iter()
+        .filter(|(k, v)| !v.is_empty() && !skip.contains(&k.as_str()))
+        .map(|(k, v)| (k.as_str(), format!("{k}={v}&")))
+        .collect();
+    match rule {
+        // ASCII names: Java's fold is lower-casing, over the whole piece.
+        Rule::Java => pieces.sort_by_key(|(_, piece)| piece.to_ascii_lowercase()),
+        Rule::Php => pieces.sort_by(|(a, _), (b, _)| a.as_bytes().cmp(b.as_bytes())),
+    }
+    let joined: String = pieces.into_iter().map(|(_, piece)| piece).collect();
+    // `codec::sign` appends `&key=`: hand it the string without its last `&`.
+    codec::sign(joined.trim_end_matches('&'), XXPAY_KEY)
+}
+
+fn fields_of(params: &Params) -> Vec<(String, String)> {
+    params
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), text_of(v)?)))
+        .collect()
+}
+
+/// A reply as the demos check it: `retCode` and xxpay-master's `resCode` both SUCCESS, and
+/// `sign` equal (case-sensitively, as `String.equals` and PHP's `!=` compare) to what a Java
+/// merchant and a PHP merchant compute over everything but `sign` and `payParams`.
+fn assert_verifies_both_ways(reply: &Params) {
+    assert_eq!(reply["retCode"], "SUCCESS", "{reply:?}");
+    assert_eq!(reply["resCode"], "SUCCESS", "{reply:?}");
+    let sign = reply["sign"].as_str().expect("a signed reply");
+    let fields = fields_of(reply);
+    for rule in [Rule::Java, Rule::Php] {
+        assert_eq!(
+            merchant_sign(&fields, &["sign", "payParams"], rule),
+            sign,
+            "{rule:?}: {reply:?}"
+        );
+    }
+}
+
+/// `String.hashCode()` spread as `HashMap.hash` does.
+fn java_hash(key: &str) -> u32 {
+    let h = key.encode_utf16().fold(0u32, |h, unit| {
+        h.wrapping_mul(31).wrapping_add(u32::from(unit))
+    });
+    h ^ (h >> 16)
+}
+
+/// The order a `java.util.HashMap` filled with `keys` iterates them in: by bucket of the
+/// final table (16, doubled whenever it passes three quarters full), then as inserted.
+fn java_hashmap_order<'a>(keys: &[&'a str]) -> Vec<&'a str> {
+    let mut capacity = 16u32;
+    while keys.len() as u32 * 4 > capacity * 3 {
+        capacity *= 2;
+    }
+    let mut ordered: Vec<(u32, usize, &str)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (java_hash(k) & (capacity - 1), i, *k))
+        .collect();
+    ordered.sort();
+    ordered.into_iter().map(|(_, _, k)| k).collect()
+}
+
+#[test]
+fn the_java_hashmap_order_is_javas() {
+    // Printed by a JVM (OpenJDK): `new HashMap<>()`, put in this order, then `keySet()`.
+    let cases: [(&[&str], &[&str]); 3] = [
+        (
+            &["mchId", "payOrderId", "mchOrderNo", "executeNotify", "sign"],
+            &["payOrderId", "mchId", "mchOrderNo", "executeNotify", "sign"],
+        ),
+        (
+            &[
+                "mchId",
+                "appId",
+                "productId",
+                "mchOrderNo",
+                "currency",
+                "amount",
+                "clientIp",
+                "device",
+                "returnUrl",
+                "notifyUrl",
+                "subject",
+                "body",
+                "param1",
+                "param2",
+                "channelUserId",
+                "extra",
+                "sign",
+            ],
+            &[
+                "amount",
+                "mchId",
+                "productId",
+                "mchOrderNo",
+                "subject",
+                "sign",
+                "body",
+                "param1",
+                "param2",
+                "channelUserId",
+                "appId",
+                "clientIp",
+                "extra",
+                "notifyUrl",
+                "currency",
+                "returnUrl",
+                "device",
+            ],
+        ),
+        (
+            &[
+                "mchId",
+                "mchOrderNo",
+                "channelId",
+                "amount",
+                "currency",
+                "clientIp",
+                "device",
+                "subject",
+                "body",
+                "notifyUrl",
+                "param1",
+                "param2",
+                "extra",
+                "sign",
+            ],
+            &[
+                "amount",
+                "mchId",
+                "mchOrderNo",
+                "subject",
+                "sign",
+                "body",
+                "param1",
+                "param2",
+                "clientIp",
+                "extra",
+                "notifyUrl",
+                "currency",
+                "device",
+                "channelId",
+            ],
+        ),
+    ];
+    for (put, iterated) in cases {
+        assert_eq!(java_hashmap_order(put), iterated);
+    }
+}
+
+/// xxpay4pro's Java demo: a `HashMap`, signed by `SignUtil.getSign`, sent by `genUrlParams`
+/// (`k=v` joined by `&`, nothing encoded) as the raw POST body.
+fn java_demo_body(fields: &[(&str, &str)]) -> String {
+    let owned: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let sign = merchant_sign(&owned, &[], Rule::Java);
+    let mut keys: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+    keys.push("sign");
+    java_hashmap_order(&keys)
+        .into_iter()
+        .map(|k| {
+            let value = fields
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map_or(sign.as_str(), |(_, v)| *v);
+            format!("{k}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// xxpay4pro's PHP demo: an array signed by `paramArraySign` (`ksort`), `sign` appended, sent
+/// by `http_build_query` (URL-encoded, in the array's order) as the POST body.
+fn php_demo_body(fields: &[(&str, &str)]) -> String {
+    let owned: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let sign = merchant_sign(&owned, &[], Rule::Php);
+    let mut all = fields.to_vec();
+    all.push(("sign", &sign));
+    encode_form(&all)
+}
+
+async fn post_form(gw: &TestGateway, path: &str, body: String) -> Params {
+    as_object(
+        &gw.post_raw(path, "application/x-www-form-urlencoded", body)
+            .await,
+    )
+}
+
+/// The create_order fields of xxpay4pro's demos, in the order they put them.
+fn demo_create<'a>(
+    product_id: &'a str,
+    mch_order_no: &'a str,
+    notify_url: &'a str,
+    channel_user_id: &'a str,
+    extra: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("mchId", XXPAY_MCH_ID),
+        // The demo page's 应用ID box, left empty.
+        ("appId", ""),
+        ("productId", product_id),
+        ("mchOrderNo", mch_order_no),
+        ("currency", "cny"),
+        ("amount", "100"),
+        ("clientIp", "210.73.10.148"),
+        ("device", "ios10.3.1"),
+        ("returnUrl", "http://localhost:8080/return_page.html"),
+        ("notifyUrl", notify_url),
+        ("subject", "网络购物"),
+        ("body", "网络购物"),
+        ("param1", ""),
+        ("param2", ""),
+        ("channelUserId", channel_user_id),
+        ("extra", extra),
+    ]
+}
+
+#[tokio::test]
+async fn the_demos_query_without_app_id_and_get_a_reply_both_sorts_verify() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let created = gw
+        .xxpay
+        .create_order(&order("Q1", 8002, "http://merchant.example/n"))
+        .await
+        .unwrap();
+    let id = created.pay_order_id.unwrap();
+    // The Java demo's exact bytes: `payOrderId=&mchId=…&mchOrderNo=Q1&executeNotify=false&sign=…`.
+    let query = [
+        ("mchId", XXPAY_MCH_ID),
+        ("payOrderId", ""),
+        ("mchOrderNo", "Q1"),
+        ("executeNotify", "false"),
+    ];
+    let java = java_demo_body(&query);
+    assert!(java.starts_with("payOrderId=&mchId=20001222&mchOrderNo=Q1&executeNotify=false&sign="));
+    // The PHP demo's: `mchId=…&payOrderId=&mchOrderNo=Q1&executeNotify=false&sign=…`.
+    let php = php_demo_body(&query);
+    assert!(php.starts_with("mchId=20001222&payOrderId=&mchOrderNo=Q1&executeNotify=false&sign="));
+    for body in [java, php] {
+        let reply = post_form(&gw, "/api/pay/query_order", body).await;
+        assert_verifies_both_ways(&reply);
+        assert_eq!(reply["payOrderId"], id.as_str());
+        assert_eq!(reply["status"], 1);
+        assert_eq!(reply["appId"], XXPAY_APP_ID, "the merchant's app");
+    }
+    // appId, when sent, is still checked.
+    let mut wrong = query.to_vec();
+    wrong.push(("appId", "not-ours"));
+    let reply = post_form(&gw, "/api/pay/query_order", php_demo_body(&wrong)).await;
+    assert_eq!(reply["retCode"], "FAIL");
+    assert_eq!(reply["resCode"], "FAIL");
+    assert_eq!(reply["retMsg"], "应用不存在[appId=not-ours].");
+    let mut right = query.to_vec();
+    right.push(("appId", XXPAY_APP_ID));
+    assert_verifies_both_ways(&post_form(&gw, "/api/pay/query_order", php_demo_body(&right)).await);
+}
+
+#[tokio::test]
+async fn a_request_signed_in_phps_ksort_order_is_accepted() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    // A PHP merchant's create with names the two orders disagree on: ksort puts `Attach`
+    // before `amount` and `subOpenId` before `subject`; Java the other way round.
+    let mut fields = demo_create("8002", "K1", &merchant.url, "", "");
+    fields.push(("Attach", "床位费"));
+    fields.push(("subOpenId", "o-sub"));
+    let owned: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_ne!(
+        merchant_sign(&owned, &[], Rule::Php),
+        merchant_sign(&owned, &[], Rule::Java),
+        "the orders differ for this request"
+    );
+    let reply = post_form(&gw, "/api/pay/create_order", php_demo_body(&fields)).await;
+    assert_verifies_both_ways(&reply);
+    // The same request signed in the Java order is accepted too, and a wrong key in neither.
+    let reply = post_form(&gw, "/api/pay/create_order", {
+        let mut java = fields.clone();
+        java[3] = ("mchOrderNo", "K2");
+        java_demo_body(&java)
+    })
+    .await;
+    assert_verifies_both_ways(&reply);
+    let mut forged = php_demo_body(&fields);
+    forged = forged.replace("amount=100", "amount=1");
+    let reply = post_form(&gw, "/api/pay/create_order", forged).await;
+    assert_eq!(reply["retMsg"], "验证签名失败.");
+}
+
+#[tokio::test]
+async fn close_order_closes_an_unpaid_order_and_a_late_payment_is_refunded() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let id = gw
+        .xxpay
+        .create_order(&order("C1", 8002, &merchant.url))
+        .await
+        .unwrap()
+        .pay_order_id
+        .unwrap();
+    // xxpay4pro's Java demo: `payOrderId=&mchId=…&mchOrderNo=C1&sign=…`, no appId.
+    let close = [
+        ("mchId", XXPAY_MCH_ID),
+        ("payOrderId", ""),
+        ("mchOrderNo", "C1"),
+    ];
+    let body = java_demo_body(&close);
+    assert!(body.starts_with("payOrderId=&mchId=20001222&mchOrderNo=C1&sign="));
+    let reply = post_form(&gw, "/api/pay/close_order", body.clone()).await;
+    assert_verifies_both_ways(&reply);
+    assert_eq!(reply["payOrderId"], id.as_str());
+    assert_eq!(reply["mchOrderNo"], "C1");
+    assert_eq!(reply["status"], 5);
+    assert_eq!(reply["resultCode"], "SUCCESS");
+    // Closing a closed order again is not an error.
+    assert_verifies_both_ways(&post_form(&gw, "/api/pay/close_order", body).await);
+
+    let query = QueryOrderRequest {
+        pay_order_id: Some(id.clone()),
+        ..Default::default()
+    };
+    assert_eq!(gw.xxpay.query_order(&query).await.unwrap().status, Some(5));
+    // The payer pays anyway: the core takes it back; the merchant hears of no payment.
+    assert_eq!(gw.pay(&id, "success").await.status(), 200);
+    assert_eq!(gw.xxpay.query_order(&query).await.unwrap().status, Some(5));
+    assert_eq!(gw.deliver().await.attempts(), 0);
+    let refund = gw
+        .running
+        .operator
+        .gateway()
+        .automatic_refund_of(
+            &paymux_core::ids::MerchantId::new("demo"),
+            &paymux_core::ids::PlatformId::from_string(id),
+        )
+        .await
+        .unwrap()
+        .expect("an automatic refund");
+    assert_eq!(refund.amount.get(), 100);
+
+    // A paid order is not closed.
+    let paid = gw
+        .xxpay
+        .create_order(&order("C2", 8002, &merchant.url))
+        .await
+        .unwrap()
+        .pay_order_id
+        .unwrap();
+    assert_eq!(gw.pay(&paid, "success").await.status(), 200);
+    let by_id = [("mchId", XXPAY_MCH_ID), ("payOrderId", paid.as_str())];
+    let reply = post_form(&gw, "/api/pay/close_order", php_demo_body(&by_id)).await;
+    assert_eq!(reply["retCode"], "FAIL");
+    assert_eq!(reply["resCode"], "FAIL");
+    assert_eq!(reply["retMsg"], "订单已支付,不能关闭.");
+    let still = QueryOrderRequest {
+        pay_order_id: Some(paid),
+        ..Default::default()
+    };
+    assert_eq!(gw.xxpay.query_order(&still).await.unwrap().status, Some(2));
+
+    // Unknown orders, missing keys, a foreign appId.
+    let unknown = [("mchId", XXPAY_MCH_ID), ("mchOrderNo", "NOPE")];
+    let reply = post_form(&gw, "/api/pay/close_order", php_demo_body(&unknown)).await;
+    assert_eq!(reply["retMsg"], "支付订单不存在.");
+    let neither = [("mchId", XXPAY_MCH_ID), ("payOrderId", "")];
+    let reply = post_form(&gw, "/api/pay/close_order", php_demo_body(&neither)).await;
+    assert_eq!(reply["retMsg"], "请求参数[payOrderId或mchOrderNo]不能为空.");
+    let foreign = [
+        ("mchId", XXPAY_MCH_ID),
+        ("appId", "x"),
+        ("mchOrderNo", "C1"),
+    ];
+    let reply = post_form(&gw, "/api/pay/close_order", php_demo_body(&foreign)).await;
+    assert_eq!(reply["retMsg"], "应用不存在[appId=x].");
+
+    // The SDK closes too.
+    gw.xxpay
+        .create_order(&order("C3", 8003, &merchant.url))
+        .await
+        .unwrap();
+    let closed = gw
+        .xxpay
+        .close_order(&paymux_dialects::xxpay::wire::CloseOrderRequest {
+            mch_order_no: Some("C3".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(closed.status, Some(5));
+    assert_eq!(closed.res_code.as_deref(), Some("SUCCESS"));
+}
+
+#[tokio::test]
+async fn barcode_products_are_decided_by_the_payers_code_and_said_in_reply_and_query() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let query = |no: &str| QueryOrderRequest {
+        mch_order_no: Some(no.into()),
+        ..Default::default()
+    };
+    // 8020 from the PHP demo, a code ending in 1: paid at once.
+    let reply = post_form(
+        &gw,
+        "/api/pay/create_order",
+        php_demo_body(&demo_create(
+            "8020",
+            "B1",
+            &merchant.url,
+            "",
+            "134567890123456781",
+        )),
+    )
+    .await;
+    assert_verifies_both_ways(&reply);
+    assert_eq!(reply["orderStatus"], 2, "{reply:?}");
+    assert!(
+        !reply.contains_key("payParams"),
+        "nothing for the payer to open"
+    );
+    let queried = gw.xxpay.query_order(&query("B1")).await.unwrap();
+    assert_eq!(queried.status, Some(2));
+    assert_eq!(queried.product_id, Some(8020));
+    assert!(queried.channel_order_no.is_some() && queried.pay_succ_time.is_some());
+    // The notification, checked by both demos' handlers (their own field lists, `income`
+    // among them, their own sort; PHP compares with `!=`, Java with `equals`).
+    assert_eq!(gw.deliver().await.delivered, 1);
+    let n = &merchant.received()[0];
+    for (rule, list) in [
+        (
+            Rule::Php,
+            &[
+                "payOrderId",
+                "income",
+                "mchId",
+                "appId",
+                "productId",
+                "mchOrderNo",
+                "amount",
+                "status",
+                "channelOrderNo",
+                "channelAttach",
+                "param1",
+                "param2",
+                "paySuccTime",
+                "backType",
+            ][..],
+        ),
+        (
+            Rule::Java,
+            &[
+                "payOrderId",
+                "mchId",
+                "appId",
+                "productId",
+                "mchOrderNo",
+                "amount",
+                "status",
+                "channelOrderNo",
+                "channelAttach",
+                "param1",
+                "param2",
+                "paySuccTime",
+                "backType",
+                "income",
+            ][..],
+        ),
+    ] {
+        let picked: Vec<(String, String)> = list
+            .iter()
+            .filter_map(|name| Some((name.to_string(), n.field(name)?)))
+            .collect();
+        assert_eq!(
+            Some(merchant_sign(&picked, &[], rule)),
+            n.field("sign"),
+            "{rule:?}"
+        );
+    }
+    assert_eq!(n.field("productId").as_deref(), Some("8020"));
+
+    // 8021 from the Java demo, a code ending in 2: the payer confirms on the phone.
+    let reply = post_form(
+        &gw,
+        "/api/pay/create_order",
+        java_demo_body(&demo_create(
+            "8021",
+            "B2",
+            &merchant.url,
+            "",
+            "281234567890123452",
+        )),
+    )
+    .await;
+    assert_verifies_both_ways(&reply);
+    assert_eq!(reply["orderStatus"], 1, "{reply:?}");
+    assert_eq!(
+        gw.xxpay.query_order(&query("B2")).await.unwrap().status,
+        Some(1)
+    );
+    let id = reply["payOrderId"].as_str().unwrap();
+    assert_eq!(gw.pay(id, "success").await.status(), 200);
+    assert_eq!(
+        gw.xxpay.query_order(&query("B2")).await.unwrap().status,
+        Some(2)
+    );
+    // ...or by itself within 30 s.
+    let reply = post_form(
+        &gw,
+        "/api/pay/create_order",
+        java_demo_body(&demo_create(
+            "8021",
+            "B3",
+            &merchant.url,
+            "",
+            "281234567890123452",
+        )),
+    )
+    .await;
+    assert_eq!(reply["orderStatus"], 1);
+    gw.advance(30);
+    gw.poll_channels().await;
+    assert_eq!(
+        gw.xxpay.query_order(&query("B3")).await.unwrap().status,
+        Some(2)
+    );
+
+    // A code ending in 9: 余额不足, said in the reply and by the query.
+    let reply = post_form(
+        &gw,
+        "/api/pay/create_order",
+        php_demo_body(&demo_create(
+            "8020",
+            "B9",
+            &merchant.url,
+            "",
+            "134567890123456789",
+        )),
+    )
+    .await;
+    assert_eq!(reply["retCode"], "FAIL");
+    assert_eq!(reply["resCode"], "FAIL");
+    assert_eq!(reply["retMsg"], "支付渠道下单失败[余额不足].");
+    assert_eq!(
+        gw.xxpay.query_order(&query("B9")).await.unwrap().status,
+        Some(5)
+    );
+
+    // No code, or not a code: refused before anything is written.
+    let reply = post_form(
+        &gw,
+        "/api/pay/create_order",
+        php_demo_body(&demo_create("8020", "B0", &merchant.url, "", "")),
+    )
+    .await;
+    assert_eq!(reply["retMsg"], "请求参数[extra]不能为空.");
+    let reply = post_form(
+        &gw,
+        "/api/pay/create_order",
+        php_demo_body(&demo_create(
+            "8020",
+            "B0",
+            &merchant.url,
+            "",
+            "{\"authCode\":1}",
+        )),
+    )
+    .await;
+    assert_eq!(
+        reply["retMsg"],
+        "请求参数[extra]应为用户付款码(10至32位数字)."
+    );
+    let missing = gw.xxpay.query_order(&query("B0")).await.unwrap();
+    assert_eq!(missing.ret_msg.as_deref(), Some("支付订单不存在."));
+}
+
+#[tokio::test]
+async fn the_mini_program_product_needs_an_openid_and_gets_jsapi_pay_params() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let reply = post_form(
+        &gw,
+        "/api/pay/create_order",
+        java_demo_body(&demo_create("8023", "M0", &merchant.url, "", "")),
+    )
+    .await;
+    assert_eq!(reply["retMsg"], "请求参数[channelUserId]不能为空.");
+
+    let openid = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
+    let reply = post_form(
+        &gw,
+        "/api/pay/create_order",
+        java_demo_body(&demo_create("8023", "M1", &merchant.url, openid, "")),
+    )
+    .await;
+    assert_verifies_both_ways(&reply);
+    let id = reply["payOrderId"].as_str().unwrap().to_owned();
+    let params = reply["payParams"].as_object().unwrap();
+    assert_eq!(params["payUrl"], gw.cashier_url(&id).as_str());
+    // What `wx.requestPayment` / `getBrandWCPayRequest` takes, signed by WeChat's rule.
+    assert_eq!(params["appId"], XXPAY_APP_ID);
+    assert_eq!(params["package"], format!("prepay_id={id}").as_str());
+    assert_eq!(params["signType"], "MD5");
+    let signed: Vec<(String, String)> = ["appId", "timeStamp", "nonceStr", "package", "signType"]
+        .iter()
+        .map(|k| (k.to_string(), params[*k].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        params["paySign"].as_str().unwrap(),
+        merchant_sign(&signed, &[], Rule::Php)
+    );
+    let stamp: i64 = params["timeStamp"].as_str().unwrap().parse().unwrap();
+    let now_s = paymux_core::clock::Clock::now(&*gw.clock).0 / 1000;
+    assert!((stamp - now_s).abs() <= 1, "{stamp} vs {now_s}");
+    // 8004 (公众号) answers the same way.
+    let in_app = gw
+        .xxpay
+        .create_order(&order("M2", 8004, &merchant.url))
+        .await
+        .unwrap()
+        .pay_params
+        .unwrap();
+    assert!(in_app.pay_sign.is_some() && in_app.package.is_some());
+
+    let queried = gw
+        .xxpay
+        .query_order(&QueryOrderRequest {
+            mch_order_no: Some("M1".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(queried.product_id, Some(8023));
+    assert_eq!(queried.channel_user.as_deref(), Some(openid));
+    assert_eq!(gw.pay(&id, "success").await.status(), 200);
+    assert_eq!(gw.deliver().await.delivered, 1);
+}
+
+/// xxpay-master's client: a fastjson `JSONObject` (a `HashMap`), signed by `PayDigestUtil`,
+/// sent as `params=` + `toJSONString()`, not URL-encoded, as the POST body.
+fn xxpay_master_body(fields: &[(&str, Value)]) -> String {
+    let owned: Vec<(String, String)> = fields
+        .iter()
+        .filter_map(|(k, v)| Some((k.to_string(), text_of(v)?)))
+        .collect();
+    let sign = merchant_sign(&owned, &[], Rule::Java);
+    let mut keys: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+    keys.push("sign");
+    let mut object = Params::new();
+    for key in java_hashmap_order(&keys) {
+        let value = fields
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map_or(json!(sign), |(_, v)| v.clone());
+        object.insert(key.to_owned(), value);
+    }
+    format!("params={}", Value::Object(object))
+}
+
+fn xxpay_master_create(channel_id: &str, mch_order_no: i64, notify_url: &str) -> String {
+    xxpay_master_body(&[
+        ("mchId", json!(XXPAY_MCH_ID)),
+        ("mchOrderNo", json!(mch_order_no)),
+        ("channelId", json!(channel_id)),
+        ("amount", json!(1)),
+        ("currency", json!("cny")),
+        ("clientIp", json!("114.112.124.236")),
+        ("device", json!("WEB")),
+        ("subject", json!("XXPAY捐助商品G_0001")),
+        ("body", json!("XXPAY捐助商品G_0001")),
+        ("notifyUrl", json!(notify_url)),
+        ("param1", json!("")),
+        ("param2", json!("")),
+        (
+            "extra",
+            json!("{\"productId\":\"120989823\",\"openId\":\"o2RvowBf7sOVJf8kJksUEMceaDqo\"}"),
+        ),
+    ])
+}
+
+#[tokio::test]
+async fn xxpay_masters_channel_ids_create_orders_its_merchants_can_read() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let body = xxpay_master_create("WX_NATIVE", 1494774484058, &merchant.url);
+    assert!(
+        body.starts_with(
+            "params={\"amount\":1,\"mchId\":\"20001222\",\"mchOrderNo\":1494774484058,"
+        )
+    );
+    for (n, (channel, product)) in [
+        ("WX_NATIVE", 8002),
+        ("WX_JSAPI", 8004),
+        ("WX_APP", 8004),
+        ("WX_MWEB", 8003),
+        ("ALIPAY_MOBILE", 8008),
+        ("ALIPAY_PC", 8007),
+        ("ALIPAY_WAP", 8007),
+        ("ALIPAY_QR", 8006),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let no = 1494774484058 + n as i64;
+        let reply = post_form(
+            &gw,
+            "/api/pay/create_order",
+            xxpay_master_create(channel, no, &merchant.url),
+        )
+        .await;
+        // `"SUCCESS".equals(retCode) && "SUCCESS".equalsIgnoreCase(resCode)`, then
+        // `PayDigestUtil.getSign(retMap, resKey, "sign", "payParams").equals(sign)`.
+        assert_verifies_both_ways(&reply);
+        let id = reply["payOrderId"].as_str().unwrap().to_owned();
+        let cashier = gw.cashier_url(&id);
+        let params = &reply["payParams"];
+        match channel {
+            "WX_NATIVE" | "ALIPAY_QR" => assert_eq!(reply["codeUrl"], cashier.as_str()),
+            "WX_MWEB" => assert_eq!(reply["payUrl"], cashier.as_str()),
+            "ALIPAY_WAP" | "ALIPAY_PC" => {
+                // Written into the merchant's page, it sends the payer to the cashier.
+                let page = reply["payUrl"].as_str().unwrap();
+                assert!(page.starts_with("<form"), "{page}");
+                assert!(page.contains(&format!("action=\"{cashier}\"")), "{page}");
+                assert!(page.contains("document.forms[0].submit()"));
+                let opened = gw.http.get(format!("{cashier}?")).send().await.unwrap();
+                assert_eq!(opened.status(), 200);
+            }
+            // What its qrPay.ftl hands to `getBrandWCPayRequest`.
+            "WX_JSAPI" => {
+                for field in [
+                    "appId",
+                    "timeStamp",
+                    "nonceStr",
+                    "package",
+                    "signType",
+                    "paySign",
+                ] {
+                    assert!(params[field].is_string(), "{field}: {params}");
+                }
+            }
+            "WX_APP" => {
+                for field in [
+                    "appId",
+                    "partnerId",
+                    "prepayId",
+                    "packageValue",
+                    "timeStamp",
+                    "nonceStr",
+                    "sign",
+                ] {
+                    assert!(params[field].is_string(), "{field}: {params}");
+                }
+                assert_eq!(params["packageValue"], "Sign=WXPay");
+            }
+            _ => {}
+        }
+        assert!(
+            params["payUrl"].is_string(),
+            "the spec's payParams too: {reply:?}"
+        );
+
+        // Its query: `params={"payOrderId":…,"mchId":…,"mchOrderNo":…,"executeNotify":"true",…}`.
+        let queried = post_form(
+            &gw,
+            "/api/pay/query_order",
+            xxpay_master_body(&[
+                ("mchId", json!(XXPAY_MCH_ID)),
+                ("mchOrderNo", json!(no.to_string())),
+                ("payOrderId", json!(id)),
+                ("executeNotify", json!("true")),
+            ]),
+        )
+        .await;
+        assert_verifies_both_ways(&queried);
+        assert_eq!(queried["productId"], product, "{channel}");
+        assert_eq!(queried["channelId"], channel);
+        assert_eq!(queried["status"], 1);
+    }
+    let jsapi = gw
+        .xxpay
+        .query_order(&QueryOrderRequest {
+            mch_order_no: Some("1494774484059".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        jsapi.channel_user.as_deref(),
+        Some("o2RvowBf7sOVJf8kJksUEMceaDqo"),
+        "WX_JSAPI's openId, from its extra"
+    );
+
+    let unknown = post_form(
+        &gw,
+        "/api/pay/create_order",
+        xxpay_master_create("WX_BAR", 1, &merchant.url),
+    )
+    .await;
+    assert_eq!(unknown["retCode"], "FAIL");
+    assert_eq!(unknown["resCode"], "FAIL");
+    assert_eq!(unknown["retMsg"], "不支持的支付渠道类型[channelId=WX_BAR].");
+}
+
+#[tokio::test]
+async fn xxpay_masters_merchants_verify_the_notification_of_their_orders() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let reply = post_form(
+        &gw,
+        "/api/pay/create_order",
+        xxpay_master_create("ALIPAY_WAP", 1494774484058, &merchant.url),
+    )
+    .await;
+    let id = reply["payOrderId"].as_str().unwrap().to_owned();
+    assert_eq!(gw.pay(&id, "success").await.status(), 200);
+    assert_eq!(gw.deliver().await.delivered, 1);
+    let n = &merchant.received()[0];
+    // GoodsOrderController.payNotify: `request2payResponseMap` picks these names, then
+    // `PayDigestUtil.getSign(map, resKey, "sign")` must equal the received sign.
+    let list = [
+        "payOrderId",
+        "mchId",
+        "mchOrderNo",
+        "channelId",
+        "amount",
+        "currency",
+        "status",
+        "clientIp",
+        "device",
+        "subject",
+        "channelOrderNo",
+        "param1",
+        "param2",
+        "paySuccTime",
+        "backType",
+        "sign",
+    ];
+    let names: Vec<String> = n.fields().into_iter().map(|(k, _)| k).collect();
+    assert!(
+        names.iter().all(|name| list.contains(&name.as_str())),
+        "nothing its handler would leave out of its check: {names:?}"
+    );
+    let picked: Vec<(String, String)> = list
+        .iter()
+        .filter_map(|name| Some((name.to_string(), n.field(name)?)))
+        .collect();
+    assert_eq!(
+        Some(merchant_sign(&picked, &["sign"], Rule::Java)),
+        n.field("sign")
+    );
+    assert_eq!(
+        n.field("status").as_deref(),
+        Some("2"),
+        "its handler acts on 2"
+    );
+    assert_eq!(n.field("channelId").as_deref(), Some("ALIPAY_WAP"));
+    assert_eq!(n.field("mchOrderNo").as_deref(), Some("1494774484058"));
+    assert_eq!(n.field("amount").as_deref(), Some("1"));
+    assert_eq!(n.field("subject").as_deref(), Some("XXPAY捐助商品G_0001"));
 }
