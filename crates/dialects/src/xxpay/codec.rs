@@ -223,11 +223,7 @@ mod tests {
     }
 
     fn fixture(name: &str) -> String {
-        let path = format!("{}/src/xxpay/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{path}: {e}"))
-            .trim_end_matches('\n')
-            .to_owned()
+        crate::common::testdata::fixture("xxpay", name)
     }
 
     #[test]
