@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::card::{CardSource, CardStart, Confirmation, Phone};
 use crate::money::Fen;
 use crate::order::{Attempt, Order};
 use crate::refund::Refund;
@@ -101,6 +102,44 @@ pub trait Channel: Send + Sync {
     /// A refund the channel never received answers `Failed`; paymux then sends it again.
     async fn query_refund(&self, _order: &Order, _refund: &Refund, _now: Millis) -> ChannelOutcome {
         ChannelOutcome::unsupported("refund queries")
+    }
+
+    /// Starts a card payment (快捷): checks the card against its holder and sends the payer
+    /// a code to confirm with ([`Channel::confirm_payment`]).
+    async fn start_card_payment(
+        &self,
+        _order: &Order,
+        _attempt: &Attempt,
+        _card: CardSource<'_>,
+    ) -> CardStart {
+        CardStart {
+            outcome: ChannelOutcome::unsupported("card payments"),
+            action: PayAction::None,
+            code_ref: None,
+            card_token: None,
+        }
+    }
+
+    /// Sends the payer a new code for a card payment; answers its reference for the code.
+    async fn send_code(
+        &self,
+        _order: &Order,
+        _attempt: &Attempt,
+        _phone: &Phone,
+    ) -> Result<String, ChannelOutcome> {
+        Err(ChannelOutcome::unsupported("sending codes"))
+    }
+
+    /// The payer's code for a card payment, with the reference of the code sent.
+    async fn confirm_payment(
+        &self,
+        _order: &Order,
+        _attempt: &Attempt,
+        _code_ref: &str,
+        _code: &str,
+        _now: Millis,
+    ) -> Confirmation {
+        Confirmation::Outcome(ChannelOutcome::unsupported("confirming payments"))
     }
 }
 

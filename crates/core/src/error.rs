@@ -37,6 +37,24 @@ pub enum Error {
     /// Lost a race too many times in a row; the caller may retry.
     #[error("the record kept changing; try again")]
     Contention,
+    /// Card payments: not the code that was sent.
+    #[error("the confirmation code is wrong ({tries_left} tries left)")]
+    WrongCode { tries_left: i32 },
+    /// The code sent is too old or was tried too often: ask for a new one.
+    #[error("the confirmation code has expired; request a new one")]
+    CodeExpired,
+    #[error("no confirmation code was sent for this payment")]
+    NoCodeSent,
+    #[error("a code was sent less than a minute ago; try again in {wait_s} s")]
+    ResendTooSoon { wait_s: i64 },
+    #[error("card binding not found")]
+    BindingNotFound,
+    /// The payment that bound the card is not paid (yet).
+    #[error("the card binding is not effective: its first payment is not confirmed")]
+    BindingNotActive,
+    /// The command may not act on so recent an order; try again in `wait_s` seconds.
+    #[error("the order is too recent for this; try again in {wait_s} s")]
+    TooEarly { wait_s: i64 },
 }
 
 impl Error {

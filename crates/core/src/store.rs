@@ -4,7 +4,9 @@
 
 use async_trait::async_trait;
 
+use crate::card::CardStore;
 use crate::ids::{MerchantId, MerchantOrderNo, PlatformId, RefundNo, RefundRequestNo};
+use crate::listing::OrderListing;
 use crate::money::Fen;
 use crate::notification::{DeliveryRecord, Notification};
 use crate::order::{Attempt, AttemptStatus, Order, OrderStatus};
@@ -156,7 +158,7 @@ pub enum RefundOrderUpdate {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: CardStore + OrderListing + Send + Sync {
     /// Registers a starting gateway instance and leases it, until `until`, the lowest node
     /// number that no live instance holds (free, or its lease ended before `now`). Atomic:
     /// instances starting together get different numbers.

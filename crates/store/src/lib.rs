@@ -13,9 +13,11 @@
 //!   `postgres.rs`: sqlx's pool, a transaction per script. Either answers
 //!   `StoreError::Busy` at once when full, rather than queueing without bound.
 //! - `batch.rs`: new orders, inserted many per statement.
+//! - `cards.rs`: card bindings, SMS codes, pages of paid orders.
 //! - `rows.rs`: rows to domain records, for both engines.
 
 mod batch;
+mod cards;
 mod migrations;
 mod postgres;
 mod rows;

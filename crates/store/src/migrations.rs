@@ -12,6 +12,7 @@ const SQLITE: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/sqlite/0002_leases_outbox_secrets.sql"),
     ),
+    (4, include_str!("../migrations/sqlite/0004_cards.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -19,6 +20,7 @@ const POSTGRES: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/postgres/0002_leases_outbox_secrets.sql"),
     ),
+    (4, include_str!("../migrations/postgres/0004_cards.sql")),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS paymux_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";

@@ -233,7 +233,7 @@ const MAX_KEY_LEN: usize = 128;
 /// Whether `id` could name a stored row: platform ids are ASCII letters and digits. Any
 /// other (a NUL, which PostgreSQL cannot even compare while SQLite simply finds nothing)
 /// is answered "not found" without asking the database, the same on both backends.
-fn could_be_platform_id(id: &PlatformId) -> bool {
+pub(crate) fn could_be_platform_id(id: &PlatformId) -> bool {
     let id = id.as_str();
     !id.is_empty() && id.len() <= MAX_KEY_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
@@ -248,7 +248,7 @@ fn could_be_business_key(key: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-fn one<T>(mut rows: Vec<T>) -> Option<T> {
+pub(crate) fn one<T>(mut rows: Vec<T>) -> Option<T> {
     if rows.is_empty() {
         None
     } else {

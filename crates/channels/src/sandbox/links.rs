@@ -39,6 +39,18 @@ impl PayerLinks {
         hex::encode(&self.mac(order_id).finalize().into_bytes()[..TOKEN_BYTES])
     }
 
+    /// A MAC of `data` for another purpose than links (the sandbox's SMS codes, card
+    /// tokens), under the same key: every instance on the database derives the same.
+    pub(crate) fn derive(&self, purpose: &str, data: &str) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+        mac.update(b"paymux sandbox ");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(data.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
     /// Whether `token` is the order's (compared in constant time).
     pub fn verify(&self, order_id: &str, token: &str) -> bool {
         match hex::decode(token) {

@@ -9,6 +9,10 @@
 //!   with insufficient balance, anything else succeeds at once.
 //! - Refunds complete `refund_delay_s` seconds after the sandbox received them, so refund
 //!   queries see them pending first.
+//! - Card payments (快捷) send the payer a six-digit code ([`sms`]): written to the log and
+//!   readable at `GET /sandbox/sms?phone=…`; the right code pays. A phone number ending in
+//!   `0000` is not the card's (要素不匹配). Bound cards are charged by the token the sandbox
+//!   gave for the card, with a code sent to the phone the merchant names.
 //!
 //! Payments keep no state of their own here: every answer follows from the stored attempt
 //! and the time. Refunds are remembered as received, in memory, as a real channel remembers
@@ -16,11 +20,13 @@
 //! gateway sends its pending refunds again, as it would to a channel that lost them).
 
 mod links;
+pub mod sms;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use paymux_core::card::{CardSource, CardStart, Confirmation, Phone};
 use paymux_core::channel::{Channel, ChannelOutcome, PayAction, PaymentStart};
 use paymux_core::order::{Attempt, Order};
 use paymux_core::payway::{PayMethod, Wallet};
@@ -28,6 +34,7 @@ use paymux_core::refund::Refund;
 use paymux_core::time::{self, Millis};
 
 pub use links::PayerLinks;
+pub use sms::{SentSms, SmsInbox};
 
 /// What the sandbox's refund query answers for a refund it never received.
 const REFUND_NOT_FOUND: &str = "REFUND_NOT_FOUND";
@@ -44,6 +51,8 @@ pub struct SandboxChannel {
     refund_delay_s: i64,
     /// Refund id → when the sandbox received it.
     refunds: Mutex<HashMap<String, Millis>>,
+    /// The codes card payments sent, by phone.
+    sms: SmsInbox,
 }
 
 /// What the payer did at the cashier.
@@ -60,7 +69,13 @@ impl SandboxChannel {
             links,
             refund_delay_s,
             refunds: Mutex::new(HashMap::new()),
+            sms: SmsInbox::default(),
         }
+    }
+
+    /// The last code this process sent to a phone (the sandbox's `GET /sandbox/sms`).
+    pub fn sms_sent_to(&self, phone: &str) -> Option<SentSms> {
+        self.sms.latest(phone)
     }
 
     /// The cashier page of an order: the only way to it is this link.
@@ -237,6 +252,65 @@ impl Channel for SandboxChannel {
         }
         ChannelOutcome::Pending {
             check_after_s: Some(self.refund_delay_s.max(0) as u32),
+        }
+    }
+
+    async fn start_card_payment(
+        &self,
+        order: &Order,
+        attempt: &Attempt,
+        card: CardSource<'_>,
+    ) -> CardStart {
+        let (phone, card_token) = match card {
+            CardSource::Card(details) => (
+                &details.phone,
+                Some(sms::card_token(&self.links, details.number.expose())),
+            ),
+            CardSource::Bound { phone, .. } => (phone, None),
+        };
+        if phone.as_str().ends_with(sms::MISMATCH_PHONE_SUFFIX) {
+            return CardStart {
+                outcome: ChannelOutcome::Failed {
+                    code: "ELEMENTS_MISMATCH".into(),
+                    msg: "要素不匹配".into(),
+                },
+                action: PayAction::None,
+                code_ref: None,
+                card_token: None,
+            };
+        }
+        let code_ref = sms::send(&self.links, &self.sms, order, attempt, phone);
+        CardStart {
+            outcome: ChannelOutcome::Pending {
+                check_after_s: None,
+            },
+            action: PayAction::None,
+            code_ref: Some(code_ref),
+            card_token,
+        }
+    }
+
+    async fn send_code(
+        &self,
+        order: &Order,
+        attempt: &Attempt,
+        phone: &Phone,
+    ) -> Result<String, ChannelOutcome> {
+        Ok(sms::send(&self.links, &self.sms, order, attempt, phone))
+    }
+
+    async fn confirm_payment(
+        &self,
+        order: &Order,
+        attempt: &Attempt,
+        code_ref: &str,
+        code: &str,
+        now: Millis,
+    ) -> Confirmation {
+        if sms::same_code(&sms::code_of(&self.links, code_ref), code) {
+            Confirmation::Outcome(success(order, attempt, now))
+        } else {
+            Confirmation::WrongCode
         }
     }
 

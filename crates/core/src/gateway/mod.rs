@@ -9,16 +9,21 @@
 //!   the payer side of the sandbox (which reaches an order through its unguessable link), and
 //!   reads by platform id. It is never handed to a dialect.
 
+mod listing;
 mod operator;
 mod payments;
+mod quick;
 mod refunds;
+mod reverse;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use operator::Operator;
-pub use payments::{AMOUNT_MISMATCH, CreatedOrder, NewOrder};
+pub use payments::{AMOUNT_MISMATCH, CreatedOrder, FirstAnswer, NewOrder};
+pub use quick::CardOrder;
 pub use refunds::NewRefund;
+pub use reverse::Reversal;
 
 use crate::channel::{Channel, Channels};
 use crate::clock::Clock;

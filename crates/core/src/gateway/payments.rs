@@ -53,11 +53,43 @@ pub struct CreatedOrder {
     pub action: PayAction,
 }
 
+/// Whether the success of a new order's first answer is notified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstAnswer {
+    /// As every payment: the merchant's notify URL hears of it.
+    Notify,
+    /// Not notified: the merchant learns it from the reply to its request (mmsp's
+    /// micropay: a payment that succeeds at once is not pushed). A success that comes
+    /// later (the payer confirming) is notified as usual.
+    Silent,
+}
+
 impl Gateway {
     /// Creates an order and starts its first payment attempt at the default channel.
     /// The order is committed before the channel is asked, so a crash in between leaves
     /// an order that a query or the expirer will settle, never a lost payment.
     pub async fn create_order(&self, new: NewOrder) -> Result<CreatedOrder> {
+        self.create_order_with(new, FirstAnswer::Notify).await
+    }
+
+    /// [`Gateway::create_order`], saying whether an immediate success is notified.
+    pub async fn create_order_with(
+        &self,
+        new: NewOrder,
+        first: FirstAnswer,
+    ) -> Result<CreatedOrder> {
+        let (order, attempt, channel) = self.open_order(new).await?;
+        let start = channel.start_payment(&order, &attempt).await;
+        self.settle_first_answer(order, attempt, start.outcome, start.action, first)
+            .await
+    }
+
+    /// Checks a new order, builds it with its first attempt at the default channel and
+    /// commits both, before the channel is asked.
+    pub(super) async fn open_order(
+        &self,
+        new: NewOrder,
+    ) -> Result<(Order, Attempt, std::sync::Arc<dyn crate::channel::Channel>)> {
         if self.merchant(&new.merchant_id).is_none() {
             return Err(Error::invalid("merchant", "unknown merchant"));
         }
@@ -117,18 +149,29 @@ impl Gateway {
                 StoreError::DuplicateOrderNo => Error::DuplicateOrderNo,
                 other => other.into(),
             })?;
+        Ok((order, attempt, channel))
+    }
 
-        let start = channel.start_payment(&order, &attempt).await;
-        match start.outcome {
+    /// Records the channel's first answer about a new order's attempt.
+    pub(super) async fn settle_first_answer(
+        &self,
+        order: Order,
+        attempt: Attempt,
+        outcome: ChannelOutcome,
+        action: PayAction,
+        first: FirstAnswer,
+    ) -> Result<CreatedOrder> {
+        let notify = first == FirstAnswer::Notify;
+        match outcome {
             ChannelOutcome::Pending {
                 check_after_s: None,
             } => Ok(CreatedOrder {
                 order,
                 attempt,
-                action: start.action,
+                action,
             }),
             outcome => match self
-                .apply_attempt_outcome(&order.id, attempt.seq, outcome)
+                .apply_outcome(&order.id, attempt.seq, outcome, notify)
                 .await
             {
                 Ok(order) => {
@@ -139,7 +182,7 @@ impl Gateway {
                     Ok(CreatedOrder {
                         order,
                         attempt,
-                        action: start.action,
+                        action,
                     })
                 }
                 // The order is committed; only the channel's answer is not. Refusing now
@@ -161,7 +204,7 @@ impl Gateway {
                     Ok(CreatedOrder {
                         order,
                         attempt,
-                        action: start.action,
+                        action,
                     })
                 }
             },
@@ -197,6 +240,17 @@ impl Gateway {
         order_id: &PlatformId,
         seq: i32,
         outcome: ChannelOutcome,
+    ) -> Result<Order> {
+        self.apply_outcome(order_id, seq, outcome, true).await
+    }
+
+    /// [`Gateway::apply_attempt_outcome`]; `notify`: whether a success is notified.
+    pub(super) async fn apply_outcome(
+        &self,
+        order_id: &PlatformId,
+        seq: i32,
+        outcome: ChannelOutcome,
+        notify: bool,
     ) -> Result<Order> {
         for _ in 0..MAX_RACE_RETRIES {
             let order = self.order_by_id(order_id).await?;
@@ -243,14 +297,18 @@ impl Gateway {
                             )
                         }
                     } else {
-                        self.success_settlement(
+                        let mut settlement = self.success_settlement(
                             &order,
                             &attempt,
                             trade_no,
                             payer.as_deref(),
                             *at,
                             now,
-                        )
+                        );
+                        if !notify {
+                            settlement.notification = None;
+                        }
+                        settlement
                     }
                 }
                 ChannelOutcome::Closed => {

@@ -1,5 +1,6 @@
-//! The sandbox's payer side: the cashier page every QR code and pay URL opens, and the
-//! scripted payer (`POST /sandbox/orders/{id}/pay`). Mounted only with the sandbox channel.
+//! The sandbox's payer side: the cashier page every QR code and pay URL opens, the
+//! scripted payer (`POST /sandbox/orders/{id}/pay`), and the payer's phone
+//! (`GET /sandbox/sms?phone=…`: codes of card payments). Mounted only with the sandbox.
 //!
 //! The cashier is reached only through the link create_order returned,
 //! `/cashier/{order_id}/{token}`: a bare or wrong link is a 404, so nobody can look at,
@@ -9,6 +10,7 @@
 
 mod page;
 pub mod qr;
+mod sms;
 
 use std::sync::Arc;
 
@@ -56,6 +58,7 @@ pub fn router(state: CashierState) -> Router {
     Router::new()
         .nest("/cashier", cashier)
         .route("/sandbox/orders/{order_id}/pay", post(pay_from_script))
+        .route("/sandbox/sms", get(sms::latest_code))
         .with_state(state)
 }
 
