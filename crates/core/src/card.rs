@@ -85,7 +85,7 @@ fn luhn(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A mainland resident identity number (GB 11643-1999): 17 digits, a valid birth date and
@@ -327,6 +327,12 @@ pub trait CardStore: Send + Sync {
         &self,
         merchant: &MerchantId,
         id: &PlatformId,
+    ) -> Result<Option<CardBinding>, StoreError>;
+    /// The merchant's binding made by this payment, if there is one.
+    async fn binding_by_origin(
+        &self,
+        merchant: &MerchantId,
+        origin_order_id: &PlatformId,
     ) -> Result<Option<CardBinding>, StoreError>;
     /// Makes the bindings made by this payment effective.
     async fn activate_card_bindings(

@@ -115,6 +115,25 @@ impl CardStore for SqlStore {
         Ok(one(found))
     }
 
+    async fn binding_by_origin(
+        &self,
+        merchant: &MerchantId,
+        origin_order_id: &PlatformId,
+    ) -> Result<Option<CardBinding>, StoreError> {
+        if !could_be_platform_id(origin_order_id) {
+            return Ok(None);
+        }
+        let found = self
+            .engine
+            .read(
+                "SELECT * FROM card_bindings WHERE merchant_id = $1 AND origin_order_id = $2",
+                vec![v(merchant.as_str()), v(origin_order_id.as_str())],
+                binding,
+            )
+            .await?;
+        Ok(one(found))
+    }
+
     async fn activate_card_bindings(
         &self,
         origin_order_id: &PlatformId,

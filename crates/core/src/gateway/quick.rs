@@ -85,6 +85,15 @@ impl Gateway {
             .ok_or(Error::BindingNotFound)
     }
 
+    /// The binding the merchant's payment made (its BIND_ID), if it made one.
+    pub async fn binding_made_by(
+        &self,
+        merchant: &MerchantId,
+        order_id: &PlatformId,
+    ) -> Result<Option<CardBinding>> {
+        Ok(self.store().binding_by_origin(merchant, order_id).await?)
+    }
+
     /// A binding is effective once the payment that made it is paid.
     async fn effective(&self, binding: &CardBinding) -> Result<()> {
         if binding.active_at.is_some() {

@@ -17,7 +17,7 @@ pub enum Reversal {
     /// The order was not paid: it is closed (a payment arriving later is refunded).
     Closed(Order),
     /// The order was paid: its whole amount is being refunded.
-    Refunded { order: Order, refund: Refund },
+    Refunded { order: Order, refund: Box<Refund> },
 }
 
 impl Gateway {
@@ -69,7 +69,7 @@ impl Gateway {
             .await?;
         Ok(Reversal::Refunded {
             order: self.order_by_id(&order.id).await?,
-            refund,
+            refund: Box::new(refund),
         })
     }
 }

@@ -1,0 +1,298 @@
+//! mmsp (specs/mmsp.txt, MMSP开放平台): the 扫码 (scan), 快捷支付 (quick) and 网关支付
+//! (gateway) parts. 代付 (payouts, RSA) is a later issue.
+//!
+//! Frames (`codec.rs`): a JSON object with the header CommandID, SeqID, NodeType, NodeID,
+//! Version, AGENTNO, MERNO, TERMNO (Attach and Extends pass unread), the Body and its Sign.
+//! Signing: MD5 upper-case over PHP's `json_encode` of the Body sorted A–Z (unicode kept,
+//! `/` escaped), `&key=` and the key. DESIGN.md's worked example (also
+//! `testdata/scan_2306.*`):
+//!
+//! ```
+//! use paymux_dialects::mmsp::codec;
+//!
+//! let frame = codec::decode(r#"{"CommandID":2306,"MERNO":"001440353999853","Body":{
+//!     "TRADETYPE":"1","AMT":"1","MERORDERID":"711245","RANDSTR":"8236451970",
+//!     "GOODSNAME":"测试商品","NOTIFY_URL":"http://123.58.32.141:20046/online_notify.php",
+//!     "CUR":"CNY"}}"#.as_bytes()).unwrap();
+//! assert_eq!(
+//!     codec::string_to_sign(&frame.body),
+//!     r#"{"AMT":"1","CUR":"CNY","GOODSNAME":"测试商品","MERORDERID":"711245","NOTIFY_URL":"http:\/\/123.58.32.141:20046\/online_notify.php","RANDSTR":"8236451970","TRADETYPE":"1"}"#
+//! );
+//! assert_eq!(
+//!     codec::sign_body(&frame.body, "ea21842eea24e448b991b1cb0a0294cf"),
+//!     "561138460160C42C21CE94FD9AB582E0"
+//! );
+//! ```
+//!
+//! Paths (the spec gives none): `/mmsp/scan`, `/mmsp/quick`, `/mmsp/gateway` (the gateway's
+//! 2322 also as the form field `web_api`), `/mmsp/gateway/return/…` (the front-page
+//! return), `/payopenplath5/wxh5pay` (§10.1, the spec's path), `/mmsp/openid` (§10.2).
+//!
+//! Choices where the spec is silent, garbled or contradicts itself:
+//! - Replies: CommandID = request + 0x8000 (QQ micropay 776 and 2326 both answer 35094, as
+//!   tabled); RetCode 1, ErrorMsg `""`, the request's SeqID, NodeType and NodeID echoed,
+//!   Version 1.0.0, AGENTNO/MERNO/TERMNO echoed, the Body signed with the key the request
+//!   was signed with. paymux writes `ErrorMsg`; its client reads `ErrMsg` too, and takes a
+//!   positive CommandID with RetCode 0 (one of the spec's success examples) when its Body
+//!   verifies.
+//! - The unified negative reply (CommandID 32768, RetCode 0, `ErrorMsg` `[-NNNN] text`,
+//!   Body and Sign `""`, unsigned) answers what cannot be served: -1001 not a frame (not
+//!   JSON, no CommandID, a Body that is not an object, an unknown path), -1002 a CommandID
+//!   the path does not serve, -1003 unknown MERNO, -1004 wrong TERMNO, -1005 an AGENTNO
+//!   that is not the merchant's agent, -1006 a missing or wrong Sign, -1007 a missing
+//!   field, -1008 a malformed field (or an object/array/boolean where a string belongs),
+//!   -1009 暂未开通, -2001 a MERORDERID the merchant already used, -2002 没有该订单 (the
+//!   spec's), -2003 no such refund, -2004 no such BIND_ID, -3005 交易金额不符 (the spec's;
+//!   779's AMT is not 780's), -9998 busy, -9999 internal error.
+//! - What a served order cannot do is a signed reply with STATUS 2 (0 for a batch without
+//!   data) and ERR_CODE/ERR_CODE_MSG (scan) or ERRCODE/ERRMSG (quick, gateway): the spec's
+//!   AA 用户支付中 and D4 订单已关闭 / 要素不匹配, and paymux's 3001 订单已支付, 3002 too early
+//!   to cancel, 3003 refund exceeds the refundable amount, 3004 not paid, 3006 refund
+//!   number used for another refund, 3007 wrong code, 3008 code expired (or tried 5
+//!   times), 3009 a code was sent less than 60 s ago, 3010 the binding's first payment is
+//!   not confirmed, 3011 refund failed, 3012 no data, 3013 the channel refused.
+//! - Numbers arrive as JSON numbers or strings; the Body as an object or a string holding
+//!   one. The signature is checked over the Body as received, with its own types. MERNO
+//!   is also read from the spec's typos MERNNO, MERN0 and MEORDERID. AGENTNO and TERMNO
+//!   lengths are not enforced. An AGENTNO selects the merchant's `agent_md5_key` (config
+//!   `agent_no`), which must then have signed; notifications are signed with the agent's
+//!   key when the merchant has one.
+//! - mmsp has no timestamp; replays change nothing: creates meet their MERORDERID, refunds
+//!   their REFUND_MERORDERID, confirmations an order already paid.
+//!
+//! Scan (§5–§10):
+//! - 2306 TRADETYPE 1 native (QR), 2 公众号 (OPENID required; IS_MINIPG=1 a mini-program,
+//!   which needs SUP_APPID; IS_MINIPG with TRADETYPE 1 is refused); 2308 TRADETYPE 2 needs
+//!   ALIPAY_USER_ID or ALIPAY_ACCOUNT; 2325 QQ; 1027, 1025, 1031 TRADETYPE 1 only; 2321 and
+//!   1030 H5 (2321 needs JUMP_URL, the payer's way back). URL is the sandbox cashier link;
+//!   with IS_RAW=1 a 公众号/服务窗/mini-program order gets PAY_INFO instead (WeChat's JSAPI
+//!   fields, paySign by WeChat's MD5 rule with the merchant's key; Alipay `tradeNO`, QQ
+//!   `tokenId`). TIME_END `yyyy-mm-dd hh24:mi:ss` (or 14 digits), default 5 minutes. ISTO,
+//!   LIMIT_PAY, IS_RAW (1 or 2), OPENID, SUP_APPID, ALIPAY_* are kept with the order (ISTO
+//!   for settlement). CUR must be CNY.
+//! - 1026 (Alipay static code) answers -1009 暂未开通: it needs fixed payment codes in the
+//!   core, which come next.
+//! - Micropay (2307, 2309, 776/2326): CODE 10–32 digits, decided by the channel (the
+//!   sandbox by the last digit). STATUS 1 paid, 3 + AA while the payer confirms, 2 with the
+//!   channel's code and reason. A micropay paid at once is answered, not pushed (the core
+//!   is told so at create, where it knows the payment was immediate); one paid later is
+//!   pushed.
+//! - 2310 STATUS: 1 paid (refunds since or not), 3 + AA unpaid, 2 + D4 closed (订单已关闭),
+//!   expired (订单已过期) or failed (the reason). TRADETYPE 1 WeChat, 2 Alipay, 3 QQ, and
+//!   paymux's 4 UnionPay, 5 JD, 6 bank. TRADETIME and PAYTIME `YYYY-MM-DD HH:mm:ss`.
+//! - 2311 (撤销) reverses: an unpaid order is closed, a paid one refunded in full (the
+//!   refund's number is the ORDERNO; asking again answers the same). Not within 15 s of the
+//!   order (§10.4): STATUS 2, 3002. 2314 (关闭) closes an unpaid order; a paid one is
+//!   STATUS 2, 3001.
+//! - 2312: REFUND_MERORDERID required, the refund's number and idempotency key (the same
+//!   number with the same amount answers the same refund). STATUS 1 受理成功 (under way or
+//!   done), 2 refused or failed. 2313 by REFUND_ORDERNO or REFUND_MERORDERID, the same.
+//! - Orders by ORDERNO or MERORDERID, ORDERNO first when both are sent.
+//!
+//! Quick (§5):
+//! - 771: card number (Luhn), ID number (GB 11643 check character and birth date) and
+//!   phone that cannot be right are 要素不匹配 (RetCode 1, STATUS 2, ERRCODE D4), as is the
+//!   bank's refusal (the sandbox: a phone ending 0000); no order is made for the former.
+//!   EXPDATE (MMYY) and CVN2 are read only for CARDTYPE 2. STATUS 0 下单成功待支付: the payer
+//!   has a code. CARDNO is always masked (622848*********0018): paymux keeps no card or
+//!   ID number. With USER_ID, the reply's BIND_ID names the card bound to that user; it is
+//!   effective once this payment is paid.
+//! - 772 confirms with the code (STATUS 1; a payment already confirmed answers 1 again);
+//!   778 sends a new code at most once every 60 s; codes are good for 5 minutes and void
+//!   after 5 wrong tries.
+//! - 773 STATUS 0 待支付, 1 成功, 2 失败/关闭, 3 已退款 (the spec's 5.7 example sends 775
+//!   for it: a 775 with MERORDERID and no BIND_ID is answered as 773, CommandID 33541).
+//! - 777/782: START_DATE and END_DATE of 8 (a day), 10 (an hour) or 14 digits (a second),
+//!   both included, START_DATE within 3 months; PERPAGE default 10, at most 1000; PAGE
+//!   default 1; paid orders of the part only, by payment time. STATUS 0 + 3012 when the
+//!   page is empty.
+//! - 780 (MERORDERID, BIND_ID, USER_ID, PHONENO, AMT) makes the order on the bound card and
+//!   sends the code to PHONENO; 779 (the same MERORDERID, BIND_ID, USER_ID, AMT) confirms it
+//!   with MSG_CODE and names NOTIFY_URL.
+//! - 783: JUMP_URL required; PAY_URL is the sandbox page, TRADE_MODE 2 adds HTML (a form
+//!   that takes the payer there).
+//! - 774, 775 (解绑), 776 (绑卡查询), 781: -1009 暂未开通, as the spec marks them. 5.10
+//!   (refunds of quick payments) is 暂未实现 in the spec.
+//!
+//! Gateway (网关):
+//! - 2322 answers with the sandbox bank page of PAY_CHANNEL (§8.1.1; an unknown code is
+//!   -1008), which leads to the cashier. JUMP_URL receives the front-page return (§5.5):
+//!   a GET with the order's fields in the query, not proof of payment (unsigned, as the
+//!   spec lists no Sign). 2323 answers 35091 (the table; one example shows 35104).
+//!
+//! Notifications: see `notify.rs`.
+
+pub mod cli;
+pub mod client;
+pub mod codec;
+pub mod convert;
+pub mod error;
+pub mod notify;
+pub mod pages;
+pub mod routes;
+pub mod wire;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::response::Response;
+use paymux_core::dialect::DialectTag;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
+
+pub use client::MmspClient;
+pub use notify::MmspNotifications;
+pub use routes::{MmspState, Part, router};
+
+use crate::common::ClientFailure;
+use crate::common::merchants::{Credentials, MerchantTable, Merchants, Registered, parse_table};
+use crate::dialect::{ClientTarget, Dialect, Mount, Mounted, Schedule};
+
+pub const NAME: &str = "mmsp";
+pub const TAG: DialectTag = DialectTag::new(NAME);
+
+pub const SCHEDULE_QUICK: &str = "mmsp_quick";
+pub const SCHEDULE_GATEWAY: &str = "mmsp_gateway";
+pub const SCHEDULE_SCAN: &str = "mmsp_scan";
+
+/// `[merchant.mmsp]` in the config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MmspCredentials {
+    pub merno: String,
+    pub termno: String,
+    pub md5_key: SecretString,
+    /// AGENTNO: when set, its key signs instead of `md5_key` (the spec: the agent's key first).
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub agent_no: Option<String>,
+    #[serde(default)]
+    pub agent_md5_key: Option<SecretString>,
+    /// For payouts (a later issue): kept, not used yet.
+    #[serde(default)]
+    pub rsa_public_key: Option<String>,
+}
+
+fn empty_is_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.trim().is_empty()))
+}
+
+impl Credentials for MmspCredentials {
+    const WIRE_ID: &'static str = "merno";
+    fn wire_id(&self) -> String {
+        self.merno.clone()
+    }
+    fn secrets(&self) -> Vec<(&'static str, &SecretString)> {
+        let mut secrets = vec![("md5_key", &self.md5_key)];
+        if self.agent_no.is_some()
+            && let Some(key) = &self.agent_md5_key
+        {
+            secrets.push(("agent_md5_key", key));
+        }
+        secrets
+    }
+}
+
+pub type MmspMerchants = Merchants<MmspCredentials>;
+pub type MmspMerchant = Registered<MmspCredentials>;
+
+/// Reads the merchants; an `agent_no` without its key is refused by name.
+fn load(tables: &[MerchantTable]) -> Result<MmspMerchants, String> {
+    for t in tables {
+        let c: MmspCredentials = parse_table(NAME, &t.merchant, &t.table)?;
+        if c.agent_no.is_some() && c.agent_md5_key.is_none() {
+            return Err(format!(
+                "merchant {}: [merchant.mmsp] agent_no is set but agent_md5_key is not",
+                t.merchant
+            ));
+        }
+    }
+    MmspMerchants::from_tables(NAME, tables)
+}
+
+/// The mmsp dialect.
+pub struct Mmsp;
+
+#[async_trait]
+impl Dialect for Mmsp {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "mmsp (MMSP开放平台): scan pay, micropay, quick pay (SMS), gateway pay, queries, refunds"
+    }
+
+    fn schedules(&self) -> &'static [Schedule] {
+        &[
+            Schedule {
+                name: SCHEDULE_QUICK,
+                delays_s: &[1, 5, 10, 30, 90, 180, 300],
+            },
+            Schedule {
+                name: SCHEDULE_GATEWAY,
+                delays_s: &[1, 5, 10, 30, 90, 180, 300],
+            },
+            Schedule {
+                name: SCHEDULE_SCAN,
+                delays_s: &[15, 15, 30, 180, 1800, 1800, 1800, 1800, 1800, 3600],
+            },
+        ]
+    }
+
+    fn check(&self, merchants: &[MerchantTable]) -> Result<(), String> {
+        load(merchants).map(drop)
+    }
+
+    fn mount(&self, merchants: &[MerchantTable], mount: &Mount) -> Result<Mounted, String> {
+        let merchants = Arc::new(load(merchants)?);
+        Ok(Mounted {
+            router: router(MmspState {
+                gateway: mount.gateway.clone(),
+                merchants: merchants.clone(),
+                public_url: mount.public_url.clone(),
+            }),
+            notifications: Some(Arc::new(MmspNotifications { merchants })),
+        })
+    }
+
+    fn busy(&self) -> Response {
+        routes::negative(None, &error::MmspError::Busy)
+    }
+
+    fn demo_table(&self, random_hex: &mut dyn FnMut(usize) -> String) -> String {
+        format!(
+            "merno = \"001440353999853\"\ntermno = \"84970001\"\nmd5_key = \"{}\"\n",
+            random_hex(16)
+        )
+    }
+
+    fn describe(&self, merchant: &MerchantTable, _public_url: &str, client: &str) -> Vec<String> {
+        let Ok(m) = parse_table::<MmspCredentials>(NAME, &merchant.merchant, &merchant.table)
+        else {
+            return Vec::new();
+        };
+        vec![
+            format!(
+                "mmsp     MERNO={} TERMNO={} md5_key={}",
+                m.merno,
+                m.termno,
+                m.md5_key.expose_secret()
+            ),
+            format!("  try:   {client} mmsp scan --product wechat --amt 1"),
+        ]
+    }
+
+    fn client_command(&self) -> clap::Command {
+        use clap::Subcommand;
+        cli::Operation::augment_subcommands(clap::Command::new(NAME).about(self.about()))
+            .subcommand_required(true)
+    }
+
+    async fn run_client(
+        &self,
+        operation: &clap::ArgMatches,
+        target: ClientTarget,
+    ) -> Result<(), ClientFailure> {
+        cli::run(operation, target).await
+    }
+}
