@@ -20,6 +20,10 @@ pub const XXPAY_KEY: &str = "EXAMPLEKEY123";
 pub const UPP_ISV_ID: i64 = 20000;
 pub const UPP_PARTNER_ID: i64 = 12345;
 pub const UPP_KEY: &str = "abc123";
+/// The spec's test merchant (mmsp §7.2, §7.3).
+pub const MMSP_MERNO: &str = "001440353999853";
+pub const MMSP_TERMNO: &str = "84970001";
+pub const MMSP_KEY: &str = "ea21842eea24e448b991b1cb0a0294cf";
 
 /// A second merchant, for tests of what one merchant may do to another's records.
 pub const OTHER_MERCHANT_ID: &str = "other";
@@ -93,6 +97,11 @@ key = "{XXPAY_KEY}"
 isv_id = {UPP_ISV_ID}
 partner_id = {UPP_PARTNER_ID}
 key = "{UPP_KEY}"
+
+[merchant.mmsp]
+merno = "{MMSP_MERNO}"
+termno = "{MMSP_TERMNO}"
+md5_key = "{MMSP_KEY}"
 "#
     )
 }

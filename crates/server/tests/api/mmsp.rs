@@ -1,0 +1,1765 @@
+//! mmsp over HTTP with the mmsp client and with raw frames: every CommandID of the scan,
+//! quick and gateway parts, the quick-pay SMS flow with the sandbox's phone, bound cards,
+//! the gateway's form post through the bank page to the notification and the front-page
+//! return, micropay, refunds, cancel and close, batch paging, and the unsigned negative
+//! reply for whatever cannot be served.
+
+use paymux_dialects::mmsp::MmspClient;
+use paymux_dialects::mmsp::client::{GatewayAnswer, Reply};
+use paymux_dialects::mmsp::codec;
+use paymux_dialects::mmsp::routes::Part;
+use paymux_dialects::mmsp::wire::{
+    BatchQuery, GatewayRequest, OrderRef, Params, QuickRequest, RefundRef, ScanOrder, command,
+};
+use paymux_server::config::Config;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Backend, MMSP_KEY, MMSP_MERNO, MMSP_TERMNO, Receiver, TestGateway, config_text,
+};
+
+const CARD: &str = "6228480402564890018";
+const ID_NO: &str = "23210219820916601X";
+const PHONE: &str = "18826570890";
+
+fn mmsp(gw: &TestGateway) -> MmspClient {
+    MmspClient::new(
+        &gw.url,
+        MMSP_MERNO,
+        MMSP_TERMNO,
+        SecretString::from(MMSP_KEY),
+    )
+    .expect("client")
+}
+
+fn s(text: &str) -> Option<String> {
+    Some(text.to_owned())
+}
+
+fn scan_order(no: &str, amt: &str, notify: &str) -> ScanOrder {
+    ScanOrder {
+        trade_type: s("1"),
+        amt: s(amt),
+        cur: s("CNY"),
+        merorderid: s(no),
+        randstr: s("8236451970"),
+        goodsname: s("测试商品"),
+        notify_url: s(notify),
+        ..ScanOrder::default()
+    }
+}
+
+fn micropay(no: &str, code: &str, notify: &str) -> ScanOrder {
+    ScanOrder {
+        trade_type: None,
+        code: s(code),
+        ..scan_order(no, "100", notify)
+    }
+}
+
+fn by_no(no: &str) -> OrderRef {
+    OrderRef {
+        merorderid: s(no),
+        randstr: s("r"),
+        ..OrderRef::default()
+    }
+}
+
+fn quick_pay(no: &str, notify: &str) -> QuickRequest {
+    QuickRequest {
+        merorderid: s(no),
+        cardno: s(CARD),
+        amt: s("1234"),
+        cardtype: s("1"),
+        name: s("张安"),
+        id_no: s(ID_NO),
+        phoneno: s(PHONE),
+        randstr: s("123456"),
+        notify_url: s(notify),
+        ..QuickRequest::default()
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    paymux_dialects::common::encode_form(pairs)
+}
+
+fn field(reply: &Reply, name: &str) -> String {
+    reply.field(name).unwrap_or_default()
+}
+
+#[track_caller]
+fn assert_positive(reply: &Reply, command_id: i64) {
+    assert!(!reply.is_negative(), "{:?}", reply.frame);
+    assert_eq!(reply.command_id(), command_id, "{:?}", reply.frame);
+    assert_eq!(reply.frame["RetCode"], json!(1));
+}
+
+#[track_caller]
+fn assert_negative(reply: &Reply, code: &str) {
+    assert!(reply.is_negative(), "{:?}", reply.frame);
+    assert_eq!(reply.frame["RetCode"], json!(0));
+    assert_eq!(reply.frame["Body"], json!(""));
+    assert_eq!(reply.frame["Sign"], json!(""));
+    assert!(
+        reply.error_msg().starts_with(&format!("[-{code}] ")),
+        "{}",
+        reply.error_msg()
+    );
+}
+
+/// The last code the sandbox sent to a phone.
+async fn sms_code(gw: &TestGateway, phone: &str) -> String {
+    let answer: Value = gw
+        .http
+        .get(format!("{}/sandbox/sms?phone={phone}", gw.url))
+        .send()
+        .await
+        .expect("sandbox sms")
+        .text()
+        .await
+        .map(|t| serde_json::from_str(&t).expect("json"))
+        .expect("body");
+    answer["code"].as_str().expect("a code").to_owned()
+}
+
+/// The frames a merchant endpoint received, each verified with the merchant's key.
+fn notifications(gw: &TestGateway, merchant: &Receiver) -> Vec<Reply> {
+    merchant
+        .received()
+        .iter()
+        .map(|r| {
+            assert!(
+                r.content_type
+                    .as_deref()
+                    .unwrap_or("")
+                    .starts_with("application/json"),
+                "{r:?}"
+            );
+            mmsp(gw)
+                .verify_notification(&r.body)
+                .expect("a notification signed with the merchant's key")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_worked_example_sent_as_raw_bytes_gets_a_signed_cashier_link() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let request = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../dialects/src/mmsp/testdata/scan_2306.request.json"
+    ))
+    .unwrap();
+    let text = gw.post_raw("/mmsp/scan", "application/json", request).await;
+    let reply: Params = serde_json::from_str(&text).unwrap();
+    assert_eq!(reply["CommandID"], json!(35074));
+    assert_eq!(reply["SeqID"], json!(1), "echoed with its type");
+    assert_eq!(reply["NodeID"], json!("openapi"));
+    assert_eq!(reply["RetCode"], json!(1));
+    assert_eq!(reply["ErrorMsg"], json!(""));
+    assert_eq!(reply["MERNO"], json!(MMSP_MERNO));
+    assert_eq!(reply["TERMNO"], json!(MMSP_TERMNO));
+    let body = reply["Body"].as_object().unwrap();
+    assert!(codec::verify(
+        body,
+        reply["Sign"].as_str().unwrap(),
+        MMSP_KEY
+    ));
+    assert_eq!(body["STATUS"], json!("1"));
+    assert_eq!(body["TRADETYPE"], json!("1"));
+    assert_eq!(body["MERORDERID"], json!("711245"));
+    let orderno = body["ORDERNO"].as_str().unwrap();
+    assert_eq!(body["URL"], json!(gw.cashier_url(orderno)));
+    // The payer's link opens the cashier.
+    let page = gw.http.get(gw.cashier_url(orderno)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("测试商品"));
+}
+
+#[tokio::test]
+async fn every_scan_product_is_paid_at_the_cashier_queried_and_pushed() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let client = mmsp(&gw);
+    let products: Vec<(i64, ScanOrder, &str)> = vec![
+        (
+            command::WECHAT_NATIVE,
+            scan_order("W1", "1", &merchant.url),
+            "1",
+        ),
+        (
+            command::WECHAT_NATIVE,
+            ScanOrder {
+                trade_type: s("2"),
+                openid: s("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"),
+                ..scan_order("W2", "2", &merchant.url)
+            },
+            "1",
+        ),
+        (
+            command::WECHAT_NATIVE,
+            ScanOrder {
+                trade_type: s("2"),
+                openid: s("o1"),
+                is_minipg: s("1"),
+                sup_appid: s("wxmini"),
+                ..scan_order("W3", "3", &merchant.url)
+            },
+            "1",
+        ),
+        (
+            command::WECHAT_H5,
+            ScanOrder {
+                trade_type: None,
+                jump_url: s("https://shop.example.com/back"),
+                ..scan_order("W4", "4", &merchant.url)
+            },
+            "1",
+        ),
+        (
+            command::ALIPAY_NATIVE,
+            scan_order("A1", "5", &merchant.url),
+            "2",
+        ),
+        (
+            command::ALIPAY_NATIVE,
+            ScanOrder {
+                trade_type: s("2"),
+                alipay_user_id: s("2088102177846880"),
+                ..scan_order("A2", "6", &merchant.url)
+            },
+            "2",
+        ),
+        (
+            command::ALIPAY_DYNAMIC,
+            scan_order("A3", "7", &merchant.url),
+            "2",
+        ),
+        (
+            command::ALIPAY_H5,
+            ScanOrder {
+                trade_type: None,
+                ..scan_order("A4", "8", &merchant.url)
+            },
+            "2",
+        ),
+        (
+            command::QQ_NATIVE,
+            scan_order("Q1", "9", &merchant.url),
+            "3",
+        ),
+        (
+            command::UNIONPAY_NATIVE,
+            scan_order("U1", "10", &merchant.url),
+            "4",
+        ),
+        (
+            command::JD_NATIVE,
+            scan_order("J1", "11", &merchant.url),
+            "5",
+        ),
+    ];
+    for (cmd, order, wallet_type) in &products {
+        let no = order.merorderid.clone().unwrap();
+        let reply = client.scan_order(*cmd, order).await.unwrap();
+        assert_positive(&reply, cmd + 0x8000);
+        assert_eq!(field(&reply, "STATUS"), "1", "{no}: {:?}", reply.body);
+        assert_eq!(field(&reply, "MERORDERID"), no);
+        assert_eq!(reply.field("TRADETYPE"), order.trade_type, "{no}");
+        let orderno = field(&reply, "ORDERNO");
+        assert_eq!(field(&reply, "URL"), gw.cashier_url(&orderno), "{no}");
+        assert!(reply.field("PAY_INFO").is_none());
+
+        let waiting = client.query(&by_no(&no)).await.unwrap();
+        assert_positive(&waiting, 35078);
+        assert_eq!(field(&waiting, "STATUS"), "3");
+        assert_eq!(field(&waiting, "ERR_CODE"), "AA");
+        assert_eq!(field(&waiting, "PAYTIME"), "");
+        assert_eq!(gw.pay(&orderno, "success").await.status(), 200);
+        let paid = client
+            .query(&OrderRef {
+                orderno: Some(orderno.clone()),
+                ..by_no(&no)
+            })
+            .await
+            .unwrap();
+        assert_eq!(field(&paid, "STATUS"), "1", "{no}");
+        assert_eq!(field(&paid, "TRADETYPE"), *wallet_type, "{no}");
+        assert_eq!(field(&paid, "AMT"), order.amt.clone().unwrap());
+        assert_eq!(field(&paid, "PAYTIME").len(), 19);
+    }
+    assert_eq!(gw.deliver().await.delivered, products.len());
+    let pushes = notifications(&gw, &merchant);
+    assert_eq!(pushes.len(), products.len());
+    for push in &pushes {
+        assert_eq!(push.command_id(), command::SCAN_PUSH);
+        assert_eq!(push.frame["NodeID"], json!("openplat"));
+        assert!(
+            push.frame.get("RetCode").is_none(),
+            "a request of the platform"
+        );
+        assert!(push.body["AMT"].is_i64(), "AMT is an int: {:?}", push.body);
+        assert_eq!(push.body["STATUS"], json!("1"));
+        let keys: Vec<&str> = push.body.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "AMT",
+                "ORDERNO",
+                "TRDETIME",
+                "PAYTIME",
+                "STATUS",
+                "TRADETYPE",
+                "MERORDERID"
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn scan_orders_follow_their_field_rules() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let client = mmsp(&gw);
+    let url = "http://merchant.example/notify";
+    let cases: Vec<(i64, ScanOrder, &str, &str)> = vec![
+        (
+            command::WECHAT_NATIVE,
+            ScanOrder {
+                trade_type: s("2"),
+                ..scan_order("R1", "1", url)
+            },
+            "1007",
+            "OPENID",
+        ),
+        (
+            command::WECHAT_NATIVE,
+            ScanOrder {
+                trade_type: s("2"),
+                openid: s("o"),
+                is_minipg: s("1"),
+                ..scan_order("R2", "1", url)
+            },
+            "1007",
+            "SUP_APPID",
+        ),
+        (
+            command::ALIPAY_NATIVE,
+            ScanOrder {
+                trade_type: s("2"),
+                ..scan_order("R3", "1", url)
+            },
+            "1008",
+            "ALIPAY_USER_ID",
+        ),
+        (
+            command::WECHAT_H5,
+            ScanOrder {
+                trade_type: None,
+                ..scan_order("R4", "1", url)
+            },
+            "1007",
+            "JUMP_URL",
+        ),
+        (
+            command::WECHAT_NATIVE,
+            ScanOrder {
+                goodsname: s("一二三四五六七八九十一二三四五六"),
+                ..scan_order("R5", "1", url)
+            },
+            "1008",
+            "GOODSNAME",
+        ),
+        (
+            command::WECHAT_NATIVE,
+            ScanOrder {
+                time_end: s("2000-01-01 00:00:00"),
+                ..scan_order("R6", "1", url)
+            },
+            "1008",
+            "TIME_END",
+        ),
+        (
+            command::WECHAT_NATIVE,
+            scan_order("R7", "0", url),
+            "1008",
+            "AMT",
+        ),
+        (
+            command::WECHAT_NATIVE,
+            ScanOrder {
+                randstr: None,
+                ..scan_order("R8", "1", url)
+            },
+            "1007",
+            "RANDSTR",
+        ),
+        (
+            command::WECHAT_NATIVE,
+            ScanOrder {
+                isto: s("3"),
+                ..scan_order("R9", "1", url)
+            },
+            "1008",
+            "ISTO",
+        ),
+    ];
+    for (cmd, order, code, named) in cases {
+        let reply = client.scan_order(cmd, &order).await.unwrap();
+        assert_negative(&reply, code);
+        assert!(reply.error_msg().contains(named), "{}", reply.error_msg());
+    }
+    // Nothing was made of them.
+    assert_negative(&client.query(&by_no("R1")).await.unwrap(), "2002");
+
+    // IS_RAW=1: PAY_INFO (WeChat's JSAPI fields) instead of URL.
+    let raw = ScanOrder {
+        trade_type: s("2"),
+        openid: s("o1"),
+        sup_appid: s("wx8888888888888888"),
+        is_raw: s("1"),
+        isto: s("2"),
+        limit_pay: s("1"),
+        ..scan_order("RAW1", "1", url)
+    };
+    let reply = client
+        .scan_order(command::WECHAT_NATIVE, &raw)
+        .await
+        .unwrap();
+    assert_eq!(field(&reply, "STATUS"), "1");
+    assert!(reply.field("URL").is_none());
+    let info: Value = serde_json::from_str(&field(&reply, "PAY_INFO")).unwrap();
+    assert_eq!(info["appId"], json!("wx8888888888888888"));
+    assert_eq!(
+        info["package"],
+        json!(format!("prepay_id={}", field(&reply, "ORDERNO")))
+    );
+    let to_sign = format!(
+        "appId={}&nonceStr={}&package={}&signType=MD5&timeStamp={}&key={MMSP_KEY}",
+        info["appId"].as_str().unwrap(),
+        info["nonceStr"].as_str().unwrap(),
+        info["package"].as_str().unwrap(),
+        info["timeStamp"].as_str().unwrap()
+    );
+    assert_eq!(
+        info["paySign"],
+        json!(paymux_dialects::common::md5_hex_lower(to_sign.as_bytes()).to_uppercase())
+    );
+    // A MERORDERID used once is refused the second time.
+    let again = client
+        .scan_order(command::WECHAT_NATIVE, &raw)
+        .await
+        .unwrap();
+    assert_negative(&again, "2001");
+}
+
+#[tokio::test]
+async fn the_alipay_static_code_is_not_open_yet() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let reply = mmsp(&gw)
+        .scan_order(
+            command::ALIPAY_STATIC,
+            &scan_order("S1", "1", "http://merchant.example/n"),
+        )
+        .await
+        .unwrap();
+    assert_negative(&reply, "1009");
+    assert!(reply.error_msg().contains("暂未开通"));
+}
+
+#[tokio::test]
+async fn micropay_paid_at_once_is_answered_not_pushed_and_one_confirmed_later_is_pushed() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let gw = TestGateway::spawn(backend).await;
+        let merchant = Receiver::start().await;
+        let client = mmsp(&gw);
+        let at_once = client
+            .scan_order(
+                command::WECHAT_MICROPAY,
+                &micropay("M1", "134567890123456781", &merchant.url),
+            )
+            .await
+            .unwrap();
+        assert_positive(&at_once, 35075);
+        assert_eq!(field(&at_once, "STATUS"), "1", "{backend:?}");
+        assert!(at_once.field("URL").is_none());
+
+        let confirming = client
+            .scan_order(
+                command::ALIPAY_MICROPAY,
+                &micropay("M2", "284567890123456782", &merchant.url),
+            )
+            .await
+            .unwrap();
+        assert_positive(&confirming, 35077);
+        assert_eq!(field(&confirming, "STATUS"), "3");
+        assert_eq!(field(&confirming, "ERR_CODE"), "AA");
+        assert_eq!(
+            field(&client.query(&by_no("M2")).await.unwrap(), "STATUS"),
+            "3"
+        );
+
+        let broke = client
+            .scan_order(
+                command::QQ_MICROPAY,
+                &micropay("M3", "914567890123456789", &merchant.url),
+            )
+            .await
+            .unwrap();
+        assert_positive(&broke, 35094);
+        assert_eq!(field(&broke, "STATUS"), "2");
+        assert_eq!(field(&broke, "ERR_CODE"), "NOTENOUGH");
+        assert_eq!(field(&broke, "ERR_CODE_MSG"), "余额不足");
+        let alt = client
+            .scan_order(
+                command::QQ_MICROPAY_ALT,
+                &micropay("M4", "914567890123456785", &merchant.url),
+            )
+            .await
+            .unwrap();
+        assert_positive(&alt, 35094);
+        assert_eq!(field(&alt, "STATUS"), "1");
+
+        assert_eq!(
+            gw.deliver().await.attempts(),
+            0,
+            "nothing paid at once is pushed"
+        );
+        assert_eq!(
+            gw.pay(&field(&confirming, "ORDERNO"), "success")
+                .await
+                .status(),
+            200
+        );
+        assert_eq!(
+            field(&client.query(&by_no("M2")).await.unwrap(), "STATUS"),
+            "1"
+        );
+        assert_eq!(gw.deliver().await.delivered, 1);
+        let pushed = notifications(&gw, &merchant);
+        assert_eq!(pushed.len(), 1);
+        assert_eq!(pushed[0].body["MERORDERID"], json!("M2"));
+        assert_eq!(pushed[0].body["TRADETYPE"], json!("2"));
+        assert_eq!(pushed[0].body["AMT"], json!(100));
+    }
+}
+
+#[tokio::test]
+async fn cancel_waits_15_seconds_then_closes_unpaid_orders_and_reverses_paid_ones() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let client = mmsp(&gw);
+    let url = "http://merchant.example/notify";
+    client
+        .scan_order(command::WECHAT_NATIVE, &scan_order("C1", "10", url))
+        .await
+        .unwrap();
+    let paid = client
+        .scan_order(
+            command::WECHAT_MICROPAY,
+            &micropay("C2", "134567890123456781", url),
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&paid, "STATUS"), "1");
+
+    let early = client.cancel(&by_no("C1")).await.unwrap();
+    assert_positive(&early, 35079);
+    assert_eq!(field(&early, "STATUS"), "2");
+    assert_eq!(field(&early, "ERR_CODE"), "3002");
+    assert_eq!(
+        field(&client.query(&by_no("C1")).await.unwrap(), "STATUS"),
+        "3"
+    );
+
+    gw.advance(15);
+    let unpaid = client.cancel(&by_no("C1")).await.unwrap();
+    assert_eq!(field(&unpaid, "STATUS"), "1", "{:?}", unpaid.body);
+    let closed = client.query(&by_no("C1")).await.unwrap();
+    assert_eq!(field(&closed, "STATUS"), "2");
+    assert_eq!(field(&closed, "ERR_CODE"), "D4");
+
+    let reversed = client.cancel(&by_no("C2")).await.unwrap();
+    assert_eq!(field(&reversed, "STATUS"), "1", "{:?}", reversed.body);
+    assert_eq!(field(&reversed, "PAYTIME").len(), 19);
+    // The reversal is the order's full refund, under its ORDERNO.
+    let orderno = field(&paid, "ORDERNO");
+    let refund = client
+        .refund_query(&RefundRef {
+            refund_merorderid: Some(orderno.clone()),
+            ..RefundRef::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(field(&refund, "STATUS"), "1");
+    assert_eq!(field(&refund, "AMT"), "100");
+    // Asking again is the same reversal.
+    assert_eq!(
+        field(&client.cancel(&by_no("C2")).await.unwrap(), "STATUS"),
+        "1"
+    );
+    gw.advance(5);
+    gw.poll_channels().await;
+    let refunded = client.query(&by_no("C2")).await.unwrap();
+    assert_eq!(
+        field(&refunded, "STATUS"),
+        "1",
+        "the payment itself stays paid"
+    );
+    assert_negative(&client.cancel(&by_no("NONE")).await.unwrap(), "2002");
+}
+
+#[tokio::test]
+async fn close_closes_an_unpaid_order_and_refuses_a_paid_one() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let client = mmsp(&gw);
+    let url = "http://merchant.example/notify";
+    let open = client
+        .scan_order(command::ALIPAY_NATIVE, &scan_order("K1", "10", url))
+        .await
+        .unwrap();
+    let closed = client
+        .close(&OrderRef {
+            orderno: s(&field(&open, "ORDERNO")),
+            randstr: s("r"),
+            ..OrderRef::default()
+        })
+        .await
+        .unwrap();
+    assert_positive(&closed, 35082);
+    assert_eq!(field(&closed, "STATUS"), "1");
+    assert_eq!(
+        field(&client.query(&by_no("K1")).await.unwrap(), "ERR_CODE"),
+        "D4"
+    );
+    // The payer is too late.
+    assert_eq!(
+        gw.pay(&field(&open, "ORDERNO"), "success").await.status(),
+        200
+    );
+    assert_eq!(
+        field(&client.query(&by_no("K1")).await.unwrap(), "STATUS"),
+        "2"
+    );
+
+    client
+        .scan_order(
+            command::ALIPAY_MICROPAY,
+            &micropay("K2", "284567890123456781", url),
+        )
+        .await
+        .unwrap();
+    let refused = client.close(&by_no("K2")).await.unwrap();
+    assert_eq!(field(&refused, "STATUS"), "2");
+    assert_eq!(field(&refused, "ERR_CODE"), "3001");
+    assert_eq!(field(&refused, "ERR_CODE_MSG"), "订单已支付");
+}
+
+#[tokio::test]
+async fn an_order_past_time_end_reports_closed() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let client = mmsp(&gw);
+    client
+        .scan_order(
+            command::WECHAT_NATIVE,
+            &scan_order("E1", "1", "http://merchant.example/notify"),
+        )
+        .await
+        .unwrap();
+    gw.advance(5 * 60);
+    let expired = client.query(&by_no("E1")).await.unwrap();
+    assert_eq!(field(&expired, "STATUS"), "2");
+    assert_eq!(field(&expired, "ERR_CODE"), "D4");
+    assert_eq!(field(&expired, "ERR_CODE_MSG"), "订单已过期");
+}
+
+#[tokio::test]
+async fn refunds_are_accepted_once_per_number_and_never_beyond_the_payment() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let gw = TestGateway::spawn(backend).await;
+        let client = mmsp(&gw);
+        let url = "http://merchant.example/notify";
+        client
+            .scan_order(
+                command::WECHAT_MICROPAY,
+                &micropay("F1", "134567890123456781", url),
+            )
+            .await
+            .unwrap();
+        let refund = |number: &str, amt: &str| OrderRef {
+            refund_merorderid: s(number),
+            amt: s(amt),
+            ..by_no("F1")
+        };
+        assert_negative(
+            &client
+                .refund(&OrderRef {
+                    amt: s("10"),
+                    ..by_no("F1")
+                })
+                .await
+                .unwrap(),
+            "1007",
+        );
+        let first = client.refund(&refund("RF1", "60")).await.unwrap();
+        assert_positive(&first, 35080);
+        assert_eq!(
+            field(&first, "STATUS"),
+            "1",
+            "{backend:?}: {:?}",
+            first.body
+        );
+        assert_eq!(field(&first, "REFUND_MERORDERID"), "RF1");
+        assert_eq!(field(&first, "AMT"), "60");
+        let again = client.refund(&refund("RF1", "60")).await.unwrap();
+        assert_eq!(
+            field(&again, "REFUND_ORDERNO"),
+            field(&first, "REFUND_ORDERNO")
+        );
+        let reused = client.refund(&refund("RF1", "10")).await.unwrap();
+        assert_eq!(field(&reused, "STATUS"), "2");
+        assert_eq!(field(&reused, "ERR_CODE"), "3006");
+        let too_much = client.refund(&refund("RF2", "41")).await.unwrap();
+        assert_eq!(field(&too_much, "STATUS"), "2");
+        assert_eq!(field(&too_much, "ERR_CODE"), "3003");
+        let rest = client.refund(&refund("RF3", "40")).await.unwrap();
+        assert_eq!(field(&rest, "STATUS"), "1");
+
+        gw.advance(3);
+        gw.poll_channels().await;
+        let by_platform = client
+            .refund_query(&RefundRef {
+                refund_orderno: s(&field(&first, "REFUND_ORDERNO")),
+                randstr: s("r"),
+                ..RefundRef::default()
+            })
+            .await
+            .unwrap();
+        assert_positive(&by_platform, 35081);
+        assert_eq!(field(&by_platform, "STATUS"), "1");
+        assert_eq!(field(&by_platform, "REFUND_MERORDERID"), "RF1");
+        let by_merchant = client
+            .refund_query(&RefundRef {
+                refund_merorderid: s("RF3"),
+                ..RefundRef::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(field(&by_merchant, "AMT"), "40");
+        assert_negative(
+            &client
+                .refund_query(&RefundRef {
+                    refund_merorderid: s("NOPE"),
+                    ..RefundRef::default()
+                })
+                .await
+                .unwrap(),
+            "2003",
+        );
+
+        client
+            .scan_order(command::WECHAT_NATIVE, &scan_order("F2", "10", url))
+            .await
+            .unwrap();
+        let unpaid = client
+            .refund(&OrderRef {
+                refund_merorderid: s("RF4"),
+                amt: s("1"),
+                ..by_no("F2")
+            })
+            .await
+            .unwrap();
+        assert_eq!(field(&unpaid, "ERR_CODE"), "3004");
+        assert_negative(
+            &client
+                .refund(&OrderRef {
+                    refund_merorderid: s("RF5"),
+                    amt: s("1"),
+                    ..by_no("F404")
+                })
+                .await
+                .unwrap(),
+            "2002",
+        );
+    }
+}
+
+#[tokio::test]
+async fn quick_pay_sends_a_code_the_payer_confirms_and_the_merchant_is_notified() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let gw = TestGateway::spawn(backend).await;
+        let merchant = Receiver::start().await;
+        merchant.answer_with(&["FAIL"]);
+        let client = mmsp(&gw);
+        let reply = client
+            .quick(
+                command::QUICK_PAY,
+                &QuickRequest {
+                    user_id: s("U1"),
+                    ..quick_pay("Q1", &merchant.url)
+                },
+            )
+            .await
+            .unwrap();
+        assert_positive(&reply, 33539);
+        assert_eq!(
+            field(&reply, "STATUS"),
+            "0",
+            "{backend:?}: {:?}",
+            reply.body
+        );
+        assert_eq!(field(&reply, "CARDNO"), "622848*********0018");
+        assert_eq!(field(&reply, "BANK_NAME"), "农业银行");
+        assert_eq!(field(&reply, "AMT"), "1234");
+        let list_id = field(&reply, "LIST_ID");
+        let bind_id = field(&reply, "BIND_ID");
+        assert!(bind_id.starts_with('B'), "{:?}", reply.body);
+
+        let code = sms_code(&gw, PHONE).await;
+        assert_eq!(code.len(), 6);
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let confirm = |code: &str| QuickRequest {
+            list_id: Some(list_id.clone()),
+            msg_code: s(code),
+            randstr: s("r"),
+            ..QuickRequest::default()
+        };
+        let refused = client
+            .quick(command::QUICK_CONFIRM, &confirm(wrong))
+            .await
+            .unwrap();
+        assert_positive(&refused, 33540);
+        assert_eq!(field(&refused, "STATUS"), "2");
+        assert_eq!(field(&refused, "ERRCODE"), "3007");
+        let waiting = client
+            .quick(
+                command::QUICK_QUERY,
+                &QuickRequest {
+                    merorderid: s("Q1"),
+                    ..QuickRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(field(&waiting, "STATUS"), "0");
+
+        let confirmed = client
+            .quick(command::QUICK_CONFIRM, &confirm(&code))
+            .await
+            .unwrap();
+        assert_eq!(field(&confirmed, "STATUS"), "1", "{:?}", confirmed.body);
+        assert_eq!(field(&confirmed, "LIST_ID"), list_id);
+        let twice = client
+            .quick(command::QUICK_CONFIRM, &confirm(&code))
+            .await
+            .unwrap();
+        assert_eq!(field(&twice, "STATUS"), "1", "a retried confirmation");
+
+        let paid = client
+            .quick(
+                command::QUICK_QUERY,
+                &QuickRequest {
+                    merorderid: s("Q1"),
+                    ..QuickRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_positive(&paid, 33541);
+        assert_eq!(field(&paid, "STATUS"), "1");
+        assert_eq!(field(&paid, "BIND_ID"), bind_id);
+        assert_eq!(field(&paid, "CARDTYPE"), "1");
+        assert_eq!(field(&paid, "PAY_DATE").len(), 14);
+
+        // Not acknowledged at first: pushed again a second later, PUSH_COUNT 2.
+        assert_eq!(gw.deliver().await.retried, 1);
+        gw.advance(1);
+        assert_eq!(gw.deliver().await.delivered, 1);
+        let pushes = notifications(&gw, &merchant);
+        assert_eq!(pushes.len(), 2);
+        for (i, push) in pushes.iter().enumerate() {
+            assert_eq!(push.command_id(), command::QUICK_NOTICE);
+            assert_eq!(push.frame["NodeID"], json!("openplat"));
+            assert_eq!(push.frame["RetCode"], json!(1));
+            assert_eq!(push.body["STATUS"], json!("1"));
+            assert_eq!(push.body["LIST_ID"], json!(list_id));
+            assert_eq!(push.body["CARDNO"], json!("622848*********0018"));
+            assert_eq!(push.body["CARDTYPE"], json!("1"));
+            assert_eq!(push.body["BANK_NAME"], json!("农业银行"));
+            assert_eq!(push.body["PUSH_COUNT"], json!(i + 1));
+        }
+
+        // Neither the card number nor the ID number was kept.
+        if backend == Backend::Sqlite {
+            let path = gw.database.trim_start_matches("sqlite://").to_owned();
+            for file in [path.clone(), format!("{path}-wal")] {
+                if let Ok(bytes) = std::fs::read(&file) {
+                    let text = String::from_utf8_lossy(&bytes);
+                    assert!(!text.contains(CARD), "{file} holds the card number");
+                    assert!(!text.contains(ID_NO), "{file} holds the ID number");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_code_is_sent_again_at_most_once_a_minute_and_only_the_newest_works() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let client = mmsp(&gw);
+    let reply = client
+        .quick(
+            command::QUICK_PAY,
+            &quick_pay("Q2", "http://merchant.example/n"),
+        )
+        .await
+        .unwrap();
+    let list_id = field(&reply, "LIST_ID");
+    let first = sms_code(&gw, PHONE).await;
+    let resend = QuickRequest {
+        list_id: Some(list_id.clone()),
+        randstr: s("r"),
+        ..QuickRequest::default()
+    };
+    let soon = client.quick(command::QUICK_RESEND, &resend).await.unwrap();
+    assert_positive(&soon, 33546);
+    assert_eq!(field(&soon, "STATUS"), "2");
+    assert_eq!(field(&soon, "ERRCODE"), "3009");
+    gw.advance(60);
+    let sent = client.quick(command::QUICK_RESEND, &resend).await.unwrap();
+    assert_eq!(field(&sent, "STATUS"), "1", "{:?}", sent.body);
+    assert_eq!(field(&sent, "LIST_ID"), list_id);
+    let second = sms_code(&gw, PHONE).await;
+    let confirm = |code: &str| QuickRequest {
+        list_id: Some(list_id.clone()),
+        msg_code: s(code),
+        ..QuickRequest::default()
+    };
+    if first != second {
+        let old = client
+            .quick(command::QUICK_CONFIRM, &confirm(&first))
+            .await
+            .unwrap();
+        assert_eq!(field(&old, "ERRCODE"), "3007");
+    }
+    // Five minutes later the code has expired.
+    gw.advance(300);
+    let late = client
+        .quick(command::QUICK_CONFIRM, &confirm(&second))
+        .await
+        .unwrap();
+    assert_eq!(field(&late, "ERRCODE"), "3008");
+    gw.advance(1);
+    client.quick(command::QUICK_RESEND, &resend).await.unwrap();
+    let third = sms_code(&gw, PHONE).await;
+    // Five wrong codes void it.
+    let wrong = if third == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..5 {
+        let r = client
+            .quick(command::QUICK_CONFIRM, &confirm(wrong))
+            .await
+            .unwrap();
+        assert_eq!(field(&r, "ERRCODE"), "3007");
+    }
+    let void = client
+        .quick(command::QUICK_CONFIRM, &confirm(&third))
+        .await
+        .unwrap();
+    assert_eq!(field(&void, "ERRCODE"), "3008");
+}
+
+#[tokio::test]
+async fn impossible_card_elements_are_an_element_mismatch() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let client = mmsp(&gw);
+    let url = "http://merchant.example/n";
+    for (no, bad) in [
+        (
+            "X1",
+            QuickRequest {
+                cardno: s("6228480402564890017"),
+                ..quick_pay("X1", url)
+            },
+        ),
+        (
+            "X2",
+            QuickRequest {
+                id_no: s("232102198209166010"),
+                ..quick_pay("X2", url)
+            },
+        ),
+    ] {
+        let reply = client.quick(command::QUICK_PAY, &bad).await.unwrap();
+        assert_positive(&reply, 33539);
+        assert_eq!(field(&reply, "STATUS"), "2");
+        assert_eq!(field(&reply, "ERRCODE"), "D4");
+        assert_eq!(field(&reply, "ERRMSG"), "要素不匹配");
+        assert_eq!(field(&reply, "MERORDERID"), no);
+        let query = client
+            .quick(
+                command::QUICK_QUERY,
+                &QuickRequest {
+                    merorderid: s(no),
+                    ..QuickRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_negative(&query, "2002");
+    }
+    // The bank's own refusal (the sandbox: a phone it does not have for the card).
+    let refused = client
+        .quick(
+            command::QUICK_PAY,
+            &QuickRequest {
+                phoneno: s("18800000000"),
+                ..quick_pay("X3", url)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&refused, "STATUS"), "2");
+    assert_eq!(field(&refused, "ERRCODE"), "D4");
+    assert_eq!(field(&refused, "ERRMSG"), "要素不匹配");
+    assert!(!field(&refused, "LIST_ID").is_empty());
+    // A credit card needs its expiry and CVN2; a debit card's are not read.
+    let credit = QuickRequest {
+        cardtype: s("2"),
+        ..quick_pay("X4", url)
+    };
+    assert_negative(
+        &client.quick(command::QUICK_PAY, &credit).await.unwrap(),
+        "1007",
+    );
+    let credit = QuickRequest {
+        expdate: s("0629"),
+        cvn2: s("344"),
+        ..credit
+    };
+    let reply = client.quick(command::QUICK_PAY, &credit).await.unwrap();
+    assert_eq!(field(&reply, "STATUS"), "0");
+    assert_eq!(field(&reply, "CARDNO"), "622848*********0018");
+}
+
+#[tokio::test]
+async fn a_bound_card_pays_with_780_and_779() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let client = mmsp(&gw);
+    let first = client
+        .quick(
+            command::QUICK_PAY,
+            &QuickRequest {
+                user_id: s("U9"),
+                ..quick_pay("BQ1", "http://merchant.example/n")
+            },
+        )
+        .await
+        .unwrap();
+    let bind_id = field(&first, "BIND_ID");
+    let sms = |no: &str, bind: &str, amt: &str| QuickRequest {
+        bind_id: s(bind),
+        merorderid: s(no),
+        user_id: s("U9"),
+        phoneno: s("13912345678"),
+        amt: s(amt),
+        randstr: s("1234567890"),
+        ..QuickRequest::default()
+    };
+    // Not effective until the first payment is confirmed.
+    let early = client
+        .quick(command::BOUND_SMS, &sms("BQ2", &bind_id, "500"))
+        .await
+        .unwrap();
+    assert_positive(&early, 33548);
+    assert_eq!(field(&early, "STATUS"), "2");
+    assert_eq!(field(&early, "ERRCODE"), "3010");
+    let code = sms_code(&gw, PHONE).await;
+    client
+        .quick(
+            command::QUICK_CONFIRM,
+            &QuickRequest {
+                list_id: s(&field(&first, "LIST_ID")),
+                msg_code: s(&code),
+                ..QuickRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    gw.deliver().await;
+
+    assert_negative(
+        &client
+            .quick(command::BOUND_SMS, &sms("BQ2", "B000", "500"))
+            .await
+            .unwrap(),
+        "2004",
+    );
+    let sent = client
+        .quick(command::BOUND_SMS, &sms("BQ2", &bind_id, "500"))
+        .await
+        .unwrap();
+    assert_eq!(field(&sent, "STATUS"), "1", "{:?}", sent.body);
+    assert_eq!(field(&sent, "USER_ID"), "U9");
+    assert_eq!(field(&sent, "MERORDERID"), "BQ2");
+    assert_eq!(field(&sent, "CARDNO"), "622848*********0018");
+    let code = sms_code(&gw, "13912345678").await;
+    let pay = |amt: &str, code: &str| QuickRequest {
+        bind_id: s(&bind_id),
+        merorderid: s("BQ2"),
+        user_id: s("U9"),
+        amt: s(amt),
+        msg_code: s(code),
+        randstr: s("r"),
+        notify_url: s(&merchant.url),
+        ..QuickRequest::default()
+    };
+    assert_negative(
+        &client
+            .quick(command::BOUND_PAY, &pay("501", &code))
+            .await
+            .unwrap(),
+        "3005",
+    );
+    let paid = client
+        .quick(command::BOUND_PAY, &pay("500", &code))
+        .await
+        .unwrap();
+    assert_positive(&paid, 33547);
+    assert_eq!(field(&paid, "STATUS"), "1", "{:?}", paid.body);
+    assert_eq!(field(&paid, "BIND_ID"), bind_id);
+    assert_eq!(field(&paid, "USER_ID"), "U9");
+    assert_eq!(field(&paid, "BANK_NAME"), "农业银行");
+    assert_eq!(field(&paid, "AMT"), "500");
+    assert_eq!(gw.deliver().await.delivered, 1, "to 779's NOTIFY_URL");
+    let pushed = notifications(&gw, &merchant);
+    assert_eq!(pushed.len(), 1);
+    assert_eq!(pushed[0].body["MERORDERID"], json!("BQ2"));
+    assert_eq!(pushed[0].body["AMT"], json!("500"));
+}
+
+#[tokio::test]
+async fn commands_the_spec_marks_not_open_answer_so_and_775_shaped_as_a_query_is_773() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let client = mmsp(&gw);
+    for cmd in [
+        command::BIND_CARD,
+        command::UNBIND_CARD,
+        command::BINDING_QUERY,
+        command::BIND_SMS,
+    ] {
+        let reply = client
+            .quick(
+                cmd,
+                &QuickRequest {
+                    bind_id: s("B1"),
+                    ..QuickRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_negative(&reply, "1009");
+    }
+    client
+        .quick(
+            command::QUICK_PAY,
+            &quick_pay("N1", "http://merchant.example/n"),
+        )
+        .await
+        .unwrap();
+    let query = client
+        .quick(
+            command::UNBIND_CARD,
+            &QuickRequest {
+                merorderid: s("N1"),
+                ..QuickRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_positive(&query, 33541);
+    assert_eq!(field(&query, "STATUS"), "0");
+}
+
+#[tokio::test]
+async fn the_unionpay_quick_order_needs_a_jump_url_and_gives_a_pay_url_and_html() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let client = mmsp(&gw);
+    let order = |no: &str, mode: &str| QuickRequest {
+        merorderid: s(no),
+        amt: s("1000"),
+        jump_url: s("https://shop.example.com/paid"),
+        notify_url: s(&merchant.url),
+        trade_mode: s(mode),
+        randstr: s("r"),
+        ..QuickRequest::default()
+    };
+    let no_jump = QuickRequest {
+        jump_url: None,
+        ..order("UQ0", "1")
+    };
+    assert_negative(
+        &client
+            .quick(command::UNIONPAY_QUICK, &no_jump)
+            .await
+            .unwrap(),
+        "1007",
+    );
+    let url_only = client
+        .quick(command::UNIONPAY_QUICK, &order("UQ1", "1"))
+        .await
+        .unwrap();
+    assert_positive(&url_only, 33551);
+    assert_eq!(field(&url_only, "STATUS"), "0");
+    assert_eq!(field(&url_only, "ERRMSG"), "用户支付中");
+    let list_id = field(&url_only, "LIST_ID");
+    assert_eq!(field(&url_only, "PAY_URL"), gw.cashier_url(&list_id));
+    assert!(url_only.field("HTML").is_none());
+    let with_html = client
+        .quick(command::UNIONPAY_QUICK, &order("UQ2", "2"))
+        .await
+        .unwrap();
+    let html = field(&with_html, "HTML");
+    assert!(
+        html.contains(&gw.cashier_url(&field(&with_html, "LIST_ID"))) && html.contains("<form"),
+        "{html}"
+    );
+    // The payer pays at PAY_URL's page; the cashier's success links back to JUMP_URL.
+    let paid = gw
+        .http
+        .post(format!("{}/pay", field(&url_only, "PAY_URL")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("result=success")
+        .send()
+        .await
+        .unwrap();
+    assert!(paid.status().is_success() || paid.status().is_redirection());
+    let page = gw
+        .http
+        .get(field(&url_only, "PAY_URL"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("https://shop.example.com/paid"), "{page}");
+    assert_eq!(gw.deliver().await.delivered, 1);
+    let pushes = notifications(&gw, &merchant);
+    assert_eq!(pushes[0].command_id(), command::QUICK_NOTICE);
+    assert_eq!(pushes[0].body["LIST_ID"], json!(list_id));
+}
+
+#[tokio::test]
+async fn batch_queries_page_through_paid_orders_of_their_part() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let gw = TestGateway::spawn(backend).await;
+        let client = mmsp(&gw);
+        let url = "http://merchant.example/n";
+        for i in 0..12 {
+            let reply = client
+                .quick(
+                    command::UNIONPAY_QUICK,
+                    &QuickRequest {
+                        merorderid: s(&format!("BT{i:02}")),
+                        amt: s(&format!("{}", 100 + i)),
+                        jump_url: s("https://shop.example.com/paid"),
+                        notify_url: s(url),
+                        ..QuickRequest::default()
+                    },
+                )
+                .await
+                .unwrap();
+            if i != 5 {
+                gw.pay(&field(&reply, "LIST_ID"), "success").await;
+            }
+            gw.advance(1);
+        }
+        // A paid gateway order is not a quick one.
+        let gateway = client
+            .gateway_pay(&GatewayRequest {
+                merorderid: s("GT1"),
+                amt: s("1"),
+                notify_url: s(url),
+                jump_url: s("https://shop.example.com/back"),
+                pay_channel: s("YLBILL-NET-B2C"),
+                ..GatewayRequest::default()
+            })
+            .await
+            .unwrap();
+        assert!(matches!(gateway, GatewayAnswer::Page(_)));
+        let gt1 = client
+            .gateway_query(&GatewayRequest {
+                merorderid: s("GT1"),
+                ..GatewayRequest::default()
+            })
+            .await
+            .unwrap();
+        gw.pay(&field(&gt1, "LIST_ID"), "success").await;
+
+        let today = paymux_core::time::format_beijing_compact(paymux_core::clock::Clock::now(
+            gw.clock.as_ref(),
+        ));
+        let query = |perpage: Option<&str>, page: &str| BatchQuery {
+            start_date: s(&today[..8]),
+            end_date: s(&today[..8]),
+            perpage: perpage.map(str::to_owned),
+            page: s(page),
+        };
+        let mut seen = Vec::new();
+        for page in 1..=3 {
+            let reply = client
+                .quick_batch(&query(Some("5"), &page.to_string()))
+                .await
+                .unwrap();
+            assert_positive(&reply, 33545);
+            assert_eq!(field(&reply, "STATUS"), "1", "{backend:?} page {page}");
+            assert_eq!(field(&reply, "TOTAL_NUM"), "11");
+            assert_eq!(field(&reply, "TOTAL_PAGE"), "3");
+            assert_eq!(field(&reply, "PERPAGE"), "5");
+            assert_eq!(field(&reply, "PAGE"), page.to_string());
+            let items = reply.body["BIZ_CONTENT"].as_array().unwrap();
+            assert_eq!(items.len(), if page == 3 { 1 } else { 5 });
+            for item in items {
+                assert_eq!(item["STATUS"], json!("1"));
+                seen.push(item["MERORDERID"].as_str().unwrap().to_owned());
+            }
+        }
+        let expected: Vec<String> = (0..12)
+            .filter(|i| *i != 5)
+            .map(|i| format!("BT{i:02}"))
+            .collect();
+        assert_eq!(seen, expected, "by payment time, each once");
+        let default = client.quick_batch(&query(None, "1")).await.unwrap();
+        assert_eq!(default.body["BIZ_CONTENT"].as_array().unwrap().len(), 10);
+        let beyond = client.quick_batch(&query(Some("5"), "4")).await.unwrap();
+        assert_eq!(field(&beyond, "STATUS"), "0");
+        assert_eq!(beyond.body["BIZ_CONTENT"], json!([]));
+
+        let gateway_batch = client.gateway_batch(&query(None, "1")).await.unwrap();
+        assert_positive(&gateway_batch, 33550);
+        assert_eq!(field(&gateway_batch, "TOTAL_NUM"), "1");
+        assert_eq!(
+            gateway_batch.body["BIZ_CONTENT"][0]["MERORDERID"],
+            json!("GT1")
+        );
+
+        assert_negative(
+            &client.quick_batch(&query(Some("1001"), "1")).await.unwrap(),
+            "1008",
+        );
+        let old = BatchQuery {
+            start_date: s("20200101"),
+            ..query(None, "1")
+        };
+        assert_negative(&client.quick_batch(&old).await.unwrap(), "1008");
+        let hours = BatchQuery {
+            start_date: s(&today[..10]),
+            end_date: s(&today[..14]),
+            ..query(None, "1")
+        };
+        assert_eq!(
+            field(&client.quick_batch(&hours).await.unwrap(), "STATUS"),
+            "1"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_gateway_payment_goes_through_the_bank_page_to_the_notification_and_the_front_return() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let client = mmsp(&gw);
+    let request = GatewayRequest {
+        merorderid: s("G1"),
+        amt: s("666"),
+        notify_url: s(&merchant.url),
+        jump_url: s("https://shop.example.com/return?from=mmsp"),
+        pay_channel: s("ICBC-NET-B2C"),
+        goodsname: s("product"),
+        remark: s("备注"),
+        ..GatewayRequest::default()
+    };
+    let form = client.gateway_form(&request);
+    assert!(
+        form.contains("name='web_api'") && form.contains("/mmsp/gateway"),
+        "{form}"
+    );
+    let GatewayAnswer::Page(page) = client.gateway_pay(&request).await.unwrap() else {
+        panic!("a bank page");
+    };
+    assert!(page.contains("工商银行网上银行"), "{page}");
+    assert!(page.contains("ICBC-NET-B2C") && page.contains("¥6.66"));
+    let query = client
+        .gateway_query(&GatewayRequest {
+            merorderid: s("G1"),
+            ..GatewayRequest::default()
+        })
+        .await
+        .unwrap();
+    assert_positive(&query, 35091);
+    assert_eq!(field(&query, "STATUS"), "0");
+    let list_id = field(&query, "LIST_ID");
+    let cashier = gw.cashier_url(&list_id);
+    assert!(page.contains(&format!("action=\"{cashier}\"")), "{page}");
+    // The bank page's form leads to the cashier, where the payer pays.
+    let at_bank = gw
+        .http
+        .post(&cashier)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("orderId={list_id}&amount=6.66"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(at_bank.status(), 200);
+    gw.http
+        .post(format!("{cashier}/pay"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("result=success")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(gw.deliver().await.delivered, 1);
+    let pushed = notifications(&gw, &merchant);
+    assert_eq!(pushed[0].command_id(), command::GATEWAY_NOTICE);
+    assert_eq!(pushed[0].body["STATUS"], json!("1"));
+    assert_eq!(pushed[0].body["PAY_CHANNEL"], json!("ICBC-NET-B2C"));
+    assert_eq!(pushed[0].body["GOODSNAME"], json!("product"));
+    assert_eq!(pushed[0].body["REMARK"], json!("备注"));
+    assert_eq!(pushed[0].body["AMT"], json!("666"));
+    let paid = client
+        .gateway_query(&GatewayRequest {
+            merorderid: s("G1"),
+            ..GatewayRequest::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(field(&paid, "STATUS"), "1");
+
+    // The cashier's way back is the front-page return, a GET to JUMP_URL with the state.
+    let done = gw
+        .http
+        .get(&cashier)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let back = done
+        .split("<a href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link back")
+        .replace("&amp;", "&");
+    assert!(back.contains("/mmsp/gateway/return/"), "{back}");
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = no_redirects.get(&back).send().await.unwrap();
+    assert_eq!(redirect.status(), 303);
+    let location = redirect.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("https://shop.example.com/return?from=mmsp&STATUS=1&"),
+        "{location}"
+    );
+    assert!(location.contains(&format!("LIST_ID={list_id}")));
+    assert!(location.contains("MERORDERID=G1") && location.contains("PAY_CHANNEL=ICBC-NET-B2C"));
+    let forged = back.replace(&back[back.len() - 4..], "0000");
+    assert_eq!(
+        no_redirects.get(&forged).send().await.unwrap().status(),
+        404
+    );
+
+    let unknown_bank = client
+        .gateway_pay(&GatewayRequest {
+            merorderid: s("G2"),
+            pay_channel: s("NOBANK-NET-B2C"),
+            ..request.clone()
+        })
+        .await
+        .unwrap();
+    let GatewayAnswer::Frame(refused) = unknown_bank else {
+        panic!("a negative reply");
+    };
+    assert_negative(&refused, "1008");
+    assert!(refused.error_msg().contains("PAY_CHANNEL"));
+}
+
+/// A frame as a merchant could write it, signed over the given Body text.
+fn raw_frame(command_id: Value, body: Value, key: &str) -> Value {
+    let body_object = match &body {
+        Value::String(text) => serde_json::from_str::<Params>(text).unwrap(),
+        Value::Object(map) => map.clone(),
+        _ => Params::new(),
+    };
+    json!({
+        "CommandID": command_id, "SeqID": "9", "NodeType": "3", "NodeID": "openapi",
+        "Version": "1.0.0", "AGENTNO": "", "MERNNO": MMSP_MERNO, "TERMNO": MMSP_TERMNO,
+        "Body": body, "Sign": codec::sign_body(&body_object, key)
+    })
+}
+
+#[tokio::test]
+async fn numbers_as_numbers_bodies_as_strings_and_header_typos_are_accepted() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let client = mmsp(&gw);
+    // AMT as a JSON number, the Body as a string holding the JSON, MERNNO for MERNO.
+    let body = r#"{"TRADETYPE":1,"AMT":100,"MERORDERID":"N/A-1","RANDSTR":"x","GOODSNAME":"测试","NOTIFY_URL":"http://merchant.example/n"}"#;
+    let frame = raw_frame(json!("2306"), json!(body), MMSP_KEY);
+    let reply = client
+        .send_bytes(Part::Scan, frame.to_string().into_bytes())
+        .await
+        .unwrap();
+    assert_negative(&reply, "1008");
+    assert!(
+        reply.error_msg().contains("MERORDERID"),
+        "{}",
+        reply.error_msg()
+    );
+    let body = body.replace("N/A-1", "NA-1");
+    let frame = raw_frame(json!("2306"), json!(body), MMSP_KEY);
+    let reply = client
+        .send_bytes(Part::Scan, frame.to_string().into_bytes())
+        .await
+        .unwrap();
+    assert_positive(&reply, 35074);
+    assert_eq!(reply.frame["SeqID"], json!("9"));
+    assert_eq!(field(&reply, "STATUS"), "1");
+    assert_eq!(
+        field(&client.query(&by_no("NA-1")).await.unwrap(), "AMT"),
+        "100"
+    );
+    // Signed as strings, sent as numbers: the signature covers what was sent.
+    let mut frame = raw_frame(
+        json!(2310),
+        json!({"MERORDERID": "NA-1", "RANDSTR": 7}),
+        MMSP_KEY,
+    );
+    frame["Body"]["RANDSTR"] = json!("7");
+    let reply = client
+        .send_bytes(Part::Scan, frame.to_string().into_bytes())
+        .await
+        .unwrap();
+    assert_negative(&reply, "1006");
+}
+
+#[tokio::test]
+async fn malformed_and_unsigned_frames_get_the_unsigned_negative_reply() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let client = mmsp(&gw);
+    let body = json!({"MERORDERID": "Z1", "RANDSTR": "r"});
+    let signed = raw_frame(json!(2310), body.clone(), MMSP_KEY);
+    let with = |name: &str, value: Value| {
+        let mut frame = signed.clone();
+        frame[name] = value;
+        frame.to_string().into_bytes()
+    };
+    let cases: Vec<(Part, Vec<u8>, &str)> = vec![
+        (Part::Scan, b"not json".to_vec(), "1001"),
+        (Part::Scan, b"[]".to_vec(), "1001"),
+        (Part::Scan, with("CommandID", Value::Null), "1001"),
+        (Part::Scan, with("Body", json!([1])), "1001"),
+        (Part::Scan, with("CommandID", json!(9999)), "1002"),
+        (Part::Quick, signed.to_string().into_bytes(), "1002"),
+        (Part::Scan, with("MERNNO", json!("000")), "1003"),
+        (Part::Scan, with("TERMNO", json!("000")), "1004"),
+        (Part::Scan, with("AGENTNO", json!("A1")), "1005"),
+        (Part::Scan, with("Sign", json!("")), "1006"),
+        (
+            Part::Scan,
+            with("Sign", json!("0123456789ABCDEF0123456789ABCDEF")),
+            "1006",
+        ),
+        (
+            Part::Scan,
+            raw_frame(json!(2310), json!({"MERORDERID": "Z1"}), "wrong key")
+                .to_string()
+                .into_bytes(),
+            "1006",
+        ),
+        (
+            Part::Scan,
+            raw_frame(json!(2310), json!({"MERORDERID": {"x": 1}}), MMSP_KEY)
+                .to_string()
+                .into_bytes(),
+            "1008",
+        ),
+        (Part::Scan, signed.to_string().into_bytes(), "2002"),
+    ];
+    for (part, bytes, code) in cases {
+        let reply = client.send_bytes(part, bytes.clone()).await.unwrap();
+        assert_negative(&reply, code);
+        assert_eq!(reply.command_id(), 32768);
+    }
+    // The header is echoed where there was one.
+    let reply = client
+        .send_bytes(Part::Scan, with("Sign", json!("")))
+        .await
+        .unwrap();
+    assert_eq!(reply.frame["SeqID"], json!("9"));
+    assert_eq!(reply.frame["MERNO"], json!(MMSP_MERNO));
+    // Unknown paths and methods under /mmsp answer the same way.
+    for response in [
+        gw.http
+            .post(format!("{}/mmsp/nope", gw.url))
+            .body("{}")
+            .send()
+            .await
+            .unwrap(),
+        gw.http
+            .get(format!("{}/mmsp/scan", gw.url))
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(response.status(), 200);
+        let frame: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        assert_eq!(frame["CommandID"], json!(32768));
+        assert_eq!(frame["Sign"], json!(""));
+    }
+}
+
+#[tokio::test]
+async fn an_agent_signs_with_its_own_key() {
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |config| {
+        let text = config_text("sqlite://unused.db").replace(
+            &format!("md5_key = \"{MMSP_KEY}\""),
+            &format!(
+                "md5_key = \"{MMSP_KEY}\"\nagent_no = \"88800001\"\nagent_md5_key = \"AGENTKEY0123456789\""
+            ),
+        );
+        let with_agent = Config::parse(&text, "agent").expect("config");
+        config.merchants = with_agent.merchants;
+    })
+    .await;
+    let merchant = Receiver::start().await;
+    let agent = mmsp(&gw).with_agent("88800001", SecretString::from("AGENTKEY0123456789"));
+    let reply = agent
+        .scan_order(
+            command::WECHAT_NATIVE,
+            &scan_order("AG1", "1", &merchant.url),
+        )
+        .await
+        .expect("a reply signed with the agent's key");
+    assert_eq!(field(&reply, "STATUS"), "1");
+    assert_eq!(reply.frame["AGENTNO"], json!("88800001"));
+    // The merchant's own key still works without AGENTNO; with it, only the agent's.
+    assert_eq!(
+        field(&mmsp(&gw).query(&by_no("AG1")).await.unwrap(), "STATUS"),
+        "3"
+    );
+    let mut frame = mmsp(&gw).frame(command::QUERY, &by_no("AG1"));
+    frame.insert("AGENTNO".into(), json!("88800001"));
+    assert_negative(&mmsp(&gw).send(Part::Scan, &frame).await.unwrap(), "1006");
+    gw.pay(&field(&reply, "ORDERNO"), "success").await;
+    gw.deliver().await;
+    let received = merchant.received();
+    let push: Value = serde_json::from_str(&received[0].body).unwrap();
+    assert_eq!(push["AGENTNO"], json!("88800001"));
+    let body = push["Body"].as_object().unwrap();
+    assert!(codec::verify(
+        body,
+        push["Sign"].as_str().unwrap(),
+        "AGENTKEY0123456789"
+    ));
+}
+
+#[tokio::test]
+async fn the_h5_wake_up_and_the_openid_redirect_lead_back_to_the_merchant() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let back = "https://shop.example.com/h5?x=1";
+    // base64 of the URL, as PHP's base64_encode writes it.
+    let encoded = {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let bytes = back.as_bytes();
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().fold(0u32, |acc, b| acc << 8 | u32::from(*b))
+                << (8 * (3 - chunk.len()));
+            for i in 0..=chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            }
+        }
+        while !out.len().is_multiple_of(4) {
+            out.push('=');
+        }
+        out
+    };
+    let wake = gw
+        .http
+        .get(format!(
+            "{}/payopenplath5/wxh5pay?{}",
+            gw.url,
+            form(&[
+                ("memo", MMSP_MERNO),
+                ("termno", MMSP_TERMNO),
+                ("merurl", &encoded),
+                ("tradetype", "1"),
+            ])
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wake.status(), 200);
+    assert!(
+        wake.text()
+            .await
+            .unwrap()
+            .contains("https://shop.example.com/h5?x=1")
+    );
+    let wrong = gw
+        .http
+        .get(format!(
+            "{}/payopenplath5/wxh5pay?{}",
+            gw.url,
+            form(&[("memo", MMSP_MERNO), ("termno", "x"), ("merurl", &encoded)])
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 400);
+
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (tradetype, prefix) in [("1", "oSbx"), ("2", "2088")] {
+        let redirect = no_redirects
+            .get(format!(
+                "{}/mmsp/openid?{}",
+                gw.url,
+                form(&[
+                    ("merurl", back),
+                    ("merno", MMSP_MERNO),
+                    ("tradetype", tradetype),
+                ])
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(redirect.status(), 302);
+        let location = redirect.headers()["location"].to_str().unwrap();
+        assert!(
+            location.starts_with(&format!("{back}&token_id={prefix}")),
+            "{location}"
+        );
+    }
+    let refused = no_redirects
+        .get(format!(
+            "{}/mmsp/openid?{}",
+            gw.url,
+            form(&[("merurl", "javascript:alert(1)"), ("merno", MMSP_MERNO)])
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+}
