@@ -471,6 +471,77 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_card_payment_sends_a_code_only_the_right_one_pays() {
+        use paymux_core::card::{CardDetails, CardKind, CardNo, IdCardNo, Phone};
+        let o = order(PayWay::new(Wallet::Bank, PayMethod::Quick));
+        let a = attempt(&o, None);
+        let card = |phone: &str| CardDetails {
+            number: CardNo::parse("6228480402564890018").unwrap(),
+            kind: CardKind::Debit,
+            holder: "张安".into(),
+            id_no: IdCardNo::parse("23210219820916601X").unwrap(),
+            phone: Phone::parse(phone).unwrap(),
+            expiry: None,
+            cvn2: None,
+        };
+        let sandbox = sandbox();
+        let details = card("18826570890");
+        let start = sandbox
+            .start_card_payment(&o, &a, CardSource::Card(&details))
+            .await;
+        assert_eq!(
+            start.outcome,
+            ChannelOutcome::Pending {
+                check_after_s: None
+            }
+        );
+        let token = start.card_token.clone().expect("a token for the card");
+        assert!(!token.contains("0402564890"), "the token is not the number");
+        let code_ref = start.code_ref.expect("a code was sent");
+        let sent = sandbox
+            .sms_sent_to("18826570890")
+            .expect("the phone got it");
+        assert_eq!(sent.code.len(), 6);
+        assert_eq!(sent.order_id, o.id.as_str());
+        let wrong = if sent.code == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        assert_eq!(
+            sandbox.confirm_payment(&o, &a, &code_ref, wrong, T0).await,
+            Confirmation::WrongCode
+        );
+        assert!(matches!(
+            sandbox
+                .confirm_payment(&o, &a, &code_ref, &sent.code, T0)
+                .await,
+            Confirmation::Outcome(ChannelOutcome::Succeeded { .. })
+        ));
+        // Another instance with the same key checks the same code.
+        let other = SandboxChannel::new("http://pay.example/", PayerLinks::new(b"test key"), 3);
+        assert!(matches!(
+            other
+                .confirm_payment(&o, &a, &code_ref, &sent.code, T0)
+                .await,
+            Confirmation::Outcome(ChannelOutcome::Succeeded { .. })
+        ));
+        // The same card gives the same token; a phone ending 0000 is not the card's.
+        let again = sandbox
+            .start_card_payment(&o, &a, CardSource::Card(&details))
+            .await;
+        assert_eq!(again.card_token, Some(token));
+        let mismatch = card("18800000000");
+        let refused = sandbox
+            .start_card_payment(&o, &a, CardSource::Card(&mismatch))
+            .await;
+        assert!(
+            matches!(refused.outcome, ChannelOutcome::Failed { ref msg, .. } if msg == "要素不匹配")
+        );
+        assert!(refused.code_ref.is_none());
+    }
+
+    #[tokio::test]
     async fn refunds_complete_a_few_seconds_after_the_sandbox_received_them() {
         let o = order(PayWay::new(Wallet::Alipay, PayMethod::Qr));
         let refund = Refund {

@@ -1763,3 +1763,73 @@ async fn the_h5_wake_up_and_the_openid_redirect_lead_back_to_the_merchant() {
         .unwrap();
     assert_eq!(refused.status(), 400);
 }
+
+/// `paymux client … mmsp …` as a person at a terminal runs it.
+fn client_exit(args: &[&str]) -> (i32, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_paymux"))
+        .arg("client")
+        .args(args)
+        .output()
+        .expect("paymux client");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_pays_by_card_with_the_code_and_quotes_negative_replies() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("merchant.toml");
+    std::fs::write(&config, config_text("sqlite://unused.db")).unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let base = [
+        "--url",
+        gw.url.as_str(),
+        "--config",
+        config.as_str(),
+        "mmsp",
+    ];
+    let run = |more: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(more).copied().collect();
+        client_exit(&args)
+    };
+
+    let (code, stdout, stderr) = run(&[
+        "quick-pay",
+        "--card-no",
+        CARD,
+        "--name",
+        "张安",
+        "--id-no",
+        ID_NO,
+        "--phone",
+        PHONE,
+        "--merorderid",
+        "CLI1",
+        "--amt",
+        "99",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("reply signature verified"), "{stderr}");
+    let reply: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(reply["Body"]["STATUS"], json!("0"));
+    let list_id = reply["Body"]["LIST_ID"].as_str().unwrap().to_owned();
+    let sms = sms_code(&gw, PHONE).await;
+    let (code, stdout, stderr) = run(&["quick-confirm", "--list-id", &list_id, "--code", &sms]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("\"STATUS\": \"1\""), "{stdout}");
+
+    let (code, stdout, stderr) = run(&["query", "--merorderid", "NOPE"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.contains("\"CommandID\": 32768"), "{stdout}");
+    assert!(
+        stderr.contains("the server refused our request: [-2002] 没有该订单"),
+        "{stderr}"
+    );
+    let (code, stdout, _) = run(&["gateway-pay", "--merorderid", "CLIG", "--form"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("name='web_api'"), "{stdout}");
+}
