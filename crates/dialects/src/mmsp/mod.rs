@@ -296,3 +296,43 @@ impl Dialect for Mmsp {
         cli::run(operation, target).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use paymux_core::ids::MerchantId;
+
+    use super::*;
+
+    fn table(text: &str) -> MerchantTable {
+        MerchantTable {
+            merchant: MerchantId::new("demo"),
+            table: toml::from_str(text).expect("toml"),
+        }
+    }
+
+    #[test]
+    fn the_design_table_reads_and_an_agent_needs_its_key() {
+        let design = table(
+            "merno = \"001440353999853\"\ntermno = \"84970001\"\nmd5_key = \"k1\"\n\
+             agent_no = \"\"\nagent_md5_key = \"\"\nrsa_public_key = \"<PEM>\"\n",
+        );
+        let merchants = load(&[design]).expect("DESIGN.md's table");
+        let m = merchants.by_wire_id("001440353999853").expect("by MERNO");
+        assert_eq!(m.credentials.agent_no, None, "an empty AGENTNO is none");
+        let err = load(&[table(
+            "merno = \"1\"\ntermno = \"2\"\nmd5_key = \"k1\"\nagent_no = \"A1\"\n",
+        )])
+        .unwrap_err();
+        assert!(err.contains("agent_md5_key"), "{err}");
+        let err = load(&[table(
+            "merno = \"1\"\ntermno = \"2\"\nmd5_key = \"k1\"\nagent_no = \"A1\"\nagent_md5_key = \"…\"\n",
+        )])
+        .unwrap_err();
+        assert!(err.contains("agent_md5_key"), "{err}");
+        let err = load(&[table(
+            "merno = \"1\"\ntermno = \"2\"\nmd5_key = \"changeme\"\n",
+        )])
+        .unwrap_err();
+        assert!(err.contains("md5_key"), "{err}");
+    }
+}
