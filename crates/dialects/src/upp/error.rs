@@ -37,6 +37,9 @@ pub enum UppError {
     BadAuthCode,
     #[error("系统错误")]
     Internal(String),
+    /// The gateway is at its limits (too many requests, or this one took too long).
+    #[error("系统繁忙,请稍后再试")]
+    Busy,
 }
 
 impl UppError {
@@ -65,6 +68,7 @@ impl UppError {
             UppError::RequestNoConflict => "2006",
             UppError::RefundNotFound => "2007",
             UppError::BadAuthCode => "2008",
+            UppError::Busy => "9998",
             UppError::Internal(_) => "9999",
         }
     }

@@ -33,6 +33,9 @@ pub enum XxpayError {
     ChannelRefused(String),
     #[error("系统错误,请用相同参数重新调用.")]
     Internal(String),
+    /// The gateway is at its limits (too many requests, or this one took too long).
+    #[error("系统繁忙,请稍后再试.")]
+    Busy,
 }
 
 impl XxpayError {
@@ -60,6 +63,9 @@ impl IntoResponse for XxpayError {
         let body = match &self {
             XxpayError::Internal(cause) => {
                 tracing::error!(%cause, "xxpay request failed");
+                json!({"retCode": "FAIL", "retMsg": self.to_string(), "errCode": "0010"})
+            }
+            XxpayError::Busy => {
                 json!({"retCode": "FAIL", "retMsg": self.to_string(), "errCode": "0010"})
             }
             _ => json!({"retCode": "FAIL", "retMsg": self.to_string()}),
