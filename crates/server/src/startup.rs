@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use paymux_channels::sandbox::SandboxChannel;
 use paymux_core::Gateway;
@@ -17,14 +19,15 @@ use paymux_core::merchant::Merchant;
 use paymux_core::notification::NotificationFormat;
 use paymux_core::store::Store;
 use paymux_dialects::{upp, xxpay};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::cashier::{self, CashierState};
 use crate::config::Config;
+use crate::limits::{RequestLimits, with_limits};
 use crate::metrics::{self, Metrics};
 use crate::notifier::{self, Notifier};
+use crate::serve::{self, ServeConfig};
 use crate::workers;
 
 #[derive(Debug, thiserror::Error)]
@@ -93,13 +96,19 @@ pub async fn start(
     clock: Arc<dyn Clock>,
     workers: Workers,
 ) -> Result<Running, StartError> {
+    let open_files = serve::raise_open_file_limit();
+    let serve_config = ServeConfig::new(
+        serve::connection_cap(config.server.max_connections.map(|n| n.get()), open_files),
+        Duration::from_secs(config.server.header_read_timeout_s.get()),
+    );
     let store = Arc::new(paymux_store::connect(&config.server.database).await?);
-    let listener = TcpListener::bind(&config.server.listen)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: config.server.listen.clone(),
-            source,
-        })?;
+    let listener =
+        serve::bind(&config.server.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.server.listen.clone(),
+                source,
+            })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen {
         addr: config.server.listen.clone(),
         source,
@@ -163,16 +172,27 @@ pub async fn start(
         metrics.clone(),
     )?);
 
+    let limits = RequestLimits::new(
+        config.server.max_concurrent_requests.get(),
+        Duration::from_secs(config.server.request_timeout_s.get()),
+    );
+    let xxpay_routes = xxpay::router(xxpay::XxpayState {
+        gateway: gateway.clone(),
+        merchants: xxpay_merchants,
+        public_url: public_url.clone().into(),
+    });
+    let upp_routes = upp::router(upp::UppState {
+        gateway: gateway.clone(),
+        merchants: upp_merchants,
+        max_clock_skew_s: config.server.max_clock_skew_s,
+    });
+    let upp_clock = gateway.clone();
     let router = Router::new()
-        .merge(xxpay::router(xxpay::XxpayState {
-            gateway: gateway.clone(),
-            merchants: xxpay_merchants,
-            public_url: public_url.clone().into(),
+        .merge(with_limits(xxpay_routes, limits.clone(), |_| {
+            xxpay::error::XxpayError::Busy.into_response()
         }))
-        .merge(upp::router(upp::UppState {
-            gateway: gateway.clone(),
-            merchants: upp_merchants,
-            max_clock_skew_s: config.server.max_clock_skew_s,
+        .merge(with_limits(upp_routes, limits, move |request| {
+            upp::busy_reply(request.uri, upp_clock.now())
         }))
         .merge(cashier::router(CashierState {
             gateway: gateway.clone(),
@@ -195,14 +215,14 @@ pub async fn start(
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut server_shutdown = shutdown_rx.clone();
-    tasks.push(tokio::spawn(async move {
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+    tasks.push(tokio::spawn(serve::serve(
+        listener,
+        router,
+        serve_config,
+        async move {
             let _ = server_shutdown.changed().await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "server stopped");
-        }
-    }));
+        },
+    )));
     if workers == Workers::Run {
         tasks.push(tokio::spawn(notifier::run(
             notifier.clone(),

@@ -5,6 +5,7 @@ mod channels;
 mod cli;
 mod durability;
 mod helpers;
+mod limits;
 mod notifications;
 mod operations;
 mod robustness;
