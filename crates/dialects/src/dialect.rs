@@ -44,6 +44,17 @@ pub struct Mount {
     pub platform: PlatformKeys,
 }
 
+/// What the gateway's request limiter knows of a request it answers as busy, from which a
+/// dialect builds its busy reply (upp's refund says `refund_exception`; mmsp echoes the
+/// CommandID).
+#[derive(Debug, Clone, Copy)]
+pub struct BusyRequest<'a> {
+    pub uri: &'a axum::http::Uri,
+    /// The body, when it had arrived in full (not when the timeout struck while it was
+    /// still arriving): a dialect whose replies echo a request field reads it from here.
+    pub body: Option<&'a axum::body::Bytes>,
+}
+
 /// A mounted dialect.
 pub struct Mounted {
     /// Its routes, answering every path under its prefixes with its own replies.
@@ -83,8 +94,9 @@ pub trait Dialect: Send + Sync {
     /// Its routes and notification format, for these merchants.
     fn mount(&self, merchants: &[MerchantTable], mount: &Mount) -> Result<Mounted, String>;
 
-    /// Its reply when the gateway is too busy to take a request.
-    fn busy(&self) -> Response;
+    /// Its reply when the gateway is too busy to take a request, or did not finish it in
+    /// time: unsigned, as the caller is not authenticated yet.
+    fn busy(&self, request: &BusyRequest<'_>) -> Response;
 
     /// The demo merchant's table for this dialect (the TOML lines after
     /// `[merchant.NAME]`), with fresh keys from `random_hex(bytes)`.

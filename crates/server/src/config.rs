@@ -6,6 +6,7 @@
 //! `[merchant.NAME]` tables and names its `[notify]` schedules (see `paymux_dialects::DIALECTS`).
 
 use std::collections::BTreeMap;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::Path;
 
 use paymux_core::Fen;
@@ -70,6 +71,18 @@ pub struct ServerConfig {
     pub max_clock_skew_s: u64,
     /// Orders without an expiry of their own (xxpay) close after this long.
     pub order_ttl_s: i64,
+    /// Client connections open at once; more wait in the listen queue. Default: what the
+    /// open-file limit leaves (`serve::default_max_connections`), 768 for 1,024 descriptors.
+    pub max_connections: Option<NonZeroUsize>,
+    /// Dialect requests running at once (as many more may wait up to a second); beyond
+    /// that the dialect's busy reply. 256 runs 5,000 requests/s at 50 ms each.
+    pub max_concurrent_requests: NonZeroUsize,
+    /// A dialect request not answered within this (its body and any wait included) gets the
+    /// busy reply. Below the 30 s merchants' clients commonly wait.
+    pub request_timeout_s: NonZeroU64,
+    /// How long a connection may take to send a request's headers, and stay idle between
+    /// requests. Merchants' servers send headers in one packet.
+    pub header_read_timeout_s: NonZeroU64,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +94,10 @@ impl Default for ServerConfig {
             allow_private_callbacks: false,
             max_clock_skew_s: 300,
             order_ttl_s: 2 * 3600,
+            max_connections: None,
+            max_concurrent_requests: const { NonZeroUsize::new(256).unwrap() },
+            request_timeout_s: const { NonZeroU64::new(15).unwrap() },
+            header_read_timeout_s: const { NonZeroU64::new(10).unwrap() },
         }
     }
 }
@@ -537,6 +554,38 @@ mod tests {
             err.to_string().contains("share [merchant.xxpay] mch_id"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_serving_limits_are_read_and_zero_is_refused() {
+        let text = "[server]\nmax_connections = 100\nmax_concurrent_requests = 8\n\
+                    request_timeout_s = 5\nheader_read_timeout_s = 3\n";
+        let server = Config::parse(&with_merchant(text), "test.toml")
+            .unwrap()
+            .server;
+        assert_eq!(server.max_connections.map(NonZeroUsize::get), Some(100));
+        assert_eq!(server.max_concurrent_requests.get(), 8);
+        assert_eq!(server.request_timeout_s.get(), 5);
+        assert_eq!(server.header_read_timeout_s.get(), 3);
+        let defaults = Config::parse(MERCHANT, "test.toml").unwrap().server;
+        assert_eq!(defaults.max_connections, None, "derived at start");
+        assert_eq!(defaults.max_concurrent_requests.get(), 256);
+        assert_eq!(defaults.request_timeout_s.get(), 15);
+        assert_eq!(defaults.header_read_timeout_s.get(), 10);
+        for key in [
+            "max_connections",
+            "max_concurrent_requests",
+            "request_timeout_s",
+            "header_read_timeout_s",
+        ] {
+            let err = Config::parse(
+                &with_merchant(&format!("[server]\n{key} = 0\n")),
+                "test.toml",
+            )
+            .unwrap_err();
+            let err = err.to_string();
+            assert!(err.contains("line 2") && err.contains("nonzero"), "{err}");
+        }
     }
 
     #[test]

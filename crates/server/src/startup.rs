@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
@@ -17,14 +18,15 @@ use paymux_core::merchant::Merchant;
 use paymux_core::notification::NotificationFormat;
 use paymux_core::store::Store;
 use paymux_dialects::{DIALECTS, Mount};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::cashier::{self, CashierState};
 use crate::config::Config;
+use crate::limits::{RequestLimits, with_limits};
 use crate::metrics::{self, Metrics};
 use crate::notifier::{self, Notifier};
+use crate::serve::{self, ServeConfig};
 use crate::workers;
 
 #[derive(Debug, thiserror::Error)]
@@ -95,13 +97,19 @@ pub async fn start(
     clock: Arc<dyn Clock>,
     workers: Workers,
 ) -> Result<Running, StartError> {
+    let open_files = serve::raise_open_file_limit();
+    let serve_config = ServeConfig::new(
+        serve::connection_cap(config.server.max_connections.map(|n| n.get()), open_files),
+        Duration::from_secs(config.server.header_read_timeout_s.get()),
+    );
     let store = Arc::new(paymux_store::connect(&config.server.database).await?);
-    let listener = TcpListener::bind(&config.server.listen)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: config.server.listen.clone(),
-            source,
-        })?;
+    let listener =
+        serve::bind(&config.server.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.server.listen.clone(),
+                source,
+            })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen {
         addr: config.server.listen.clone(),
         source,
@@ -147,13 +155,21 @@ pub async fn start(
         max_clock_skew_s: config.server.max_clock_skew_s,
         platform: config.platform.keys(),
     };
+    // One limit on the requests in flight, shared by every dialect; each answers the
+    // requests it cannot take with its own busy reply.
+    let limits = RequestLimits::new(
+        config.server.max_concurrent_requests.get(),
+        Duration::from_secs(config.server.request_timeout_s.get()),
+    );
     let mut router = Router::new();
     let mut formats: HashMap<DialectTag, Arc<dyn NotificationFormat>> = HashMap::new();
     for dialect in DIALECTS {
         let mounted = dialect
             .mount(&config.tables_of(dialect.name()), &mount)
             .map_err(StartError::Config)?;
-        router = router.merge(mounted.router);
+        router = router.merge(with_limits(mounted.router, limits.clone(), |request| {
+            dialect.busy(request)
+        }));
         if let Some(format) = mounted.notifications {
             formats.insert(DialectTag::new(dialect.name()), format);
         }
@@ -197,14 +213,14 @@ pub async fn start(
         operator.clone().keep_node_lease(shutdown_rx.clone()),
     ));
     let mut server_shutdown = shutdown_rx.clone();
-    tasks.push(tokio::spawn(async move {
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+    tasks.push(tokio::spawn(serve::serve(
+        listener,
+        router,
+        serve_config,
+        async move {
             let _ = server_shutdown.changed().await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "server stopped");
-        }
-    }));
+        },
+    )));
     if workers == Workers::Run {
         tasks.push(tokio::spawn(notifier::run(
             notifier.clone(),

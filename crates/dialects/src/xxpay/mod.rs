@@ -165,7 +165,7 @@ impl Dialect for Xxpay {
         })
     }
 
-    fn busy(&self) -> Response {
+    fn busy(&self, _request: &crate::BusyRequest<'_>) -> Response {
         error::XxpayError::Busy.into_response()
     }
 
