@@ -28,7 +28,11 @@ pub enum CodeKind {
 }
 
 impl CodeKind {
-    pub const ALL: [CodeKind; 3] = [CodeKind::OneTime, CodeKind::FixedAmount, CodeKind::OpenAmount];
+    pub const ALL: [CodeKind; 3] = [
+        CodeKind::OneTime,
+        CodeKind::FixedAmount,
+        CodeKind::OpenAmount,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

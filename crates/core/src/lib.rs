@@ -14,6 +14,7 @@
 
 pub mod channel;
 pub mod clock;
+pub mod code;
 pub mod dialect;
 pub mod error;
 pub mod gateway;

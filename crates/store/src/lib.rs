@@ -58,7 +58,7 @@ struct UniqueKey {
     error: fn() -> StoreError,
 }
 
-const UNIQUE_KEYS: [UniqueKey; 3] = [
+const UNIQUE_KEYS: [UniqueKey; 4] = [
     UniqueKey {
         constraint: "orders_merchant_order_no_key",
         columns: "orders.merchant_id, orders.merchant_order_no",
@@ -68,6 +68,11 @@ const UNIQUE_KEYS: [UniqueKey; 3] = [
         constraint: "refunds_refund_no_key",
         columns: "refunds.merchant_id, refunds.refund_no",
         error: || StoreError::DuplicateRefundNo,
+    },
+    UniqueKey {
+        constraint: "payment_codes_ref_key",
+        columns: "payment_codes.merchant_id, payment_codes.code_ref",
+        error: || StoreError::DuplicateCodeRef,
     },
     UniqueKey {
         constraint: "refunds_request_no_key",

@@ -9,6 +9,7 @@
 //!   the payer side of the sandbox (which reaches an order through its unguessable link), and
 //!   reads by platform id. It is never handed to a dialect.
 
+mod bills;
 mod operator;
 mod payments;
 mod refunds;
@@ -16,6 +17,7 @@ mod refunds;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use bills::{BillFromCode, NewBill, NewCode};
 pub use operator::Operator;
 pub use payments::{AMOUNT_MISMATCH, CreatedOrder, NewOrder};
 pub use refunds::NewRefund;

@@ -1,16 +1,18 @@
 //! Pay orders: create, query, pay (channel outcomes), close, expire, re-notify.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use super::{Gateway, MAX_RACE_RETRIES};
-use crate::channel::{ChannelOutcome, PayAction};
+use crate::channel::{Channel, ChannelOutcome, PayAction};
 use crate::dialect::DialectTag;
 use crate::error::{Error, Result};
 use crate::ids::{MerchantId, MerchantOrderNo, PlatformId};
 use crate::money::Fen;
 use crate::notification::{Notification, NotificationEvent};
 use crate::order::{
-    Attempt, AttemptStatus, Order, OrderEvent, OrderStatus, Transition, next_status,
+    Attempt, AttemptStatus, Order, OrderEvent, OrderStatus, Transition, Tries, next_status,
 };
 use crate::payway::{PayMethod, PayWay};
 use crate::refund::{Refund, RefundStatus};
@@ -104,6 +106,10 @@ impl Gateway {
             merchant_acked_at: None,
             fail_code: None,
             fail_msg: None,
+            tries: Tries::Once,
+            code_id: None,
+            also_notify: None,
+            escrow: None,
         };
         // A payer code is decided by the channel at once: if this process stops before it
         // hears the answer, the poller asks. Payers at a cashier say by themselves.
@@ -117,16 +123,27 @@ impl Gateway {
                 StoreError::DuplicateOrderNo => Error::DuplicateOrderNo,
                 other => other.into(),
             })?;
+        Ok(self.run_attempt(&channel, order, attempt).await)
+    }
 
+    /// Asks the channel to start a recorded attempt and applies its answer. Never fails: the
+    /// attempt is committed, and an answer that cannot be recorded is asked for again by
+    /// the poller.
+    pub(super) async fn run_attempt(
+        &self,
+        channel: &Arc<dyn Channel>,
+        order: Order,
+        attempt: Attempt,
+    ) -> CreatedOrder {
         let start = channel.start_payment(&order, &attempt).await;
         match start.outcome {
             ChannelOutcome::Pending {
                 check_after_s: None,
-            } => Ok(CreatedOrder {
+            } => CreatedOrder {
                 order,
                 attempt,
                 action: start.action,
-            }),
+            },
             outcome => match self
                 .apply_attempt_outcome(&order.id, attempt.seq, outcome)
                 .await
@@ -136,11 +153,11 @@ impl Gateway {
                         Ok(Some(settled)) => settled,
                         _ => attempt,
                     };
-                    Ok(CreatedOrder {
+                    CreatedOrder {
                         order,
                         attempt,
                         action: start.action,
-                    })
+                    }
                 }
                 // The order is committed; only the channel's answer is not. Refusing now
                 // would make the merchant retry into "duplicate order number" while the
@@ -158,11 +175,11 @@ impl Gateway {
                             tracing::error!(order = %order.id, error = %e, "could not schedule a check of the attempt");
                         }
                     }
-                    Ok(CreatedOrder {
+                    CreatedOrder {
                         order,
                         attempt,
                         action: start.action,
-                    })
+                    }
                 }
             },
         }
@@ -257,8 +274,13 @@ impl Gateway {
                     if attempt.status != AttemptStatus::Paying {
                         return Ok(order);
                     }
-                    let order_to = match next_status(order.status, order.amount, OrderEvent::Close)
-                    {
+                    // The channel closed this try: a one-try order closes with it, a bill
+                    // stays open for the next.
+                    let event = match order.tries {
+                        Tries::Once => OrderEvent::Close,
+                        Tries::Again | Tries::AgainOneAtATime => OrderEvent::AttemptFailedMayRetry,
+                    };
+                    let order_to = match next_status(order.status, order.amount, event) {
                         Transition::To(s) => s,
                         _ => order.status,
                     };
@@ -268,11 +290,11 @@ impl Gateway {
                     if attempt.status != AttemptStatus::Paying {
                         return Ok(order);
                     }
-                    let order_to =
-                        match next_status(order.status, order.amount, OrderEvent::AttemptFailed) {
-                            Transition::To(s) => s,
-                            _ => order.status,
-                        };
+                    let event = order.tries.failure_event();
+                    let order_to = match next_status(order.status, order.amount, event) {
+                        Transition::To(s) => s,
+                        _ => order.status,
+                    };
                     AttemptSettlement {
                         fail: Some((code.clone(), msg.clone())),
                         ..AttemptSettlement::new(
@@ -329,7 +351,7 @@ impl Gateway {
             Transition::To(to) => {
                 settlement.order_to = to;
                 settlement.paid_at = Some(paid_at);
-                settlement.notification = self.pay_notification(order, now);
+                settlement.notifications = self.pay_notifications(order, now);
             }
             Transition::LatePayment | Transition::Unchanged | Transition::Refused => {
                 if !order.status.is_paid() {
@@ -559,25 +581,29 @@ impl Gateway {
         if !order.status.is_paid() {
             return Ok(false);
         }
-        let Some(notification) = self.pay_notification(&order, self.now()) else {
-            return Ok(false);
-        };
-        self.store().enqueue_notification(&notification).await?;
-        Ok(true)
+        let notifications = self.pay_notifications(&order, self.now());
+        for notification in &notifications {
+            self.store().enqueue_notification(notification).await?;
+        }
+        Ok(!notifications.is_empty())
     }
 
-    /// The payment notification of an order, if it has somewhere to send it.
-    fn pay_notification(&self, order: &Order, now: Millis) -> Option<Notification> {
-        order.notify_url.as_ref().map(|url| {
-            Notification::new(
-                self.new_id('N'),
-                order.merchant_id.clone(),
-                order.dialect.clone(),
-                NotificationEvent::Pay,
-                order.id.clone(),
-                url.clone(),
-                now,
-            )
-        })
+    /// The payment notifications of an order: one for each address it has.
+    fn pay_notifications(&self, order: &Order, now: Millis) -> Vec<Notification> {
+        [order.notify_url.as_ref(), order.also_notify.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|url| {
+                Notification::new(
+                    self.new_id('N'),
+                    order.merchant_id.clone(),
+                    order.dialect.clone(),
+                    NotificationEvent::Pay,
+                    order.id.clone(),
+                    url.clone(),
+                    now,
+                )
+            })
+            .collect()
     }
 }

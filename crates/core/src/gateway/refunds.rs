@@ -56,6 +56,11 @@ impl Gateway {
         if !order.status.is_paid() {
             return Err(Error::OrderNotRefundable(order.status));
         }
+        if let Some(escrow) = order.escrow
+            && !escrow.status.allows_refunds()
+        {
+            return Err(Error::EscrowNotCompleted(escrow.status));
+        }
         if new.amount > order.refundable() {
             return Err(Error::RefundExceedsPaid {
                 refundable: order.refundable(),

@@ -1053,6 +1053,10 @@ async fn crashed_barcode_order(gw: &TestGateway, no: &str) {
         merchant_acked_at: None,
         fail_code: None,
         fail_msg: None,
+        tries: paymux_core::order::Tries::Once,
+        code_id: None,
+        also_notify: None,
+        escrow: None,
     };
     let attempt =
         paymux_core::order::Attempt::first(&order, new.auth_code.clone(), Some(now.plus_secs(10)));
