@@ -19,6 +19,7 @@ pub mod dialect;
 pub mod error;
 pub mod gateway;
 pub mod ids;
+pub mod links;
 pub mod merchant;
 pub mod money;
 pub mod notification;

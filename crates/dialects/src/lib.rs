@@ -18,7 +18,10 @@ pub mod dialect;
 pub mod upp;
 pub mod xxpay;
 
-pub use dialect::{BusyRequest, ClientTarget, Dialect, Mount, Mounted, PlatformKeys, Schedule};
+pub use dialect::{
+    BillChoice, BusyRequest, ClientTarget, Dialect, Mount, Mounted, PayerField, PayerHooks,
+    PlatformKeys, Schedule,
+};
 
 /// Every dialect this build speaks. The server mounts them, the config reads their tables,
 /// `paymux client` offers them, the metrics label them, in this order.

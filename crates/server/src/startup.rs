@@ -121,11 +121,11 @@ pub async fn start(
     };
     let dyn_store: Arc<dyn Store> = store.clone();
 
+    let links = PayerLinks::new(cashier_link_key(&dyn_store).await?.as_bytes());
     let sandbox = if config.sandbox.enabled {
-        let links = PayerLinks::new(cashier_link_key(&dyn_store).await?.as_bytes());
         Some(Arc::new(SandboxChannel::new(
             &public_url,
-            links,
+            links.clone(),
             config.sandbox.refund_delay_s,
         )))
     } else {
@@ -152,6 +152,7 @@ pub async fn start(
     let mount = Mount {
         gateway: operator.gateway(),
         public_url: public_url.clone().into(),
+        links: links.clone(),
         max_clock_skew_s: config.server.max_clock_skew_s,
         platform: config.platform.keys(),
     };

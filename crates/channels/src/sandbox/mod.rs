@@ -15,8 +15,6 @@
 //! them; a refund it does not know is answered `REFUND_NOT_FOUND` (so after a restart the
 //! gateway sends its pending refunds again, as it would to a channel that lost them).
 
-mod links;
-
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -27,7 +25,7 @@ use paymux_core::payway::{PayMethod, Wallet};
 use paymux_core::refund::Refund;
 use paymux_core::time::{self, Millis};
 
-pub use links::PayerLinks;
+pub use paymux_core::links::PayerLinks;
 
 /// What the sandbox's refund query answers for a refund it never received.
 const REFUND_NOT_FOUND: &str = "REFUND_NOT_FOUND";

@@ -162,6 +162,7 @@ impl Dialect for Upp {
                 max_clock_skew_s: mount.max_clock_skew_s,
             }),
             notifications: None,
+            payer: None,
         })
     }
 

@@ -162,6 +162,7 @@ impl Dialect for Xxpay {
                 public_url: mount.public_url.clone(),
             }),
             notifications: Some(Arc::new(XxpayNotifications { merchants })),
+            payer: None,
         })
     }
 
