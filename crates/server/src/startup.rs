@@ -17,11 +17,12 @@ use paymux_core::ids::MerchantId;
 use paymux_core::merchant::Merchant;
 use paymux_core::notification::NotificationFormat;
 use paymux_core::store::Store;
-use paymux_dialects::{DIALECTS, Mount};
+use paymux_dialects::{DIALECTS, Mount, PayerHooks};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::cashier::{self, CashierState};
+use crate::cashier::codes::CodePages;
+use crate::cashier::{self, CashierState, PayerSide};
 use crate::config::Config;
 use crate::limits::{RequestLimits, with_limits};
 use crate::metrics::{self, Metrics};
@@ -59,6 +60,8 @@ pub struct Running {
     pub store: Arc<paymux_store::SqlStore>,
     /// The sandbox channel, when it is enabled (tests use it to make payers' links).
     pub sandbox: Option<Arc<SandboxChannel>>,
+    /// The payers' links (tests use it to open a code's page as the merchant would).
+    pub links: PayerLinks,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -164,6 +167,7 @@ pub async fn start(
     );
     let mut router = Router::new();
     let mut formats: HashMap<DialectTag, Arc<dyn NotificationFormat>> = HashMap::new();
+    let mut payer_hooks: HashMap<DialectTag, Arc<dyn PayerHooks>> = HashMap::new();
     for dialect in DIALECTS {
         let mounted = dialect
             .mount(&config.tables_of(dialect.name()), &mount)
@@ -174,12 +178,26 @@ pub async fn start(
         if let Some(format) = mounted.notifications {
             formats.insert(DialectTag::new(dialect.name()), format);
         }
+        if let Some(hooks) = mounted.payer {
+            payer_hooks.insert(DialectTag::new(dialect.name()), hooks);
+        }
     }
-    router = router.merge(cashier::qr_router());
+    let payer = PayerSide {
+        links: links.clone(),
+        hooks: Arc::new(payer_hooks),
+    };
+    router = router
+        .merge(cashier::assets_router())
+        .merge(cashier::codes::router(CodePages {
+            operator: operator.clone(),
+            payer: payer.clone(),
+            sandbox: sandbox.is_some(),
+        }));
     if let Some(sandbox) = &sandbox {
         router = router.merge(cashier::router(CashierState {
             operator: operator.clone(),
             sandbox: sandbox.clone(),
+            payer,
         }));
     }
 
@@ -243,6 +261,7 @@ pub async fn start(
         notifier,
         store,
         sandbox,
+        links,
         shutdown,
         tasks,
     })

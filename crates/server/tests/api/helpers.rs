@@ -220,6 +220,11 @@ impl TestGateway {
             .cashier_url(order_id)
     }
 
+    /// The path of a payment code's page, as the merchant was given it.
+    pub fn code_path(&self, code_id: &str) -> String {
+        self.running.links.code_path(code_id)
+    }
+
     /// The scripted payer: `POST /sandbox/orders/{id}/pay`.
     pub async fn pay(&self, order_id: &str, result: &str) -> reqwest::Response {
         self.http

@@ -3,6 +3,7 @@
 
 mod channels;
 mod cli;
+mod codes;
 mod durability;
 mod hardening;
 mod helpers;
