@@ -42,6 +42,10 @@ pub enum Error {
     EscrowNotCompleted(crate::order::EscrowStatus),
     #[error("the completed amount exceeds what was paid")]
     CompletionExceedsPaid,
+    #[error("a split order's refund must say which shares it takes from")]
+    SplitRefundNeedsShares,
+    #[error("the refund exceeds what is left of {} share ({left} fen left)", party.as_deref().map_or("the platform's".to_owned(), |p| format!("sub-merchant {p}'s")))]
+    SplitShareExceeded { party: Option<String>, left: Fen },
     #[error("channel refused: {code} {msg}")]
     ChannelRefused { code: String, msg: String },
     #[error("store: {0}")]

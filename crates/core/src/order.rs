@@ -6,6 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::dialect::DialectTag;
@@ -239,6 +240,38 @@ impl FromStr for EscrowStatus {
     }
 }
 
+/// A bill split between the merchant that sells (the platform) and its sub-merchants
+/// (chinaums 分账): each share is that party's to keep or refund, and no refund takes more
+/// from a party than its share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Splits {
+    pub platform: Fen,
+    pub shares: Vec<Share>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    /// The sub-merchant's number (chinaums mid).
+    pub party: String,
+    pub amount: Fen,
+}
+
+impl Splits {
+    /// The shares add up to the amount paid.
+    pub fn total(&self) -> Option<Fen> {
+        self.shares
+            .iter()
+            .try_fold(self.platform, |sum, s| sum.checked_add(s.amount))
+    }
+
+    pub fn share(&self, party: &str) -> Option<Fen> {
+        self.shares
+            .iter()
+            .find(|s| s.party == party)
+            .map(|s| s.amount)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Escrow {
     pub status: EscrowStatus,
@@ -287,6 +320,8 @@ pub struct Order {
     pub also_notify: Option<NotifyUrl>,
     /// Set for an escrowed payment.
     pub escrow: Option<Escrow>,
+    /// Set for a split bill.
+    pub splits: Option<Splits>,
 }
 
 impl Order {

@@ -258,6 +258,14 @@ pub trait Store: Send + Sync {
     /// `NotRefundable` if the order is not paid or the amount exceeds what is left;
     /// `DuplicateRefundNo` / `DuplicateRequestNo` if a key is taken (nothing is reserved).
     async fn insert_refund(&self, refund: &Refund) -> Result<(), StoreError>;
+    /// As `insert_refund`, for a split order: also `NotRefundable` if the refund takes more
+    /// than is left of the platform's share or of its sub-merchant's.
+    async fn insert_split_refund(
+        &self,
+        refund: &Refund,
+        platform_share: Fen,
+        party_share: Fen,
+    ) -> Result<(), StoreError>;
     async fn refund(
         &self,
         merchant: &MerchantId,

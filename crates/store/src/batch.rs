@@ -445,6 +445,7 @@ mod tests {
                 code_id: None,
                 also_notify: None,
                 escrow: None,
+                splits: None,
             }
         }
 

@@ -8,8 +8,8 @@ use paymux_core::code::PaymentCode;
 use paymux_core::dialect::DialectTag;
 use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId, RefundNo, RefundRequestNo};
 use paymux_core::notification::Notification;
-use paymux_core::order::{Attempt, Escrow, Order};
-use paymux_core::refund::Refund;
+use paymux_core::order::{Attempt, Escrow, Order, Share};
+use paymux_core::refund::{Refund, RefundSplit};
 use paymux_core::store::StoreError;
 use paymux_core::time::Millis;
 use paymux_core::url::{NotifyUrl, ReturnUrl};
@@ -107,6 +107,13 @@ pub(crate) fn order(row: &dyn RowAccess) -> Result<Order, StoreError> {
                 completed: fen(row, "escrow_completed")?,
             }),
         },
+        splits: match row.opt_text("splits")? {
+            None => None,
+            Some(text) => Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("splits: {e}")))?,
+            ),
+        },
     })
 }
 
@@ -180,6 +187,20 @@ pub(crate) fn refund(row: &dyn RowAccess) -> Result<Refund, StoreError> {
         created_at: millis(row, "created_at")?,
         finished_at: opt_millis(row, "finished_at")?,
         next_check_at: opt_millis(row, "next_check_at")?,
+        split: match row.opt_int("split_platform")? {
+            None => None,
+            Some(platform) => Some(RefundSplit {
+                platform: Fen::new(platform)
+                    .map_err(|e| StoreError::Corrupt(format!("split_platform: {e}")))?,
+                party: match row.opt_text("split_party")? {
+                    None => None,
+                    Some(party) => Some(Share {
+                        party,
+                        amount: fen(row, "split_party_amount")?,
+                    }),
+                },
+            }),
+        },
     })
 }
 

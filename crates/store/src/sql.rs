@@ -5,6 +5,7 @@
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
+use paymux_core::Fen;
 use paymux_core::code::PaymentCode;
 use paymux_core::ids::{MerchantId, PlatformId};
 use paymux_core::notification::{DeliveryRecord, Notification, NotificationStatus};
@@ -72,6 +73,7 @@ pub(crate) const ORDER_COLUMNS: &[Column] = &[
     Column::new("also_notify_url", ColumnType::Text),
     Column::new("escrow", ColumnType::Text),
     Column::new("escrow_completed", ColumnType::Bigint),
+    Column::new("splits", ColumnType::Text),
 ];
 
 pub(crate) const ATTEMPT_COLUMNS: &[Column] = &[
@@ -134,6 +136,9 @@ pub(crate) fn order_values(o: &Order) -> Vec<SqlValue> {
         v(o.also_notify.as_ref().map(|u| u.as_str())),
         v(o.escrow.map(|e| e.status.as_str())),
         v(o.escrow.map_or(0, |e| e.completed.get())),
+        v(o.splits
+            .as_ref()
+            .map(|s| serde_json::to_string(s).unwrap_or_default())),
     ]
 }
 
@@ -156,35 +161,72 @@ pub(crate) fn attempt_values(a: &Attempt) -> Vec<SqlValue> {
     ]
 }
 
-const INSERT_REFUND: &str = "INSERT INTO refunds (id, merchant_id, order_id, attempt_seq, dialect, refund_no, \
+const REFUND_COLUMNS: &str = "id, merchant_id, order_id, attempt_seq, dialect, refund_no, \
      request_no, amount, reason, status, automatic, channel_refund_no, fail_reason, extra, created_at, \
-     updated_at, finished_at, next_check_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+     updated_at, finished_at, next_check_at, split_platform, split_party, split_party_amount";
+
+static INSERT_REFUND: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ({})",
+        (1..=21)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+});
+
+/// A split order's refund: inserted only if it leaves the platform's share and its
+/// sub-merchant's within what they hold (`$22`, `$23`). Runs after the order's reservation,
+/// whose row lock makes concurrent refunds of one order take turns, so each sees the
+/// others' rows.
+static INSERT_SPLIT_REFUND: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO refunds ({REFUND_COLUMNS}) SELECT {} \
+         WHERE (SELECT COALESCE(SUM(split_platform), 0) FROM refunds \
+                WHERE order_id = $3 AND status <> 'failed') + $19 <= $22 \
+           AND (SELECT COALESCE(SUM(split_party_amount), 0) FROM refunds \
+                WHERE order_id = $3 AND split_party = $20 AND status <> 'failed') + $21 <= $23",
+        (1..=21)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+});
+
+fn refund_values(r: &Refund) -> Vec<SqlValue> {
+    vec![
+        v(r.id.as_str()),
+        v(r.merchant_id.as_str()),
+        v(r.order_id.as_str()),
+        v(i64::from(r.attempt_seq)),
+        v(r.dialect.as_str()),
+        v(r.refund_no.as_ref().map(|n| n.as_str())),
+        v(r.request_no.as_ref().map(|n| n.as_str())),
+        v(r.amount.get()),
+        v(r.reason.as_str()),
+        v(r.status.as_str()),
+        v(i64::from(r.automatic)),
+        v(r.channel_refund_no.as_deref()),
+        v(r.fail_reason.as_deref()),
+        v(json_text(&r.extra)),
+        v(r.created_at.0),
+        v(r.created_at.0),
+        millis(r.finished_at),
+        millis(r.next_check_at),
+        v(r.split.as_ref().map(|s| s.platform.get())),
+        v(r.split
+            .as_ref()
+            .and_then(|s| s.party.as_ref())
+            .map(|p| p.party.as_str())),
+        v(r.split
+            .as_ref()
+            .and_then(|s| s.party.as_ref())
+            .map(|p| p.amount.get())),
+    ]
+}
 
 fn insert_refund(r: &Refund) -> Step {
-    Step::new(
-        INSERT_REFUND,
-        vec![
-            v(r.id.as_str()),
-            v(r.merchant_id.as_str()),
-            v(r.order_id.as_str()),
-            v(i64::from(r.attempt_seq)),
-            v(r.dialect.as_str()),
-            v(r.refund_no.as_ref().map(|n| n.as_str())),
-            v(r.request_no.as_ref().map(|n| n.as_str())),
-            v(r.amount.get()),
-            v(r.reason.as_str()),
-            v(r.status.as_str()),
-            v(i64::from(r.automatic)),
-            v(r.channel_refund_no.as_deref()),
-            v(r.fail_reason.as_deref()),
-            v(json_text(&r.extra)),
-            v(r.created_at.0),
-            v(r.created_at.0),
-            millis(r.finished_at),
-            millis(r.next_check_at),
-        ],
-    )
+    Step::new(INSERT_REFUND.as_str(), refund_values(r))
 }
 
 /// At most one notification of an event is pending per subject and address (the partial unique index
@@ -746,6 +788,28 @@ impl Store for SqlStore {
             .apply(vec![reserve_refund(refund, false), insert_refund(refund)])
             .await?;
         if reserved {
+            Ok(())
+        } else {
+            Err(StoreError::NotRefundable)
+        }
+    }
+
+    async fn insert_split_refund(
+        &self,
+        refund: &Refund,
+        platform_share: Fen,
+        party_share: Fen,
+    ) -> Result<(), StoreError> {
+        let mut values = refund_values(refund);
+        values.push(v(platform_share.get()));
+        values.push(v(party_share.get()));
+        let inserted = self
+            .apply(vec![
+                reserve_refund(refund, false),
+                Step::guarded(INSERT_SPLIT_REFUND.as_str(), values),
+            ])
+            .await?;
+        if inserted {
             Ok(())
         } else {
             Err(StoreError::NotRefundable)

@@ -127,6 +127,7 @@ fn bill(no: &str, amount: i64, one_at_a_time: bool, escrow: bool) -> NewBill {
         expires_at: None,
         one_at_a_time,
         escrow,
+        splits: None,
     }
 }
 
@@ -474,6 +475,7 @@ async fn an_escrow_holds_refunds_until_completed_and_returns_what_is_not_complet
             amount: fen(amount),
             reason: String::new(),
             extra: Map::new(),
+            split: None,
         };
         let escrowed = gw
             .create_bill(bill("ESC1", 1000, false, true))
@@ -584,5 +586,115 @@ async fn a_nonce_is_refused_within_its_window_and_forgotten_after() {
             gw.remember_nonce(&merchant(), "n1", 300).await.expect(name),
             "{name}: forgotten once its window passed"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_split_bills_refunds_stay_within_each_share_under_concurrency() {
+    use paymux_core::order::{Share, Splits};
+    use paymux_core::refund::RefundSplit;
+    let b = backends().await;
+    for (name, store) in &b.list {
+        let clock = Arc::new(ManualClock::new(T0));
+        let op = operator(store, &clock).await;
+        let gw = op.gateway();
+        let share = |party: &str, amount: i64| Share {
+            party: party.into(),
+            amount: fen(amount),
+        };
+        let mut new = bill("SPLIT1", 1000, false, false);
+        new.splits = Some(Splits {
+            platform: fen(200),
+            shares: vec![share("898A", 500), share("898B", 300)],
+        });
+        let mut bad = new.clone();
+        bad.merchant_order_no = MerchantOrderNo::parse("SPLIT0", 32).unwrap();
+        bad.amount = fen(999);
+        assert!(
+            matches!(
+                gw.create_bill(bad).await,
+                Err(Error::InvalidField {
+                    field: "subOrders",
+                    ..
+                })
+            ),
+            "{name}: shares must add up"
+        );
+        let split = gw.create_bill(new).await.expect(name);
+        let t = op.start_attempt(&split.id, WECHAT, None).await.expect(name);
+        op.apply_attempt_outcome(&split.id, t.attempt.seq, paid(fen(1000)))
+            .await
+            .expect(name);
+        let refund = |no: String, platform: i64, party: Option<Share>| {
+            let amount = platform + party.as_ref().map_or(0, |p| p.amount.get());
+            NewRefund {
+                merchant_id: merchant(),
+                order_id: split.id.clone(),
+                dialect: TAG,
+                refund_no: RefundNo::parse(&no, 32).expect("refund no"),
+                request_no: None,
+                amount: fen(amount),
+                reason: String::new(),
+                extra: Map::new(),
+                split: Some(RefundSplit {
+                    platform: fen(platform),
+                    party,
+                }),
+            }
+        };
+        let unsplit = NewRefund {
+            split: None,
+            ..refund("S0".into(), 10, None)
+        };
+        assert!(matches!(
+            gw.request_refund(unsplit).await,
+            Err(Error::SplitRefundNeedsShares)
+        ));
+        let stranger = refund("S1".into(), 0, Some(share("898Z", 10)));
+        assert!(matches!(
+            gw.request_refund(stranger).await,
+            Err(Error::InvalidField {
+                field: "subOrders",
+                ..
+            })
+        ));
+        gw.request_refund(refund("S2".into(), 50, Some(share("898A", 300))))
+            .await
+            .expect(name);
+        assert!(matches!(
+            gw.request_refund(refund("S3".into(), 0, Some(share("898A", 250)))).await,
+            Err(Error::SplitShareExceeded { party: Some(ref p), left }) if p == "898A" && left == fen(200)
+        ));
+        // Twenty at once, 50 each from A's 200 left: four, whatever the order.
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let gw = gw.clone();
+                let r = refund(format!("C{i}"), 0, Some(share("898A", 50)));
+                tokio::spawn(async move { gw.request_refund(r).await })
+            })
+            .collect();
+        let mut accepted = 0;
+        for t in tasks {
+            match t.await.expect("task") {
+                Ok(_) => accepted += 1,
+                Err(Error::SplitShareExceeded { .. } | Error::RefundExceedsPaid { .. }) => {}
+                Err(e) => panic!("{name}: {e:?}"),
+            }
+        }
+        assert_eq!(accepted, 4, "{name}");
+        // B's share and the platform's are untouched by A's refunds.
+        gw.request_refund(refund("S4".into(), 150, Some(share("898B", 300))))
+            .await
+            .expect(name);
+        let order = gw
+            .find_order(&merchant(), OrderKey::Platform(&split.id))
+            .await
+            .expect(name);
+        assert_eq!(
+            order.refunded,
+            fen(1000),
+            "{name}: all of it, share by share"
+        );
+        assert_eq!(order.status, OrderStatus::Refunded);
     }
 }

@@ -153,6 +153,7 @@ fn new_refund(order: &Order, refund_no: &str, request_no: &str, amount: i64) -> 
         amount: Fen::positive(amount).expect("amount"),
         reason: String::new(),
         extra: Map::new(),
+        split: None,
     }
 }
 

@@ -86,6 +86,7 @@ fn order(id: &str, order_no: &str, amount: i64) -> Order {
         code_id: None,
         also_notify: None,
         escrow: None,
+        splits: None,
     }
 }
 
@@ -165,6 +166,7 @@ fn refund(order: &Order, id: &str, refund_no: &str, amount: i64) -> Refund {
         created_at: T0.plus_secs(20),
         finished_at: None,
         next_check_at: None,
+        split: None,
     }
 }
 

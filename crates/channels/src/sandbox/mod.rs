@@ -311,6 +311,7 @@ mod tests {
             code_id: None,
             also_notify: None,
             escrow: None,
+            splits: None,
         }
     }
 
@@ -419,6 +420,7 @@ mod tests {
             created_at: T0,
             finished_at: None,
             next_check_at: None,
+            split: None,
         };
         let sandbox = sandbox();
         assert!(matches!(

@@ -12,11 +12,11 @@ use crate::error::{Error, Result};
 use crate::ids::{MerchantId, MerchantOrderNo, PlatformId, RefundNo};
 use crate::money::Fen;
 use crate::order::{
-    Attempt, AttemptStatus, Escrow, EscrowStatus, Order, OrderEvent, OrderStatus, Transition,
-    Tries, next_status,
+    Attempt, AttemptStatus, Escrow, EscrowStatus, Order, OrderEvent, OrderStatus, Splits,
+    Transition, Tries, next_status,
 };
 use crate::payway::{PayMethod, PayWay, Wallet};
-use crate::refund::{Refund, RefundStatus};
+use crate::refund::{Refund, RefundSplit, RefundStatus};
 use crate::store::{
     AttemptStart, CodeChange, CodeKey, EscrowSettlement, OrderClosing, OrderKey, StoreError,
 };
@@ -44,6 +44,8 @@ pub struct NewBill {
     /// Only one try may be paying at a time (the first scanner wins).
     pub one_at_a_time: bool,
     pub escrow: bool,
+    /// Split between the platform and sub-merchants; the shares add up to the amount.
+    pub splits: Option<Splits>,
 }
 
 /// A payment code, as a dialect describes it.
@@ -93,6 +95,20 @@ fn tries(one_at_a_time: bool) -> Tries {
 impl Gateway {
     /// An unpaid bill; nothing is asked of a channel until a payer starts a try.
     fn bill(&self, new: NewBill, code_id: Option<PlatformId>, now: Millis) -> Result<Order> {
+        if let Some(splits) = &new.splits {
+            if splits.total() != Some(new.amount) {
+                return Err(Error::invalid(
+                    "subOrders",
+                    "the shares and the platform's part must add up to the amount",
+                ));
+            }
+            if new.escrow {
+                return Err(Error::invalid(
+                    "secureTransaction",
+                    "a split bill cannot be escrowed",
+                ));
+            }
+        }
         let expires_at = new
             .expires_at
             .unwrap_or_else(|| now.plus_secs(self.settings().default_order_ttl_s));
@@ -139,6 +155,7 @@ impl Gateway {
                 status: EscrowStatus::Uncompleted,
                 completed: Fen::ZERO,
             }),
+            splits: new.splits,
         })
     }
 
@@ -313,23 +330,83 @@ impl Gateway {
                     self.close_order_by_id(bill_id, "its code was closed")
                         .await?;
                 } else if refund && bill.refundable() > Fen::ZERO {
-                    let refund_no = RefundNo::from_stored(self.new_id('R').to_string());
-                    self.request_refund(super::NewRefund {
-                        merchant_id: merchant.clone(),
-                        order_id: bill.id.clone(),
-                        dialect: bill.dialect.clone(),
-                        refund_no,
-                        request_no: None,
-                        amount: bill.refundable(),
-                        reason: "its code was closed with a refund".into(),
-                        extra: Map::new(),
-                    })
-                    .await?;
+                    self.refund_in_full(merchant, &bill, "its code was closed with a refund")
+                        .await?;
                 }
             }
             return Ok(closed);
         }
         Err(Error::Contention)
+    }
+
+    /// Refunds what is left of a paid order; a split order's shares one refund each (a
+    /// refund takes from one sub-merchant at most).
+    async fn refund_in_full(
+        &self,
+        merchant: &MerchantId,
+        order: &Order,
+        reason: &str,
+    ) -> Result<()> {
+        let parts: Vec<(Fen, Option<RefundSplit>)> = match &order.splits {
+            None => vec![(order.refundable(), None)],
+            Some(splits) => {
+                // What each share has left after the refunds so far.
+                let earlier: Vec<RefundSplit> = self
+                    .store()
+                    .refunds_of_order(&order.id)
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.status != RefundStatus::Failed)
+                    .filter_map(|r| r.split)
+                    .collect();
+                let left = |share: Fen, taken: Fen| share.checked_sub(taken).unwrap_or(Fen::ZERO);
+                let platform_taken = earlier.iter().fold(Fen::ZERO, |sum, s| {
+                    sum.checked_add(s.platform).unwrap_or(sum)
+                });
+                let platform = left(splits.platform, platform_taken);
+                let mut parts = vec![(
+                    platform,
+                    Some(RefundSplit {
+                        platform,
+                        party: None,
+                    }),
+                )];
+                for share in &splits.shares {
+                    let taken = earlier
+                        .iter()
+                        .filter_map(|s| s.party.as_ref())
+                        .filter(|p| p.party == share.party)
+                        .fold(Fen::ZERO, |sum, p| sum.checked_add(p.amount).unwrap_or(sum));
+                    let amount = left(share.amount, taken);
+                    parts.push((
+                        amount,
+                        Some(RefundSplit {
+                            platform: Fen::ZERO,
+                            party: Some(crate::order::Share {
+                                party: share.party.clone(),
+                                amount,
+                            }),
+                        }),
+                    ));
+                }
+                parts
+            }
+        };
+        for (amount, split) in parts.into_iter().filter(|(amount, _)| *amount > Fen::ZERO) {
+            self.request_refund(super::NewRefund {
+                merchant_id: merchant.clone(),
+                order_id: order.id.clone(),
+                dialect: order.dialect.clone(),
+                refund_no: RefundNo::from_stored(self.new_id('R').to_string()),
+                request_no: None,
+                amount,
+                reason: reason.to_owned(),
+                extra: Map::new(),
+                split,
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// The bill a fixed code makes for a payer who opened it (an open-amount code needs the
@@ -376,6 +453,7 @@ impl Gateway {
                     expires_at: None,
                     one_at_a_time: code.tries == Tries::AgainOneAtATime,
                     escrow: code.escrow,
+                    splits: None,
                 },
                 Some(code.id.clone()),
                 now,
@@ -577,6 +655,7 @@ impl Gateway {
             created_at: now,
             finished_at: None,
             next_check_at: Some(now.plus_secs(super::RECOVERY_DELAY_S)),
+            split: None,
         })
     }
 

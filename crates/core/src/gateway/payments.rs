@@ -110,6 +110,7 @@ impl Gateway {
             code_id: None,
             also_notify: None,
             escrow: None,
+            splits: None,
         };
         // A payer code is decided by the channel at once: if this process stops before it
         // hears the answer, the poller asks. Payers at a cashier say by themselves.
@@ -378,6 +379,7 @@ impl Gateway {
                     created_at: now,
                     finished_at: None,
                     next_check_at: Some(now.plus_secs(super::RECOVERY_DELAY_S)),
+                    split: None,
                 });
             }
         }

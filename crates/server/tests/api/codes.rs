@@ -45,6 +45,7 @@ fn new_code(kind: CodeKind, code_ref: &str, amount: Option<i64>, bill_no: Option
             expires_at: None,
             one_at_a_time: true,
             escrow: false,
+            splits: None,
         }),
     }
 }

@@ -7,6 +7,12 @@ ALTER TABLE orders ADD COLUMN also_notify_url TEXT;
 -- NULL: not escrowed; else uncompleted, partly_completed, all_completed or canceled.
 ALTER TABLE orders ADD COLUMN escrow TEXT;
 ALTER TABLE orders ADD COLUMN escrow_completed BIGINT NOT NULL DEFAULT 0;
+-- A split bill's shares (JSON: {"platform": fen, "shares": [{"party", "amount"}]}).
+ALTER TABLE orders ADD COLUMN splits TEXT;
+-- What a split bill's refund takes from the platform's share and one sub-merchant's.
+ALTER TABLE refunds ADD COLUMN split_platform BIGINT;
+ALTER TABLE refunds ADD COLUMN split_party TEXT;
+ALTER TABLE refunds ADD COLUMN split_party_amount BIGINT;
 CREATE INDEX orders_by_code ON orders (code_id) WHERE code_id IS NOT NULL;
 
 -- A QR code a merchant shows; it makes bills (see core/src/code.rs).
