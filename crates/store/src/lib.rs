@@ -162,8 +162,13 @@ pub fn redact_url(url: &str) -> String {
     };
     let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let user = base[scheme_end + 3..at].split(':').next().unwrap_or("");
-            format!("{}://{}:***@{}", &base[..scheme_end], user, &base[at + 1..])
+            let userinfo = &base[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _password)) => {
+                    format!("{}://{}:***@{}", &base[..scheme_end], user, &base[at + 1..])
+                }
+                None => base.to_owned(),
+            }
         }
         _ => base.to_owned(),
     };
@@ -429,6 +434,11 @@ mod tests {
         assert_eq!(
             redact_url("sqlite://paymux-data/paymux.db"),
             "sqlite://paymux-data/paymux.db"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1:5432/db"),
+            "postgres://postgres@127.0.0.1:5432/db",
+            "no password, nothing to hide"
         );
     }
 }
