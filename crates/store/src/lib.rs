@@ -429,7 +429,7 @@ mod tests {
         );
         assert_eq!(
             redact_url("postgres://u@h/db?password=secret&x=1"),
-            "postgres://u:***@h/db?password=***&x=1"
+            "postgres://u@h/db?password=***&x=1"
         );
         assert_eq!(
             redact_url("sqlite://paymux-data/paymux.db"),
