@@ -368,3 +368,248 @@ mod tests {
         assert!(!public.verify(message, "not a signature"));
     }
 }
+
+/// Interoperability with OpenSSL 3 on this machine, both ways: what paymux signs and
+/// encrypts, OpenSSL verifies and decrypts, and the other way round.
+#[cfg(test)]
+mod openssl {
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::*;
+    use crate::common::testdata::fixture;
+
+    /// `None` (and a message saying the test was skipped) when there is no `openssl`.
+    fn openssl(args: &[&str], dir: &Path) -> Option<std::process::Output> {
+        match Command::new("openssl").args(args).current_dir(dir).output() {
+            Ok(output) => Some(output),
+            Err(e) => {
+                eprintln!(
+                    "SKIPPED: cannot run openssl ({e}); the OpenSSL interoperability tests need it on PATH"
+                );
+                None
+            }
+        }
+    }
+
+    /// The key in the DER forms OpenSSL reads: SEC1 `ECPrivateKey` and
+    /// `SubjectPublicKeyInfo`, both on the SM2 curve (OID 1.2.156.10197.1.301).
+    fn write_keys(dir: &Path, key: &PrivateKey) {
+        let public = key.public_key().to_hex();
+        let sec1 = format!(
+            "30770201010420{}a00a06082a811ccf5501822da144034200{public}",
+            key.to_hex()
+        );
+        let spki = format!("3059301306072a8648ce3d020106082a811ccf5501822d034200{public}");
+        std::fs::write(dir.join("key.der"), hex::decode(sec1).unwrap()).unwrap();
+        std::fs::write(dir.join("pub.der"), hex::decode(spki).unwrap()).unwrap();
+    }
+
+    const USER_ID_OPT: &str = "distid:1234567812345678";
+
+    #[test]
+    fn openssl_verifies_what_paymux_signs_and_paymux_verifies_what_openssl_signs() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = PrivateKey::parse(&fixture("hrss", "merchant.private-key.txt")).unwrap();
+        write_keys(dir.path(), &key);
+        let message = fixture("hrss", "request.string-to-sign.txt");
+        std::fs::write(dir.path().join("message"), &message).unwrap();
+
+        // paymux → OpenSSL (DER, the user ID given).
+        let ours = decode_base64(&key.sign(message.as_bytes())).unwrap();
+        std::fs::write(dir.path().join("ours.sig"), ours).unwrap();
+        let Some(out) = openssl(
+            &[
+                "dgst",
+                "-sm3",
+                "-verify",
+                "pub.der",
+                "-keyform",
+                "DER",
+                "-sigopt",
+                USER_ID_OPT,
+                "-signature",
+                "ours.sig",
+                "message",
+            ],
+            dir.path(),
+        ) else {
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Verified OK");
+        // Without the user ID OpenSSL hashes another Z: the ID is part of the contract.
+        let out = openssl(
+            &[
+                "dgst",
+                "-sm3",
+                "-verify",
+                "pub.der",
+                "-keyform",
+                "DER",
+                "-signature",
+                "ours.sig",
+                "message",
+            ],
+            dir.path(),
+        )
+        .unwrap();
+        assert!(!out.status.success());
+
+        // OpenSSL → paymux, as DER and as raw r‖s (what sm-crypto sends).
+        let out = openssl(
+            &[
+                "dgst",
+                "-sm3",
+                "-sign",
+                "key.der",
+                "-keyform",
+                "DER",
+                "-sigopt",
+                USER_ID_OPT,
+                "-out",
+                "theirs.sig",
+                "message",
+            ],
+            dir.path(),
+        )
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let theirs = std::fs::read(dir.path().join("theirs.sig")).unwrap();
+        let public = key.public_key();
+        assert!(public.verify(message.as_bytes(), &encode_base64(&theirs)));
+        let raw = Signature::from_der(&theirs).unwrap().to_bytes();
+        assert!(public.verify(message.as_bytes(), &encode_base64(&raw)));
+        assert!(public.verify(message.as_bytes(), &hex::encode(raw)));
+        assert!(!public.verify(b"another message", &encode_base64(&theirs)));
+    }
+
+    #[test]
+    fn openssl_signs_with_a_key_paymux_generated_and_pkeyutl_agrees() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = PrivateKey::generate().unwrap();
+        write_keys(dir.path(), &key);
+        std::fs::write(
+            dir.path().join("message"),
+            "appId=A203&data=x&mchId=M100043",
+        )
+        .unwrap();
+        let Some(out) = openssl(
+            &[
+                "pkeyutl",
+                "-sign",
+                "-rawin",
+                "-digest",
+                "sm3",
+                "-inkey",
+                "key.der",
+                "-keyform",
+                "DER",
+                "-pkeyopt",
+                USER_ID_OPT,
+                "-in",
+                "message",
+                "-out",
+                "sig",
+            ],
+            dir.path(),
+        ) else {
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let sig = std::fs::read(dir.path().join("sig")).unwrap();
+        assert!(
+            key.public_key()
+                .verify(b"appId=A203&data=x&mchId=M100043", &encode_base64(&sig))
+        );
+        std::fs::write(
+            dir.path().join("ours.sig"),
+            decode_base64(&key.sign(b"appId=A203&data=x&mchId=M100043")).unwrap(),
+        )
+        .unwrap();
+        let out = openssl(
+            &[
+                "pkeyutl",
+                "-verify",
+                "-rawin",
+                "-digest",
+                "sm3",
+                "-pubin",
+                "-inkey",
+                "pub.der",
+                "-keyform",
+                "DER",
+                "-pkeyopt",
+                USER_ID_OPT,
+                "-in",
+                "message",
+                "-sigfile",
+                "ours.sig",
+            ],
+            dir.path(),
+        )
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn openssl_decrypts_what_paymux_encrypts_and_the_other_way_round() {
+        let dir = tempfile::tempdir().unwrap();
+        let hex_key = fixture("hrss", "sm4.key.txt");
+        let key = Sm4Key::parse(&hex_key).unwrap();
+        // Lengths around the block size: padding is a whole block when the text fills one.
+        for plain in [
+            String::new(),
+            "{}".to_owned(),
+            "0123456789abcdef".to_owned(),
+            fixture("hrss", "sm4.plaintext.json"),
+            r#"{"idNameOrder":"刘小梦","orderTitle":"测试订单"}"#.repeat(7),
+        ] {
+            let ours = key.encrypt(&plain);
+            std::fs::write(dir.path().join("ours.b64"), format!("{ours}\n")).unwrap();
+            let Some(out) = openssl(
+                &[
+                    "enc", "-d", "-sm4-ecb", "-K", &hex_key, "-a", "-A", "-in", "ours.b64",
+                ],
+                dir.path(),
+            ) else {
+                return;
+            };
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), plain);
+
+            std::fs::write(dir.path().join("plain"), &plain).unwrap();
+            let out = openssl(
+                &[
+                    "enc", "-sm4-ecb", "-K", &hex_key, "-a", "-A", "-in", "plain",
+                ],
+                dir.path(),
+            )
+            .unwrap();
+            let theirs = String::from_utf8(out.stdout).unwrap();
+            assert_eq!(theirs.trim(), ours, "the same bytes: ECB has no IV");
+            assert_eq!(key.decrypt(theirs.trim()).unwrap(), plain);
+        }
+    }
+}
