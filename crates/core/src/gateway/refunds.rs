@@ -57,6 +57,11 @@ impl Gateway {
             return Err(Error::OrderNotRefundable(order.status));
         }
         if new.amount > order.refundable() {
+            // The same request, arriving at the same moment, may have reserved the money
+            // just now: answer as it did rather than call it an over-refund.
+            if let Some(existing) = self.same_request(&new).await? {
+                return Ok(existing);
+            }
             return Err(Error::RefundExceedsPaid {
                 refundable: order.refundable(),
             });
@@ -94,6 +99,9 @@ impl Gateway {
         match self.store().insert_refund(&refund).await {
             Ok(()) => {}
             Err(StoreError::NotRefundable) => {
+                if let Some(existing) = self.same_request(&new).await? {
+                    return Ok(existing);
+                }
                 let order = self.order_by_id(&new.order_id).await?;
                 return Err(if order.status.is_paid() {
                     Error::RefundExceedsPaid {
