@@ -273,8 +273,15 @@ impl Gateway {
                             Transition::To(s) => s,
                             _ => order.status,
                         };
+                    // Dialects that tell merchants of failures (hrss §5.2) get the
+                    // payment's notification when the order fails for good.
+                    let notification = (order_to == OrderStatus::Failed
+                        && self.settings().notify_failures.contains(&order.dialect))
+                    .then(|| self.pay_notification(&order, now))
+                    .flatten();
                     AttemptSettlement {
                         fail: Some((code.clone(), msg.clone())),
+                        notification,
                         ..AttemptSettlement::new(
                             &order,
                             &attempt,
