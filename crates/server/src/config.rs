@@ -396,6 +396,19 @@ impl Config {
             write_private(&merchant_file, &text)?;
             written = true;
         }
+        // hrss notifications are signed by the platform: the demo keeps a key of its own,
+        // as a top-level dotted key, which must come before the first table.
+        if present.platform.sm2_private_key.is_none() {
+            let key = paymux_dialects::hrss::generate_private_key().map_err(ConfigError::Random)?;
+            let at = text
+                .match_indices('\n')
+                .map(|(i, _)| i + 1)
+                .find(|&i| text[i..].starts_with('['))
+                .unwrap_or(text.len());
+            text.insert_str(at, &format!("platform.sm2_private_key = \"{key}\"\n\n"));
+            write_private(&merchant_file, &text)?;
+            written = true;
+        }
         let file: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.clone(),
             message: parse_message(&text, &e),
@@ -589,6 +602,14 @@ key = "k"
         assert!(!generated);
         let key = |c: &Config| c.merchants[0].dialects["xxpay"]["key"].clone();
         assert_eq!(key(&first), key(&second));
+        let platform = |c: &Config| {
+            c.platform
+                .sm2_private_key
+                .as_ref()
+                .map(|k| secrecy::ExposeSecret::expose_secret(k).to_owned())
+        };
+        assert_eq!(platform(&first).map(|k| k.len()), Some(64));
+        assert_eq!(platform(&first), platform(&second));
         assert_eq!(key(&first).as_str().map(str::len), Some(32));
         assert!(first.server.allow_private_callbacks);
         for dialect in DIALECTS {
@@ -617,6 +638,7 @@ key = "k"
             Some("kept")
         );
         assert!(config.merchants[0].table("upp").is_some());
+        assert!(config.platform.sm2_private_key.is_some());
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(text.contains("[merchant.retired]") && text.contains("[merchant.upp]"));
     }

@@ -53,6 +53,23 @@ pub fn string_to_sign(form: &[(String, String)]) -> String {
     join(fields)
 }
 
+/// [`string_to_sign`] as it may be logged: `biz_content` (whose `data` is personal data
+/// in the clear for a plaintext merchant) shown by its length only.
+pub fn redacted_string_to_sign(form: &[(String, String)]) -> String {
+    let shown: Form = form
+        .iter()
+        .map(|(k, v)| {
+            let v = if k == "biz_content" {
+                format!("({} characters)", v.chars().count())
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    string_to_sign(&shown)
+}
+
 fn join(fields: BTreeMap<&str, &str>) -> String {
     let mut out = String::new();
     for (key, value) in fields {

@@ -272,6 +272,22 @@ pub fn wire_id(id: &PlatformId) -> String {
     s.to_owned()
 }
 
+/// paymux's id of a 20-digit wire id (`prefix` `P` for orders, `R` for refunds): the
+/// inverse of [`wire_id`], for operators reading an hrss merchant's numbers.
+pub fn platform_id(prefix: char, wire: &str) -> Option<PlatformId> {
+    if wire.len() != 20 || !wire.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs: i64 = wire[..10].parse().ok()?;
+    let stamp = time::beijing(paymux_core::time::Millis(secs.checked_mul(1000)?))
+        .format("%y%m%d%H%M%S")
+        .to_string();
+    Some(PlatformId::from_string(format!(
+        "{prefix}{stamp}{}",
+        &wire[10..]
+    )))
+}
+
 /// Whether a payOrderId or refundOrderId a merchant sent names this id.
 pub fn names(id: &PlatformId, text: &str) -> bool {
     text == id.as_str() || text == wire_id(id)
@@ -471,6 +487,8 @@ mod tests {
         assert_eq!(wire.len(), 20);
         assert_eq!(wire, "17965224000042000123");
         assert!(names(&id, &wire));
+        assert_eq!(platform_id('P', &wire), Some(id.clone()));
+        assert_eq!(platform_id('P', "1234"), None);
         assert!(names(&id, id.as_str()));
         assert!(!names(&id, "17965224000042000124"));
         let other = PlatformId::from_string("P2612061000010042000123");

@@ -70,7 +70,8 @@
 //!   object itself both ways (in a request, its JSON text is accepted too); the
 //!   notification signs it as its compact JSON text.
 //! - §5.2 notifications carry `appId` = the merchant's app id (the example repeats the
-//!   mchId there) and go out when an order is paid. They are retried after 15 s, 1 min,
+//!   mchId there) and go out when an order is paid and when it fails for good (payStatus 3
+//!   with errCode and errMsg; the core queues them for dialects that ask). They are retried after 15 s, 1 min,
 //!   5 min, 15 min, 30 min, 1 h, 2 h, 3 h, 4 h, 6 h and 7 h: twelve tries, the last 23 h 51
 //!   min after the first (the spec: "24小时内尝试多次").
 //! - §4.4 static codes and the §5.1 call are not served yet: static codes need a core
@@ -347,6 +348,11 @@ impl Dialect for Hrss {
             name: NAME,
             delays_s: RETRY_DELAYS_S,
         }]
+    }
+
+    /// §5.2: "所有支付场景的异步支付结果通知", failures included.
+    fn notifies_failed_payments(&self) -> bool {
+        true
     }
 
     fn check(&self, merchants: &[MerchantTable]) -> Result<(), String> {

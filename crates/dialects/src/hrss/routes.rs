@@ -143,7 +143,7 @@ fn authenticate<'s>(
         .iter()
         .find(|form| codec::verify(form, &merchant.keys.public))
         .ok_or_else(|| {
-            tracing::debug!(string_to_sign = %codec::string_to_sign(first), "hrss signature does not verify");
+            tracing::debug!(string_to_sign = %codec::redacted_string_to_sign(first), "hrss signature does not verify");
             HrssError::BadSignature
         })?;
 

@@ -6,6 +6,7 @@ mod cli;
 mod durability;
 mod hardening;
 mod helpers;
+mod hrss;
 mod notifications;
 mod operations;
 mod robustness;

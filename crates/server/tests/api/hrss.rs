@@ -1,0 +1,773 @@
+//! hrss (人社支付平台 v1.32) over HTTP: every service with the hrss client and the spec's
+//! example payloads, raw bytes where the client could share a mistake with the server,
+//! every public return code, the payer at the cashier, notifications verified with the
+//! platform's public key, refunds, plaintext merchants, and a full run whose logs hold no
+//! ID number.
+
+use paymux_dialects::hrss::HrssClient;
+use paymux_dialects::hrss::client::Answer;
+use paymux_dialects::hrss::crypto::{PrivateKey, PublicKey, Sm4Key};
+use paymux_dialects::hrss::wire::{
+    CloseRequest, NotificationData, OrderData, OrderReply, OrderRequest, Personal, QueryRequest,
+    RefundData, RefundQueryRequest, RefundRequest, Service,
+};
+use paymux_dialects::hrss::{codec, convert};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Backend, HRSS_ACCESS_KEY, HRSS_APP_ID, HRSS_MCH_ID, HRSS_MERCHANT_PRIVATE_KEY,
+    HRSS_MERCHANT_PUBLIC_KEY, HRSS_PLATFORM_PRIVATE_KEY, HRSS_SM4_KEY, Receiver, TestGateway,
+};
+
+fn merchant_key() -> PrivateKey {
+    PrivateKey::parse(HRSS_MERCHANT_PRIVATE_KEY).unwrap()
+}
+
+fn sm4() -> Sm4Key {
+    Sm4Key::parse(HRSS_SM4_KEY).unwrap()
+}
+
+fn platform_public_key() -> PublicKey {
+    let public =
+        paymux_dialects::hrss::platform_public_key(&SecretString::from(HRSS_PLATFORM_PRIVATE_KEY))
+            .unwrap();
+    PublicKey::parse(&public).unwrap()
+}
+
+fn client(gw: &TestGateway) -> HrssClient {
+    HrssClient::new(
+        &gw.url,
+        "engine",
+        HRSS_ACCESS_KEY,
+        HRSS_APP_ID,
+        merchant_key(),
+        sm4(),
+        false,
+    )
+    .unwrap()
+}
+
+/// §4.1.2's example, with our order number and notify address.
+fn spec_order(mch_order_id: &str, notify_url: &str) -> OrderRequest {
+    OrderRequest {
+        id_name_order: Some(Personal("刘小梦".into())),
+        id_number_order: Some(Personal("51012XXXXXXXXXX30023".into())),
+        id_type_order: Some("01".into()),
+        mch_order_id: Some(mch_order_id.into()),
+        notify_url: Some(notify_url.into()),
+        order_amount: Some("1".into()),
+        order_create_time: Some("2023-06-26 22:22:22".into()),
+        order_desc: Some("仅供测试".into()),
+        order_title: Some("测试订单".into()),
+        order_type: Some("10001".into()),
+        pay_type: Some("1".into()),
+        way_code: Some("SBK".into()),
+        ..OrderRequest::default()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The reply's `biz_data.code` and `message`; panics on a refusal.
+fn biz(answer: &Answer) -> (&str, &str) {
+    assert_eq!(answer.reply.code, "1", "{:?}", answer.reply);
+    assert_eq!(answer.reply.msg, "调用成功");
+    let biz = answer.reply.biz_data.as_ref().expect("biz_data");
+    (biz.code.as_str(), biz.message.as_str())
+}
+
+fn ok<T: serde::de::DeserializeOwned>(answer: &Answer) -> T {
+    assert_eq!(biz(answer), ("1", ""), "{:?}", answer.reply);
+    answer.data_as().unwrap()
+}
+
+/// paymux's order id, from the cashier link in a payUrl or a URL.
+fn order_id_of(gw: &TestGateway, url: &str) -> String {
+    let rest = url
+        .strip_prefix(&format!("{}/cashier/", gw.url))
+        .unwrap_or_else(|| panic!("a cashier link: {url}"));
+    rest.split('/').next().unwrap().to_owned()
+}
+
+/// An order made by §4.1 and paid at the cashier: (payOrderId, paymux's id).
+async fn paid_order(gw: &TestGateway, no: &str, amount: i64, notify: &str) -> (String, String) {
+    let request = OrderRequest {
+        order_amount: Some(amount.to_string()),
+        ..spec_order(no, notify)
+    };
+    let reply: OrderReply = ok(&client(gw).online_order(&request).await.unwrap());
+    let link: Value = serde_json::from_str(reply.pay_url.as_deref().unwrap()).unwrap();
+    let id = order_id_of(gw, link["url"].as_str().unwrap());
+    assert_eq!(gw.pay(&id, "success").await.status(), 200);
+    (reply.pay_order_id, id)
+}
+
+/// The body of a request signed by the merchant, its fields as given.
+fn signed_body(fields: &[(&str, String)]) -> String {
+    let mut form: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    let sign = codec::sign(&form, &merchant_key());
+    form.push(("sign".into(), sign));
+    codec::encode_request(&form)
+}
+
+/// The public parameters of a call whose `data` is these fields, before signing.
+fn fields_for(data: &Value, timestamp: i64) -> Vec<(&'static str, String)> {
+    let sealed = sm4().encrypt(&data.to_string());
+    vec![
+        ("access_key", HRSS_ACCESS_KEY.into()),
+        (
+            "biz_content",
+            json!({"aaz001": "1687845434400", "appid": HRSS_APP_ID, "data": sealed}).to_string(),
+        ),
+        ("format", "json".into()),
+        ("request_id", "a666bcc1720b4e2b9b02".into()),
+        ("timestamp", timestamp.to_string()),
+        ("version", "1.0".into()),
+    ]
+}
+
+async fn post(gw: &TestGateway, path: &str, body: String) -> Value {
+    let text = gw
+        .post_raw(path, "application/x-www-form-urlencoded", body)
+        .await;
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON: {text}"))
+}
+
+/// A refusal's code, sub_code and sub_msg.
+fn refusal(reply: &Value) -> (String, String, String) {
+    assert!(reply.get("biz_data").is_none(), "{reply}");
+    (
+        reply["code"].as_str().unwrap().to_owned(),
+        reply["sub_code"].as_str().unwrap().to_owned(),
+        reply["sub_msg"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn spec_fixture(name: &str) -> String {
+    let path = format!(
+        "{}/../dialects/src/hrss/testdata/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .trim_end()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_spec_example_request_signed_by_openssl_is_refused_only_for_its_2023_timestamp() {
+    let body = spec_fixture("request.form.txt");
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let text = gw
+        .post_raw(
+            "/engine/rest/88800100001",
+            "application/x-www-form-urlencoded",
+            body.clone(),
+        )
+        .await;
+    assert_eq!(
+        text,
+        r#"{"code":"-102","msg":"参数格式异常","sub_code":"check.param.invalid","sub_msg":"timestamp参数格式异常:与平台时间相差超过300秒"}"#
+    );
+
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| c.server.max_clock_skew_s = 0).await;
+    // §4.5.2's example asks for an order this gateway does not have.
+    let answer = client(&gw)
+        .send("/engine/rest/88800100001", &body)
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "订单不存在"));
+    let header = answer.reply.biz_data.as_ref().unwrap();
+    assert_eq!(header.aaz001, "1687845434400");
+    assert_eq!(header.appid, "A203");
+    assert_eq!(header.aaz002.len(), 20);
+    assert!(header.aaz002.bytes().all(|b| b.is_ascii_digit()));
+    // With an order 1687837179580 of ours, the spec's payOrderId is not its number.
+    paid_order(&gw, "1687837179580", 1, "http://127.0.0.1:9/notify").await;
+    let answer = client(&gw)
+        .send("/engine/rest/88800100001", &body)
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "支付平台订单号与商户订单号不匹配"));
+}
+
+#[tokio::test]
+async fn an_online_order_opens_the_cashier_and_its_payment_is_notified_signed_by_the_platform() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let request = OrderRequest {
+        return_url: Some("https://his.example/paid?x=1".into()),
+        ..spec_order("1687837179580", &merchant.url)
+    };
+    let answer = client(&gw).online_order(&request).await.unwrap();
+    let reply: OrderReply = ok(&answer);
+    assert_eq!(reply.mch_order_id, "1687837179580");
+    assert_eq!(reply.pay_order_id.len(), 20, "{}", reply.pay_order_id);
+    assert!(reply.qr_image.is_none());
+    let pay_url = reply.pay_url.unwrap();
+    assert!(pay_url.chars().count() <= 256, "{pay_url}");
+    let link: Value = serde_json::from_str(&pay_url).unwrap();
+    assert_eq!(link["type"], "miniProgram");
+    assert_eq!(link["appid"], "");
+    assert_eq!(link["path"], "");
+    assert_eq!(link["extraData"]["payNo"], reply.pay_order_id.as_str());
+    let url = link["url"].as_str().unwrap();
+    let id = order_id_of(&gw, url);
+    assert_eq!(url, gw.cashier_url(&id));
+    let page = gw.http.get(url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("测试订单") && page.contains("社保卡"),
+        "{page}"
+    );
+    // The reply's data travelled encrypted.
+    let sealed = answer
+        .reply
+        .biz_data
+        .as_ref()
+        .unwrap()
+        .data
+        .as_ref()
+        .unwrap();
+    assert!(sealed.as_str().is_some_and(|s| !s.contains("payUrl")));
+
+    let query = QueryRequest {
+        mch_order_id: Some("1687837179580".into()),
+        pay_order_id: Some(reply.pay_order_id.clone()),
+    };
+    let unpaid: OrderData = ok(&client(&gw).query(&query).await.unwrap());
+    assert_eq!(
+        (unpaid.pay_status.as_str(), unpaid.refund_status.as_deref()),
+        ("0", Some("9"))
+    );
+    assert_eq!(unpaid.total_amount, None);
+
+    assert_eq!(gw.pay(&id, "success").await.status(), 200);
+    let paid: OrderData = ok(&client(&gw).query(&query).await.unwrap());
+    assert_eq!(paid.pay_status, "2");
+    assert_eq!(paid.refund_status.as_deref(), Some("9"));
+    assert_eq!(paid.way_code.as_deref(), Some("SBK"));
+    assert_eq!(
+        (
+            paid.order_amount,
+            paid.total_amount,
+            paid.receipt_amount,
+            paid.coupon_amount
+        ),
+        (Some(1), Some(1), Some(1), Some(0))
+    );
+    assert_eq!(paid.channel_msg.as_deref(), Some("SUCCESS"));
+    assert!(paid.channel_order_id.is_some());
+    assert_eq!(paid.pay_time.as_deref().map(str::len), Some(19));
+    // The cashier sends the payer back to returnUrl.
+    let page = gw.http.get(url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("https://his.example/paid?x=1"), "{page}");
+
+    merchant.answer_with(&[r#"{"isSuccess":"1","returnMsg":""}"#]);
+    assert_eq!(gw.deliver().await.delivered, 1);
+    let received = merchant.received();
+    assert_eq!(received.len(), 1);
+    let sent = &received[0];
+    assert_eq!(sent.method, "POST");
+    assert!(
+        sent.content_type
+            .as_deref()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    // A merchant's handler, by hand: the platform's signature over appId, data, mchId.
+    let body: Value = serde_json::from_str(&sent.body).unwrap();
+    let fields = body.as_object().unwrap();
+    let keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["appId", "mchId", "data", "sign"]);
+    assert_eq!(body["appId"], HRSS_APP_ID);
+    assert_eq!(body["mchId"], HRSS_MCH_ID);
+    let data_text = body["data"].as_str().unwrap();
+    let signed = format!("appId={HRSS_APP_ID}&data={data_text}&mchId={HRSS_MCH_ID}");
+    assert!(platform_public_key().verify(signed.as_bytes(), body["sign"].as_str().unwrap()));
+    let merchant_public = PublicKey::parse(HRSS_MERCHANT_PUBLIC_KEY).unwrap();
+    assert!(!merchant_public.verify(signed.as_bytes(), body["sign"].as_str().unwrap()));
+    let data: Value = serde_json::from_str(&sm4().decrypt(data_text).unwrap()).unwrap();
+    assert_eq!(data["appid"], HRSS_APP_ID);
+    assert_eq!(data["mchOrderId"], "1687837179580");
+    assert_eq!(data["payOrderId"], reply.pay_order_id.as_str());
+    assert_eq!(data["payStatus"], "2");
+    assert_eq!(data["wayCode"], "SBK");
+    assert_eq!(data["orderAmount"], 1);
+    assert_eq!(data["totalAmount"], 1);
+    assert_eq!(data["receiptAmount"], 1);
+    assert_eq!(data["couponAmount"], 0);
+    assert_eq!(data["payTime"], paid.pay_time.unwrap().as_str());
+    assert_eq!(
+        data["channelOrderId"],
+        paid.channel_order_id.unwrap().as_str()
+    );
+    assert!(data.get("errCode").is_none());
+    // And with the SDK.
+    let verified: NotificationData = client(&gw)
+        .verify_notification(sent.body.as_bytes(), &platform_public_key())
+        .unwrap();
+    assert_eq!(verified.pay_status, "2");
+    // Acknowledged: nothing more is sent.
+    gw.advance(3600);
+    assert_eq!(gw.deliver().await.attempts(), 0);
+}
+
+#[tokio::test]
+async fn a_notification_is_retried_on_its_schedule_until_is_success_is_one() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    paid_order(&gw, "RETRY1", 5, &merchant.url).await;
+    merchant.answer_with(&["success", r#"{"isSuccess":"0","returnMsg":"busy"}"#]);
+    assert_eq!(gw.deliver().await.retried, 1);
+    gw.advance(14);
+    assert_eq!(
+        gw.deliver().await.attempts(),
+        0,
+        "the first retry is 15 s later"
+    );
+    gw.advance(1);
+    assert_eq!(gw.deliver().await.retried, 1);
+    gw.advance(59);
+    assert_eq!(
+        gw.deliver().await.attempts(),
+        0,
+        "the second retry is a minute later"
+    );
+    gw.advance(1);
+    merchant.answer_with(&[r#"{"isSuccess":1}"#]);
+    assert_eq!(gw.deliver().await.delivered, 1);
+    assert_eq!(merchant.received().len(), 3);
+}
+
+#[tokio::test]
+async fn a_payer_who_cancels_is_notified_as_failed_and_only_hrss_tells_of_failures() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let reply: OrderReply = ok(&client(&gw)
+        .online_order(&spec_order("FAIL1", &merchant.url))
+        .await
+        .unwrap());
+    let link: Value = serde_json::from_str(reply.pay_url.as_deref().unwrap()).unwrap();
+    let id = order_id_of(&gw, link["url"].as_str().unwrap());
+    assert_eq!(gw.pay(&id, "fail").await.status(), 200);
+    merchant.answer_with(&[r#"{"isSuccess":"1"}"#]);
+    assert_eq!(gw.deliver().await.delivered, 1);
+    let data = client(&gw)
+        .verify_notification(
+            merchant.received()[0].body.as_bytes(),
+            &platform_public_key(),
+        )
+        .unwrap();
+    assert_eq!(data.pay_status, "3");
+    assert_eq!(data.err_code.as_deref(), Some("USER_CANCELLED"));
+    assert_eq!(data.err_msg.as_deref(), Some("付款人取消支付"));
+    assert_eq!(data.total_amount, None);
+    let query = QueryRequest {
+        mch_order_id: Some("FAIL1".into()),
+        pay_order_id: Some(reply.pay_order_id),
+    };
+    let failed: OrderData = ok(&client(&gw).query(&query).await.unwrap());
+    assert_eq!(failed.pay_status, "3");
+    assert_eq!(failed.channel_msg.as_deref(), Some("付款人取消支付"));
+
+    // An xxpay order the payer cancels is not notified: xxpay notifies payments only.
+    let xxpay_merchant = Receiver::start().await;
+    let created = gw
+        .xxpay
+        .create_order(&paymux_dialects::xxpay::wire::CreateOrderRequest {
+            product_id: Some("8002".into()),
+            mch_order_no: Some("XFAIL1".into()),
+            currency: Some("cny".into()),
+            amount: Some("1".into()),
+            notify_url: Some(xxpay_merchant.url.clone()),
+            subject: Some("s".into()),
+            body: Some("b".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let xid = created.pay_order_id.unwrap();
+    assert_eq!(gw.pay(&xid, "fail").await.status(), 200);
+    assert_eq!(gw.deliver().await.attempts(), 0);
+    assert!(xxpay_merchant.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_passive_scan_takes_the_payers_code_and_answers_with_the_cashier() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    // §4.2.2's example.
+    let request = OrderRequest {
+        qr_code: Some(Personal("6201234567890123456789012345678901".into())),
+        ..spec_order(
+            "1687841726833",
+            "https://10.160.88.1:9002/wjry/getnotify.do",
+        )
+    };
+    let reply: OrderReply = ok(&client(&gw).passive_scan(&request).await.unwrap());
+    assert_eq!(reply.mch_order_id, "1687841726833");
+    let link: Value = serde_json::from_str(reply.pay_url.as_deref().unwrap()).unwrap();
+    assert_eq!(link["type"], "miniProgram");
+    assert_eq!(link["extraData"]["payNo"], reply.pay_order_id.as_str());
+    let id = order_id_of(&gw, link["url"].as_str().unwrap());
+    assert_eq!(gw.pay(&id, "success").await.status(), 200);
+
+    let missing = OrderRequest {
+        qr_code: None,
+        ..spec_order("QR2", "https://his.example/n")
+    };
+    let answer = client(&gw).passive_scan(&missing).await.unwrap();
+    assert_eq!(
+        (answer.reply.code.as_str(), answer.reply.sub_msg.as_str()),
+        ("-101", "缺少qrCode参数")
+    );
+    let long = OrderRequest {
+        qr_code: Some(Personal("1".repeat(35))),
+        ..spec_order("QR3", "https://his.example/n")
+    };
+    let answer = client(&gw).passive_scan(&long).await.unwrap();
+    assert_eq!(
+        (answer.reply.code.as_str(), answer.reply.sub_msg.as_str()),
+        ("-102", "qrCode参数格式异常:长度不能超过34")
+    );
+}
+
+#[tokio::test]
+async fn a_dynamic_code_is_a_png_of_the_cashier_link() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    // A kiosk's order: no payer's ID.
+    let request = OrderRequest {
+        id_type_order: None,
+        id_number_order: None,
+        id_name_order: None,
+        way_code: Some("WX".into()),
+        ..spec_order("1687841871896", "https://his.example/n")
+    };
+    let reply: OrderReply = ok(&client(&gw).dynamic_code(&request).await.unwrap());
+    assert!(reply.pay_url.is_none());
+    let image = reply.qr_image.unwrap();
+    let png = image
+        .strip_prefix("data:image/png;base64,")
+        .expect("a PNG data URL");
+    let bytes = paymux_dialects::hrss::crypto::decode_base64(png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    // The image is the QR code of this order's cashier link (the dialect's tests read such
+    // an image back with a QR decoder).
+    let query = QueryRequest {
+        mch_order_id: Some("1687841871896".into()),
+        pay_order_id: Some(reply.pay_order_id.clone()),
+    };
+    let data: OrderData = ok(&client(&gw).query(&query).await.unwrap());
+    assert_eq!(data.way_code.as_deref(), Some("WX"));
+    let id = convert::platform_id('P', &reply.pay_order_id).unwrap();
+    let cashier = gw.cashier_url(id.as_str());
+    assert_eq!(
+        image,
+        paymux_dialects::hrss::qr::data_url(&cashier).unwrap()
+    );
+}
+
+fn close_request(no: &str, pay_order_id: &str) -> CloseRequest {
+    CloseRequest {
+        mch_order_id: Some(no.into()),
+        pay_order_id: Some(pay_order_id.into()),
+        // §4.8.2's example.
+        close_desc: Some("用户选择了其他的支付方式".into()),
+    }
+}
+
+#[tokio::test]
+async fn orders_are_queried_and_closed_by_both_their_numbers() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let hrss = client(&gw);
+    let reply: OrderReply = ok(&hrss
+        .online_order(&spec_order("1687841726833", "https://his.example/n"))
+        .await
+        .unwrap());
+    let closed: OrderData = ok(&hrss
+        .close(&close_request("1687841726833", &reply.pay_order_id))
+        .await
+        .unwrap());
+    assert_eq!(
+        (
+            closed.mch_order_id.as_str(),
+            closed.pay_order_id.as_str(),
+            closed.pay_status.as_str()
+        ),
+        ("1687841726833", reply.pay_order_id.as_str(), "4")
+    );
+    assert_eq!(closed.refund_status, None);
+    // Closing again says the same; the query agrees; paymux's own id names it too.
+    let again: OrderData = ok(&hrss
+        .close(&close_request("1687841726833", &reply.pay_order_id))
+        .await
+        .unwrap());
+    assert_eq!(again.pay_status, "4");
+    let id = convert::platform_id('P', &reply.pay_order_id).unwrap();
+    let query = QueryRequest {
+        mch_order_id: Some("1687841726833".into()),
+        pay_order_id: Some(id.to_string()),
+    };
+    let queried: OrderData = ok(&hrss.query(&query).await.unwrap());
+    assert_eq!(queried.pay_status, "4");
+
+    // A paid order cannot be closed: the failure shows it paid.
+    let (paid, _) = paid_order(&gw, "PAID1", 10, "https://his.example/n").await;
+    let answer = hrss.close(&close_request("PAID1", &paid)).await.unwrap();
+    assert_eq!(biz(&answer), ("0", "订单已支付,不能关闭"));
+    let data: OrderData = answer.data_as().unwrap();
+    assert_eq!(data.pay_status, "2");
+
+    // Both numbers are required, and must name one order.
+    let answer = hrss
+        .query(&QueryRequest {
+            mch_order_id: Some("PAID1".into()),
+            pay_order_id: Some(reply.pay_order_id.clone()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "支付平台订单号与商户订单号不匹配"));
+    let answer = hrss
+        .query(&QueryRequest {
+            mch_order_id: Some("NOSUCH".into()),
+            pay_order_id: Some(paid.clone()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "订单不存在"));
+    let answer = hrss
+        .query(&QueryRequest {
+            mch_order_id: Some("PAID1".into()),
+            pay_order_id: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            answer.reply.code.as_str(),
+            answer.reply.sub_code.as_str(),
+            answer.reply.sub_msg.as_str()
+        ),
+        ("-101", "check.param.missing", "缺少payOrderId参数")
+    );
+    // A second order with the same mchOrderId is refused by name.
+    let answer = hrss
+        .online_order(&spec_order("PAID1", "https://his.example/n"))
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "商户订单号PAID1已存在"));
+}
+
+fn refund_request(no: &str, pay_order_id: &str, amount: i64, refund_id: &str) -> RefundRequest {
+    RefundRequest {
+        mch_order_id: Some(no.into()),
+        pay_order_id: Some(pay_order_id.into()),
+        order_amount: Some(amount.to_string()),
+        mch_refund_id: Some(refund_id.into()),
+    }
+}
+
+fn refund_query(no: &str, refund_order_id: &str) -> RefundQueryRequest {
+    RefundQueryRequest {
+        mch_order_id: Some(no.into()),
+        refund_order_id: Some(refund_order_id.into()),
+    }
+}
+
+#[tokio::test]
+async fn refunds_partial_full_repeated_and_too_large() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let hrss = client(&gw);
+    let (pay_order_id, _) = paid_order(&gw, "1687837179580", 100, "https://his.example/n").await;
+
+    let first: RefundData = ok(&hrss
+        .refund(&refund_request(
+            "1687837179580",
+            &pay_order_id,
+            30,
+            "1687843146040",
+        ))
+        .await
+        .unwrap());
+    assert_eq!(first.mch_refund_id, "1687843146040");
+    assert_eq!(first.pay_order_id.as_deref(), Some(pay_order_id.as_str()));
+    assert_eq!(first.refund_order_id.len(), 20);
+    assert_eq!(first.refund_status, "1", "退款中 until the channel is done");
+    assert_eq!(
+        (first.pay_amount, first.refund_amount),
+        (Some(100), Some(30))
+    );
+    assert_eq!(
+        (first.refund_time.as_deref(), first.refund_real_amt),
+        (None, None)
+    );
+
+    // The same request again is the same refund; the same mchRefundId for another amount
+    // is refused, showing the refund that has it.
+    let again: RefundData = ok(&hrss
+        .refund(&refund_request(
+            "1687837179580",
+            &pay_order_id,
+            30,
+            "1687843146040",
+        ))
+        .await
+        .unwrap());
+    assert_eq!(again.refund_order_id, first.refund_order_id);
+    let answer = hrss
+        .refund(&refund_request(
+            "1687837179580",
+            &pay_order_id,
+            40,
+            "1687843146040",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        biz(&answer),
+        ("0", "商户退款订单号已存在,与本次退款的参数不同")
+    );
+    let shown: RefundData = answer.data_as().unwrap();
+    assert_eq!(
+        (shown.refund_order_id, shown.refund_amount),
+        (first.refund_order_id.clone(), Some(30))
+    );
+
+    let answer = hrss
+        .refund(&refund_request("1687837179580", &pay_order_id, 80, "R2"))
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "退款金额超过可退金额,可退70分"));
+
+    gw.advance(3);
+    gw.poll_channels().await;
+    let done: RefundData = ok(&hrss
+        .refund_query(&refund_query("1687837179580", &first.refund_order_id))
+        .await
+        .unwrap());
+    assert_eq!(done.refund_status, "2");
+    assert_eq!(done.refund_real_amt, Some(30));
+    assert_eq!(done.channel_msg.as_deref(), Some("SUCCESS"));
+    assert!(done.channel_refund_order_id.is_some());
+    assert_eq!(done.refund_time.as_deref().map(str::len), Some(19));
+    let query = QueryRequest {
+        mch_order_id: Some("1687837179580".into()),
+        pay_order_id: Some(pay_order_id.clone()),
+    };
+    let order: OrderData = ok(&hrss.query(&query).await.unwrap());
+    assert_eq!(
+        (order.pay_status.as_str(), order.refund_status.as_deref()),
+        ("2", Some("8"))
+    );
+
+    let rest: RefundData = ok(&hrss
+        .refund(&refund_request("1687837179580", &pay_order_id, 70, "R3"))
+        .await
+        .unwrap());
+    gw.advance(3);
+    gw.poll_channels().await;
+    let order: OrderData = ok(&hrss.query(&query).await.unwrap());
+    assert_eq!(
+        (order.pay_status.as_str(), order.refund_status.as_deref()),
+        ("2", Some("7"))
+    );
+    let answer = hrss
+        .refund(&refund_request("1687837179580", &pay_order_id, 1, "R4"))
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer).0, "0");
+    let rest: RefundData = ok(&hrss
+        .refund_query(&refund_query("1687837179580", &rest.refund_order_id))
+        .await
+        .unwrap());
+    assert_eq!(rest.refund_status, "2");
+
+    // Refunds of an unpaid order, and of refunds that do not exist.
+    let unpaid: OrderReply = ok(&hrss
+        .online_order(&spec_order("UNPAID", "https://his.example/n"))
+        .await
+        .unwrap());
+    let answer = hrss
+        .refund(&refund_request("UNPAID", &unpaid.pay_order_id, 1, "R5"))
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "订单未支付成功或已全额退款,不能退款"));
+    let answer = hrss
+        .refund_query(&refund_query("1687837179580", "1684652164532"))
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "退款不存在"));
+    let answer = hrss
+        .refund_query(&refund_query("UNPAID", &first.refund_order_id))
+        .await
+        .unwrap();
+    assert_eq!(
+        biz(&answer),
+        ("0", "退款不存在"),
+        "a refund of another order"
+    );
+}
+
+async fn concurrent_refunds(backend: Backend) {
+    let gw = TestGateway::spawn(backend).await;
+    let (pay_order_id, _) = paid_order(&gw, "CONC1", 100, "https://his.example/n").await;
+    let hrss = std::sync::Arc::new(client(&gw));
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let hrss = hrss.clone();
+        let request = refund_request("CONC1", &pay_order_id, 30, &format!("RC{i}"));
+        tasks.push(tokio::spawn(
+            async move { hrss.refund(&request).await.unwrap() },
+        ));
+    }
+    let mut succeeded = 0;
+    for task in tasks {
+        let answer = task.await.unwrap();
+        match biz(&answer).0 {
+            "1" => succeeded += 1,
+            _ => assert!(
+                biz(&answer).1.starts_with("退款金额超过可退金额"),
+                "{:?}",
+                answer.reply
+            ),
+        }
+    }
+    assert_eq!(succeeded, 3, "30 fen three times out of 100");
+
+    // One mchRefundId sent ten times at once is one refund.
+    let (pay_order_id, _) = paid_order(&gw, "CONC2", 100, "https://his.example/n").await;
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let hrss = hrss.clone();
+        let request = refund_request("CONC2", &pay_order_id, 60, "SAME");
+        tasks.push(tokio::spawn(
+            async move { hrss.refund(&request).await.unwrap() },
+        ));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        let refund: RefundData = ok(&task.await.unwrap());
+        ids.insert(refund.refund_order_id);
+    }
+    assert_eq!(ids.len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_refunds_never_exceed_the_paid_amount_on_sqlite() {
+    concurrent_refunds(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn concurrent_refunds_never_exceed_the_paid_amount_on_postgres() {
+    concurrent_refunds(Backend::Postgres).await;
+}
