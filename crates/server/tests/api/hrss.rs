@@ -9,7 +9,7 @@ use paymux_dialects::hrss::client::Answer;
 use paymux_dialects::hrss::crypto::{PrivateKey, PublicKey, Sm4Key};
 use paymux_dialects::hrss::wire::{
     CloseRequest, NotificationData, OrderData, OrderReply, OrderRequest, Personal, QueryRequest,
-    RefundData, RefundQueryRequest, RefundRequest, Service,
+    RefundData, RefundQueryRequest, RefundRequest,
 };
 use paymux_dialects::hrss::{codec, convert};
 use secrecy::SecretString;
@@ -770,4 +770,401 @@ async fn concurrent_refunds_never_exceed_the_paid_amount_on_sqlite() {
 #[tokio::test]
 async fn concurrent_refunds_never_exceed_the_paid_amount_on_postgres() {
     concurrent_refunds(Backend::Postgres).await;
+}
+
+/// §4.5.2's example data.
+fn query_data() -> Value {
+    json!({"mchOrderId": "1687837179580", "payOrderId": "1000000000000000361"})
+}
+
+const QUERY: &str = "/engine/rest/88800100001";
+
+/// The fields with one replaced (or left out, with `None`), then signed.
+fn with(fields: &[(&'static str, String)], name: &str, value: Option<&str>) -> String {
+    let changed: Vec<(&str, String)> = fields
+        .iter()
+        .filter(|(k, _)| *k != name || value.is_some())
+        .map(|(k, v)| match value {
+            Some(new) if *k == name => (*k, new.to_owned()),
+            _ => (*k, v.clone()),
+        })
+        .collect();
+    signed_body(&changed)
+}
+
+#[tokio::test]
+async fn every_public_return_code_of_the_table_with_its_sub_code() {
+    let gw = TestGateway::spawn_with(Backend::Sqlite, add_plaintext_merchant).await;
+    let fields = fields_for(&query_data(), now_ms());
+    let expect = |reply: Value, code: &str, sub_code: &str, sub_msg: &str| {
+        assert_eq!(
+            refusal(&reply),
+            (code.to_owned(), sub_code.to_owned(), sub_msg.to_owned()),
+            "{reply}"
+        );
+    };
+    // The well-formed call is served (the order does not exist).
+    let reply = post(&gw, QUERY, signed_body(&fields)).await;
+    assert_eq!(reply["code"], "1");
+    assert_eq!(reply["biz_data"]["code"], "0");
+
+    // -101, naming the parameter, public or business.
+    for name in ["access_key", "biz_content", "sign", "timestamp", "version"] {
+        let body = if name == "sign" {
+            codec::encode_request(
+                &fields
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect::<Vec<_>>(),
+            )
+        } else {
+            with(&fields, name, None)
+        };
+        let reply = post(&gw, QUERY, body).await;
+        expect(
+            reply,
+            "-101",
+            "check.param.missing",
+            &format!("缺少{name}参数"),
+        );
+    }
+    let no_data = json!({"aaz001": "1", "appid": HRSS_APP_ID}).to_string();
+    let reply = post(&gw, QUERY, with(&fields, "biz_content", Some(&no_data))).await;
+    expect(reply, "-101", "check.param.missing", "缺少data参数");
+    let no_aaz001 = json!({"appid": HRSS_APP_ID, "data": "x"}).to_string();
+    let reply = post(&gw, QUERY, with(&fields, "biz_content", Some(&no_aaz001))).await;
+    expect(reply, "-101", "check.param.missing", "缺少aaz001参数");
+    let reply = post(
+        &gw,
+        QUERY,
+        signed_body(&fields_for(&json!({"payOrderId": "1"}), now_ms())),
+    )
+    .await;
+    expect(reply, "-101", "check.param.missing", "缺少mchOrderId参数");
+
+    // -102, naming the parameter and saying how.
+    let stale = (now_ms() - 301_000).to_string();
+    let reply = post(&gw, QUERY, with(&fields, "timestamp", Some(&stale))).await;
+    expect(
+        reply,
+        "-102",
+        "check.param.invalid",
+        "timestamp参数格式异常:与平台时间相差超过300秒",
+    );
+    let reply = post(&gw, QUERY, with(&fields, "timestamp", Some("yesterday"))).await;
+    expect(
+        reply,
+        "-102",
+        "check.param.invalid",
+        "timestamp参数格式异常:须为毫秒时间戳",
+    );
+    let reply = post(&gw, QUERY, with(&fields, "format", Some("xml"))).await;
+    expect(
+        reply,
+        "-102",
+        "check.param.invalid",
+        "format参数格式异常:只支持json",
+    );
+    let reply = post(&gw, QUERY, with(&fields, "biz_content", Some("[1]"))).await;
+    expect(
+        reply,
+        "-102",
+        "check.param.invalid",
+        "biz_content参数格式异常:须为JSON对象",
+    );
+    let other_key = Sm4Key::parse("fedcba98765432100123456789abcdef").unwrap();
+    let foreign = json!({"aaz001": "1", "appid": HRSS_APP_ID, "data": other_key.encrypt(&query_data().to_string())}).to_string();
+    let reply = post(&gw, QUERY, with(&fields, "biz_content", Some(&foreign))).await;
+    let (code, sub_code, sub_msg) = refusal(&reply);
+    assert_eq!(
+        (code.as_str(), sub_code.as_str()),
+        ("-102", "check.param.invalid")
+    );
+    assert!(sub_msg.starts_with("data参数格式异常"), "{sub_msg}");
+    let get = gw
+        .http
+        .get(format!("{}{QUERY}", gw.url))
+        .send()
+        .await
+        .unwrap();
+    let reply: Value = serde_json::from_str(&get.text().await.unwrap()).unwrap();
+    let (code, _, sub_msg) = refusal(&reply);
+    assert_eq!(code, "-102");
+    assert!(sub_msg.contains("POST"), "{sub_msg}");
+    let online = "/engine/rest/88800200001";
+    for (field, value, sub_msg) in [
+        (
+            "orderType",
+            json!("02"),
+            "orderType参数格式异常:应为10001、10002、10003或10099",
+        ),
+        (
+            "wayCode",
+            json!("UNIONPAY"),
+            "wayCode参数格式异常:应为SBK、WX或ALI",
+        ),
+        (
+            "payType",
+            json!("2"),
+            "payType参数格式异常:目前只支持1(自费)",
+        ),
+        (
+            "idTypeOrder",
+            json!("02"),
+            "idTypeOrder参数格式异常:应为01、90或99",
+        ),
+        ("orderAmount", json!(0), "orderAmount参数格式异常:须大于0"),
+        (
+            "orderAmount",
+            json!("1.00"),
+            "orderAmount参数格式异常:须为以分为单位的正整数",
+        ),
+        (
+            "bizParams",
+            json!("not json"),
+            "bizParams参数格式异常:须为JSON",
+        ),
+        (
+            "mchOrderId",
+            json!("a".repeat(33)),
+            "mchOrderId参数格式异常:长度不能超过32",
+        ),
+        (
+            "notifyUrl",
+            json!("javascript:alert(1)"),
+            "notifyUrl参数格式异常:is not an http(s) URL",
+        ),
+        (
+            "orderCreateTime",
+            json!("2023/06/26"),
+            "orderCreateTime参数格式异常:格式应为yyyy-MM-dd HH:mm:ss",
+        ),
+        (
+            "idNumberOrder",
+            json!("5".repeat(33)),
+            "idNumberOrder参数格式异常:长度不能超过32",
+        ),
+        (
+            "orderTitle",
+            json!(true),
+            "orderTitle参数格式异常:须为字符串或数值",
+        ),
+    ] {
+        let mut data = serde_json::to_value(spec_order("E1", "https://his.example/n")).unwrap();
+        data[field] = value;
+        let reply = post(&gw, online, signed_body(&fields_for(&data, now_ms()))).await;
+        expect(reply, "-102", "check.param.invalid", sub_msg);
+    }
+
+    // -103: an unknown service (§4.4 static codes are not open), another version, a context
+    // that is not the caller's.
+    for path in [
+        "/engine/rest/88800500001",
+        "/engine/rest/",
+        "/engine/rest",
+        "/engine/rest/88800100001/x",
+    ] {
+        let reply = post(&gw, path, signed_body(&fields)).await;
+        expect(
+            reply,
+            "-103",
+            "check.service.undefine",
+            "服务未定义或已下线",
+        );
+    }
+    let reply = post(&gw, QUERY, with(&fields, "version", Some("2.0"))).await;
+    expect(
+        reply,
+        "-103",
+        "check.service.undefine",
+        "服务未定义或已下线:版本号须为1.0",
+    );
+    let reply = post(&gw, "/other/rest/88800100001", signed_body(&fields)).await;
+    expect(
+        reply,
+        "-103",
+        "check.service.undefine",
+        "服务未定义或已下线",
+    );
+
+    // -104, -105, -200.
+    let reply = post(&gw, QUERY, with(&fields, "access_key", Some("NOSUCH"))).await;
+    expect(
+        reply,
+        "-104",
+        "check.system.forbidden",
+        "接入系统不存在或已被禁用",
+    );
+    let mut forged: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    forged.push((
+        "sign".into(),
+        PrivateKey::generate()
+            .unwrap()
+            .sign(codec::string_to_sign(&forged).as_bytes()),
+    ));
+    let reply = post(&gw, QUERY, codec::encode_request(&forged)).await;
+    expect(
+        reply,
+        "-105",
+        "check.aop.invalid_sign",
+        "数字证书签名验证失败",
+    );
+    let mut tampered = signed_body(&fields);
+    tampered = tampered.replace("request_id=a666", "request_id=b666");
+    let reply = post(&gw, QUERY, tampered).await;
+    expect(
+        reply,
+        "-105",
+        "check.aop.invalid_sign",
+        "数字证书签名验证失败",
+    );
+    let other_app = json!({"aaz001": "1", "appid": "A999", "data": "x"}).to_string();
+    let reply = post(&gw, QUERY, with(&fields, "biz_content", Some(&other_app))).await;
+    expect(
+        reply,
+        "-200",
+        "auth.insufficient.service_permissions",
+        "无访问交易服务:appid不属于该接入系统",
+    );
+
+    // -300: the database is gone.
+    gw.running.store.close().await;
+    let reply = post(
+        &gw,
+        QUERY,
+        signed_body(&fields_for(&query_data(), now_ms())),
+    )
+    .await;
+    expect(reply, "-300", "run.error.internal", "服务内部运行错误");
+}
+
+#[tokio::test]
+async fn the_busy_reply_is_the_tables_server_busy() {
+    use paymux_dialects::Dialect;
+    let response = paymux_dialects::hrss::Hrss.busy();
+    assert_eq!(response.status(), 200);
+    let body = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::str::from_utf8(&body).unwrap(),
+        r#"{"code":"-103","msg":"服务不可用","sub_code":"check.service.server_busy","sub_msg":"服务器繁忙"}"#
+    );
+}
+
+/// A second hrss merchant, configured for plaintext `data`, under its own context.
+fn add_plaintext_merchant(config: &mut paymux_server::config::Config) {
+    let text = format!(
+        r#"
+[[merchant]]
+id = "plain"
+name = "Plain Clinic"
+
+[merchant.hrss]
+access_key = "PLAIN"
+app_id = "P100"
+mch_id = "M200"
+context = "other"
+plaintext = true
+sm2_public_key = "{HRSS_MERCHANT_PUBLIC_KEY}"
+sm4_key = "{HRSS_SM4_KEY}"
+"#
+    );
+    let other = paymux_server::config::Config::parse(&text, "plain merchant").unwrap();
+    config.merchants.extend(other.merchants);
+}
+
+#[tokio::test]
+async fn a_plaintext_merchant_sends_and_receives_data_as_json() {
+    let gw = TestGateway::spawn_with(Backend::Sqlite, add_plaintext_merchant).await;
+    let plain = HrssClient::new(
+        &gw.url,
+        "other",
+        "PLAIN",
+        "P100",
+        merchant_key(),
+        sm4(),
+        true,
+    )
+    .unwrap();
+    let merchant = Receiver::start().await;
+    let answer = plain
+        .online_order(&spec_order("PLAIN1", &merchant.url))
+        .await
+        .unwrap();
+    let data = answer
+        .reply
+        .biz_data
+        .as_ref()
+        .unwrap()
+        .data
+        .as_ref()
+        .unwrap();
+    assert!(data.is_object(), "plain JSON: {data}");
+    let reply: OrderReply = ok(&answer);
+    let link: Value = serde_json::from_str(reply.pay_url.as_deref().unwrap()).unwrap();
+    let id = order_id_of(&gw, link["url"].as_str().unwrap());
+    assert_eq!(gw.pay(&id, "success").await.status(), 200);
+    merchant.answer_with(&[r#"{"isSuccess":"1"}"#]);
+    assert_eq!(gw.deliver().await.delivered, 1);
+    let body: Value = serde_json::from_str(&merchant.received()[0].body).unwrap();
+    assert_eq!(body["data"]["payStatus"], "2");
+    assert_eq!(body["appId"], "P100");
+    let verified = plain
+        .verify_notification(
+            merchant.received()[0].body.as_bytes(),
+            &platform_public_key(),
+        )
+        .unwrap();
+    assert_eq!(verified.mch_order_id, "PLAIN1");
+    // The encrypting merchant's client cannot speak for the plaintext one, and its orders
+    // are its own.
+    let query = QueryRequest {
+        mch_order_id: Some("PLAIN1".into()),
+        pay_order_id: Some(reply.pay_order_id),
+    };
+    let answer = client(&gw).query(&query).await.unwrap();
+    assert_eq!(biz(&answer), ("0", "订单不存在"));
+}
+
+#[tokio::test]
+async fn signatures_and_bodies_in_every_form_merchants_send_are_accepted() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let (pay_order_id, _) = paid_order(&gw, "1687837179580", 1, "https://his.example/n").await;
+    let data = json!({"mchOrderId": "1687837179580", "payOrderId": pay_order_id});
+    let key = merchant_key();
+    let fields: Vec<(String, String)> = fields_for(&data, now_ms())
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let message = codec::string_to_sign(&fields);
+    let der = key.sign(message.as_bytes());
+    let raw = key.sign_raw(message.as_bytes());
+    let hex_of =
+        |b64: &str| hex_string(&paymux_dialects::hrss::crypto::decode_base64(b64).unwrap());
+    for sign in [der.clone(), raw.clone(), hex_of(&der), hex_of(&raw)] {
+        let mut form = fields.clone();
+        form.push(("sign".into(), sign.clone()));
+        let answer = client(&gw)
+            .send(QUERY, &codec::encode_request(&form))
+            .await
+            .unwrap();
+        let order: OrderData = ok(&answer);
+        assert_eq!(order.pay_status, "2", "{sign}");
+    }
+    // A merchant that does not URL-encode at all: its base64 keeps its `+`.
+    let mut form = fields.clone();
+    form.push(("sign".into(), der));
+    let unencoded: Vec<String> = form.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let body = unencoded.join("&");
+    assert!(body.contains('+'), "the test needs a + in the body: {body}");
+    let order: OrderData = ok(&client(&gw).send(QUERY, &body).await.unwrap());
+    assert_eq!(order.pay_status, "2");
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
