@@ -1168,3 +1168,290 @@ async fn signatures_and_bodies_in_every_form_merchants_send_are_accepted() {
 fn hex_string(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+fn paymux() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_paymux"))
+}
+
+/// A free port on loopback (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `paymux client hrss …` against the demo merchant; its reply as JSON.
+fn cli(url: &str, data_dir: &std::path::Path, args: &[&str]) -> Value {
+    let output = paymux()
+        .args(["client", "hrss"])
+        .args(args)
+        .args(["--url", url, "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+        panic!(
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+async fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if ready() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Kills a child process when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// The server and the clients are child processes: the real binary, its real logging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_run_of_the_demo_logs_no_id_number_name_or_payer_code() {
+    const ID_NUMBER: &str = "11010119900307123X";
+    const NAME: &str = "张三丰";
+    const PAYER_CODE: &str = "62123456789012345678";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log_path = dir.path().join("paymux.log");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let server = Child(
+        paymux()
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(&data)
+            .env("RUST_LOG", "debug")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let http = paymux_dialects::common::http_client().unwrap();
+    for _ in 0..200 {
+        if http.get(format!("{url}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // `paymux keys hrss` prints the platform key the notifications verify with; a
+    // merchant's endpoint (`paymux client hrss listen`) checks them with it.
+    let keys = paymux()
+        .args(["keys", "hrss", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        keys.status.success(),
+        "{}",
+        String::from_utf8_lossy(&keys.stderr)
+    );
+    let platform = String::from_utf8(keys.stdout).unwrap().trim().to_owned();
+    assert!(PublicKey::parse(&platform).is_ok(), "{platform}");
+    let listen_port = free_port();
+    let listen_log = dir.path().join("listen.log");
+    let _listener = Child(
+        paymux()
+            .args([
+                "client",
+                "hrss",
+                "listen",
+                "--addr",
+                &format!("127.0.0.1:{listen_port}"),
+            ])
+            .args(["--platform-public-key", &platform, "--data-dir"])
+            .arg(&data)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&listen_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let notify = format!("http://127.0.0.1:{listen_port}/notify");
+
+    let created = cli(
+        &url,
+        &data,
+        &[
+            "online-order",
+            "--amount",
+            "120",
+            "--mch-order-id",
+            "LOG1",
+            "--id-number",
+            ID_NUMBER,
+            "--id-name",
+            NAME,
+            "--notify-url",
+            &notify,
+        ],
+    );
+    assert_eq!(created["biz_data"]["code"], "1", "{created}");
+    let pay_order_id = created["biz_data"]["data"]["payOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link: Value =
+        serde_json::from_str(created["biz_data"]["data"]["payUrl"].as_str().unwrap()).unwrap();
+    let cashier = link["url"].as_str().unwrap();
+    let id = cashier
+        .strip_prefix(&format!("{url}/cashier/"))
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let paid = http
+        .post(format!("{url}/sandbox/orders/{id}/pay"))
+        .body(r#"{"result":"success"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200);
+    wait_for("the notification to verify at the merchant", || {
+        std::fs::read_to_string(&listen_log)
+            .unwrap_or_default()
+            .contains("signature verified")
+    })
+    .await;
+
+    let scanned = cli(
+        &url,
+        &data,
+        &[
+            "passive-scan",
+            "--mch-order-id",
+            "LOG2",
+            "--qr-code",
+            PAYER_CODE,
+            "--id-number",
+            ID_NUMBER,
+            "--id-name",
+            NAME,
+        ],
+    );
+    assert_eq!(scanned["biz_data"]["code"], "1", "{scanned}");
+    // Refusals that carry the personal data: too long, a payer code too long, a forged
+    // signature.
+    let refused = cli(
+        &url,
+        &data,
+        &[
+            "online-order",
+            "--mch-order-id",
+            "LOG3",
+            "--id-number",
+            &format!("{ID_NUMBER}{ID_NUMBER}"),
+        ],
+    );
+    assert_eq!(refused["code"], "-102");
+    let refused = cli(
+        &url,
+        &data,
+        &[
+            "passive-scan",
+            "--mch-order-id",
+            "LOG4",
+            "--qr-code",
+            &format!("{PAYER_CODE}{PAYER_CODE}"),
+            "--id-name",
+            NAME,
+        ],
+    );
+    assert_eq!(refused["code"], "-102");
+    let demo = paymux_server::config::Config::load(&data.join("demo-merchant.toml")).unwrap();
+    let table = demo.merchants[0].table("hrss").unwrap().table;
+    let sm4_key = table["sm4_key"].as_str().unwrap().to_owned();
+    let merchant_private = table["sm2_private_key"].as_str().unwrap().to_owned();
+    let mut order = serde_json::to_value(spec_order("LOG5", &notify)).unwrap();
+    order["idNumberOrder"] = json!(ID_NUMBER);
+    order["idNameOrder"] = json!(NAME);
+    let sealed = Sm4Key::parse(&sm4_key).unwrap().encrypt(&order.to_string());
+    let mut form: Vec<(String, String)> = vec![
+        ("access_key".into(), "DOTEST".into()),
+        (
+            "biz_content".into(),
+            json!({"aaz001": "1", "appid": "A203", "data": sealed}).to_string(),
+        ),
+        ("timestamp".into(), now_ms().to_string()),
+        ("version".into(), "1.0".into()),
+    ];
+    let forged = PrivateKey::generate()
+        .unwrap()
+        .sign(codec::string_to_sign(&form).as_bytes());
+    form.push(("sign".into(), forged));
+    let reply = http
+        .post(format!("{url}/engine/rest/88800200001"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(codec::encode_request(&form))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(reply.contains("-105"), "{reply}");
+
+    let queried = cli(
+        &url,
+        &data,
+        &[
+            "query",
+            "--mch-order-id",
+            "LOG1",
+            "--pay-order-id",
+            &pay_order_id,
+        ],
+    );
+    assert_eq!(queried["biz_data"]["data"]["payStatus"], "2");
+    let refunded = cli(
+        &url,
+        &data,
+        &[
+            "refund",
+            "--mch-order-id",
+            "LOG1",
+            "--pay-order-id",
+            &pay_order_id,
+            "--amount",
+            "20",
+            "--mch-refund-id",
+            "LOGR1",
+        ],
+    );
+    assert_eq!(refunded["biz_data"]["data"]["refundStatus"], "1");
+
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("paymux is listening"), "{log}");
+    assert!(
+        log.contains("/engine/rest/88800200001"),
+        "requests are logged: {log}"
+    );
+    for secret in [ID_NUMBER, NAME, PAYER_CODE, &sm4_key, &merchant_private] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+    // Nor in what the merchant's endpoint printed to its log (it decrypts the data, which
+    // never carried them).
+    let listened = std::fs::read_to_string(&listen_log).unwrap();
+    assert!(!listened.contains(ID_NUMBER) && !listened.contains(NAME));
+}
