@@ -71,7 +71,7 @@ fn hex_digits(text: &str) -> Option<Vec<u8>> {
         return None;
     }
     // An odd number of digits is a number whose leading zero was dropped.
-    let padded = if text.len() % 2 == 1 {
+    let padded = if !text.len().is_multiple_of(2) {
         format!("0{text}")
     } else {
         text.to_owned()
@@ -191,7 +191,7 @@ impl PublicKey {
 fn signature_candidates(text: &str) -> Vec<Signature> {
     let mut encodings = Vec::new();
     let trimmed = text.trim();
-    if trimmed.len() % 2 == 0
+    if trimmed.len().is_multiple_of(2)
         && let Some(bytes) = hex_digits(trimmed)
     {
         encodings.push(bytes);
