@@ -230,29 +230,47 @@ pub fn new_order(
     })
 }
 
-/// §4.6: the refund of `orderAmount` fen. mchRefundId is both the refund's number and the
-/// request's idempotency key: the same request again answers with the same refund.
-pub fn new_refund(
-    req: &RefundRequest,
-    merchant_id: MerchantId,
-    order_id: PlatformId,
-) -> Result<NewRefund, HrssError> {
+/// §4.6's terms: `orderAmount` fen, and mchRefundId, which is both the refund's number and
+/// the request's idempotency key (the same request again answers with the same refund).
+/// Checked before the order is looked up.
+#[derive(Debug, Clone)]
+pub struct RefundTerms {
+    amount: Fen,
+    refund_no: RefundNo,
+    request_no: RefundRequestNo,
+}
+
+pub fn refund_terms(req: &RefundRequest) -> Result<RefundTerms, HrssError> {
     let amount = amount(&req.order_amount, "orderAmount")?;
     let text = required(&req.mch_refund_id, "mchRefundId", 32)?;
     let refund_no =
         RefundNo::parse(text, 32).map_err(|e| HrssError::invalid("mchRefundId", e.to_string()))?;
     let request_no = RefundRequestNo::parse(text, 32)
         .map_err(|e| HrssError::invalid("mchRefundId", e.to_string()))?;
-    Ok(NewRefund {
-        merchant_id,
-        order_id,
-        dialect: super::TAG,
-        refund_no,
-        request_no: Some(request_no),
+    Ok(RefundTerms {
         amount,
-        reason: String::new(),
-        extra: Map::new(),
+        refund_no,
+        request_no,
     })
+}
+
+impl RefundTerms {
+    pub fn refund_no(&self) -> &RefundNo {
+        &self.refund_no
+    }
+
+    pub fn of_order(self, merchant_id: MerchantId, order_id: PlatformId) -> NewRefund {
+        NewRefund {
+            merchant_id,
+            order_id,
+            dialect: super::TAG,
+            refund_no: self.refund_no,
+            request_no: Some(self.request_no),
+            amount: self.amount,
+            reason: String::new(),
+            extra: Map::new(),
+        }
+    }
 }
 
 /// payOrderId and refundOrderId are C(20); paymux's ids are 23 characters (`P` or `R`,
@@ -495,6 +513,110 @@ mod tests {
         assert_ne!(wire_id(&other), wire);
         // Anything else (never generated) is shown as it is.
         assert_eq!(wire_id(&PlatformId::from_string("X1")), "X1");
+    }
+
+    use paymux_core::dialect::DialectTag;
+    use paymux_core::time::Millis;
+
+    use crate::common::testdata::fixture;
+
+    /// The §4.5.3 example's order, as paymux holds it.
+    fn spec_order() -> Order {
+        let paid_at = time::parse_beijing("2023-06-27 11:40:45", DATE_TIME).unwrap();
+        Order {
+            id: PlatformId::from_string("P2306271140400001000361"),
+            merchant_id: MerchantId::new("demo"),
+            merchant_order_no: MerchantOrderNo::parse("1687837179580", 32).unwrap(),
+            dialect: super::super::TAG,
+            pay_way: PayWay::new(Wallet::SocialSecurity, PayMethod::H5),
+            channel: "sandbox".into(),
+            amount: Fen::positive(1).unwrap(),
+            currency: "cny".into(),
+            subject: "测试订单".into(),
+            body: "仅供测试".into(),
+            status: OrderStatus::Succeeded,
+            notify_url: None,
+            return_url: None,
+            client_ip: None,
+            extra: Map::new(),
+            channel_trade_no: Some("440256034105000742306270021660".into()),
+            channel_user: None,
+            refund_reserved: Fen::ZERO,
+            refunded: Fen::ZERO,
+            created_at: Millis(paid_at.0 - 5000),
+            expires_at: Millis(paid_at.0 + 7_200_000),
+            paid_at: Some(paid_at),
+            closed_at: None,
+            merchant_acked_at: None,
+            fail_code: None,
+            fail_msg: None,
+        }
+    }
+
+    fn keys(value: &Value) -> Vec<String> {
+        let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn the_spec_reply_examples_are_what_paymux_answers_and_its_client_reads() {
+        let example: Value = serde_json::from_str(&fixture("hrss", "query.reply.json")).unwrap();
+        let ours = serde_json::to_value(order_data(&spec_order(), None)).unwrap();
+        // §4.5.3's table has refundStatus (V1.3); its example predates it.
+        let mut expected = example.as_object().unwrap().clone();
+        expected.insert("refundStatus".into(), Value::String("9".into()));
+        expected.insert("payOrderId".into(), ours["payOrderId"].clone());
+        assert_eq!(ours, Value::Object(expected));
+        let read: OrderData = serde_json::from_value(example).unwrap();
+        assert_eq!(read.pay_status, "2");
+
+        let example: Value = serde_json::from_str(&fixture("hrss", "refund.reply.json")).unwrap();
+        let mut order = spec_order();
+        order.status = OrderStatus::Refunded;
+        order.refunded = order.amount;
+        let refund = Refund {
+            id: PlatformId::from_string("R2306271328200001000001"),
+            merchant_id: order.merchant_id.clone(),
+            order_id: order.id.clone(),
+            attempt_seq: 1,
+            dialect: DialectTag::new("hrss"),
+            refund_no: Some(RefundNo::parse("1687843146040", 32).unwrap()),
+            request_no: None,
+            amount: order.amount,
+            reason: String::new(),
+            status: RefundStatus::Succeeded,
+            automatic: false,
+            channel_refund_no: Some("84959233187993456921656844816891".into()),
+            fail_reason: None,
+            extra: Map::new(),
+            created_at: Millis(0),
+            finished_at: time::parse_beijing("2023-06-27 13:28:24", DATE_TIME),
+            next_check_at: None,
+        };
+        let ours = serde_json::to_value(refund_data(&refund, &order)).unwrap();
+        assert_eq!(keys(&ours), keys(&example));
+        for same in [
+            "channelMsg",
+            "channelRefundOrderId",
+            "mchRefundId",
+            "payAmount",
+            "refundAmount",
+            "refundRealAmt",
+            "refundStatus",
+            "refundTime",
+        ] {
+            assert_eq!(ours[same], example[same], "{same}");
+        }
+        let read: RefundData = serde_json::from_value(example).unwrap();
+        assert_eq!(read.refund_real_amt, Some(1));
+
+        let example: Value = serde_json::from_str(&fixture("hrss", "close.reply.json")).unwrap();
+        order.status = OrderStatus::Closed;
+        order.paid_at = None;
+        let ours = serde_json::to_value(close_data(&order)).unwrap();
+        assert_eq!(keys(&ours), keys(&example));
+        assert_eq!(ours["payStatus"], "4");
     }
 
     #[test]

@@ -381,9 +381,10 @@ async fn refund(
     params: &Params,
 ) -> Result<Value, HrssError> {
     let request: RefundRequest = wire::from_params(params);
+    let terms = convert::refund_terms(&request)?;
+    let refund_no = terms.refund_no().clone();
     let order = find_order(state, caller, &request.mch_order_id, &request.pay_order_id).await?;
-    let new = convert::new_refund(&request, caller.merchant.id.clone(), order.id.clone())?;
-    let refund_no = new.refund_no.clone();
+    let new = terms.of_order(caller.merchant.id.clone(), order.id.clone());
     match state.gateway.request_refund(new).await {
         Ok(refund) => Ok(to_value(&convert::refund_data(&refund, &order))),
         Err(

@@ -956,6 +956,26 @@ async fn every_public_return_code_of_the_table_with_its_sub_code() {
         expect(reply, "-102", "check.param.invalid", sub_msg);
     }
 
+    let refund = "/engine/rest/88800100002";
+    for (data, sub_msg) in [
+        (
+            json!({"mchOrderId": "E1", "payOrderId": "1", "orderAmount": 1, "mchRefundId": "r".repeat(33)}),
+            "mchRefundId参数格式异常:长度不能超过32",
+        ),
+        (
+            json!({"mchOrderId": "E1", "payOrderId": "1", "orderAmount": -1, "mchRefundId": "r"}),
+            "orderAmount参数格式异常:须为以分为单位的正整数",
+        ),
+        (
+            json!({"mchOrderId": "E1", "payOrderId": "1", "orderAmount": 1}),
+            "缺少mchRefundId参数",
+        ),
+    ] {
+        let reply = post(&gw, refund, signed_body(&fields_for(&data, now_ms()))).await;
+        let (_, _, got) = refusal(&reply);
+        assert_eq!(got, sub_msg);
+    }
+
     // -103: an unknown service (§4.4 static codes are not open), another version, a context
     // that is not the caller's.
     for path in [
