@@ -397,15 +397,25 @@ impl Config {
             written = true;
         }
         // hrss notifications are signed by the platform: the demo keeps a key of its own,
-        // as a top-level dotted key, which must come before the first table.
+        // in its `[platform]` table if it has one, else as a top-level dotted key, which
+        // must come before the first table.
         if present.platform.sm2_private_key.is_none() {
             let key = paymux_dialects::hrss::generate_private_key().map_err(ConfigError::Random)?;
-            let at = text
-                .match_indices('\n')
-                .map(|(i, _)| i + 1)
-                .find(|&i| text[i..].starts_with('['))
-                .unwrap_or(text.len());
-            text.insert_str(at, &format!("platform.sm2_private_key = \"{key}\"\n\n"));
+            let line_starts =
+                || std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1));
+            let (at, entry) = match line_starts().find(|&i| text[i..].starts_with("[platform]\n")) {
+                Some(table) => (
+                    table + "[platform]\n".len(),
+                    format!("sm2_private_key = \"{key}\"\n"),
+                ),
+                None => (
+                    line_starts()
+                        .find(|&i| text[i..].starts_with('['))
+                        .unwrap_or(text.len()),
+                    format!("platform.sm2_private_key = \"{key}\"\n\n"),
+                ),
+            };
+            text.insert_str(at, &entry);
             write_private(&merchant_file, &text)?;
             written = true;
         }
@@ -640,6 +650,16 @@ key = "k"
         assert!(config.merchants[0].table("upp").is_some());
         assert!(config.platform.sm2_private_key.is_some());
         let text = std::fs::read_to_string(&file).unwrap();
+        // A file whose [platform] table holds another key gets the hrss key in that table.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("demo-merchant.toml"),
+            format!("{DEMO_HEADER}\n[platform]\nrsa_private_key = \"kept\"\n"),
+        )
+        .unwrap();
+        let (config, _) = Config::embedded(dir.path()).unwrap();
+        assert!(config.platform.sm2_private_key.is_some());
+        assert!(config.platform.rsa_private_key.is_some());
         assert!(text.contains("[merchant.retired]") && text.contains("[merchant.upp]"));
     }
 }

@@ -67,7 +67,6 @@ pub struct HrssClient {
 }
 
 impl HrssClient {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         base_url: &str,
         context: &str,
