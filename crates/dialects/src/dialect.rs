@@ -140,6 +140,12 @@ pub trait Dialect: Send + Sync {
         &[]
     }
 
+    /// Whether its merchants are also notified when a payment fails for good (its
+    /// notification format renders the failure); most dialects notify only payments.
+    fn notifies_failed_payments(&self) -> bool {
+        false
+    }
+
     /// Reads and checks its merchants' tables: the config is refused at start-up with the
     /// message, which names the merchant and the key.
     fn check(&self, merchants: &[MerchantTable]) -> Result<(), String>;

@@ -15,6 +15,7 @@
 
 pub mod common;
 pub mod dialect;
+pub mod hrss;
 pub mod upp;
 pub mod xxpay;
 
@@ -25,7 +26,7 @@ pub use dialect::{
 
 /// Every dialect this build speaks. The server mounts them, the config reads their tables,
 /// `paymux client` offers them, the metrics label them, in this order.
-pub static DIALECTS: &[&dyn Dialect] = &[&xxpay::Xxpay, &upp::Upp];
+pub static DIALECTS: &[&dyn Dialect] = &[&xxpay::Xxpay, &upp::Upp, &hrss::Hrss];
 
 /// The dialect of this name.
 pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {

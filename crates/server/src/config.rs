@@ -413,6 +413,29 @@ impl Config {
             write_private(&merchant_file, &text)?;
             written = true;
         }
+        // hrss notifications are signed by the platform: the demo keeps a key of its own,
+        // in its `[platform]` table if it has one, else as a top-level dotted key, which
+        // must come before the first table.
+        if present.platform.sm2_private_key.is_none() {
+            let key = paymux_dialects::hrss::generate_private_key().map_err(ConfigError::Random)?;
+            let line_starts =
+                || std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1));
+            let (at, entry) = match line_starts().find(|&i| text[i..].starts_with("[platform]\n")) {
+                Some(table) => (
+                    table + "[platform]\n".len(),
+                    format!("sm2_private_key = \"{key}\"\n"),
+                ),
+                None => (
+                    line_starts()
+                        .find(|&i| text[i..].starts_with('['))
+                        .unwrap_or(text.len()),
+                    format!("platform.sm2_private_key = \"{key}\"\n\n"),
+                ),
+            };
+            text.insert_str(at, &entry);
+            write_private(&merchant_file, &text)?;
+            written = true;
+        }
         let file: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.clone(),
             message: parse_message(&text, &e),
@@ -638,6 +661,14 @@ key = "k"
         assert!(!generated);
         let key = |c: &Config| c.merchants[0].dialects["xxpay"]["key"].clone();
         assert_eq!(key(&first), key(&second));
+        let platform = |c: &Config| {
+            c.platform
+                .sm2_private_key
+                .as_ref()
+                .map(|k| secrecy::ExposeSecret::expose_secret(k).to_owned())
+        };
+        assert_eq!(platform(&first).map(|k| k.len()), Some(64));
+        assert_eq!(platform(&first), platform(&second));
         assert_eq!(key(&first).as_str().map(str::len), Some(32));
         assert!(first.server.allow_private_callbacks);
         for dialect in DIALECTS {
@@ -666,7 +697,18 @@ key = "k"
             Some("kept")
         );
         assert!(config.merchants[0].table("upp").is_some());
+        assert!(config.platform.sm2_private_key.is_some());
         let text = std::fs::read_to_string(&file).unwrap();
+        // A file whose [platform] table holds another key gets the hrss key in that table.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("demo-merchant.toml"),
+            format!("{DEMO_HEADER}\n[platform]\nrsa_private_key = \"kept\"\n"),
+        )
+        .unwrap();
+        let (config, _) = Config::embedded(dir.path()).unwrap();
+        assert!(config.platform.sm2_private_key.is_some());
+        assert!(config.platform.rsa_private_key.is_some());
         assert!(text.contains("[merchant.retired]") && text.contains("[merchant.upp]"));
     }
 }

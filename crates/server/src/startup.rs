@@ -141,6 +141,11 @@ pub async fn start(
     let settings = GatewaySettings {
         default_order_ttl_s: config.server.order_ttl_s,
         allow_private_callbacks: config.server.allow_private_callbacks,
+        notify_failures: DIALECTS
+            .iter()
+            .filter(|d| d.notifies_failed_payments())
+            .map(|d| paymux_dialects::dialect::tag_of(*d))
+            .collect(),
         ..GatewaySettings::default()
     };
     let operator = Operator::start(

@@ -53,6 +53,9 @@ pub struct GatewaySettings {
     pub allow_private_callbacks: bool,
     /// How long a worker may hold a claimed row before another instance may take it.
     pub lease_s: i64,
+    /// Dialects whose merchants are notified when a payment fails for good, besides when
+    /// it is paid (hrss §5.2); the others hear only of payments.
+    pub notify_failures: Vec<crate::dialect::DialectTag>,
 }
 
 impl Default for GatewaySettings {
@@ -61,6 +64,7 @@ impl Default for GatewaySettings {
             default_order_ttl_s: 2 * 3600,
             allow_private_callbacks: false,
             lease_s: 60,
+            notify_failures: Vec::new(),
         }
     }
 }

@@ -296,8 +296,18 @@ impl Gateway {
                         Transition::To(s) => s,
                         _ => order.status,
                     };
+                    // Dialects that tell merchants of failures (hrss §5.2) get the
+                    // payment's notifications when the order fails for good.
+                    let notifications = if order_to == OrderStatus::Failed
+                        && self.settings().notify_failures.contains(&order.dialect)
+                    {
+                        self.pay_notifications(&order, now)
+                    } else {
+                        Vec::new()
+                    };
                     AttemptSettlement {
                         fail: Some((code.clone(), msg.clone())),
+                        notifications,
                         ..AttemptSettlement::new(
                             &order,
                             &attempt,

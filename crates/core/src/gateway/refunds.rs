@@ -65,6 +65,11 @@ impl Gateway {
         }
         self.check_split(&order, &new).await?;
         if new.amount > order.refundable() {
+            // The same request, arriving at the same moment, may have reserved the money
+            // just now: answer as it did rather than call it an over-refund.
+            if let Some(existing) = self.same_request(&new).await? {
+                return Ok(existing);
+            }
             return Err(Error::RefundExceedsPaid {
                 refundable: order.refundable(),
             });
@@ -115,6 +120,9 @@ impl Gateway {
         match inserted {
             Ok(()) => {}
             Err(StoreError::NotRefundable) => {
+                if let Some(existing) = self.same_request(&new).await? {
+                    return Ok(existing);
+                }
                 let order = self.order_by_id(&new.order_id).await?;
                 return Err(if order.status.is_paid() {
                     Error::RefundExceedsPaid {

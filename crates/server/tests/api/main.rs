@@ -7,6 +7,7 @@ mod codes;
 mod durability;
 mod hardening;
 mod helpers;
+mod hrss;
 mod limits;
 mod notifications;
 mod operations;
