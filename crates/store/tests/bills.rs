@@ -19,8 +19,12 @@ use paymux_core::store::{CodeKey, OrderKey, Store};
 use paymux_core::time::Millis;
 use paymux_core::url::NotifyUrl;
 use paymux_core::{Error, Fen, Operator};
-use paymux_store::{SqlStore, TestDatabase};
+use paymux_store::SqlStore;
 use serde_json::{Map, json};
+
+mod common;
+
+use common::backends;
 
 const T0: Millis = Millis(1_750_000_000_000);
 
@@ -53,33 +57,6 @@ impl Channel for Waiting {
             at: now,
             amount: refund.amount,
         }
-    }
-}
-
-struct Backends {
-    list: Vec<(&'static str, Arc<SqlStore>)>,
-    _dir: tempfile::TempDir,
-    _postgres: TestDatabase,
-}
-
-async fn backends() -> Backends {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = paymux_store::connect(&format!("sqlite://{}/paymux.db", dir.path().display()))
-        .await
-        .expect("sqlite store");
-    let postgres_db = paymux_store::create_test_database("paymux_bills_test")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let postgres = paymux_store::connect(postgres_db.url())
-        .await
-        .expect("postgres store");
-    Backends {
-        list: vec![
-            ("sqlite", Arc::new(sqlite)),
-            ("postgres", Arc::new(postgres)),
-        ],
-        _dir: dir,
-        _postgres: postgres_db,
     }
 }
 
@@ -175,7 +152,7 @@ fn cancelled() -> ChannelOutcome {
 
 #[tokio::test]
 async fn a_bill_takes_tries_until_one_pays_and_a_second_payment_is_refunded() {
-    let b = backends().await;
+    let b = backends("paymux_bills_test").await;
     for (name, store) in &b.list {
         let clock = Arc::new(ManualClock::new(T0));
         let op = operator(store, &clock).await;
@@ -252,7 +229,7 @@ async fn a_bill_takes_tries_until_one_pays_and_a_second_payment_is_refunded() {
 
 #[tokio::test]
 async fn one_at_a_time_the_first_scanner_wins() {
-    let b = backends().await;
+    let b = backends("paymux_bills_test").await;
     for (name, store) in &b.list {
         let clock = Arc::new(ManualClock::new(T0));
         let op = operator(store, &clock).await;
@@ -292,7 +269,7 @@ async fn one_at_a_time_the_first_scanner_wins() {
 
 #[tokio::test]
 async fn fixed_codes_make_a_bill_for_each_payer() {
-    let b = backends().await;
+    let b = backends("paymux_bills_test").await;
     for (name, store) in &b.list {
         let clock = Arc::new(ManualClock::new(T0));
         let op = operator(store, &clock).await;
@@ -375,7 +352,7 @@ async fn fixed_codes_make_a_bill_for_each_payer() {
 
 #[tokio::test]
 async fn a_one_time_code_gets_a_new_bill_and_closing_it_closes_or_refunds_its_bill() {
-    let b = backends().await;
+    let b = backends("paymux_bills_test").await;
     for (name, store) in &b.list {
         let clock = Arc::new(ManualClock::new(T0));
         let op = operator(store, &clock).await;
@@ -461,7 +438,7 @@ async fn a_one_time_code_gets_a_new_bill_and_closing_it_closes_or_refunds_its_bi
 
 #[tokio::test]
 async fn an_escrow_holds_refunds_until_completed_and_returns_what_is_not_completed() {
-    let b = backends().await;
+    let b = backends("paymux_bills_test").await;
     for (name, store) in &b.list {
         let clock = Arc::new(ManualClock::new(T0));
         let op = operator(store, &clock).await;
@@ -565,7 +542,7 @@ async fn an_escrow_holds_refunds_until_completed_and_returns_what_is_not_complet
 
 #[tokio::test]
 async fn a_nonce_is_refused_within_its_window_and_forgotten_after() {
-    let b = backends().await;
+    let b = backends("paymux_bills_test").await;
     for (name, store) in &b.list {
         let clock = Arc::new(ManualClock::new(T0));
         let gw = operator(store, &clock).await.gateway();
@@ -593,7 +570,7 @@ async fn a_nonce_is_refused_within_its_window_and_forgotten_after() {
 async fn a_split_bills_refunds_stay_within_each_share_under_concurrency() {
     use paymux_core::order::{Share, Splits};
     use paymux_core::refund::RefundSplit;
-    let b = backends().await;
+    let b = backends("paymux_bills_test").await;
     for (name, store) in &b.list {
         let clock = Arc::new(ManualClock::new(T0));
         let op = operator(store, &clock).await;

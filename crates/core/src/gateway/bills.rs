@@ -491,15 +491,7 @@ impl Gateway {
         pay_way: PayWay,
         auth_code: Option<String>,
     ) -> Result<CreatedOrder> {
-        let channel = self
-            .inner
-            .channels
-            .default_channel()
-            .ok_or_else(|| Error::ChannelRefused {
-                code: "NO_CHANNEL".into(),
-                msg: "no payment channel is configured".into(),
-            })?
-            .clone();
+        let channel = self.default_channel()?;
         for _ in 0..MAX_RACE_RETRIES {
             let order = self
                 .expire_if_due(self.order_by_id(order_id).await?)

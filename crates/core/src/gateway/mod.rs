@@ -185,6 +185,18 @@ impl Gateway {
         }
     }
 
+    /// Where new payments go.
+    fn default_channel(&self) -> Result<Arc<dyn Channel>> {
+        self.inner
+            .channels
+            .default_channel()
+            .cloned()
+            .ok_or_else(|| Error::ChannelRefused {
+                code: "NO_CHANNEL".into(),
+                msg: "no payment channel is configured".into(),
+            })
+    }
+
     fn channel(&self, name: &str) -> Result<&Arc<dyn Channel>> {
         self.inner
             .channels

@@ -70,15 +70,7 @@ impl Gateway {
         if expires_at <= now {
             return Err(Error::invalid("expireTime", "must be in the future"));
         }
-        let channel = self
-            .inner
-            .channels
-            .default_channel()
-            .ok_or_else(|| Error::ChannelRefused {
-                code: "NO_CHANNEL".into(),
-                msg: "no payment channel is configured".into(),
-            })?
-            .clone();
+        let channel = self.default_channel()?;
         let order = Order {
             id: self.new_id('P'),
             merchant_id: new.merchant_id,

@@ -86,7 +86,6 @@ pub mod convert;
 pub mod crypto;
 pub mod error;
 pub mod notify;
-pub mod qr;
 pub mod routes;
 pub mod wire;
 

@@ -19,7 +19,6 @@ use serde_json::Value;
 use super::codec::{self, Form};
 use super::convert;
 use super::error::{HrssError, json_reply};
-use super::qr;
 use super::wire::{
     self, BizData, CloseRequest, OrderReply, OrderRequest, Params, QueryRequest,
     RefundQueryRequest, RefundRequest, Reply, Service,
@@ -301,8 +300,10 @@ async fn create_order(
     };
     match service {
         Service::DynamicCode => {
-            reply.qr_image =
-                Some(qr::data_url(url).map_err(|e| HrssError::Internal(e.to_string()))?)
+            reply.qr_image = Some(
+                crate::common::qr::data_url(url, 4)
+                    .map_err(|e| HrssError::Internal(e.to_string()))?,
+            )
         }
         _ => reply.pay_url = Some(convert::pay_url(order, url)),
     }

@@ -9,7 +9,6 @@
 
 pub mod codes;
 mod page;
-pub mod qr;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -333,7 +332,7 @@ async fn qr_of_params(RawQuery(query): RawQuery) -> Response {
 }
 
 fn png_response(content: &str) -> Response {
-    match qr::png(content) {
+    match paymux_dialects::common::qr::png(content, 6) {
         Ok(bytes) => (
             [
                 (CONTENT_TYPE, "image/png"),

@@ -473,7 +473,7 @@ async fn a_dynamic_code_is_a_png_of_the_cashier_link() {
     let cashier = gw.cashier_url(id.as_str());
     assert_eq!(
         image,
-        paymux_dialects::hrss::qr::data_url(&cashier).unwrap()
+        paymux_dialects::common::qr::data_url(&cashier, 4).unwrap()
     );
 }
 

@@ -1,12 +1,10 @@
-//! §4.3's `qrImage`: the cashier link as a QR code in a PNG, as a `data:` URL. The
-//! `qrcode` crate lays out the modules and the `png` crate writes an 8-bit grey image.
+//! QR codes as PNG images, drawn by us: the `qrcode` crate lays out the modules, the `png`
+//! crate encodes an 8-bit grey image (no general image library needed). The cashier's
+//! images and hrss's `qrImage` data URLs are drawn here.
 
 use base64::Engine;
 use qrcode::{Color, EcLevel, QrCode};
 
-/// Pixels per module: small enough to keep the data URL a few kilobytes, large enough
-/// for a kiosk screen.
-const SCALE: usize = 4;
 const QUIET_ZONE: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,29 +15,21 @@ pub enum QrError {
     Png(String),
 }
 
-/// `data:image/png;base64,…` of a QR code of `content`.
-pub fn data_url(content: &str) -> Result<String, QrError> {
-    let png = png(content)?;
-    Ok(format!(
-        "data:image/png;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(png)
-    ))
-}
-
-fn png(content: &str) -> Result<Vec<u8>, QrError> {
+/// A PNG of a QR code of `content`, `scale` pixels per module.
+pub fn png(content: &str, scale: usize) -> Result<Vec<u8>, QrError> {
     let code = QrCode::with_error_correction_level(content.as_bytes(), EcLevel::M)
         .map_err(|_| QrError::TooLong)?;
     let modules = code.width();
-    let side = (modules + 2 * QUIET_ZONE) * SCALE;
+    let side = (modules + 2 * QUIET_ZONE) * scale;
     let mut pixels = vec![255u8; side * side];
     for (i, color) in code.to_colors().iter().enumerate() {
         if *color != Color::Dark {
             continue;
         }
         let (mx, my) = (i % modules, i / modules);
-        for dy in 0..SCALE {
-            let start = ((my + QUIET_ZONE) * SCALE + dy) * side + (mx + QUIET_ZONE) * SCALE;
-            pixels[start..start + SCALE].fill(0);
+        for dy in 0..scale {
+            let start = ((my + QUIET_ZONE) * scale + dy) * side + (mx + QUIET_ZONE) * scale;
+            pixels[start..start + scale].fill(0);
         }
     }
     let side = u32::try_from(side).map_err(|_| QrError::TooLong)?;
@@ -57,6 +47,14 @@ fn png(content: &str) -> Result<Vec<u8>, QrError> {
     Ok(out)
 }
 
+/// `data:image/png;base64,…` of a QR code of `content`.
+pub fn data_url(content: &str, scale: usize) -> Result<String, QrError> {
+    Ok(format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png(content, scale)?)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,7 +62,7 @@ mod tests {
     #[test]
     fn a_cashier_link_becomes_a_png_data_url_that_a_scanner_reads_back() {
         let content = "http://127.0.0.1:8080/cashier/P2612061000000042000123/0123456789abcdef0123456789abcdef";
-        let url = data_url(content).unwrap();
+        let url = data_url(content, 4).unwrap();
         let encoded = url.strip_prefix("data:image/png;base64,").unwrap();
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(encoded)
@@ -82,6 +80,25 @@ mod tests {
         assert_eq!(grids.len(), 1);
         let (_, text) = grids[0].decode().unwrap();
         assert_eq!(text, content);
-        assert!(matches!(data_url(&"x".repeat(5000)), Err(QrError::TooLong)));
+        assert!(matches!(
+            data_url(&"x".repeat(5000), 4),
+            Err(QrError::TooLong)
+        ));
+    }
+
+    #[test]
+    fn a_cashier_url_becomes_a_png() {
+        let image = png("http://127.0.0.1:8080/cashier/P2611290000000001000001", 6).unwrap();
+        assert_eq!(&image[..8], b"\x89PNG\r\n\x1a\n");
+        let decoder = png::Decoder::new(std::io::Cursor::new(image));
+        let reader = decoder.read_info().unwrap();
+        let info = reader.info();
+        assert_eq!(info.width, info.height);
+        assert!(info.width >= (21 + 8) * 6);
+    }
+
+    #[test]
+    fn content_too_long_for_a_code_is_an_error() {
+        assert!(matches!(png(&"x".repeat(5000), 6), Err(QrError::TooLong)));
     }
 }
