@@ -26,6 +26,26 @@ pub enum Error {
     RequestNoConflict,
     #[error("refund not found")]
     RefundNotFound,
+    #[error("the merchant's code reference already exists")]
+    DuplicateCodeRef,
+    #[error("payment code not found")]
+    CodeNotFound,
+    #[error("the payment code is closed or expired")]
+    CodeNotUsable,
+    #[error("another try at this bill is under way")]
+    AnotherTryPaying,
+    #[error("the order is not an escrowed payment, or not paid")]
+    NotInEscrow,
+    #[error("the escrow is already {}", .0.as_str())]
+    EscrowSettled(crate::order::EscrowStatus),
+    #[error("the escrow is {}: refunds wait for its completion", .0.as_str())]
+    EscrowNotCompleted(crate::order::EscrowStatus),
+    #[error("the completed amount exceeds what was paid")]
+    CompletionExceedsPaid,
+    #[error("a split order's refund must say which shares it takes from")]
+    SplitRefundNeedsShares,
+    #[error("the refund exceeds what is left of {} share ({left} fen left)", party.as_deref().map_or("the platform's".to_owned(), |p| format!("sub-merchant {p}'s")))]
+    SplitShareExceeded { party: Option<String>, left: Fen },
     #[error("channel refused: {code} {msg}")]
     ChannelRefused { code: String, msg: String },
     #[error("store: {0}")]

@@ -17,10 +17,12 @@
 pub mod card;
 pub mod channel;
 pub mod clock;
+pub mod code;
 pub mod dialect;
 pub mod error;
 pub mod gateway;
 pub mod ids;
+pub mod links;
 pub mod listing;
 pub mod merchant;
 pub mod money;

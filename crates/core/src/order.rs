@@ -6,6 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::dialect::DialectTag;
@@ -90,8 +91,12 @@ pub const REFUNDABLE_STATUSES: [OrderStatus; 2] =
 /// What can happen to an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderEvent {
+    /// The payer starts a (further) try at a bill.
+    AttemptStarted,
     AttemptSucceeded,
     AttemptFailed,
+    /// A try at a bill failed; the payer may try again (`Tries::Again…`).
+    AttemptFailedMayRetry,
     /// The merchant closed it, or it expired.
     Close,
     /// A refund of this order completed; `refunded_total` includes it.
@@ -116,6 +121,9 @@ pub enum Transition {
 pub fn next_status(status: OrderStatus, amount: Fen, event: OrderEvent) -> Transition {
     use OrderStatus::*;
     match (status, event) {
+        (Created | Paying, OrderEvent::AttemptStarted) => Transition::To(Paying),
+        (_, OrderEvent::AttemptStarted) => Transition::Refused,
+        (_, OrderEvent::AttemptFailedMayRetry) => Transition::Unchanged,
         (Created | Paying, OrderEvent::AttemptSucceeded) => Transition::To(Succeeded),
         (
             Succeeded | PartiallyRefunded | Refunded | Failed | Closed,
@@ -139,6 +147,136 @@ pub fn next_status(status: OrderStatus, amount: Fen, event: OrderEvent) -> Trans
         (Closed | Failed, OrderEvent::RefundSucceeded { .. }) => Transition::Unchanged,
         (Created | Paying | Refunded, OrderEvent::RefundSucceeded { .. }) => Transition::Refused,
     }
+}
+
+/// How often the payer may try to pay an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tries {
+    /// One attempt, started with the order; if it fails, the order fails (xxpay, upp).
+    Once,
+    /// A bill: the payer starts attempts (choosing a wallet), and may try again after one
+    /// failed; several may be paying at once (different wallets scanning), at most one
+    /// succeeds and any other success is a late payment, refunded.
+    Again,
+    /// As `Again`, but only one attempt may be paying at a time: the first scanner wins
+    /// (chinaums `walletOption=SINGLE`).
+    AgainOneAtATime,
+}
+
+impl Tries {
+    pub const ALL: [Tries; 3] = [Tries::Once, Tries::Again, Tries::AgainOneAtATime];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tries::Once => "once",
+            Tries::Again => "again",
+            Tries::AgainOneAtATime => "again_one_at_a_time",
+        }
+    }
+
+    /// What a failed attempt means for the order.
+    pub fn failure_event(self) -> OrderEvent {
+        match self {
+            Tries::Once => OrderEvent::AttemptFailed,
+            Tries::Again | Tries::AgainOneAtATime => OrderEvent::AttemptFailedMayRetry,
+        }
+    }
+}
+
+impl FromStr for Tries {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Tries, String> {
+        Tries::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| format!("unknown tries {s:?}"))
+    }
+}
+
+/// An escrowed payment (担保交易): paid, but held until the merchant completes it (the
+/// money is the merchant's, up to the amount completed; the rest goes back to the payer) or
+/// cancels it (all goes back). Until then nothing can be refunded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EscrowStatus {
+    Uncompleted,
+    PartlyCompleted,
+    AllCompleted,
+    Canceled,
+}
+
+impl EscrowStatus {
+    pub const ALL: [EscrowStatus; 4] = [
+        EscrowStatus::Uncompleted,
+        EscrowStatus::PartlyCompleted,
+        EscrowStatus::AllCompleted,
+        EscrowStatus::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscrowStatus::Uncompleted => "uncompleted",
+            EscrowStatus::PartlyCompleted => "partly_completed",
+            EscrowStatus::AllCompleted => "all_completed",
+            EscrowStatus::Canceled => "canceled",
+        }
+    }
+
+    /// Whether the merchant may refund from the order: only once the escrow is completed.
+    pub fn allows_refunds(self) -> bool {
+        matches!(
+            self,
+            EscrowStatus::PartlyCompleted | EscrowStatus::AllCompleted
+        )
+    }
+}
+
+impl FromStr for EscrowStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<EscrowStatus, String> {
+        EscrowStatus::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| format!("unknown escrow status {s:?}"))
+    }
+}
+
+/// A bill split between the merchant that sells (the platform) and its sub-merchants
+/// (chinaums 分账): each share is that party's to keep or refund, and no refund takes more
+/// from a party than its share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Splits {
+    pub platform: Fen,
+    pub shares: Vec<Share>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    /// The sub-merchant's number (chinaums mid).
+    pub party: String,
+    pub amount: Fen,
+}
+
+impl Splits {
+    /// The shares add up to the amount paid.
+    pub fn total(&self) -> Option<Fen> {
+        self.shares
+            .iter()
+            .try_fold(self.platform, |sum, s| sum.checked_add(s.amount))
+    }
+
+    pub fn share(&self, party: &str) -> Option<Fen> {
+        self.shares
+            .iter()
+            .find(|s| s.party == party)
+            .map(|s| s.amount)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Escrow {
+    pub status: EscrowStatus,
+    /// What the merchant completed (kept); zero until then.
+    pub completed: Fen,
 }
 
 #[derive(Debug, Clone)]
@@ -174,12 +312,25 @@ pub struct Order {
     pub merchant_acked_at: Option<Millis>,
     pub fail_code: Option<String>,
     pub fail_msg: Option<String>,
+    pub tries: Tries,
+    /// The payment code that made this bill, or that it is bound to.
+    pub code_id: Option<PlatformId>,
+    /// A second address told of the payment besides `notify_url` (chinaums notifies the
+    /// bill's notifyUrl and the merchant's configured one).
+    pub also_notify: Option<NotifyUrl>,
+    /// Set for an escrowed payment.
+    pub escrow: Option<Escrow>,
+    /// Set for a split bill.
+    pub splits: Option<Splits>,
 }
 
 impl Order {
     /// What a new refund may still take.
     pub fn refundable(&self) -> Fen {
         if !REFUNDABLE_STATUSES.contains(&self.status) {
+            return Fen::ZERO;
+        }
+        if self.escrow.is_some_and(|e| !e.status.allows_refunds()) {
             return Fen::ZERO;
         }
         self.amount
@@ -293,9 +444,11 @@ mod tests {
     use super::*;
     use OrderStatus::*;
 
-    const EVENTS: [OrderEvent; 5] = [
+    const EVENTS: [OrderEvent; 7] = [
+        OrderEvent::AttemptStarted,
         OrderEvent::AttemptSucceeded,
         OrderEvent::AttemptFailed,
+        OrderEvent::AttemptFailedMayRetry,
         OrderEvent::Close,
         OrderEvent::RefundSucceeded {
             refunded_total: Fen::test(40),
@@ -311,6 +464,9 @@ mod tests {
             refunded_total: Fen::test(40),
         };
         match (status, event) {
+            (Created | Paying, OrderEvent::AttemptStarted) => To(Paying),
+            (_, OrderEvent::AttemptStarted) => Refused,
+            (_, OrderEvent::AttemptFailedMayRetry) => Unchanged,
             (Created | Paying, OrderEvent::AttemptSucceeded) => To(Succeeded),
             (_, OrderEvent::AttemptSucceeded) => LatePayment,
             (Created | Paying, OrderEvent::AttemptFailed) => To(Failed),
@@ -356,6 +512,12 @@ mod tests {
         }
         for s in AttemptStatus::ALL {
             assert_eq!(s.as_str().parse::<AttemptStatus>(), Ok(s));
+        }
+        for t in Tries::ALL {
+            assert_eq!(t.as_str().parse::<Tries>(), Ok(t));
+        }
+        for e in EscrowStatus::ALL {
+            assert_eq!(e.as_str().parse::<EscrowStatus>(), Ok(e));
         }
     }
 }

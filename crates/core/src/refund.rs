@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::dialect::DialectTag;
 use crate::ids::{MerchantId, PlatformId, RefundNo, RefundRequestNo};
 use crate::money::Fen;
+use crate::order::Share;
 use crate::time::Millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,9 +80,28 @@ pub struct Refund {
     pub fail_reason: Option<String>,
     /// The dialect's own fields it echoes back (upp bizData, expandData).
     pub extra: Map<String, Value>,
+    /// Of a split bill: what it takes from the platform's share and from one sub-merchant's.
+    pub split: Option<RefundSplit>,
     pub created_at: Millis,
     pub finished_at: Option<Millis>,
     pub next_check_at: Option<Millis>,
+}
+
+/// The parts of a split bill's refund: `platform + party.amount` is the refund's amount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundSplit {
+    pub platform: Fen,
+    /// At most one sub-merchant per refund (chinaums).
+    pub party: Option<Share>,
+}
+
+impl RefundSplit {
+    pub fn total(&self) -> Option<Fen> {
+        match &self.party {
+            Some(share) => self.platform.checked_add(share.amount),
+            None => Some(self.platform),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,11 +5,12 @@
 use async_trait::async_trait;
 
 use crate::card::CardStore;
+use crate::code::PaymentCode;
 use crate::ids::{MerchantId, MerchantOrderNo, PlatformId, RefundNo, RefundRequestNo};
 use crate::listing::OrderListing;
 use crate::money::Fen;
 use crate::notification::{DeliveryRecord, Notification};
-use crate::order::{Attempt, AttemptStatus, Order, OrderStatus};
+use crate::order::{Attempt, AttemptStatus, EscrowStatus, Order, OrderStatus};
 use crate::refund::{Refund, RefundStatus};
 use crate::time::Millis;
 
@@ -17,6 +18,8 @@ use crate::time::Millis;
 pub enum StoreError {
     #[error("the merchant order number is already taken")]
     DuplicateOrderNo,
+    #[error("the merchant's code reference is already taken")]
+    DuplicateCodeRef,
     #[error("the refund number is already taken")]
     DuplicateRefundNo,
     #[error("the refund request number is already taken")]
@@ -59,6 +62,46 @@ pub enum OrderKey<'a> {
 }
 
 #[derive(Debug, Clone, Copy)]
+pub enum CodeKey<'a> {
+    Platform(&'a PlatformId),
+    /// The merchant's own reference (chinaums qrCodeId).
+    Ref(&'a str),
+}
+
+/// A code's terms change; a one-time code may get a new bill, its old one closed if unpaid.
+#[derive(Debug, Clone)]
+pub struct CodeChange {
+    /// The code as it will be.
+    pub code: PaymentCode,
+    /// Guards the change: the code's `updated_at` as it was read.
+    pub read_at: Millis,
+    pub new_bill: Option<Order>,
+    pub close_old_bill: Option<OrderClosing>,
+}
+
+/// A payer starts a try at a bill: the attempt is inserted and the order moves to paying,
+/// unless (one at a time) another attempt of the order is paying.
+#[derive(Debug, Clone)]
+pub struct AttemptStart {
+    pub attempt: Attempt,
+    pub order_from: OrderStatus,
+    pub one_at_a_time: bool,
+    pub at: Millis,
+}
+
+/// An escrowed payment is completed or canceled; what goes back to the payer is a refund,
+/// reserved on the order in the same transaction.
+#[derive(Debug, Clone)]
+pub struct EscrowSettlement {
+    pub order_id: PlatformId,
+    pub from: EscrowStatus,
+    pub to: EscrowStatus,
+    pub completed: Fen,
+    pub at: Millis,
+    pub returned: Option<Refund>,
+}
+
+#[derive(Debug, Clone, Copy)]
 pub enum RefundKey<'a> {
     Platform(&'a PlatformId),
     RefundNo(&'a RefundNo),
@@ -81,7 +124,8 @@ pub struct AttemptSettlement {
     /// Set on the order for a success, late or not.
     pub paid_at: Option<Millis>,
     pub fail: Option<(String, String)>,
-    pub notification: Option<Notification>,
+    /// The payment's notifications: one per address the order has.
+    pub notifications: Vec<Notification>,
     /// The automatic refund of a payment the order could not accept.
     pub late_refund: Option<Refund>,
 }
@@ -108,7 +152,7 @@ impl AttemptSettlement {
             channel_user: None,
             paid_at: None,
             fail: None,
-            notification: None,
+            notifications: Vec::new(),
             late_refund: None,
         }
     }
@@ -216,6 +260,14 @@ pub trait Store: CardStore + OrderListing + Send + Sync {
     /// `NotRefundable` if the order is not paid or the amount exceeds what is left;
     /// `DuplicateRefundNo` / `DuplicateRequestNo` if a key is taken (nothing is reserved).
     async fn insert_refund(&self, refund: &Refund) -> Result<(), StoreError>;
+    /// As `insert_refund`, for a split order: also `NotRefundable` if the refund takes more
+    /// than is left of the platform's share or of its sub-merchant's.
+    async fn insert_split_refund(
+        &self,
+        refund: &Refund,
+        platform_share: Fen,
+        party_share: Fen,
+    ) -> Result<(), StoreError>;
     async fn refund(
         &self,
         merchant: &MerchantId,
@@ -238,6 +290,33 @@ pub trait Store: CardStore + OrderListing + Send + Sync {
 
     /// Queues a notification. At most one is pending per subject and event: if one is, it
     /// is rescheduled to `notification.next_attempt_at` instead of a second being added.
+    /// Inserts a payment code, with a one-time code's bill in the same transaction:
+    /// `DuplicateCodeRef` or `DuplicateOrderNo` if a key is taken (nothing is written).
+    async fn insert_code(&self, code: &PaymentCode, bill: Option<&Order>)
+    -> Result<(), StoreError>;
+    async fn code(
+        &self,
+        merchant: &MerchantId,
+        key: CodeKey<'_>,
+    ) -> Result<Option<PaymentCode>, StoreError>;
+    async fn code_by_id(&self, id: &PlatformId) -> Result<Option<PaymentCode>, StoreError>;
+    /// Applies a code's change if the code is as it was read; `DuplicateOrderNo` if the new
+    /// bill's number is taken.
+    async fn change_code(&self, change: &CodeChange) -> Result<bool, StoreError>;
+    /// Starts a payer's try at a bill; `false` if the order moved or (one at a time) another
+    /// try is paying.
+    async fn start_attempt(&self, start: &AttemptStart) -> Result<bool, StoreError>;
+    async fn settle_escrow(&self, settlement: &EscrowSettlement) -> Result<bool, StoreError>;
+    /// Remembers a request's nonce until `until`: `false` if it was seen already (a
+    /// replay). Nonces past their time are forgotten as new ones come.
+    async fn remember_nonce(
+        &self,
+        merchant: &MerchantId,
+        nonce: &str,
+        now: Millis,
+        until: Millis,
+    ) -> Result<bool, StoreError>;
+
     async fn enqueue_notification(&self, notification: &Notification) -> Result<(), StoreError>;
     /// Takes up to `limit` due notifications, counting the attempt about to be made and
     /// moving their next attempt to `lease_until` (a crashed sender's row comes back then).

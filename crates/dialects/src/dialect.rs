@@ -5,12 +5,18 @@
 
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use axum::Router;
 use axum::response::Response;
 use paymux_core::Gateway;
+use paymux_core::code::PaymentCode;
 use paymux_core::dialect::DialectTag;
+use paymux_core::gateway::BillFromCode;
+use paymux_core::links::PayerLinks;
 use paymux_core::notification::NotificationFormat;
+use paymux_core::order::Order;
 use secrecy::SecretString;
 
 use crate::common::ClientFailure;
@@ -38,10 +44,23 @@ pub struct Mount {
     pub gateway: Gateway,
     /// Where payers and merchants reach this gateway (cashier links, QR images).
     pub public_url: Arc<str>,
+    /// The payers' links: a payment code's page is `{public_url}{links.code_path(id)}`.
+    pub links: PayerLinks,
     /// `[server] max_clock_skew_s`: requests whose own timestamp is further off are refused;
     /// 0 turns the check off.
     pub max_clock_skew_s: u64,
     pub platform: PlatformKeys,
+}
+
+/// What the gateway's request limiter knows of a request it answers as busy, from which a
+/// dialect builds its busy reply (upp's refund says `refund_exception`; mmsp echoes the
+/// CommandID).
+#[derive(Debug, Clone, Copy)]
+pub struct BusyRequest<'a> {
+    pub uri: &'a axum::http::Uri,
+    /// The body, when it had arrived in full (not when the timeout struck while it was
+    /// still arriving): a dialect whose replies echo a request field reads it from here.
+    pub body: Option<&'a axum::body::Bytes>,
 }
 
 /// A mounted dialect.
@@ -50,6 +69,51 @@ pub struct Mounted {
     pub router: Router,
     /// How it notifies merchants; `None` for a dialect without notifications (upp).
     pub notifications: Option<Arc<dyn NotificationFormat>>,
+    /// What it adds to the payer's pages of its codes and bills; `None`: nothing.
+    pub payer: Option<Arc<dyn PayerHooks>>,
+}
+
+/// A field a code's page asks the payer for before the merchant's system is asked what to
+/// bill (hrss asks for the payer's ID to find their unpaid orders).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayerField {
+    pub name: &'static str,
+    pub label: &'static str,
+    /// Personal data: never logged, not shown back.
+    pub personal: bool,
+}
+
+/// A bill the payer may choose on a code's page, as the merchant's system described it.
+#[derive(Debug, Clone)]
+pub struct BillChoice {
+    pub bill: BillFromCode,
+    /// What the page shows for it (the subject; the amount is shown from `bill`).
+    pub label: String,
+}
+
+/// What a dialect does on the payer's side of its codes and bills.
+#[async_trait]
+pub trait PayerHooks: Send + Sync {
+    /// The fields to ask the payer for before `bills_for_code`.
+    fn payer_fields(&self, _code: &PaymentCode) -> Vec<PayerField> {
+        Vec::new()
+    }
+
+    /// When a payer opens a fixed code: the bills the merchant's system says to offer
+    /// (chinaums §1.9, hrss §5.1); `Ok(None)`: the code's own terms apply.
+    async fn bills_for_code(
+        &self,
+        _code: &PaymentCode,
+        _input: &BTreeMap<String, String>,
+    ) -> Result<Option<Vec<BillChoice>>, String> {
+        Ok(None)
+    }
+
+    /// After a payment: the link back to the merchant (chinaums §1.10 adds the signed
+    /// result); `None`: the bill's return URL as it is, if any.
+    fn return_link(&self, _order: &Order) -> Option<String> {
+        None
+    }
 }
 
 /// Where a `paymux client` call goes, and as whom.
@@ -76,6 +140,12 @@ pub trait Dialect: Send + Sync {
         &[]
     }
 
+    /// Whether its merchants are also notified when a payment fails for good (its
+    /// notification format renders the failure); most dialects notify only payments.
+    fn notifies_failed_payments(&self) -> bool {
+        false
+    }
+
     /// Reads and checks its merchants' tables: the config is refused at start-up with the
     /// message, which names the merchant and the key.
     fn check(&self, merchants: &[MerchantTable]) -> Result<(), String>;
@@ -83,8 +153,9 @@ pub trait Dialect: Send + Sync {
     /// Its routes and notification format, for these merchants.
     fn mount(&self, merchants: &[MerchantTable], mount: &Mount) -> Result<Mounted, String>;
 
-    /// Its reply when the gateway is too busy to take a request.
-    fn busy(&self) -> Response;
+    /// Its reply when the gateway is too busy to take a request, or did not finish it in
+    /// time: unsigned, as the caller is not authenticated yet.
+    fn busy(&self, request: &BusyRequest<'_>) -> Response;
 
     /// The demo merchant's table for this dialect (the TOML lines after
     /// `[merchant.NAME]`), with fresh keys from `random_hex(bytes)`.

@@ -15,15 +15,19 @@
 
 pub mod common;
 pub mod dialect;
+pub mod hrss;
 pub mod mmsp;
 pub mod upp;
 pub mod xxpay;
 
-pub use dialect::{ClientTarget, Dialect, Mount, Mounted, PlatformKeys, Schedule};
+pub use dialect::{
+    BillChoice, BusyRequest, ClientTarget, Dialect, Mount, Mounted, PayerField, PayerHooks,
+    PlatformKeys, Schedule,
+};
 
 /// Every dialect this build speaks. The server mounts them, the config reads their tables,
 /// `paymux client` offers them, the metrics label them, in this order.
-pub static DIALECTS: &[&dyn Dialect] = &[&xxpay::Xxpay, &upp::Upp, &mmsp::Mmsp];
+pub static DIALECTS: &[&dyn Dialect] = &[&xxpay::Xxpay, &upp::Upp, &hrss::Hrss, &mmsp::Mmsp];
 
 /// The dialect of this name.
 pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {

@@ -6,6 +6,7 @@
 //! `[merchant.NAME]` tables and names its `[notify]` schedules (see `paymux_dialects::DIALECTS`).
 
 use std::collections::BTreeMap;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::Path;
 
 use paymux_core::Fen;
@@ -70,6 +71,18 @@ pub struct ServerConfig {
     pub max_clock_skew_s: u64,
     /// Orders without an expiry of their own (xxpay) close after this long.
     pub order_ttl_s: i64,
+    /// Client connections open at once; more wait in the listen queue. Default: what the
+    /// open-file limit leaves (`serve::default_max_connections`), 768 for 1,024 descriptors.
+    pub max_connections: Option<NonZeroUsize>,
+    /// Dialect requests running at once (as many more may wait up to a second); beyond
+    /// that the dialect's busy reply. 256 runs 5,000 requests/s at 50 ms each.
+    pub max_concurrent_requests: NonZeroUsize,
+    /// A dialect request not answered within this (its body and any wait included) gets the
+    /// busy reply. Below the 30 s merchants' clients commonly wait.
+    pub request_timeout_s: NonZeroU64,
+    /// How long a connection may take to send a request's headers, and stay idle between
+    /// requests. Merchants' servers send headers in one packet.
+    pub header_read_timeout_s: NonZeroU64,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +94,10 @@ impl Default for ServerConfig {
             allow_private_callbacks: false,
             max_clock_skew_s: 300,
             order_ttl_s: 2 * 3600,
+            max_connections: None,
+            max_concurrent_requests: const { NonZeroUsize::new(256).unwrap() },
+            request_timeout_s: const { NonZeroU64::new(15).unwrap() },
+            header_read_timeout_s: const { NonZeroU64::new(10).unwrap() },
         }
     }
 }
@@ -396,6 +413,29 @@ impl Config {
             write_private(&merchant_file, &text)?;
             written = true;
         }
+        // hrss notifications are signed by the platform: the demo keeps a key of its own,
+        // in its `[platform]` table if it has one, else as a top-level dotted key, which
+        // must come before the first table.
+        if present.platform.sm2_private_key.is_none() {
+            let key = paymux_dialects::hrss::generate_private_key().map_err(ConfigError::Random)?;
+            let line_starts =
+                || std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1));
+            let (at, entry) = match line_starts().find(|&i| text[i..].starts_with("[platform]\n")) {
+                Some(table) => (
+                    table + "[platform]\n".len(),
+                    format!("sm2_private_key = \"{key}\"\n"),
+                ),
+                None => (
+                    line_starts()
+                        .find(|&i| text[i..].starts_with('['))
+                        .unwrap_or(text.len()),
+                    format!("platform.sm2_private_key = \"{key}\"\n\n"),
+                ),
+            };
+            text.insert_str(at, &entry);
+            write_private(&merchant_file, &text)?;
+            written = true;
+        }
         let file: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.clone(),
             message: parse_message(&text, &e),
@@ -540,6 +580,38 @@ mod tests {
     }
 
     #[test]
+    fn the_serving_limits_are_read_and_zero_is_refused() {
+        let text = "[server]\nmax_connections = 100\nmax_concurrent_requests = 8\n\
+                    request_timeout_s = 5\nheader_read_timeout_s = 3\n";
+        let server = Config::parse(&with_merchant(text), "test.toml")
+            .unwrap()
+            .server;
+        assert_eq!(server.max_connections.map(NonZeroUsize::get), Some(100));
+        assert_eq!(server.max_concurrent_requests.get(), 8);
+        assert_eq!(server.request_timeout_s.get(), 5);
+        assert_eq!(server.header_read_timeout_s.get(), 3);
+        let defaults = Config::parse(MERCHANT, "test.toml").unwrap().server;
+        assert_eq!(defaults.max_connections, None, "derived at start");
+        assert_eq!(defaults.max_concurrent_requests.get(), 256);
+        assert_eq!(defaults.request_timeout_s.get(), 15);
+        assert_eq!(defaults.header_read_timeout_s.get(), 10);
+        for key in [
+            "max_connections",
+            "max_concurrent_requests",
+            "request_timeout_s",
+            "header_read_timeout_s",
+        ] {
+            let err = Config::parse(
+                &with_merchant(&format!("[server]\n{key} = 0\n")),
+                "test.toml",
+            )
+            .unwrap_err();
+            let err = err.to_string();
+            assert!(err.contains("line 2") && err.contains("nonzero"), "{err}");
+        }
+    }
+
+    #[test]
     fn the_design_example_parses() {
         let text = r#"
 [server]
@@ -589,6 +661,14 @@ key = "k"
         assert!(!generated);
         let key = |c: &Config| c.merchants[0].dialects["xxpay"]["key"].clone();
         assert_eq!(key(&first), key(&second));
+        let platform = |c: &Config| {
+            c.platform
+                .sm2_private_key
+                .as_ref()
+                .map(|k| secrecy::ExposeSecret::expose_secret(k).to_owned())
+        };
+        assert_eq!(platform(&first).map(|k| k.len()), Some(64));
+        assert_eq!(platform(&first), platform(&second));
         assert_eq!(key(&first).as_str().map(str::len), Some(32));
         assert!(first.server.allow_private_callbacks);
         for dialect in DIALECTS {
@@ -617,7 +697,18 @@ key = "k"
             Some("kept")
         );
         assert!(config.merchants[0].table("upp").is_some());
+        assert!(config.platform.sm2_private_key.is_some());
         let text = std::fs::read_to_string(&file).unwrap();
+        // A file whose [platform] table holds another key gets the hrss key in that table.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("demo-merchant.toml"),
+            format!("{DEMO_HEADER}\n[platform]\nrsa_private_key = \"kept\"\n"),
+        )
+        .unwrap();
+        let (config, _) = Config::embedded(dir.path()).unwrap();
+        assert!(config.platform.sm2_private_key.is_some());
+        assert!(config.platform.rsa_private_key.is_some());
         assert!(text.contains("[merchant.retired]") && text.contains("[merchant.upp]"));
     }
 }

@@ -48,6 +48,28 @@ enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+    /// Prints the platform's keys that merchants need.
+    Keys {
+        #[command(subcommand)]
+        keys: Keys,
+    },
+}
+
+#[derive(Subcommand)]
+enum Keys {
+    /// hrss: the platform's SM2 public key (04‖x‖y hex), which merchants verify the
+    /// notifications with.
+    Hrss {
+        /// A config file holding [platform] sm2_private_key (default: the demo's).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where `paymux serve` keeps the demo merchant, when no --config is given.
+        #[arg(long, default_value = "paymux-data")]
+        data_dir: PathBuf,
+        /// Print a new private key for [platform] sm2_private_key, and its public key.
+        #[arg(long)]
+        generate: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,6 +102,20 @@ fn main() -> ExitCode {
                 Err(message) => {
                     eprintln!("paymux: {message}");
                     ExitCode::FAILURE
+                }
+            },
+            Command::Keys {
+                keys:
+                    Keys::Hrss {
+                        config,
+                        data_dir,
+                        generate,
+                    },
+            } => match hrss_keys(config, data_dir, generate) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("paymux: {message}");
+                    ExitCode::from(2)
                 }
             },
             Command::Client { target, command } => match cli::run(target, command).await {
@@ -134,6 +170,34 @@ async fn serve(
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.stop().await;
+    Ok(())
+}
+
+/// `paymux keys hrss`: the platform public key of the config's (or the demo's) key.
+fn hrss_keys(config: Option<PathBuf>, data_dir: PathBuf, generate: bool) -> Result<(), String> {
+    use paymux_dialects::hrss;
+    if generate {
+        let private = hrss::generate_private_key()?;
+        let public = hrss::platform_public_key(&private.clone().into())?;
+        println!("[platform]\nsm2_private_key = \"{private}\"");
+        println!("# public key, for merchants: {public}");
+        return Ok(());
+    }
+    let path = config.unwrap_or_else(|| data_dir.join("demo-merchant.toml"));
+    if !path.exists() {
+        return Err(format!(
+            "no config at {}: pass --config FILE, or run `paymux serve` first for the demo's",
+            path.display()
+        ));
+    }
+    let config = Config::load(&path).map_err(|e| e.to_string())?;
+    let key = config.platform.sm2_private_key.as_ref().ok_or_else(|| {
+        format!(
+            "{} has no [platform] sm2_private_key (`paymux keys hrss --generate` makes one)",
+            path.display()
+        )
+    })?;
+    println!("{}", hrss::platform_public_key(key)?);
     Ok(())
 }
 

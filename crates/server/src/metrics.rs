@@ -148,11 +148,11 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     response
 }
 
-/// The path as logged: the token of a cashier link (`/cashier/{id}/{token}/…`) opens the
-/// order's page, so it is not written down.
+/// The path as logged: the token of a payer's link (`/cashier/{id}/{token}/…`,
+/// `/bills/{id}/{token}/…`) opens the page, so it is not written down.
 fn loggable_path(path: &str) -> String {
     let mut parts: Vec<&str> = path.split('/').collect();
-    if parts.get(1) == Some(&"cashier") && parts.len() > 3 {
+    if matches!(parts.get(1), Some(&"cashier" | &"bills")) && parts.len() > 3 {
         parts[3] = "…";
     }
     parts.join("/").chars().take(200).collect()
@@ -184,7 +184,8 @@ mod tests {
     fn cashier_tokens_are_not_logged() {
         assert_eq!(loggable_path("/cashier/P1/abcdef/pay"), "/cashier/P1/…/pay");
         assert_eq!(loggable_path("/cashier/P1/abcdef"), "/cashier/P1/…");
-        assert_eq!(loggable_path("/cashier/style.css"), "/cashier/style.css");
+        assert_eq!(loggable_path("/bills/Q1/abcdef/pay"), "/bills/Q1/…/pay");
+        assert_eq!(loggable_path("/assets/paymux.css"), "/assets/paymux.css");
         assert_eq!(
             loggable_path("/api/pay/create_order"),
             "/api/pay/create_order"

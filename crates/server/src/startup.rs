@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
@@ -16,15 +17,17 @@ use paymux_core::ids::MerchantId;
 use paymux_core::merchant::Merchant;
 use paymux_core::notification::NotificationFormat;
 use paymux_core::store::Store;
-use paymux_dialects::{DIALECTS, Mount};
-use tokio::net::TcpListener;
+use paymux_dialects::{DIALECTS, Mount, PayerHooks};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::cashier::{self, CashierState};
+use crate::cashier::codes::CodePages;
+use crate::cashier::{self, CashierState, PayerSide};
 use crate::config::Config;
+use crate::limits::{RequestLimits, with_limits};
 use crate::metrics::{self, Metrics};
 use crate::notifier::{self, Notifier};
+use crate::serve::{self, ServeConfig};
 use crate::workers;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,8 @@ pub struct Running {
     pub store: Arc<paymux_store::SqlStore>,
     /// The sandbox channel, when it is enabled (tests use it to make payers' links).
     pub sandbox: Option<Arc<SandboxChannel>>,
+    /// The payers' links (tests use it to open a code's page as the merchant would).
+    pub links: PayerLinks,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -95,13 +100,19 @@ pub async fn start(
     clock: Arc<dyn Clock>,
     workers: Workers,
 ) -> Result<Running, StartError> {
+    let open_files = serve::raise_open_file_limit();
+    let serve_config = ServeConfig::new(
+        serve::connection_cap(config.server.max_connections.map(|n| n.get()), open_files),
+        Duration::from_secs(config.server.header_read_timeout_s.get()),
+    );
     let store = Arc::new(paymux_store::connect(&config.server.database).await?);
-    let listener = TcpListener::bind(&config.server.listen)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: config.server.listen.clone(),
-            source,
-        })?;
+    let listener =
+        serve::bind(&config.server.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.server.listen.clone(),
+                source,
+            })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen {
         addr: config.server.listen.clone(),
         source,
@@ -113,11 +124,11 @@ pub async fn start(
     };
     let dyn_store: Arc<dyn Store> = store.clone();
 
+    let links = PayerLinks::new(cashier_link_key(&dyn_store).await?.as_bytes());
     let sandbox = if config.sandbox.enabled {
-        let links = PayerLinks::new(cashier_link_key(&dyn_store).await?.as_bytes());
         Some(Arc::new(SandboxChannel::new(
             &public_url,
-            links,
+            links.clone(),
             config.sandbox.refund_delay_s,
         )))
     } else {
@@ -130,6 +141,11 @@ pub async fn start(
     let settings = GatewaySettings {
         default_order_ttl_s: config.server.order_ttl_s,
         allow_private_callbacks: config.server.allow_private_callbacks,
+        notify_failures: DIALECTS
+            .iter()
+            .filter(|d| d.notifies_failed_payments())
+            .map(|d| paymux_dialects::dialect::tag_of(*d))
+            .collect(),
         ..GatewaySettings::default()
     };
     let operator = Operator::start(
@@ -144,25 +160,49 @@ pub async fn start(
     let mount = Mount {
         gateway: operator.gateway(),
         public_url: public_url.clone().into(),
+        links: links.clone(),
         max_clock_skew_s: config.server.max_clock_skew_s,
         platform: config.platform.keys(),
     };
+    // One limit on the requests in flight, shared by every dialect; each answers the
+    // requests it cannot take with its own busy reply.
+    let limits = RequestLimits::new(
+        config.server.max_concurrent_requests.get(),
+        Duration::from_secs(config.server.request_timeout_s.get()),
+    );
     let mut router = Router::new();
     let mut formats: HashMap<DialectTag, Arc<dyn NotificationFormat>> = HashMap::new();
+    let mut payer_hooks: HashMap<DialectTag, Arc<dyn PayerHooks>> = HashMap::new();
     for dialect in DIALECTS {
         let mounted = dialect
             .mount(&config.tables_of(dialect.name()), &mount)
             .map_err(StartError::Config)?;
-        router = router.merge(mounted.router);
+        router = router.merge(with_limits(mounted.router, limits.clone(), |request| {
+            dialect.busy(request)
+        }));
         if let Some(format) = mounted.notifications {
             formats.insert(DialectTag::new(dialect.name()), format);
         }
+        if let Some(hooks) = mounted.payer {
+            payer_hooks.insert(DialectTag::new(dialect.name()), hooks);
+        }
     }
-    router = router.merge(cashier::qr_router());
+    let payer = PayerSide {
+        links: links.clone(),
+        hooks: Arc::new(payer_hooks),
+    };
+    router = router
+        .merge(cashier::assets_router())
+        .merge(cashier::codes::router(CodePages {
+            operator: operator.clone(),
+            payer: payer.clone(),
+            sandbox: sandbox.is_some(),
+        }));
     if let Some(sandbox) = &sandbox {
         router = router.merge(cashier::router(CashierState {
             operator: operator.clone(),
             sandbox: sandbox.clone(),
+            payer,
         }));
     }
 
@@ -197,14 +237,14 @@ pub async fn start(
         operator.clone().keep_node_lease(shutdown_rx.clone()),
     ));
     let mut server_shutdown = shutdown_rx.clone();
-    tasks.push(tokio::spawn(async move {
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+    tasks.push(tokio::spawn(serve::serve(
+        listener,
+        router,
+        serve_config,
+        async move {
             let _ = server_shutdown.changed().await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "server stopped");
-        }
-    }));
+        },
+    )));
     if workers == Workers::Run {
         tasks.push(tokio::spawn(notifier::run(
             notifier.clone(),
@@ -226,6 +266,7 @@ pub async fn start(
         notifier,
         store,
         sandbox,
+        links,
         shutdown,
         tasks,
     })

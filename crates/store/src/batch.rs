@@ -441,6 +441,11 @@ mod tests {
                 merchant_acked_at: None,
                 fail_code: None,
                 fail_msg: None,
+                tries: paymux_core::order::Tries::Once,
+                code_id: None,
+                also_notify: None,
+                escrow: None,
+                splits: None,
             }
         }
 

@@ -60,7 +60,7 @@ struct UniqueKey {
     error: fn() -> StoreError,
 }
 
-const UNIQUE_KEYS: [UniqueKey; 3] = [
+const UNIQUE_KEYS: [UniqueKey; 4] = [
     UniqueKey {
         constraint: "orders_merchant_order_no_key",
         columns: "orders.merchant_id, orders.merchant_order_no",
@@ -70,6 +70,11 @@ const UNIQUE_KEYS: [UniqueKey; 3] = [
         constraint: "refunds_refund_no_key",
         columns: "refunds.merchant_id, refunds.refund_no",
         error: || StoreError::DuplicateRefundNo,
+    },
+    UniqueKey {
+        constraint: "payment_codes_ref_key",
+        columns: "payment_codes.merchant_id, payment_codes.code_ref",
+        error: || StoreError::DuplicateCodeRef,
     },
     UniqueKey {
         constraint: "refunds_request_no_key",
@@ -159,8 +164,13 @@ pub fn redact_url(url: &str) -> String {
     };
     let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let user = base[scheme_end + 3..at].split(':').next().unwrap_or("");
-            format!("{}://{}:***@{}", &base[..scheme_end], user, &base[at + 1..])
+            let userinfo = &base[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _password)) => {
+                    format!("{}://{}:***@{}", &base[..scheme_end], user, &base[at + 1..])
+                }
+                None => base.to_owned(),
+            }
         }
         _ => base.to_owned(),
     };
@@ -421,11 +431,16 @@ mod tests {
         );
         assert_eq!(
             redact_url("postgres://u@h/db?password=secret&x=1"),
-            "postgres://u:***@h/db?password=***&x=1"
+            "postgres://u@h/db?password=***&x=1"
         );
         assert_eq!(
             redact_url("sqlite://paymux-data/paymux.db"),
             "sqlite://paymux-data/paymux.db"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1:5432/db"),
+            "postgres://postgres@127.0.0.1:5432/db",
+            "no password, nothing to hide"
         );
     }
 }

@@ -12,6 +12,10 @@ const SQLITE: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/sqlite/0002_leases_outbox_secrets.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_bills_and_codes.sql"),
+    ),
     (4, include_str!("../migrations/sqlite/0004_cards.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
@@ -19,6 +23,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         2,
         include_str!("../migrations/postgres/0002_leases_outbox_secrets.sql"),
+    ),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_bills_and_codes.sql"),
     ),
     (4, include_str!("../migrations/postgres/0004_cards.sql")),
 ];

@@ -4,11 +4,12 @@
 use std::str::FromStr;
 
 use paymux_core::Fen;
+use paymux_core::code::PaymentCode;
 use paymux_core::dialect::DialectTag;
 use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId, RefundNo, RefundRequestNo};
 use paymux_core::notification::Notification;
-use paymux_core::order::{Attempt, Order};
-use paymux_core::refund::Refund;
+use paymux_core::order::{Attempt, Escrow, Order, Share};
+use paymux_core::refund::{Refund, RefundSplit};
 use paymux_core::store::StoreError;
 use paymux_core::time::Millis;
 use paymux_core::url::{NotifyUrl, ReturnUrl};
@@ -94,6 +95,56 @@ pub(crate) fn order(row: &dyn RowAccess) -> Result<Order, StoreError> {
         merchant_acked_at: opt_millis(row, "merchant_acked_at")?,
         fail_code: row.opt_text("fail_code")?,
         fail_msg: row.opt_text("fail_msg")?,
+        tries: parsed(row, "tries")?,
+        code_id: row.opt_text("code_id")?.map(PlatformId::from_string),
+        also_notify: row.opt_text("also_notify_url")?.map(NotifyUrl::from_stored),
+        escrow: match row.opt_text("escrow")? {
+            None => None,
+            Some(status) => Some(Escrow {
+                status: status
+                    .parse()
+                    .map_err(|e: String| StoreError::Corrupt(format!("escrow: {e}")))?,
+                completed: fen(row, "escrow_completed")?,
+            }),
+        },
+        splits: match row.opt_text("splits")? {
+            None => None,
+            Some(text) => Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("splits: {e}")))?,
+            ),
+        },
+    })
+}
+
+pub(crate) fn code(row: &dyn RowAccess) -> Result<PaymentCode, StoreError> {
+    Ok(PaymentCode {
+        id: PlatformId::from_string(row.text("id")?),
+        merchant_id: MerchantId::new(row.text("merchant_id")?),
+        dialect: DialectTag::from_stored(row.text("dialect")?),
+        code_ref: row.text("code_ref")?,
+        kind: parsed(row, "kind")?,
+        status: parsed(row, "status")?,
+        amount: match row.opt_int("amount")? {
+            Some(fen) => {
+                Some(Fen::new(fen).map_err(|e| StoreError::Corrupt(format!("amount: {e}")))?)
+            }
+            None => None,
+        },
+        order_id: row.opt_text("order_id")?.map(PlatformId::from_string),
+        subject: row.text("subject")?,
+        notify_url: row.opt_text("notify_url")?.map(NotifyUrl::from_stored),
+        also_notify: row.opt_text("also_notify_url")?.map(NotifyUrl::from_stored),
+        return_url: row
+            .opt_text("return_url")?
+            .and_then(|url| ReturnUrl::parse(&url).ok()),
+        expires_at: opt_millis(row, "expires_at")?,
+        bill_no_prefix: row.text("bill_no_prefix")?,
+        tries: parsed(row, "tries")?,
+        escrow: row.int("escrow")? != 0,
+        extra: json_object(row, "extra")?,
+        created_at: millis(row, "created_at")?,
+        updated_at: millis(row, "updated_at")?,
     })
 }
 
@@ -136,6 +187,20 @@ pub(crate) fn refund(row: &dyn RowAccess) -> Result<Refund, StoreError> {
         created_at: millis(row, "created_at")?,
         finished_at: opt_millis(row, "finished_at")?,
         next_check_at: opt_millis(row, "next_check_at")?,
+        split: match row.opt_int("split_platform")? {
+            None => None,
+            Some(platform) => Some(RefundSplit {
+                platform: Fen::new(platform)
+                    .map_err(|e| StoreError::Corrupt(format!("split_platform: {e}")))?,
+                party: match row.opt_text("split_party")? {
+                    None => None,
+                    Some(party) => Some(Share {
+                        party,
+                        amount: fen(row, "split_party_amount")?,
+                    }),
+                },
+            }),
+        },
     })
 }
 

@@ -2,14 +2,18 @@
 //! `$n`; SQLite runs them as `?n`. Where the backends differ (row claims take `SKIP
 //! LOCKED` on PostgreSQL) the statement is chosen by backend at the call.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
+use paymux_core::Fen;
+use paymux_core::code::PaymentCode;
 use paymux_core::ids::{MerchantId, PlatformId};
 use paymux_core::notification::{DeliveryRecord, Notification, NotificationStatus};
 use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus, REFUNDABLE_STATUSES};
 use paymux_core::refund::{Refund, RefundStatus};
 use paymux_core::store::{
-    AttemptSettlement, NodeLease, OrderClosing, OrderKey, RefundKey, RefundOrderUpdate,
-    RefundSettlement, Store, StoreError,
+    AttemptSettlement, AttemptStart, CodeChange, CodeKey, EscrowSettlement, NodeLease,
+    OrderClosing, OrderKey, RefundKey, RefundOrderUpdate, RefundSettlement, Store, StoreError,
 };
 use paymux_core::time::Millis;
 
@@ -64,6 +68,12 @@ pub(crate) const ORDER_COLUMNS: &[Column] = &[
     Column::new("merchant_acked_at", ColumnType::Bigint),
     Column::new("fail_code", ColumnType::Text),
     Column::new("fail_msg", ColumnType::Text),
+    Column::new("tries", ColumnType::Text),
+    Column::new("code_id", ColumnType::Text),
+    Column::new("also_notify_url", ColumnType::Text),
+    Column::new("escrow", ColumnType::Text),
+    Column::new("escrow_completed", ColumnType::Bigint),
+    Column::new("splits", ColumnType::Text),
 ];
 
 pub(crate) const ATTEMPT_COLUMNS: &[Column] = &[
@@ -121,6 +131,14 @@ pub(crate) fn order_values(o: &Order) -> Vec<SqlValue> {
         millis(o.merchant_acked_at),
         v(o.fail_code.as_deref()),
         v(o.fail_msg.as_deref()),
+        v(o.tries.as_str()),
+        v(o.code_id.as_ref().map(|id| id.as_str())),
+        v(o.also_notify.as_ref().map(|u| u.as_str())),
+        v(o.escrow.map(|e| e.status.as_str())),
+        v(o.escrow.map_or(0, |e| e.completed.get())),
+        v(o.splits
+            .as_ref()
+            .map(|s| serde_json::to_string(s).unwrap_or_default())),
     ]
 }
 
@@ -143,44 +161,81 @@ pub(crate) fn attempt_values(a: &Attempt) -> Vec<SqlValue> {
     ]
 }
 
-const INSERT_REFUND: &str = "INSERT INTO refunds (id, merchant_id, order_id, attempt_seq, dialect, refund_no, \
+const REFUND_COLUMNS: &str = "id, merchant_id, order_id, attempt_seq, dialect, refund_no, \
      request_no, amount, reason, status, automatic, channel_refund_no, fail_reason, extra, created_at, \
-     updated_at, finished_at, next_check_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+     updated_at, finished_at, next_check_at, split_platform, split_party, split_party_amount";
 
-fn insert_refund(r: &Refund) -> Step {
-    Step::new(
-        INSERT_REFUND,
-        vec![
-            v(r.id.as_str()),
-            v(r.merchant_id.as_str()),
-            v(r.order_id.as_str()),
-            v(i64::from(r.attempt_seq)),
-            v(r.dialect.as_str()),
-            v(r.refund_no.as_ref().map(|n| n.as_str())),
-            v(r.request_no.as_ref().map(|n| n.as_str())),
-            v(r.amount.get()),
-            v(r.reason.as_str()),
-            v(r.status.as_str()),
-            v(i64::from(r.automatic)),
-            v(r.channel_refund_no.as_deref()),
-            v(r.fail_reason.as_deref()),
-            v(json_text(&r.extra)),
-            v(r.created_at.0),
-            v(r.created_at.0),
-            millis(r.finished_at),
-            millis(r.next_check_at),
-        ],
+static INSERT_REFUND: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ({})",
+        (1..=21)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     )
+});
+
+/// A split order's refund: inserted only if it leaves the platform's share and its
+/// sub-merchant's within what they hold (`$22`, `$23`). Runs after the order's reservation,
+/// whose row lock makes concurrent refunds of one order take turns, so each sees the
+/// others' rows.
+static INSERT_SPLIT_REFUND: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO refunds ({REFUND_COLUMNS}) SELECT {} \
+         WHERE (SELECT COALESCE(SUM(split_platform), 0) FROM refunds \
+                WHERE order_id = $3 AND status <> 'failed') + $19 <= $22 \
+           AND (SELECT COALESCE(SUM(split_party_amount), 0) FROM refunds \
+                WHERE order_id = $3 AND split_party = $20 AND status <> 'failed') + $21 <= $23",
+        (1..=21)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+});
+
+fn refund_values(r: &Refund) -> Vec<SqlValue> {
+    vec![
+        v(r.id.as_str()),
+        v(r.merchant_id.as_str()),
+        v(r.order_id.as_str()),
+        v(i64::from(r.attempt_seq)),
+        v(r.dialect.as_str()),
+        v(r.refund_no.as_ref().map(|n| n.as_str())),
+        v(r.request_no.as_ref().map(|n| n.as_str())),
+        v(r.amount.get()),
+        v(r.reason.as_str()),
+        v(r.status.as_str()),
+        v(i64::from(r.automatic)),
+        v(r.channel_refund_no.as_deref()),
+        v(r.fail_reason.as_deref()),
+        v(json_text(&r.extra)),
+        v(r.created_at.0),
+        v(r.created_at.0),
+        millis(r.finished_at),
+        millis(r.next_check_at),
+        v(r.split.as_ref().map(|s| s.platform.get())),
+        v(r.split
+            .as_ref()
+            .and_then(|s| s.party.as_ref())
+            .map(|p| p.party.as_str())),
+        v(r.split
+            .as_ref()
+            .and_then(|s| s.party.as_ref())
+            .map(|p| p.amount.get())),
+    ]
 }
 
-/// At most one notification of an event is pending per subject (the partial unique index
+fn insert_refund(r: &Refund) -> Step {
+    Step::new(INSERT_REFUND.as_str(), refund_values(r))
+}
+
+/// At most one notification of an event is pending per subject and address (the partial unique index
 /// `notifications_one_pending`): queuing another while one is pending moves that one's
 /// next attempt instead (a merchant asking for a re-send, fifty times, gets one).
 const INSERT_NOTIFICATION: &str = "INSERT INTO notifications (id, merchant_id, dialect, event, subject_id, url, \
      status, attempts, next_attempt_at, created_at, delivered_at, last_error) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-     ON CONFLICT (subject_id, event) WHERE status = 'pending' \
+     ON CONFLICT (subject_id, event, url) WHERE status = 'pending' \
      DO UPDATE SET next_attempt_at = excluded.next_attempt_at";
 
 fn insert_notification(n: &Notification) -> Step {
@@ -254,6 +309,148 @@ pub(crate) fn one<T>(mut rows: Vec<T>) -> Option<T> {
     } else {
         Some(rows.swap_remove(0))
     }
+}
+
+/// An order closes (guarded on its status) and its paying attempts with it, or stay under
+/// watch when the channel did not confirm.
+fn close_order_steps(c: &OrderClosing) -> Vec<Step> {
+    vec![
+        Step::guarded(
+            "UPDATE orders SET status = $1, closed_at = $2, updated_at = $2, fail_msg = $3 \
+                 WHERE id = $4 AND status = $5",
+            vec![
+                v(OrderStatus::Closed.as_str()),
+                v(c.at.0),
+                v(c.reason.as_str()),
+                v(c.order_id.as_str()),
+                v(c.from.as_str()),
+            ],
+        ),
+        match c.recheck_attempt_at {
+            None => Step::new(
+                "UPDATE attempts SET status = $1, finished_at = $2, next_check_at = NULL \
+                     WHERE order_id = $3 AND status = $4",
+                vec![
+                    v(AttemptStatus::Closed.as_str()),
+                    v(c.at.0),
+                    v(c.order_id.as_str()),
+                    v(AttemptStatus::Paying.as_str()),
+                ],
+            ),
+            Some(at) => Step::new(
+                "UPDATE attempts SET next_check_at = $1 WHERE order_id = $2 AND status = $3",
+                vec![
+                    v(at.0),
+                    v(c.order_id.as_str()),
+                    v(AttemptStatus::Paying.as_str()),
+                ],
+            ),
+        },
+    ]
+}
+
+/// One order row, inserted on its own (bills, in the transaction of their code): the hot
+/// path of new orders goes through the batch inserter instead.
+static INSERT_ORDER_ROW: LazyLock<String> = LazyLock::new(|| {
+    let names: Vec<&str> = ORDER_COLUMNS.iter().map(|c| c.name).collect();
+    let placeholders: Vec<String> = (1..=ORDER_COLUMNS.len()).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO orders ({}) VALUES ({})",
+        names.join(", "),
+        placeholders.join(", ")
+    )
+});
+
+fn insert_order_row(o: &Order) -> Step {
+    Step::new(INSERT_ORDER_ROW.as_str(), order_values(o))
+}
+
+/// A payer's further try at a bill; one at a time, it is inserted only while no other try
+/// of the order is paying (the first scanner wins, decided by the database).
+static INSERT_ATTEMPT_ALONE: LazyLock<String> = LazyLock::new(|| {
+    let names: Vec<&str> = ATTEMPT_COLUMNS.iter().map(|c| c.name).collect();
+    let placeholders: Vec<String> = (1..=ATTEMPT_COLUMNS.len())
+        .map(|i| format!("${i}"))
+        .collect();
+    format!(
+        "INSERT INTO attempts ({}) SELECT {} WHERE NOT EXISTS \
+         (SELECT 1 FROM attempts WHERE order_id = $1 AND status = 'paying')",
+        names.join(", "),
+        placeholders.join(", ")
+    )
+});
+static INSERT_ATTEMPT_ROW: LazyLock<String> = LazyLock::new(|| {
+    let names: Vec<&str> = ATTEMPT_COLUMNS.iter().map(|c| c.name).collect();
+    let placeholders: Vec<String> = (1..=ATTEMPT_COLUMNS.len())
+        .map(|i| format!("${i}"))
+        .collect();
+    format!(
+        "INSERT INTO attempts ({}) VALUES ({})",
+        names.join(", "),
+        placeholders.join(", ")
+    )
+});
+
+static INSERT_CODE: LazyLock<String> = LazyLock::new(|| {
+    let count = CODE_COLUMNS.split(',').count();
+    let placeholders: Vec<String> = (1..=count).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO payment_codes ({CODE_COLUMNS}) VALUES ({})",
+        placeholders.join(", ")
+    )
+});
+
+const CODE_COLUMNS: &str = "id, merchant_id, dialect, code_ref, kind, status, amount, order_id, subject, \
+     notify_url, also_notify_url, return_url, expires_at, bill_no_prefix, tries, escrow, extra, \
+     created_at, updated_at";
+
+fn code_values(c: &PaymentCode) -> Vec<SqlValue> {
+    vec![
+        v(c.id.as_str()),
+        v(c.merchant_id.as_str()),
+        v(c.dialect.as_str()),
+        v(c.code_ref.as_str()),
+        v(c.kind.as_str()),
+        v(c.status.as_str()),
+        v(c.amount.map(|a| a.get())),
+        v(c.order_id.as_ref().map(|id| id.as_str())),
+        v(c.subject.as_str()),
+        v(c.notify_url.as_ref().map(|u| u.as_str())),
+        v(c.also_notify.as_ref().map(|u| u.as_str())),
+        v(c.return_url.as_ref().map(|u| u.as_str())),
+        millis(c.expires_at),
+        v(c.bill_no_prefix.as_str()),
+        v(c.tries.as_str()),
+        v(i64::from(c.escrow)),
+        v(json_text(&c.extra)),
+        v(c.created_at.0),
+        v(c.updated_at.0),
+    ]
+}
+
+/// The reservation of a refund's amount on its order: only a paid order, within what was
+/// paid, and for an escrowed payment only once it is completed (`escrow_return` is the
+/// escrow's own refund, made while it settles).
+fn reserve_refund(refund: &Refund, escrow_return: bool) -> Step {
+    let [refundable_a, refundable_b] = REFUNDABLE_STATUSES;
+    let sql = if escrow_return {
+        "UPDATE orders SET refund_reserved = refund_reserved + $1, updated_at = $2 \
+         WHERE id = $3 AND status IN ($4, $5) AND refund_reserved + $1 <= amount"
+    } else {
+        "UPDATE orders SET refund_reserved = refund_reserved + $1, updated_at = $2 \
+         WHERE id = $3 AND status IN ($4, $5) AND refund_reserved + $1 <= amount \
+         AND (escrow IS NULL OR escrow IN ('partly_completed', 'all_completed'))"
+    };
+    Step::guarded(
+        sql,
+        vec![
+            v(refund.amount.get()),
+            v(refund.created_at.0),
+            v(refund.order_id.as_str()),
+            v(refundable_a.as_str()),
+            v(refundable_b.as_str()),
+        ],
+    )
 }
 
 impl SqlStore {
@@ -523,46 +720,13 @@ impl Store for SqlStore {
                 ],
             ),
         ];
-        steps.extend(s.notification.as_ref().map(insert_notification));
+        steps.extend(s.notifications.iter().map(insert_notification));
         steps.extend(s.late_refund.as_ref().map(insert_refund));
         self.apply(steps).await
     }
 
     async fn close_order(&self, c: &OrderClosing) -> Result<bool, StoreError> {
-        self.apply(vec![
-            Step::guarded(
-                "UPDATE orders SET status = $1, closed_at = $2, updated_at = $2, fail_msg = $3 \
-                 WHERE id = $4 AND status = $5",
-                vec![
-                    v(OrderStatus::Closed.as_str()),
-                    v(c.at.0),
-                    v(c.reason.as_str()),
-                    v(c.order_id.as_str()),
-                    v(c.from.as_str()),
-                ],
-            ),
-            match c.recheck_attempt_at {
-                None => Step::new(
-                    "UPDATE attempts SET status = $1, finished_at = $2, next_check_at = NULL \
-                     WHERE order_id = $3 AND status = $4",
-                    vec![
-                        v(AttemptStatus::Closed.as_str()),
-                        v(c.at.0),
-                        v(c.order_id.as_str()),
-                        v(AttemptStatus::Paying.as_str()),
-                    ],
-                ),
-                Some(at) => Step::new(
-                    "UPDATE attempts SET next_check_at = $1 WHERE order_id = $2 AND status = $3",
-                    vec![
-                        v(at.0),
-                        v(c.order_id.as_str()),
-                        v(AttemptStatus::Paying.as_str()),
-                    ],
-                ),
-            },
-        ])
-        .await
+        self.apply(close_order_steps(c)).await
     }
 
     async fn expired_orders(&self, now: Millis, limit: i64) -> Result<Vec<PlatformId>, StoreError> {
@@ -620,24 +784,32 @@ impl Store for SqlStore {
     }
 
     async fn insert_refund(&self, refund: &Refund) -> Result<(), StoreError> {
-        let [refundable_a, refundable_b] = REFUNDABLE_STATUSES;
         let reserved = self
-            .apply(vec![
-                Step::guarded(
-                    "UPDATE orders SET refund_reserved = refund_reserved + $1, updated_at = $2 \
-                     WHERE id = $3 AND status IN ($4, $5) AND refund_reserved + $1 <= amount",
-                    vec![
-                        v(refund.amount.get()),
-                        v(refund.created_at.0),
-                        v(refund.order_id.as_str()),
-                        v(refundable_a.as_str()),
-                        v(refundable_b.as_str()),
-                    ],
-                ),
-                insert_refund(refund),
-            ])
+            .apply(vec![reserve_refund(refund, false), insert_refund(refund)])
             .await?;
         if reserved {
+            Ok(())
+        } else {
+            Err(StoreError::NotRefundable)
+        }
+    }
+
+    async fn insert_split_refund(
+        &self,
+        refund: &Refund,
+        platform_share: Fen,
+        party_share: Fen,
+    ) -> Result<(), StoreError> {
+        let mut values = refund_values(refund);
+        values.push(v(platform_share.get()));
+        values.push(v(party_share.get()));
+        let inserted = self
+            .apply(vec![
+                reserve_refund(refund, false),
+                Step::guarded(INSERT_SPLIT_REFUND.as_str(), values),
+            ])
+            .await?;
+        if inserted {
             Ok(())
         } else {
             Err(StoreError::NotRefundable)
@@ -907,5 +1079,163 @@ impl Store for SqlStore {
             )
             .await?;
         Ok(one(found).unwrap_or(0))
+    }
+
+    async fn insert_code(
+        &self,
+        code: &PaymentCode,
+        bill: Option<&Order>,
+    ) -> Result<(), StoreError> {
+        let mut steps: Vec<Step> = bill.into_iter().map(insert_order_row).collect();
+        steps.push(Step::new(INSERT_CODE.as_str(), code_values(code)));
+        self.apply(steps).await.map(drop)
+    }
+
+    async fn code(
+        &self,
+        merchant: &MerchantId,
+        key: CodeKey<'_>,
+    ) -> Result<Option<PaymentCode>, StoreError> {
+        let (sql, value) = match key {
+            CodeKey::Platform(id) => {
+                if !could_be_platform_id(id) {
+                    return Ok(None);
+                }
+                (
+                    "SELECT * FROM payment_codes WHERE merchant_id = $1 AND id = $2",
+                    id.as_str(),
+                )
+            }
+            CodeKey::Ref(code_ref) => {
+                if !could_be_business_key(code_ref) {
+                    return Ok(None);
+                }
+                (
+                    "SELECT * FROM payment_codes WHERE merchant_id = $1 AND code_ref = $2",
+                    code_ref,
+                )
+            }
+        };
+        let rows = self
+            .engine
+            .read(sql, vec![v(merchant.as_str()), v(value)], rows::code)
+            .await?;
+        Ok(one(rows))
+    }
+
+    async fn code_by_id(&self, id: &PlatformId) -> Result<Option<PaymentCode>, StoreError> {
+        if !could_be_platform_id(id) {
+            return Ok(None);
+        }
+        let rows = self
+            .engine
+            .read(
+                "SELECT * FROM payment_codes WHERE id = $1",
+                vec![v(id.as_str())],
+                rows::code,
+            )
+            .await?;
+        Ok(one(rows))
+    }
+
+    async fn change_code(&self, change: &CodeChange) -> Result<bool, StoreError> {
+        let c = &change.code;
+        let mut steps = Vec::new();
+        if let Some(closing) = &change.close_old_bill {
+            // The old bill may have been paid meanwhile: then it stays as it is.
+            let mut close = close_order_steps(closing);
+            for step in &mut close {
+                step.guard = crate::script::Guard::None;
+            }
+            steps.extend(close);
+        }
+        steps.extend(change.new_bill.iter().map(insert_order_row));
+        steps.push(Step::guarded(
+            "UPDATE payment_codes SET kind = $1, status = $2, amount = $3, order_id = $4, \
+             subject = $5, notify_url = $6, also_notify_url = $7, return_url = $8, expires_at = $9, \
+             bill_no_prefix = $10, tries = $11, escrow = $12, extra = $13, updated_at = $14 \
+             WHERE id = $15 AND updated_at = $16",
+            vec![
+                v(c.kind.as_str()),
+                v(c.status.as_str()),
+                v(c.amount.map(|a| a.get())),
+                v(c.order_id.as_ref().map(|id| id.as_str())),
+                v(c.subject.as_str()),
+                v(c.notify_url.as_ref().map(|u| u.as_str())),
+                v(c.also_notify.as_ref().map(|u| u.as_str())),
+                v(c.return_url.as_ref().map(|u| u.as_str())),
+                millis(c.expires_at),
+                v(c.bill_no_prefix.as_str()),
+                v(c.tries.as_str()),
+                v(i64::from(c.escrow)),
+                v(json_text(&c.extra)),
+                v(c.updated_at.0),
+                v(c.id.as_str()),
+                v(change.read_at.0),
+            ],
+        ));
+        self.apply(steps).await
+    }
+
+    async fn start_attempt(&self, start: &AttemptStart) -> Result<bool, StoreError> {
+        let insert = if start.one_at_a_time {
+            INSERT_ATTEMPT_ALONE.as_str()
+        } else {
+            INSERT_ATTEMPT_ROW.as_str()
+        };
+        self.apply(vec![
+            Step::guarded(
+                "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+                vec![
+                    v(OrderStatus::Paying.as_str()),
+                    v(start.at.0),
+                    v(start.attempt.order_id.as_str()),
+                    v(start.order_from.as_str()),
+                ],
+            ),
+            Step::guarded(insert, attempt_values(&start.attempt)),
+        ])
+        .await
+    }
+
+    async fn settle_escrow(&self, s: &EscrowSettlement) -> Result<bool, StoreError> {
+        let mut steps = vec![Step::guarded(
+            "UPDATE orders SET escrow = $1, escrow_completed = $2, updated_at = $3 \
+             WHERE id = $4 AND escrow = $5",
+            vec![
+                v(s.to.as_str()),
+                v(s.completed.get()),
+                v(s.at.0),
+                v(s.order_id.as_str()),
+                v(s.from.as_str()),
+            ],
+        )];
+        if let Some(refund) = &s.returned {
+            steps.push(reserve_refund(refund, true));
+            steps.push(insert_refund(refund));
+        }
+        self.apply(steps).await
+    }
+
+    async fn remember_nonce(
+        &self,
+        merchant: &MerchantId,
+        nonce: &str,
+        now: Millis,
+        until: Millis,
+    ) -> Result<bool, StoreError> {
+        self.apply(vec![
+            // Forget a few expired ones as new ones come: the table stays the size of a window.
+            Step::new(
+                "DELETE FROM request_nonces WHERE merchant_id = $1 AND expires_at < $2",
+                vec![v(merchant.as_str()), v(now.0)],
+            ),
+            Step::guarded(
+                "INSERT INTO request_nonces (merchant_id, nonce, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (merchant_id, nonce) DO NOTHING",
+                vec![v(merchant.as_str()), v(nonce), v(until.0)],
+            ),
+        ])
+        .await
     }
 }

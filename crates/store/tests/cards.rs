@@ -1,48 +1,21 @@
 //! Card bindings, SMS codes and pages of paid orders, on both backends.
 
-use std::sync::Arc;
+mod common;
 
 use paymux_core::Fen;
 use paymux_core::card::{CardBinding, CardKind, CardStore, Phone, SmsChallenge};
 use paymux_core::dialect::DialectTag;
 use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId};
 use paymux_core::listing::{OrderListing, PaidOrdersQuery};
-use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus};
+use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus, Tries};
 use paymux_core::payway::{PayMethod, PayWay, Wallet};
 use paymux_core::store::{AttemptSettlement, OrderKey, Store};
 use paymux_core::time::Millis;
 use paymux_core::url::NotifyUrl;
-use paymux_store::{SqlStore, TestDatabase};
+use paymux_store::SqlStore;
 use serde_json::Map;
 
 const T0: Millis = Millis(1_750_000_000_000);
-
-struct Backends {
-    stores: Vec<(&'static str, Arc<SqlStore>)>,
-    _dir: tempfile::TempDir,
-    _postgres: TestDatabase,
-}
-
-async fn backends() -> Backends {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = paymux_store::connect(&format!("sqlite://{}/paymux.db", dir.path().display()))
-        .await
-        .expect("sqlite store");
-    let postgres_db = paymux_store::create_test_database("paymux_cards_test")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let postgres = paymux_store::connect(postgres_db.url())
-        .await
-        .expect("postgres store");
-    Backends {
-        stores: vec![
-            ("sqlite", Arc::new(sqlite)),
-            ("postgres", Arc::new(postgres)),
-        ],
-        _dir: dir,
-        _postgres: postgres_db,
-    }
-}
 
 fn order(id: &str, no: &str, method: PayMethod, dialect: &'static str) -> Order {
     Order {
@@ -72,6 +45,11 @@ fn order(id: &str, no: &str, method: PayMethod, dialect: &'static str) -> Order 
         merchant_acked_at: None,
         fail_code: None,
         fail_msg: None,
+        tries: Tries::Once,
+        code_id: None,
+        also_notify: None,
+        escrow: None,
+        splits: None,
     }
 }
 
@@ -111,8 +89,8 @@ fn binding(id: &str, origin: &str, token: &str) -> CardBinding {
 
 #[tokio::test]
 async fn a_users_card_is_bound_once_and_becomes_effective_with_its_payment() {
-    let b = backends().await;
-    for (name, store) in &b.stores {
+    let b = common::backends("paymux_cards_test").await;
+    for (name, store) in &b.list {
         let (o1, _) = stored(store, order("P1", "Q1", PayMethod::Quick, "mmsp")).await;
         let (o2, a2) = stored(store, order("P2", "Q2", PayMethod::Quick, "mmsp")).await;
         let first = store.bind_card(&binding("B1", "P1", "tok")).await.unwrap();
@@ -150,8 +128,8 @@ async fn a_users_card_is_bound_once_and_becomes_effective_with_its_payment() {
 
 #[tokio::test]
 async fn a_code_is_resent_once_a_minute_and_voided_by_wrong_tries() {
-    let b = backends().await;
-    for (name, store) in &b.stores {
+    let b = common::backends("paymux_cards_test").await;
+    for (name, store) in &b.list {
         let (o, a) = stored(store, order("P1", "Q1", PayMethod::Quick, "mmsp")).await;
         let challenge = SmsChallenge {
             order_id: o.id.clone(),
@@ -217,8 +195,8 @@ async fn a_code_is_resent_once_a_minute_and_voided_by_wrong_tries() {
 
 #[tokio::test]
 async fn paid_orders_are_listed_by_payment_time_a_page_at_a_time() {
-    let b = backends().await;
-    for (name, store) in &b.stores {
+    let b = common::backends("paymux_cards_test").await;
+    for (name, store) in &b.list {
         for i in 0..7 {
             let (o, a) = stored(
                 store,

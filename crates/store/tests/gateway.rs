@@ -18,8 +18,12 @@ use paymux_core::refund::Refund;
 use paymux_core::store::Store;
 use paymux_core::time::Millis;
 use paymux_core::{Error, Fen, Operator};
-use paymux_store::{SqlStore, TestDatabase};
+use paymux_store::SqlStore;
 use serde_json::Map;
+
+mod common;
+
+use common::backends;
 
 const T0: Millis = Millis(1_750_000_000_000);
 
@@ -53,45 +57,6 @@ impl Channel for Scripted {
             at: now,
             amount: refund.amount,
         }
-    }
-}
-
-struct Backend {
-    name: &'static str,
-    store: Arc<SqlStore>,
-}
-
-/// The stores, then what they live in: dropped in this order.
-struct Backends {
-    list: Vec<Backend>,
-    _dir: tempfile::TempDir,
-    _postgres: TestDatabase,
-}
-
-async fn backends() -> Backends {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = paymux_store::connect(&format!("sqlite://{}/paymux.db", dir.path().display()))
-        .await
-        .expect("sqlite store");
-    let postgres_db = paymux_store::create_test_database("paymux_gateway_test")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let postgres = paymux_store::connect(postgres_db.url())
-        .await
-        .expect("postgres store");
-    Backends {
-        list: vec![
-            Backend {
-                name: "sqlite",
-                store: Arc::new(sqlite),
-            },
-            Backend {
-                name: "postgres",
-                store: Arc::new(postgres),
-            },
-        ],
-        _dir: dir,
-        _postgres: postgres_db,
     }
 }
 
@@ -153,6 +118,7 @@ fn new_refund(order: &Order, refund_no: &str, request_no: &str, amount: i64) -> 
         amount: Fen::positive(amount).expect("amount"),
         reason: String::new(),
         extra: Map::new(),
+        split: None,
     }
 }
 
@@ -160,8 +126,8 @@ fn new_refund(order: &Order, refund_no: &str, request_no: &str, amount: i64) -> 
 /// before the request number's; either way, the same request gets the same answer.
 #[tokio::test]
 async fn twenty_concurrent_refunds_with_one_request_number_are_one_refund() {
-    let b = backends().await;
-    for Backend { name, store } in &b.list {
+    let b = backends("paymux_gateway_test").await;
+    for (name, store) in &b.list {
         let clock = Arc::new(ManualClock::new(T0));
         let gw = gateway(store, &clock).await;
         let order = paid_order(&gw, name, "ORDER1").await;
@@ -213,8 +179,8 @@ fn node_of(id: &PlatformId) -> &str {
 
 #[tokio::test]
 async fn an_instance_whose_node_lease_was_taken_moves_its_ids_to_a_new_number() {
-    let b = backends().await;
-    for Backend { name, store } in &b.list {
+    let b = backends("paymux_gateway_test").await;
+    for (name, store) in &b.list {
         let clock = Arc::new(ManualClock::new(T0));
         let first = gateway(store, &clock).await;
         let second = gateway(store, &clock).await;
@@ -250,9 +216,9 @@ async fn an_instance_whose_node_lease_was_taken_moves_its_ids_to_a_new_number() 
 
 #[tokio::test]
 async fn the_node_lease_keeper_stops_when_told() {
-    let b = backends().await;
+    let b = backends("paymux_gateway_test").await;
     let clock = Arc::new(ManualClock::new(T0));
-    let gw = gateway(&b.list[0].store, &clock).await;
+    let gw = gateway(&b.list[0].1, &clock).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let keeper = tokio::spawn(gw.clone().keep_node_lease(stopped));
     stop.send(true).expect("send");

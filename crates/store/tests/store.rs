@@ -82,6 +82,11 @@ fn order(id: &str, order_no: &str, amount: i64) -> Order {
         merchant_acked_at: None,
         fail_code: None,
         fail_msg: None,
+        tries: paymux_core::order::Tries::Once,
+        code_id: None,
+        also_notify: None,
+        escrow: None,
+        splits: None,
     }
 }
 
@@ -129,7 +134,7 @@ fn paid(order: &Order) -> AttemptSettlement {
         channel_user: Some("payer".into()),
         paid_at: Some(T0.plus_secs(10)),
         fail: None,
-        notification: Some(Notification::new(
+        notifications: vec![Notification::new(
             PlatformId::from_string(format!("N{}", order.id)),
             order.merchant_id.clone(),
             order.dialect.clone(),
@@ -137,7 +142,7 @@ fn paid(order: &Order) -> AttemptSettlement {
             order.id.clone(),
             NotifyUrl::from_stored("http://merchant.example/notify".into()),
             T0.plus_secs(10),
-        )),
+        )],
         late_refund: None,
     }
 }
@@ -161,6 +166,7 @@ fn refund(order: &Order, id: &str, refund_no: &str, amount: i64) -> Refund {
         created_at: T0.plus_secs(20),
         finished_at: None,
         next_check_at: None,
+        split: None,
     }
 }
 

@@ -19,7 +19,6 @@
 //! them; a refund it does not know is answered `REFUND_NOT_FOUND` (so after a restart the
 //! gateway sends its pending refunds again, as it would to a channel that lost them).
 
-mod links;
 pub mod sms;
 
 use std::collections::HashMap;
@@ -33,7 +32,7 @@ use paymux_core::payway::{PayMethod, Wallet};
 use paymux_core::refund::Refund;
 use paymux_core::time::{self, Millis};
 
-pub use links::PayerLinks;
+pub use paymux_core::links::PayerLinks;
 pub use sms::{SentSms, SmsInbox};
 
 /// What the sandbox's refund query answers for a refund it never received.
@@ -383,6 +382,11 @@ mod tests {
             merchant_acked_at: None,
             fail_code: None,
             fail_msg: None,
+            tries: paymux_core::order::Tries::Once,
+            code_id: None,
+            also_notify: None,
+            escrow: None,
+            splits: None,
         }
     }
 
@@ -562,6 +566,7 @@ mod tests {
             created_at: T0,
             finished_at: None,
             next_check_at: None,
+            split: None,
         };
         let sandbox = sandbox();
         assert!(matches!(

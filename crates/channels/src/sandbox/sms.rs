@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use paymux_core::card::Phone;
 use paymux_core::order::{Attempt, Order};
 
-use super::links::PayerLinks;
+use paymux_core::links::PayerLinks;
 
 /// At most this many phones are remembered; the oldest is forgotten first.
 const INBOX_PHONES: usize = 10_000;

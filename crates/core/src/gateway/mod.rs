@@ -9,6 +9,7 @@
 //!   the payer side of the sandbox (which reaches an order through its unguessable link), and
 //!   reads by platform id. It is never handed to a dialect.
 
+mod bills;
 mod listing;
 mod operator;
 mod payments;
@@ -19,6 +20,7 @@ mod reverse;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use bills::{BillFromCode, NewBill, NewCode};
 pub use operator::Operator;
 pub use payments::{AMOUNT_MISMATCH, CreatedOrder, FirstAnswer, NewOrder};
 pub use quick::CardOrder;
@@ -56,6 +58,9 @@ pub struct GatewaySettings {
     pub allow_private_callbacks: bool,
     /// How long a worker may hold a claimed row before another instance may take it.
     pub lease_s: i64,
+    /// Dialects whose merchants are notified when a payment fails for good, besides when
+    /// it is paid (hrss §5.2); the others hear only of payments.
+    pub notify_failures: Vec<crate::dialect::DialectTag>,
 }
 
 impl Default for GatewaySettings {
@@ -64,6 +69,7 @@ impl Default for GatewaySettings {
             default_order_ttl_s: 2 * 3600,
             allow_private_callbacks: false,
             lease_s: 60,
+            notify_failures: Vec::new(),
         }
     }
 }
@@ -182,6 +188,18 @@ impl Gateway {
                 }
             }
         }
+    }
+
+    /// Where new payments go.
+    fn default_channel(&self) -> Result<Arc<dyn Channel>> {
+        self.inner
+            .channels
+            .default_channel()
+            .cloned()
+            .ok_or_else(|| Error::ChannelRefused {
+                code: "NO_CHANNEL".into(),
+                msg: "no payment channel is configured".into(),
+            })
     }
 
     fn channel(&self, name: &str) -> Result<&Arc<dyn Channel>> {

@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
-use super::{Gateway, GatewaySettings};
+use super::{BillFromCode, CreatedOrder, Gateway, GatewaySettings};
 use crate::channel::{ChannelOutcome, Channels};
 use crate::clock::Clock;
+use crate::code::PaymentCode;
 use crate::error::Result;
 use crate::ids::PlatformId;
 use crate::merchant::Merchant;
 use crate::order::{Attempt, Order};
+use crate::payway::PayWay;
 use crate::refund::Refund;
 use crate::store::{Store, StoreError};
 
@@ -115,6 +117,38 @@ impl Operator {
     /// Keeps the node lease until `shutdown` turns true: spawn it next to the workers.
     pub async fn keep_node_lease(self, shutdown: tokio::sync::watch::Receiver<bool>) {
         self.gateway.keep_node_lease(shutdown).await
+    }
+
+    /// Any merchant's payment code by its platform id: for the payer's page of the code,
+    /// once it has checked the page's link.
+    pub async fn code_by_id(&self, id: &PlatformId) -> Result<PaymentCode> {
+        self.gateway
+            .store()
+            .code_by_id(id)
+            .await?
+            .ok_or(crate::Error::CodeNotFound)
+    }
+
+    /// The bill a fixed code makes for a payer who opened it.
+    pub async fn bill_from_code(&self, code_id: &PlatformId, from: BillFromCode) -> Result<Order> {
+        self.gateway.bill_from_code(code_id, from).await
+    }
+
+    /// A payer starts a try at a bill with a wallet (and, for a payer code, the code).
+    pub async fn start_attempt(
+        &self,
+        order_id: &PlatformId,
+        pay_way: PayWay,
+        auth_code: Option<String>,
+    ) -> Result<CreatedOrder> {
+        self.gateway
+            .start_attempt(order_id, pay_way, auth_code)
+            .await
+    }
+
+    /// The tries of an order, oldest first.
+    pub async fn attempts_of_order(&self, order_id: &PlatformId) -> Result<Vec<Attempt>> {
+        Ok(self.gateway.store().attempts_of_order(order_id).await?)
     }
 
     /// A fresh platform id (`P` orders, `R` refunds, `N` notifications).

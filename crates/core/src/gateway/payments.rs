@@ -1,16 +1,18 @@
 //! Pay orders: create, query, pay (channel outcomes), close, expire, re-notify.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use super::{Gateway, MAX_RACE_RETRIES};
-use crate::channel::{ChannelOutcome, PayAction};
+use crate::channel::{Channel, ChannelOutcome, PayAction};
 use crate::dialect::DialectTag;
 use crate::error::{Error, Result};
 use crate::ids::{MerchantId, MerchantOrderNo, PlatformId};
 use crate::money::Fen;
 use crate::notification::{Notification, NotificationEvent};
 use crate::order::{
-    Attempt, AttemptStatus, Order, OrderEvent, OrderStatus, Transition, next_status,
+    Attempt, AttemptStatus, Order, OrderEvent, OrderStatus, Transition, Tries, next_status,
 };
 use crate::payway::{PayMethod, PayWay};
 use crate::refund::{Refund, RefundStatus};
@@ -80,8 +82,9 @@ impl Gateway {
     ) -> Result<CreatedOrder> {
         let (order, attempt, channel) = self.open_order(new).await?;
         let start = channel.start_payment(&order, &attempt).await;
-        self.settle_first_answer(order, attempt, start.outcome, start.action, first)
-            .await
+        Ok(self
+            .settle_first_answer(order, attempt, start.outcome, start.action, first)
+            .await)
     }
 
     /// Checks a new order, builds it with its first attempt at the default channel and
@@ -89,7 +92,7 @@ impl Gateway {
     pub(super) async fn open_order(
         &self,
         new: NewOrder,
-    ) -> Result<(Order, Attempt, std::sync::Arc<dyn crate::channel::Channel>)> {
+    ) -> Result<(Order, Attempt, Arc<dyn Channel>)> {
         if self.merchant(&new.merchant_id).is_none() {
             return Err(Error::invalid("merchant", "unknown merchant"));
         }
@@ -100,15 +103,7 @@ impl Gateway {
         if expires_at <= now {
             return Err(Error::invalid("expireTime", "must be in the future"));
         }
-        let channel = self
-            .inner
-            .channels
-            .default_channel()
-            .ok_or_else(|| Error::ChannelRefused {
-                code: "NO_CHANNEL".into(),
-                msg: "no payment channel is configured".into(),
-            })?
-            .clone();
+        let channel = self.default_channel()?;
         let order = Order {
             id: self.new_id('P'),
             merchant_id: new.merchant_id,
@@ -136,6 +131,11 @@ impl Gateway {
             merchant_acked_at: None,
             fail_code: None,
             fail_msg: None,
+            tries: Tries::Once,
+            code_id: None,
+            also_notify: None,
+            escrow: None,
+            splits: None,
         };
         // A payer code is decided by the channel at once: if this process stops before it
         // hears the answer, the poller asks. Payers at a cashier say by themselves.
@@ -152,7 +152,28 @@ impl Gateway {
         Ok((order, attempt, channel))
     }
 
-    /// Records the channel's first answer about a new order's attempt.
+    /// Asks the channel to start a recorded attempt and applies its answer. Never fails: the
+    /// attempt is committed, and an answer that cannot be recorded is asked for again by
+    /// the poller.
+    pub(super) async fn run_attempt(
+        &self,
+        channel: &Arc<dyn Channel>,
+        order: Order,
+        attempt: Attempt,
+    ) -> CreatedOrder {
+        let start = channel.start_payment(&order, &attempt).await;
+        self.settle_first_answer(
+            order,
+            attempt,
+            start.outcome,
+            start.action,
+            FirstAnswer::Notify,
+        )
+        .await
+    }
+
+    /// Records the channel's first answer about a recorded attempt. Never fails, as
+    /// [`Gateway::run_attempt`].
     pub(super) async fn settle_first_answer(
         &self,
         order: Order,
@@ -160,16 +181,16 @@ impl Gateway {
         outcome: ChannelOutcome,
         action: PayAction,
         first: FirstAnswer,
-    ) -> Result<CreatedOrder> {
+    ) -> CreatedOrder {
         let notify = first == FirstAnswer::Notify;
         match outcome {
             ChannelOutcome::Pending {
                 check_after_s: None,
-            } => Ok(CreatedOrder {
+            } => CreatedOrder {
                 order,
                 attempt,
                 action,
-            }),
+            },
             outcome => match self
                 .apply_outcome(&order.id, attempt.seq, outcome, notify)
                 .await
@@ -179,11 +200,11 @@ impl Gateway {
                         Ok(Some(settled)) => settled,
                         _ => attempt,
                     };
-                    Ok(CreatedOrder {
+                    CreatedOrder {
                         order,
                         attempt,
                         action,
-                    })
+                    }
                 }
                 // The order is committed; only the channel's answer is not. Refusing now
                 // would make the merchant retry into "duplicate order number" while the
@@ -201,11 +222,11 @@ impl Gateway {
                             tracing::error!(order = %order.id, error = %e, "could not schedule a check of the attempt");
                         }
                     }
-                    Ok(CreatedOrder {
+                    CreatedOrder {
                         order,
                         attempt,
                         action,
-                    })
+                    }
                 }
             },
         }
@@ -306,7 +327,7 @@ impl Gateway {
                             now,
                         );
                         if !notify {
-                            settlement.notification = None;
+                            settlement.notifications.clear();
                         }
                         settlement
                     }
@@ -315,8 +336,13 @@ impl Gateway {
                     if attempt.status != AttemptStatus::Paying {
                         return Ok(order);
                     }
-                    let order_to = match next_status(order.status, order.amount, OrderEvent::Close)
-                    {
+                    // The channel closed this try: a one-try order closes with it, a bill
+                    // stays open for the next.
+                    let event = match order.tries {
+                        Tries::Once => OrderEvent::Close,
+                        Tries::Again | Tries::AgainOneAtATime => OrderEvent::AttemptFailedMayRetry,
+                    };
+                    let order_to = match next_status(order.status, order.amount, event) {
                         Transition::To(s) => s,
                         _ => order.status,
                     };
@@ -326,13 +352,23 @@ impl Gateway {
                     if attempt.status != AttemptStatus::Paying {
                         return Ok(order);
                     }
-                    let order_to =
-                        match next_status(order.status, order.amount, OrderEvent::AttemptFailed) {
-                            Transition::To(s) => s,
-                            _ => order.status,
-                        };
+                    let event = order.tries.failure_event();
+                    let order_to = match next_status(order.status, order.amount, event) {
+                        Transition::To(s) => s,
+                        _ => order.status,
+                    };
+                    // Dialects that tell merchants of failures (hrss §5.2) get the
+                    // payment's notifications when the order fails for good.
+                    let notifications = if order_to == OrderStatus::Failed
+                        && self.settings().notify_failures.contains(&order.dialect)
+                    {
+                        self.pay_notifications(&order, now)
+                    } else {
+                        Vec::new()
+                    };
                     AttemptSettlement {
                         fail: Some((code.clone(), msg.clone())),
+                        notifications,
                         ..AttemptSettlement::new(
                             &order,
                             &attempt,
@@ -387,7 +423,7 @@ impl Gateway {
             Transition::To(to) => {
                 settlement.order_to = to;
                 settlement.paid_at = Some(paid_at);
-                settlement.notification = self.pay_notification(order, now);
+                settlement.notifications = self.pay_notifications(order, now);
             }
             Transition::LatePayment | Transition::Unchanged | Transition::Refused => {
                 if !order.status.is_paid() {
@@ -414,6 +450,7 @@ impl Gateway {
                     created_at: now,
                     finished_at: None,
                     next_check_at: Some(now.plus_secs(super::RECOVERY_DELAY_S)),
+                    split: None,
                 });
             }
         }
@@ -617,25 +654,29 @@ impl Gateway {
         if !order.status.is_paid() {
             return Ok(false);
         }
-        let Some(notification) = self.pay_notification(&order, self.now()) else {
-            return Ok(false);
-        };
-        self.store().enqueue_notification(&notification).await?;
-        Ok(true)
+        let notifications = self.pay_notifications(&order, self.now());
+        for notification in &notifications {
+            self.store().enqueue_notification(notification).await?;
+        }
+        Ok(!notifications.is_empty())
     }
 
-    /// The payment notification of an order, if it has somewhere to send it.
-    fn pay_notification(&self, order: &Order, now: Millis) -> Option<Notification> {
-        order.notify_url.as_ref().map(|url| {
-            Notification::new(
-                self.new_id('N'),
-                order.merchant_id.clone(),
-                order.dialect.clone(),
-                NotificationEvent::Pay,
-                order.id.clone(),
-                url.clone(),
-                now,
-            )
-        })
+    /// The payment notifications of an order: one for each address it has.
+    fn pay_notifications(&self, order: &Order, now: Millis) -> Vec<Notification> {
+        [order.notify_url.as_ref(), order.also_notify.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|url| {
+                Notification::new(
+                    self.new_id('N'),
+                    order.merchant_id.clone(),
+                    order.dialect.clone(),
+                    NotificationEvent::Pay,
+                    order.id.clone(),
+                    url.clone(),
+                    now,
+                )
+            })
+            .collect()
     }
 }

@@ -161,7 +161,7 @@ impl Gateway {
                 start.action,
                 FirstAnswer::Notify,
             )
-            .await?;
+            .await;
         Ok(CardOrder {
             created,
             binding,

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::ids::{MerchantId, PlatformId, RefundNo, RefundRequestNo};
 use crate::money::Fen;
 use crate::order::{AttemptStatus, OrderEvent, Transition, next_status};
-use crate::refund::{Refund, RefundStatus};
+use crate::refund::{Refund, RefundSplit, RefundStatus};
 use crate::store::{OrderKey, RefundKey, RefundOrderUpdate, RefundSettlement, StoreError};
 use crate::time::Millis;
 
@@ -38,6 +38,8 @@ pub struct NewRefund {
     pub amount: Fen,
     pub reason: String,
     pub extra: Map<String, Value>,
+    /// Of a split bill: which shares it takes from (required for a split bill).
+    pub split: Option<RefundSplit>,
 }
 
 impl Gateway {
@@ -56,7 +58,18 @@ impl Gateway {
         if !order.status.is_paid() {
             return Err(Error::OrderNotRefundable(order.status));
         }
+        if let Some(escrow) = order.escrow
+            && !escrow.status.allows_refunds()
+        {
+            return Err(Error::EscrowNotCompleted(escrow.status));
+        }
+        self.check_split(&order, &new).await?;
         if new.amount > order.refundable() {
+            // The same request, arriving at the same moment, may have reserved the money
+            // just now: answer as it did rather than call it an over-refund.
+            if let Some(existing) = self.same_request(&new).await? {
+                return Ok(existing);
+            }
             return Err(Error::RefundExceedsPaid {
                 refundable: order.refundable(),
             });
@@ -86,14 +99,30 @@ impl Gateway {
             channel_refund_no: None,
             fail_reason: None,
             extra: new.extra.clone(),
+            split: new.split.clone(),
             created_at: now,
             finished_at: None,
             // If this process stops before the channel answers, the poller takes it from here.
             next_check_at: Some(now.plus_secs(super::RECOVERY_DELAY_S)),
         };
-        match self.store().insert_refund(&refund).await {
+        let inserted = match (&order.splits, &refund.split) {
+            (Some(splits), Some(part)) => {
+                let party_share = match &part.party {
+                    Some(p) => splits.share(&p.party).unwrap_or(Fen::ZERO),
+                    None => Fen::ZERO,
+                };
+                self.store()
+                    .insert_split_refund(&refund, splits.platform, party_share)
+                    .await
+            }
+            _ => self.store().insert_refund(&refund).await,
+        };
+        match inserted {
             Ok(()) => {}
             Err(StoreError::NotRefundable) => {
+                if let Some(existing) = self.same_request(&new).await? {
+                    return Ok(existing);
+                }
                 let order = self.order_by_id(&new.order_id).await?;
                 return Err(if order.status.is_paid() {
                     Error::RefundExceedsPaid {
@@ -118,6 +147,64 @@ impl Gateway {
             Err(other) => return Err(other.into()),
         }
         self.execute_refund(&refund).await
+    }
+
+    /// A split bill's refund names the shares it takes from, adding up to its amount, each
+    /// within what is left of it (the store checks again, atomically, under concurrency).
+    async fn check_split(&self, order: &crate::order::Order, new: &NewRefund) -> Result<()> {
+        let (splits, part) = match (&order.splits, &new.split) {
+            (None, None) => return Ok(()),
+            (None, Some(_)) => return Err(Error::invalid("subOrders", "the order is not split")),
+            (Some(_), None) => return Err(Error::SplitRefundNeedsShares),
+            (Some(splits), Some(part)) => (splits, part),
+        };
+        if part.total() != Some(new.amount) {
+            return Err(Error::invalid(
+                "refundAmount",
+                "must be the platform's part plus the sub-merchant's",
+            ));
+        }
+        let party_share = match &part.party {
+            Some(p) => Some((
+                p,
+                splits.share(&p.party).ok_or_else(|| {
+                    Error::invalid("subOrders", "no such sub-merchant in the split")
+                })?,
+            )),
+            None => None,
+        };
+        let taken = self
+            .store()
+            .refunds_of_order(&order.id)
+            .await?
+            .into_iter()
+            .filter(|r| r.status != RefundStatus::Failed)
+            .filter_map(|r| r.split);
+        let (mut platform_taken, mut party_taken) = (Fen::ZERO, Fen::ZERO);
+        for s in taken {
+            platform_taken = platform_taken.checked_add(s.platform).unwrap_or(Fen::ZERO);
+            if let (Some(earlier), Some((p, _))) = (&s.party, &party_share)
+                && earlier.party == p.party
+            {
+                party_taken = party_taken.checked_add(earlier.amount).unwrap_or(Fen::ZERO);
+            }
+        }
+        let left = |share: Fen, taken: Fen| share.checked_sub(taken).unwrap_or(Fen::ZERO);
+        if part.platform > left(splits.platform, platform_taken) {
+            return Err(Error::SplitShareExceeded {
+                party: None,
+                left: left(splits.platform, platform_taken),
+            });
+        }
+        if let Some((p, share)) = party_share
+            && p.amount > left(share, party_taken)
+        {
+            return Err(Error::SplitShareExceeded {
+                party: Some(p.party.clone()),
+                left: left(share, party_taken),
+            });
+        }
+        Ok(())
     }
 
     /// The refund an earlier request with the same `request_no` made, if its parameters

@@ -65,6 +65,7 @@ impl Gateway {
                 amount: order.amount,
                 reason: "reversed by the merchant".into(),
                 extra: Map::new(),
+                split: None,
             })
             .await?;
         Ok(Reversal::Refunded {

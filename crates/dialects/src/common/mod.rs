@@ -5,6 +5,7 @@
 pub mod fields;
 pub mod http;
 pub mod merchants;
+pub mod qr;
 #[cfg(test)]
 pub(crate) mod testdata;
 

@@ -146,7 +146,7 @@ pub use routes::{MmspState, Part, router};
 
 use crate::common::ClientFailure;
 use crate::common::merchants::{Credentials, MerchantTable, Merchants, Registered, parse_table};
-use crate::dialect::{ClientTarget, Dialect, Mount, Mounted, Schedule};
+use crate::dialect::{BusyRequest, ClientTarget, Dialect, Mount, Mounted, Schedule};
 
 pub const NAME: &str = "mmsp";
 pub const TAG: DialectTag = DialectTag::new(NAME);
@@ -252,11 +252,17 @@ impl Dialect for Mmsp {
                 public_url: mount.public_url.clone(),
             }),
             notifications: Some(Arc::new(MmspNotifications { merchants })),
+            payer: None,
         })
     }
 
-    fn busy(&self) -> Response {
-        routes::negative(None, &error::MmspError::Busy)
+    /// The negative reply, echoing the request's header when its body had arrived.
+    fn busy(&self, request: &BusyRequest<'_>) -> Response {
+        let header = request
+            .body
+            .and_then(|body| codec::decode_gateway(body).ok())
+            .map(|received| received.header);
+        routes::negative(header.as_ref(), &error::MmspError::Busy)
     }
 
     fn demo_table(&self, random_hex: &mut dyn FnMut(usize) -> String) -> String {

@@ -133,27 +133,16 @@ pub fn message(title: &str, detail: &str) -> String {
 /// Standard or URL-safe base64, padded or not, as merchants' `base64_encode` writes it
 /// (§10.1's `merurl`).
 pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut bits: u32 = 0;
-    let mut count = 0;
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    for c in text.trim().trim_end_matches('=').bytes() {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(value);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    Some(out)
+    use base64::Engine;
+    use base64::alphabet::{STANDARD, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let lenient =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let text = text.trim();
+    GeneralPurpose::new(&STANDARD, lenient)
+        .decode(text)
+        .or_else(|_| GeneralPurpose::new(&URL_SAFE, lenient).decode(text))
+        .ok()
 }
 
 #[cfg(test)]

@@ -483,6 +483,7 @@ async fn refund(state: &MmspState, caller: &Caller<'_>, body: &Params) -> Result
         amount,
         reason: String::new(),
         extra: Default::default(),
+        split: None,
     };
     match state.gateway.request_refund(new).await {
         Ok(refund) => Ok(to_params(&convert::refund_state(&refund, Some(number)))),

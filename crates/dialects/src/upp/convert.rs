@@ -248,6 +248,7 @@ pub fn new_refund(
         amount,
         reason: String::new(),
         extra,
+        split: None,
     })
 }
 

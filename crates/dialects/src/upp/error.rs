@@ -39,10 +39,11 @@ pub enum UppError {
     BadAuthCode,
     #[error("参数{0}格式错误:须为字符串或数值")]
     NotText(String),
-    #[error("系统繁忙,请稍后再试")]
-    Busy,
     #[error("系统错误")]
     Internal(String),
+    /// The gateway is at its limits (too many requests, or this one took too long).
+    #[error("系统繁忙,请稍后再试")]
+    Busy,
 }
 
 impl UppError {

@@ -52,8 +52,9 @@
 //!   to a known interface; `2001` duplicate paymentNo; `2002` unknown paymentNo; `2003` not
 //!   allowed in the order's state; `2004` refund exceeds the refundable amount; `2005`
 //!   duplicate refundNo; `2006` requestNo reused with other parameters; `2007` unknown
-//!   refund; `2008` unrecognised payer code; `9998` the gateway is busy (retry later);
-//!   `9999` internal error. `msg` says which field and why.
+//!   refund; `2008` unrecognised payer code; `9998` busy (the gateway's request limits:
+//!   too many requests at once, or not done in time; unsigned, as the caller was not yet
+//!   authenticated); `9999` internal error. `msg` says which field and why.
 //! - Amounts are yuan with at most 8 integer digits and 2 decimals, more than 0, read
 //!   exactly from their text (a JSON number `0.1` is 10 fen). Replies print two decimals.
 //! - §4.2 returns the cashier URL as `data.payUrl` (the field's name is lost in the PDF),
@@ -72,8 +73,9 @@
 //!   it, `refund_success` when done. Refusals carry `data.tradeStatus=refund_failed` and
 //!   `failedReason`, because merchants treat any other status as success, with two
 //!   exceptions chosen to prevent double refunds: a refundNo that already has a refund
-//!   (kind 2005) shows that refund and its real status; an internal error, where paymux
-//!   cannot tell whether the refund was recorded, says `refund_exception` (query again).
+//!   (kind 2005) shows that refund and its real status; an internal error or a busy
+//!   reply, where paymux cannot tell whether the refund was recorded, says
+//!   `refund_exception` (query again).
 //!   §4.6 refuses an unknown requestNo with `refund_failed`.
 //! - §4.7: every refusal carries `data.isCloseOrder=N`. A payment that arrives after a close
 //!   is refunded automatically (core rule); `query` then reports the refund's status
@@ -98,7 +100,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 pub use client::UppClient;
-pub use routes::{UppState, router};
+pub use routes::{UppState, busy_reply, router};
 
 use crate::common::ClientFailure;
 use crate::common::merchants::{Credentials, MerchantTable, Merchants, Registered, parse_table};
@@ -160,12 +162,13 @@ impl Dialect for Upp {
                 max_clock_skew_s: mount.max_clock_skew_s,
             }),
             notifications: None,
+            payer: None,
         })
     }
 
-    fn busy(&self) -> Response {
+    fn busy(&self, request: &crate::BusyRequest<'_>) -> Response {
         let now = paymux_core::clock::Clock::now(&paymux_core::clock::SystemClock);
-        routes::refusal(error::UppError::Busy, now)
+        busy_reply(request.uri, now)
     }
 
     fn demo_table(&self, random_hex: &mut dyn FnMut(usize) -> String) -> String {

@@ -65,6 +65,13 @@ enum Interface {
 }
 
 impl Interface {
+    /// The interface a request to `/access/{name}` asks for, or the name it did not know.
+    fn from_uri(uri: &Uri) -> Result<Interface, String> {
+        let name = uri.path().strip_prefix("/access").unwrap_or_default();
+        let name = percent_decode(name.strip_prefix('/').unwrap_or(name), false);
+        Interface::from_path(&name).ok_or(name)
+    }
+
     fn from_path(name: &str) -> Option<Interface> {
         Some(match name {
             "network" => Interface::Network,
@@ -108,10 +115,9 @@ async fn access(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let now = state.gateway.now();
-    let name = uri.path().strip_prefix("/access").unwrap_or_default();
-    let name = percent_decode(name.strip_prefix('/').unwrap_or(name), false);
-    let Some(interface) = Interface::from_path(&name) else {
-        return reply(Err(UppError::UnknownInterface(name).into()), None, now);
+    let interface = match Interface::from_uri(&uri) {
+        Ok(interface) => interface,
+        Err(name) => return reply(Err(UppError::UnknownInterface(name).into()), None, now),
     };
     match body {
         Ok(body) => serve(&state, &body, interface).await,
@@ -196,7 +202,7 @@ fn refusal_data(interface: Interface, params: Option<&Params>, mut refusal: Refu
     refusal.data = match interface {
         Interface::Refund | Interface::RefundQuery => Some(ReplyData {
             trade_status: Some(
-                if matches!(refusal.error, UppError::Internal(_)) {
+                if matches!(refusal.error, UppError::Internal(_) | UppError::Busy) {
                     "refund_exception"
                 } else {
                     "refund_failed"
@@ -232,9 +238,16 @@ fn payment_failure(data: Option<&mut ReplyData>) -> String {
     }
 }
 
-/// An unsigned refusal, for callers paymux has not identified (or has no time for).
-pub fn refusal(error: UppError, now: Millis) -> Response {
-    reply(Err(error.into()), None, now)
+/// The refusal of a request the gateway is too busy to serve (its request limits): unsigned,
+/// as the caller was not authenticated, with the `data` a refusal of that interface has. A
+/// refund's says `refund_exception` (query again): one cut off by the timeout may have been
+/// recorded.
+pub fn busy_reply(uri: &Uri, now: Millis) -> Response {
+    let refusal = match Interface::from_uri(uri) {
+        Ok(interface) => refusal_data(interface, None, UppError::Busy.into()),
+        Err(_) => UppError::Busy.into(),
+    };
+    reply(Err(refusal), None, now)
 }
 
 fn reply(

@@ -38,10 +38,11 @@ pub enum XxpayError {
     OrderPaid,
     #[error("支付渠道下单失败[{0}].")]
     ChannelRefused(String),
-    #[error("系统繁忙,请稍后用相同参数重新调用.")]
-    Busy,
     #[error("系统错误,请用相同参数重新调用.")]
     Internal(String),
+    /// The gateway is at its limits (too many requests, or this one took too long).
+    #[error("系统繁忙,请稍后再试.")]
+    Busy,
 }
 
 impl XxpayError {

@@ -162,10 +162,11 @@ impl Dialect for Xxpay {
                 public_url: mount.public_url.clone(),
             }),
             notifications: Some(Arc::new(XxpayNotifications { merchants })),
+            payer: None,
         })
     }
 
-    fn busy(&self) -> Response {
+    fn busy(&self, _request: &crate::BusyRequest<'_>) -> Response {
         error::XxpayError::Busy.into_response()
     }
 

@@ -8,10 +8,11 @@
 //! Content-Security-Policy that allows no script at all, and `Referrer-Policy: no-referrer`
 //! so that the link's token does not travel to the merchant's site with the payer.
 
+pub mod codes;
 mod page;
-pub mod qr;
 mod sms;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -29,8 +30,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use paymux_channels::sandbox::{PayerChoice, SandboxChannel};
 use paymux_core::Operator;
+use paymux_core::dialect::DialectTag;
 use paymux_core::ids::PlatformId;
+use paymux_core::links::PayerLinks;
 use paymux_core::order::{AttemptStatus, Order, OrderStatus};
+use paymux_dialects::PayerHooks;
 use paymux_dialects::common::decode_form;
 use serde::Deserialize;
 use serde_json::json;
@@ -39,6 +43,26 @@ use serde_json::json;
 pub struct CashierState {
     pub operator: Operator,
     pub sandbox: Arc<SandboxChannel>,
+    pub payer: PayerSide,
+}
+
+/// What every payer page needs besides the core: the links' key, and each dialect's
+/// additions (its return links, its questions for a code).
+#[derive(Clone)]
+pub struct PayerSide {
+    pub links: PayerLinks,
+    pub hooks: Arc<HashMap<DialectTag, Arc<dyn PayerHooks>>>,
+}
+
+impl PayerSide {
+    /// Where the payer goes back to the merchant after paying: the dialect's link (chinaums
+    /// signs the result onto it), or the order's return URL.
+    pub fn back_link(&self, order: &Order) -> Option<String> {
+        self.hooks
+            .get(&order.dialect)
+            .and_then(|h| h.return_link(order))
+            .or_else(|| order.return_url.as_ref().map(|u| u.as_str().to_owned()))
+    }
 }
 
 /// No script, nothing inline, nothing from elsewhere; forms post only back here.
@@ -47,7 +71,6 @@ const PAGE_POLICY: &str = "default-src 'none'; img-src 'self'; style-src 'self';
 
 pub fn router(state: CashierState) -> Router {
     let cashier = Router::new()
-        .route("/style.css", get(style))
         .route("/{order_id}/{token}", get(show).post(show))
         .route("/{order_id}/{token}/qr.png", get(cashier_qr))
         .route("/{order_id}/{token}/pay", post(pay_from_page))
@@ -62,10 +85,13 @@ pub fn router(state: CashierState) -> Router {
         .with_state(state)
 }
 
-/// `GET /api/qrcode/create_qrcode?params=CONTENT`: the QR image of xxpay's scan products
-/// (the spec's own example URL). Not the sandbox's: any channel's code content can be drawn.
-pub fn qr_router() -> Router {
-    Router::new().route("/api/qrcode/create_qrcode", get(qr_of_params))
+/// What every payer page uses, sandbox or not: the stylesheet, and
+/// `GET /api/qrcode/create_qrcode?params=CONTENT`, the QR image of xxpay's scan products (the
+/// spec's own example URL; any channel's code content can be drawn).
+pub fn assets_router() -> Router {
+    Router::new()
+        .route("/assets/paymux.css", get(style))
+        .route("/api/qrcode/create_qrcode", get(qr_of_params))
 }
 
 /// Whether a payer action may reach an order that is no longer open.
@@ -144,7 +170,7 @@ fn linked_order(state: &CashierState, path: LinkPath) -> Option<PlatformId> {
         .then(|| PlatformId::from_string(id))
 }
 
-async fn not_found() -> Response {
+pub(crate) async fn not_found() -> Response {
     page(
         StatusCode::NOT_FOUND,
         page::message("订单不存在", "Order not found"),
@@ -163,7 +189,7 @@ async fn style() -> Response {
 }
 
 /// The first value of a form field, read leniently (any content type, repeated fields).
-fn form_field(form: &str, name: &str) -> Option<String> {
+pub(crate) fn form_field(form: &str, name: &str) -> Option<String> {
     decode_form(form, true)
         .into_iter()
         .find(|(k, _)| k == name)
@@ -183,10 +209,27 @@ async fn show(State(state): State<CashierState>, path: LinkPath) -> Response {
                 .unwrap_or_else(|| order.merchant_id.to_string());
             let expired = order.status.is_open() && state.operator.now() >= order.expires_at;
             let link = state.sandbox.cashier_path(id.as_str());
-            page(
-                StatusCode::OK,
-                page::cashier(&order, &merchant, expired, &link, true),
-            )
+            let paying = match state.operator.latest_attempt(&order.id).await {
+                Ok(attempt) => attempt.is_some_and(|a| a.status == AttemptStatus::Paying),
+                Err(e) => {
+                    tracing::error!(error = %e, "cashier could not load the attempt");
+                    false
+                }
+            };
+            let view = page::CashierView {
+                order: &order,
+                merchant_name: &merchant,
+                expired,
+                link: &link,
+                sandbox: true,
+                paying,
+                back_link: state.payer.back_link(&order),
+                retry_link: order
+                    .code_id
+                    .as_ref()
+                    .map(|code| state.payer.links.code_path(code.as_str())),
+            };
+            page(StatusCode::OK, page::cashier(&view))
         }
         Err(paymux_core::Error::OrderNotFound) => not_found().await,
         Err(e) => {
@@ -292,7 +335,7 @@ async fn qr_of_params(RawQuery(query): RawQuery) -> Response {
 }
 
 fn png_response(content: &str) -> Response {
-    match qr::png(content) {
+    match paymux_dialects::common::qr::png(content, 6) {
         Ok(bytes) => (
             [
                 (CONTENT_TYPE, "image/png"),
@@ -305,8 +348,8 @@ fn png_response(content: &str) -> Response {
     }
 }
 
-/// An HTML page with the headers every cashier page carries.
-fn page(status: StatusCode, body: String) -> Response {
+/// An HTML page with the headers every payer page carries.
+pub(crate) fn page(status: StatusCode, body: String) -> Response {
     let mut response = (status, [(CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -19,38 +19,60 @@ fn escape(s: &str) -> String {
     out
 }
 
-/// Served as `/cashier/style.css`, so that the pages need no inline style either.
+/// Served as `/assets/paymux.css`, so that the pages need no inline style either.
 pub const STYLE: &str = "body{font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;background:#f4f5f7;margin:0}\
 main{max-width:420px;margin:40px auto;background:#fff;border-radius:12px;padding:28px;text-align:center;box-shadow:0 2px 12px rgba(0,0,0,.08)}\
 h1{font-size:18px;margin:0 0 6px}.subject{color:#555;margin:0 0 18px}.amount{font-size:34px;font-weight:600;margin:0 0 8px}\
 .meta{color:#999;font-size:12px;margin:0 0 18px}img{width:220px;height:220px}\
 button{font-size:16px;border:0;border-radius:8px;padding:12px 26px;margin:8px;cursor:pointer}\
 .pay{background:#1aad19;color:#fff}.cancel{background:#eee;color:#333}.state{font-size:20px;margin:18px 0}\
-.sandbox{background:#fff4e5;color:#8a5300;font-size:12px;padding:6px 10px;border-radius:6px;margin:0 0 16px}";
+.sandbox{background:#fff4e5;color:#8a5300;font-size:12px;padding:6px 10px;border-radius:6px;margin:0 0 16px}\
+.wallets button{display:block;width:100%;margin:10px 0}.wechat{background:#1aad19;color:#fff}\
+.alipay{background:#1677ff;color:#fff}.unionpay{background:#d7000f;color:#fff}\
+input{font-size:18px;padding:10px;border:1px solid #ccc;border-radius:8px;width:80%;margin:6px 0}\
+label{display:block;color:#555;font-size:14px;margin-top:8px}.choice{border-top:1px solid #eee;padding-top:12px;margin-top:12px}";
 
 fn document(title: &str, content: &str) -> String {
     format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{title}</title><link rel=\"stylesheet\" href=\"/cashier/style.css\"></head>\
+         <title>{title}</title><link rel=\"stylesheet\" href=\"/assets/paymux.css\"></head>\
          <body><main>{content}</main></body></html>"
     )
 }
 
-/// The cashier page of an order. `link` is the page's own path (with its token), where its
-/// QR image and its form go; `sandbox` says that no real money moves.
-pub fn cashier(
-    order: &Order,
-    merchant_name: &str,
-    expired: bool,
-    link: &str,
-    sandbox: bool,
-) -> String {
+/// What the cashier page of an order shows.
+pub struct CashierView<'a> {
+    pub order: &'a Order,
+    pub merchant_name: &'a str,
+    pub expired: bool,
+    /// The page's own path (with its token), where its QR image and its form go.
+    pub link: &'a str,
+    /// No real money moves.
+    pub sandbox: bool,
+    /// A try is under way (the pay and cancel buttons are for it).
+    pub paying: bool,
+    /// After paying: back to the merchant (its return URL, or the dialect's signed link).
+    pub back_link: Option<String>,
+    /// A bill whose try ended unpaid: back to its code's page, to try again.
+    pub retry_link: Option<String>,
+}
+
+pub fn cashier(view: &CashierView<'_>) -> String {
+    let order = view.order;
     let id = escape(order.id.as_str());
-    let link = escape(link);
+    let link = escape(view.link);
     let state = match order.status {
-        OrderStatus::Created | OrderStatus::Paying if expired => {
+        OrderStatus::Created | OrderStatus::Paying if view.expired => {
             "<p class=\"state\">订单已过期</p>".to_owned()
+        }
+        OrderStatus::Created | OrderStatus::Paying if !view.paying => {
+            let retry = view
+                .retry_link
+                .as_deref()
+                .map(|l| format!("<p><a href=\"{}\">重新选择支付方式</a></p>", escape(l)))
+                .unwrap_or_default();
+            format!("<p class=\"state\">本次支付未完成</p>{retry}")
         }
         OrderStatus::Created | OrderStatus::Paying => format!(
             "<img src=\"{link}/qr.png\" alt=\"扫码支付\">\
@@ -59,30 +81,121 @@ pub fn cashier(
              <button class=\"cancel\" name=\"result\" value=\"fail\">取消支付</button></form>"
         ),
         OrderStatus::Succeeded | OrderStatus::PartiallyRefunded | OrderStatus::Refunded => {
-            let back = order
-                .return_url
-                .as_ref()
-                .map(|url| format!("<p><a href=\"{}\">返回商户</a></p>", escape(url.as_str())))
+            let back = view
+                .back_link
+                .as_deref()
+                .map(|url| format!("<p><a href=\"{}\">返回商户</a></p>", escape(url)))
                 .unwrap_or_default();
             format!("<p class=\"state\">支付成功</p>{back}")
         }
         OrderStatus::Failed => "<p class=\"state\">支付失败</p>".to_owned(),
         OrderStatus::Closed => "<p class=\"state\">订单已关闭</p>".to_owned(),
     };
-    let banner = if sandbox {
-        "<p class=\"sandbox\">沙箱环境 · Sandbox: no real money moves</p>"
-    } else {
-        ""
-    };
     let content = format!(
         "{banner}<h1>{merchant}</h1><p class=\"subject\">{subject}</p><p class=\"amount\">¥{amount}</p>\
          <p class=\"meta\">{wallet} · 订单号 {id}</p>{state}",
-        merchant = escape(merchant_name),
+        banner = sandbox_banner(view.sandbox),
+        merchant = escape(view.merchant_name),
         subject = escape(&order.subject),
         amount = order.amount.to_yuan_string(),
         wallet = order.pay_way.wallet.display_name(),
     );
-    document(&format!("收银台 - {}", escape(merchant_name)), &content)
+    document(
+        &format!("收银台 - {}", escape(view.merchant_name)),
+        &content,
+    )
+}
+
+fn sandbox_banner(sandbox: bool) -> &'static str {
+    if sandbox {
+        "<p class=\"sandbox\">沙箱环境 · Sandbox: no real money moves</p>"
+    } else {
+        ""
+    }
+}
+
+/// One bill the payer may pay from a code's page: what it is and how to pay it.
+pub struct BillOffer {
+    pub label: String,
+    /// `None`: the payer enters it.
+    pub amount: Option<String>,
+    /// Hidden fields the pay form carries back (which choice, the payer's lookup input).
+    pub hidden: Vec<(String, String)>,
+}
+
+/// A payment code's page: the merchant, the code's subject, and for each bill on offer the
+/// wallets to pay it with (and an amount field for an open code).
+pub fn code_page(
+    merchant_name: &str,
+    subject: &str,
+    link: &str,
+    offers: &[BillOffer],
+    sandbox: bool,
+) -> String {
+    let link = escape(link);
+    let mut body = String::new();
+    for offer in offers {
+        let hidden: String = offer
+            .hidden
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                    escape(k),
+                    escape(v)
+                )
+            })
+            .collect();
+        let amount = match &offer.amount {
+            Some(amount) => format!("<p class=\"amount\">¥{}</p>", escape(amount)),
+            None => "<label>金额(元)<input name=\"amount\" inputmode=\"decimal\" required></label>"
+                .to_owned(),
+        };
+        body.push_str(&format!(
+            "<form class=\"choice wallets\" method=\"post\" action=\"{link}/pay\">\
+             <p class=\"subject\">{label}</p>{amount}{hidden}\
+             <button class=\"wechat\" name=\"wallet\" value=\"wechat\">微信支付</button>\
+             <button class=\"alipay\" name=\"wallet\" value=\"alipay\">支付宝</button>\
+             <button class=\"unionpay\" name=\"wallet\" value=\"unionpay\">银联云闪付</button></form>",
+            label = escape(&offer.label),
+        ));
+    }
+    let content = format!(
+        "{banner}<h1>{merchant}</h1><p class=\"subject\">{subject}</p>{body}",
+        banner = sandbox_banner(sandbox),
+        merchant = escape(merchant_name),
+        subject = escape(subject),
+    );
+    document(&format!("付款 - {}", escape(merchant_name)), &content)
+}
+
+/// The fields a code's page asks for before the merchant's system says what to bill.
+pub fn code_questions(
+    merchant_name: &str,
+    subject: &str,
+    link: &str,
+    fields: &[(String, String)],
+    sandbox: bool,
+) -> String {
+    let link = escape(link);
+    let inputs: String = fields
+        .iter()
+        .map(|(name, label)| {
+            format!(
+                "<label>{}<input name=\"{}\" required autocomplete=\"off\"></label>",
+                escape(label),
+                escape(name)
+            )
+        })
+        .collect();
+    let content = format!(
+        "{banner}<h1>{merchant}</h1><p class=\"subject\">{subject}</p>\
+         <form method=\"post\" action=\"{link}\">{inputs}<button class=\"pay\">查询待缴费用</button></form>",
+        banner = sandbox_banner(sandbox),
+        merchant = escape(merchant_name),
+        subject = escape(subject),
+    );
+    document(&format!("付款 - {}", escape(merchant_name)), &content)
 }
 
 pub fn message(title: &str, detail: &str) -> String {

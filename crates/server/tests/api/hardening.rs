@@ -113,6 +113,7 @@ async fn one_merchant_cannot_query_close_or_refund_anothers_orders_through_any_d
                     amount: paymux_core::Fen::from_fen_str("1").unwrap(),
                     reason: String::new(),
                     extra: Default::default(),
+                    split: None,
                 })
                 .await;
             assert!(

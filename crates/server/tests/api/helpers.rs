@@ -25,6 +25,18 @@ pub const MMSP_MERNO: &str = "001440353999853";
 pub const MMSP_TERMNO: &str = "84970001";
 pub const MMSP_KEY: &str = "ea21842eea24e448b991b1cb0a0294cf";
 
+pub const HRSS_ACCESS_KEY: &str = "DOTEST";
+pub const HRSS_APP_ID: &str = "A203";
+pub const HRSS_MCH_ID: &str = "M100043";
+/// DESIGN.md's known-answer SM4 key.
+pub const HRSS_SM4_KEY: &str = "0123456789abcdeffedcba9876543210";
+/// The hrss merchant's SM2 key pair (the dialect's testdata) and the platform's key.
+pub const HRSS_MERCHANT_PRIVATE_KEY: &str =
+    "20486c41d05f77b9a700e5eb8d4338ceddc6e191a967bc89a380cb435873b99c";
+pub const HRSS_MERCHANT_PUBLIC_KEY: &str = "04ad60b1f08f83c927d5b57090df448133d874df12a0f6a6b26f7d88a14e93ed94999da7d4cc95333a9260f2a65c8d819bc320f4fb68f5483bfb1b7eecf111de45";
+pub const HRSS_PLATFORM_PRIVATE_KEY: &str =
+    "72bd6dd120251db766dab88b811a2940bc60ff5f2d70ffadbbdc1c4004aff5f0";
+
 /// A second merchant, for tests of what one merchant may do to another's records.
 pub const OTHER_MERCHANT_ID: &str = "other";
 pub const OTHER_XXPAY_MCH_ID: &str = "30001333";
@@ -84,6 +96,9 @@ listen = "127.0.0.1:0"
 database = "{database}"
 allow_private_callbacks = true
 
+[platform]
+sm2_private_key = "{HRSS_PLATFORM_PRIVATE_KEY}"
+
 [[merchant]]
 id = "demo"
 name = "Demo Hospital"
@@ -97,6 +112,15 @@ key = "{XXPAY_KEY}"
 isv_id = {UPP_ISV_ID}
 partner_id = {UPP_PARTNER_ID}
 key = "{UPP_KEY}"
+
+[merchant.hrss]
+access_key = "{HRSS_ACCESS_KEY}"
+app_id = "{HRSS_APP_ID}"
+mch_id = "{HRSS_MCH_ID}"
+context = "engine"
+sm2_public_key = "{HRSS_MERCHANT_PUBLIC_KEY}"
+sm4_key = "{HRSS_SM4_KEY}"
+sm2_private_key = "{HRSS_MERCHANT_PRIVATE_KEY}"
 
 [merchant.mmsp]
 merno = "{MMSP_MERNO}"
@@ -227,6 +251,11 @@ impl TestGateway {
             .as_ref()
             .expect("the sandbox is enabled")
             .cashier_url(order_id)
+    }
+
+    /// The path of a payment code's page, as the merchant was given it.
+    pub fn code_path(&self, code_id: &str) -> String {
+        self.running.links.code_path(code_id)
     }
 
     /// The scripted payer: `POST /sandbox/orders/{id}/pay`.

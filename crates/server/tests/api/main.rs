@@ -3,9 +3,12 @@
 
 mod channels;
 mod cli;
+mod codes;
 mod durability;
 mod hardening;
 mod helpers;
+mod hrss;
+mod limits;
 mod mmsp;
 mod notifications;
 mod operations;

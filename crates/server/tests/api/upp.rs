@@ -839,6 +839,7 @@ async fn a_refund_recorded_before_a_crash_is_completed_by_the_poller() {
         created_at: now,
         finished_at: None,
         next_check_at: Some(now.plus_secs(10)),
+        split: None,
     };
     gw.running.store.insert_refund(&refund).await.unwrap();
     let gw = gw.restart().await;
@@ -1053,6 +1054,11 @@ async fn crashed_barcode_order(gw: &TestGateway, no: &str) {
         merchant_acked_at: None,
         fail_code: None,
         fail_msg: None,
+        tries: paymux_core::order::Tries::Once,
+        code_id: None,
+        also_notify: None,
+        escrow: None,
+        splits: None,
     };
     let attempt =
         paymux_core::order::Attempt::first(&order, new.auth_code.clone(), Some(now.plus_secs(10)));

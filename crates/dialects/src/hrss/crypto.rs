@@ -1,0 +1,615 @@
+//! The national algorithms hrss is built on, and the forms merchants paste their keys in.
+//!
+//! - Signatures are SM2 over SM3 (SM3withSM2) with the user ID `1234567812345678`, the
+//!   default of BouncyCastle, Hutool, gmssl and sm-crypto (OpenSSL needs it said:
+//!   `-sigopt distid:1234567812345678`). paymux signs DER, as BouncyCastle and Hutool do,
+//!   and accepts DER or the raw 64-byte `r‖s` (sm-crypto's default), in base64 or hex.
+//! - `data` is SM4 in ECB mode with PKCS#7 padding, in standard base64 with padding.
+//! - Keys: public keys as `04‖x‖y` hex (also without the `04`, or compressed); private keys
+//!   as 64 hex digits (Java's `BigInteger` forms too: a leading `00` byte, or leading zeros
+//!   dropped); SM4 keys as 16 characters used as they are, or as 32 hex digits.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use ecb::cipher::block_padding::Pkcs7;
+use ecb::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyInit};
+use sm2::dsa::signature::{Signer, Verifier};
+use sm2::dsa::{Signature, SigningKey, VerifyingKey};
+
+/// The SM2 user ID (distinguishing identifier) every hrss party uses.
+pub const USER_ID: &str = "1234567812345678";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("is not an SM2 private key: 64 hex digits expected")]
+    PrivateKeyForm,
+    #[error("is not an SM2 private key: out of the curve's range")]
+    PrivateKeyRange,
+    #[error("is not an SM2 public key: 04 followed by 128 hex digits expected")]
+    PublicKeyForm,
+    #[error("is not an SM2 public key: not a point of the curve")]
+    PublicKeyPoint,
+    #[error("is not an SM4 key: 16 characters or 32 hex digits expected")]
+    Sm4KeyForm,
+    #[error("does not belong to the public key configured with it")]
+    Mismatch,
+    #[error("no randomness available: {0}")]
+    Random(String),
+}
+
+/// Base64 as Java's decoders read it: padding optional.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Decodes base64 the way merchants send it: with or without padding, with line breaks
+/// (Java's MIME encoder), and with `+` turned into a space by a form decoder.
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let cleaned: String = text
+        .chars()
+        .filter(|c| !matches!(c, '\r' | '\n' | '\t'))
+        .map(|c| if c == ' ' { '+' } else { c })
+        .collect();
+    LENIENT.decode(cleaned.trim_end()).ok()
+}
+
+pub fn encode_base64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+fn hex_digits(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    let text = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    // An odd number of digits is a number whose leading zero was dropped.
+    let padded = if !text.len().is_multiple_of(2) {
+        format!("0{text}")
+    } else {
+        text.to_owned()
+    };
+    hex::decode(padded).ok()
+}
+
+/// An SM2 private key (the platform's, or a merchant's in `paymux client`).
+#[derive(Clone)]
+pub struct PrivateKey(SigningKey);
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrivateKey(…)")
+    }
+}
+
+impl PrivateKey {
+    /// 64 hex digits; Java's `BigInteger.toByteArray()` (a leading `00`) and
+    /// `toString(16)` (leading zeros dropped) forms are normalised.
+    pub fn parse(text: &str) -> Result<PrivateKey, KeyError> {
+        let mut bytes = hex_digits(text).ok_or(KeyError::PrivateKeyForm)?;
+        while bytes.len() > 32 && bytes[0] == 0 {
+            bytes.remove(0);
+        }
+        if bytes.len() > 32 {
+            return Err(KeyError::PrivateKeyForm);
+        }
+        let mut scalar = [0u8; 32];
+        scalar[32 - bytes.len()..].copy_from_slice(&bytes);
+        SigningKey::from_slice(USER_ID, &scalar)
+            .map(PrivateKey)
+            .map_err(|_| KeyError::PrivateKeyRange)
+    }
+
+    /// A new key from the system's randomness.
+    pub fn generate() -> Result<PrivateKey, KeyError> {
+        loop {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
+            // Out of range (zero, or not below the order) about once in 2^32 tries.
+            if let Ok(key) = SigningKey::from_slice(USER_ID, &bytes) {
+                return Ok(PrivateKey(key));
+            }
+        }
+    }
+
+    /// 64 lower-case hex digits: the key itself, for the config file that keeps it.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0.to_bytes())
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.0.verifying_key().clone())
+    }
+
+    /// Signs `message` (the string to sign), DER-encoded, in base64.
+    pub fn sign(&self, message: &[u8]) -> String {
+        let signature: Signature = self.0.sign(message);
+        encode_base64(signature.to_der().as_bytes())
+    }
+
+    /// Signs `message` as raw `r‖s` (64 bytes), in base64: what sm-crypto sends.
+    pub fn sign_raw(&self, message: &[u8]) -> String {
+        let signature: Signature = self.0.sign(message);
+        encode_base64(&signature.to_bytes())
+    }
+}
+
+/// An SM2 public key (a merchant's, or the platform's for whoever verifies its calls).
+#[derive(Clone)]
+pub struct PublicKey(VerifyingKey);
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &PublicKey) -> bool {
+        self.0.to_sec1_bytes() == other.0.to_sec1_bytes()
+    }
+}
+
+impl Eq for PublicKey {}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.to_hex())
+    }
+}
+
+impl PublicKey {
+    /// `04‖x‖y` in hex; also the 128 digits without `04`, and compressed `02`/`03‖x`.
+    pub fn parse(text: &str) -> Result<PublicKey, KeyError> {
+        let bytes = hex_digits(text).ok_or(KeyError::PublicKeyForm)?;
+        let bytes = match bytes.len() {
+            65 | 33 => bytes,
+            64 => [&[4u8][..], &bytes].concat(),
+            _ => return Err(KeyError::PublicKeyForm),
+        };
+        VerifyingKey::from_sec1_bytes(USER_ID, &bytes)
+            .map(PublicKey)
+            .map_err(|_| KeyError::PublicKeyPoint)
+    }
+
+    /// `04‖x‖y`, lower-case hex: the form DESIGN.md and merchants' SDKs use.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0.to_sec1_bytes())
+    }
+
+    /// Whether `signature` (base64 or hex; DER or raw `r‖s`) signs `message`.
+    pub fn verify(&self, message: &[u8], signature: &str) -> bool {
+        signature_candidates(signature)
+            .iter()
+            .any(|s| self.0.verify(message, s).is_ok())
+    }
+}
+
+/// Every signature the text can be read as. A hex string is also valid base64, so both
+/// readings are tried; a wrong reading simply does not verify.
+fn signature_candidates(text: &str) -> Vec<Signature> {
+    let mut encodings = Vec::new();
+    let trimmed = text.trim();
+    if trimmed.len().is_multiple_of(2)
+        && let Some(bytes) = hex_digits(trimmed)
+    {
+        encodings.push(bytes);
+    }
+    if let Some(bytes) = decode_base64(trimmed) {
+        encodings.push(bytes);
+    }
+    encodings
+        .into_iter()
+        .filter_map(|bytes| {
+            if bytes.len() == Signature::BYTE_SIZE {
+                Signature::from_slice(&bytes).ok()
+            } else {
+                Signature::from_der(&bytes).ok()
+            }
+        })
+        .collect()
+}
+
+/// A merchant's SM4 key (the 渠道密钥 of §3.1).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sm4Key([u8; 16]);
+
+impl fmt::Debug for Sm4Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sm4Key(…)")
+    }
+}
+
+/// Why `data` could not be decrypted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecryptError {
+    #[error("not base64")]
+    Base64,
+    #[error("not whole SM4 blocks, or the padding is wrong (another key?)")]
+    Padding,
+    #[error("the plaintext is not UTF-8")]
+    Utf8,
+}
+
+impl Sm4Key {
+    /// 32 hex digits, or 16 characters taken as their bytes.
+    pub fn parse(text: &str) -> Result<Sm4Key, KeyError> {
+        let bytes: Vec<u8> = if text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode(text).map_err(|_| KeyError::Sm4KeyForm)?
+        } else if text.len() == 16 {
+            text.as_bytes().to_vec()
+        } else {
+            return Err(KeyError::Sm4KeyForm);
+        };
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&bytes);
+        Ok(Sm4Key(key))
+    }
+
+    /// SM4-ECB-PKCS7, standard base64 with padding.
+    pub fn encrypt(&self, plaintext: &str) -> String {
+        let encryptor = ecb::Encryptor::<sm4::Sm4>::new(&self.0.into());
+        encode_base64(&encryptor.encrypt_padded_vec::<Pkcs7>(plaintext.as_bytes()))
+    }
+
+    pub fn decrypt(&self, ciphertext: &str) -> Result<String, DecryptError> {
+        let bytes = decode_base64(ciphertext).ok_or(DecryptError::Base64)?;
+        let decryptor = ecb::Decryptor::<sm4::Sm4>::new(&self.0.into());
+        let plain = decryptor
+            .decrypt_padded_vec::<Pkcs7>(&bytes)
+            .map_err(|_| DecryptError::Padding)?;
+        String::from_utf8(plain).map_err(|_| DecryptError::Utf8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::testdata::fixture;
+
+    #[test]
+    fn the_design_known_answer_encrypts_and_decrypts() {
+        let key = Sm4Key::parse(&fixture("hrss", "sm4.key.txt")).unwrap();
+        let plain = fixture("hrss", "sm4.plaintext.json");
+        let cipher = fixture("hrss", "sm4.ciphertext.txt");
+        assert_eq!(key.encrypt(&plain), cipher);
+        assert_eq!(key.decrypt(&cipher).unwrap(), plain);
+        // Line breaks and missing padding, as Java encoders write it.
+        let wrapped = format!(
+            "{}\r\n{}",
+            &cipher[..76],
+            cipher[76..].trim_end_matches('=')
+        );
+        assert_eq!(key.decrypt(&wrapped).unwrap(), plain);
+    }
+
+    #[test]
+    fn sm4_keys_come_as_hex_or_as_sixteen_characters() {
+        let hex_key = Sm4Key::parse("30313233343536373839616263646566").unwrap();
+        assert_eq!(hex_key, Sm4Key::parse("0123456789abcdef").unwrap());
+        for bad in [
+            "",
+            "0123",
+            "0123456789abcdef0",
+            "zz23456789abcdeffedcba987654321z",
+        ] {
+            assert_eq!(Sm4Key::parse(bad), Err(KeyError::Sm4KeyForm), "{bad}");
+        }
+        let key = Sm4Key::parse("0123456789abcdeffedcba9876543210").unwrap();
+        assert_eq!(key.decrypt("not base64!"), Err(DecryptError::Base64));
+        assert_eq!(key.decrypt("AAAA"), Err(DecryptError::Padding));
+        let other = Sm4Key::parse("fedcba98765432100123456789abcdef").unwrap();
+        assert!(other.decrypt(&key.encrypt("{\"a\":1}")).is_err());
+    }
+
+    #[test]
+    fn private_keys_in_java_forms_are_the_same_key() {
+        let hex = format!("0000{}", "1".repeat(60));
+        let key = PrivateKey::parse(&hex).unwrap();
+        assert_eq!(key.to_hex(), hex);
+        assert_eq!(
+            PrivateKey::parse(&format!("00{hex}")).unwrap().to_hex(),
+            hex
+        );
+        assert_eq!(
+            PrivateKey::parse(hex.trim_start_matches('0'))
+                .unwrap()
+                .to_hex(),
+            hex
+        );
+        assert_eq!(
+            PrivateKey::parse(&"f".repeat(64)).unwrap_err(),
+            KeyError::PrivateKeyRange
+        );
+        assert_eq!(
+            PrivateKey::parse("xyz").unwrap_err(),
+            KeyError::PrivateKeyForm
+        );
+        assert_eq!(
+            PrivateKey::parse(&"1".repeat(66)).unwrap_err(),
+            KeyError::PrivateKeyForm
+        );
+    }
+
+    #[test]
+    fn public_keys_parse_with_or_without_their_prefix_and_compressed() {
+        let key = PrivateKey::generate().unwrap().public_key();
+        let full = key.to_hex();
+        assert!(full.starts_with("04") && full.len() == 130, "{full}");
+        assert_eq!(PublicKey::parse(&full).unwrap(), key);
+        assert_eq!(PublicKey::parse(&full[2..]).unwrap(), key);
+        assert_eq!(PublicKey::parse(&full.to_uppercase()).unwrap(), key);
+        assert_eq!(
+            PublicKey::parse(&format!("04{}", "1".repeat(128))).unwrap_err(),
+            KeyError::PublicKeyPoint
+        );
+        assert_eq!(PublicKey::parse("04").unwrap_err(), KeyError::PublicKeyForm);
+    }
+
+    #[test]
+    fn signatures_verify_as_der_or_raw_in_base64_or_hex_and_only_for_their_message() {
+        let key = PrivateKey::generate().unwrap();
+        let public = key.public_key();
+        let message = b"access_key=DOTEST&timestamp=1";
+        let der = key.sign(message);
+        let raw = key.sign_raw(message);
+        assert_eq!(decode_base64(&raw).unwrap().len(), 64);
+        assert!(public.verify(message, &der));
+        assert!(public.verify(message, &raw));
+        assert!(public.verify(message, &hex::encode(decode_base64(&der).unwrap())));
+        assert!(public.verify(message, &hex::encode(decode_base64(&raw).unwrap())));
+        // A form decoder turned its `+` into spaces.
+        assert!(public.verify(message, &der.replace('+', " ")));
+        assert!(!public.verify(b"access_key=DOTEST&timestamp=2", &der));
+        let other = PrivateKey::generate().unwrap().public_key();
+        assert!(!other.verify(message, &der));
+        assert!(!public.verify(message, ""));
+        assert!(!public.verify(message, "not a signature"));
+    }
+}
+
+/// Interoperability with OpenSSL 3 on this machine, both ways: what paymux signs and
+/// encrypts, OpenSSL verifies and decrypts, and the other way round.
+#[cfg(test)]
+mod openssl {
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::*;
+    use crate::common::testdata::fixture;
+
+    /// `None` (and a message saying the test was skipped) when there is no `openssl`.
+    fn openssl(args: &[&str], dir: &Path) -> Option<std::process::Output> {
+        match Command::new("openssl").args(args).current_dir(dir).output() {
+            Ok(output) => Some(output),
+            Err(e) => {
+                eprintln!(
+                    "SKIPPED: cannot run openssl ({e}); the OpenSSL interoperability tests need it on PATH"
+                );
+                None
+            }
+        }
+    }
+
+    /// The key in the DER forms OpenSSL reads: SEC1 `ECPrivateKey` and
+    /// `SubjectPublicKeyInfo`, both on the SM2 curve (OID 1.2.156.10197.1.301).
+    fn write_keys(dir: &Path, key: &PrivateKey) {
+        let public = key.public_key().to_hex();
+        let sec1 = format!(
+            "30770201010420{}a00a06082a811ccf5501822da144034200{public}",
+            key.to_hex()
+        );
+        let spki = format!("3059301306072a8648ce3d020106082a811ccf5501822d034200{public}");
+        std::fs::write(dir.join("key.der"), hex::decode(sec1).unwrap()).unwrap();
+        std::fs::write(dir.join("pub.der"), hex::decode(spki).unwrap()).unwrap();
+    }
+
+    const USER_ID_OPT: &str = "distid:1234567812345678";
+
+    #[test]
+    fn openssl_verifies_what_paymux_signs_and_paymux_verifies_what_openssl_signs() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = PrivateKey::parse(&fixture("hrss", "merchant.private-key.txt")).unwrap();
+        write_keys(dir.path(), &key);
+        let message = fixture("hrss", "request.string-to-sign.txt");
+        std::fs::write(dir.path().join("message"), &message).unwrap();
+
+        // paymux → OpenSSL (DER, the user ID given).
+        let ours = decode_base64(&key.sign(message.as_bytes())).unwrap();
+        std::fs::write(dir.path().join("ours.sig"), ours).unwrap();
+        let Some(out) = openssl(
+            &[
+                "dgst",
+                "-sm3",
+                "-verify",
+                "pub.der",
+                "-keyform",
+                "DER",
+                "-sigopt",
+                USER_ID_OPT,
+                "-signature",
+                "ours.sig",
+                "message",
+            ],
+            dir.path(),
+        ) else {
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Verified OK");
+        // Without the user ID OpenSSL hashes another Z: the ID is part of the contract.
+        let out = openssl(
+            &[
+                "dgst",
+                "-sm3",
+                "-verify",
+                "pub.der",
+                "-keyform",
+                "DER",
+                "-signature",
+                "ours.sig",
+                "message",
+            ],
+            dir.path(),
+        )
+        .unwrap();
+        assert!(!out.status.success());
+
+        // OpenSSL → paymux, as DER and as raw r‖s (what sm-crypto sends).
+        let out = openssl(
+            &[
+                "dgst",
+                "-sm3",
+                "-sign",
+                "key.der",
+                "-keyform",
+                "DER",
+                "-sigopt",
+                USER_ID_OPT,
+                "-out",
+                "theirs.sig",
+                "message",
+            ],
+            dir.path(),
+        )
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let theirs = std::fs::read(dir.path().join("theirs.sig")).unwrap();
+        let public = key.public_key();
+        assert!(public.verify(message.as_bytes(), &encode_base64(&theirs)));
+        let raw = Signature::from_der(&theirs).unwrap().to_bytes();
+        assert!(public.verify(message.as_bytes(), &encode_base64(&raw)));
+        assert!(public.verify(message.as_bytes(), &hex::encode(raw)));
+        assert!(!public.verify(b"another message", &encode_base64(&theirs)));
+    }
+
+    #[test]
+    fn openssl_signs_with_a_key_paymux_generated_and_pkeyutl_agrees() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = PrivateKey::generate().unwrap();
+        write_keys(dir.path(), &key);
+        std::fs::write(
+            dir.path().join("message"),
+            "appId=A203&data=x&mchId=M100043",
+        )
+        .unwrap();
+        let Some(out) = openssl(
+            &[
+                "pkeyutl",
+                "-sign",
+                "-rawin",
+                "-digest",
+                "sm3",
+                "-inkey",
+                "key.der",
+                "-keyform",
+                "DER",
+                "-pkeyopt",
+                USER_ID_OPT,
+                "-in",
+                "message",
+                "-out",
+                "sig",
+            ],
+            dir.path(),
+        ) else {
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let sig = std::fs::read(dir.path().join("sig")).unwrap();
+        assert!(
+            key.public_key()
+                .verify(b"appId=A203&data=x&mchId=M100043", &encode_base64(&sig))
+        );
+        std::fs::write(
+            dir.path().join("ours.sig"),
+            decode_base64(&key.sign(b"appId=A203&data=x&mchId=M100043")).unwrap(),
+        )
+        .unwrap();
+        let out = openssl(
+            &[
+                "pkeyutl",
+                "-verify",
+                "-rawin",
+                "-digest",
+                "sm3",
+                "-pubin",
+                "-inkey",
+                "pub.der",
+                "-keyform",
+                "DER",
+                "-pkeyopt",
+                USER_ID_OPT,
+                "-in",
+                "message",
+                "-sigfile",
+                "ours.sig",
+            ],
+            dir.path(),
+        )
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn openssl_decrypts_what_paymux_encrypts_and_the_other_way_round() {
+        let dir = tempfile::tempdir().unwrap();
+        let hex_key = fixture("hrss", "sm4.key.txt");
+        let key = Sm4Key::parse(&hex_key).unwrap();
+        // Lengths around the block size: padding is a whole block when the text fills one.
+        for plain in [
+            String::new(),
+            "{}".to_owned(),
+            "0123456789abcdef".to_owned(),
+            fixture("hrss", "sm4.plaintext.json"),
+            r#"{"idNameOrder":"刘小梦","orderTitle":"测试订单"}"#.repeat(7),
+        ] {
+            let ours = key.encrypt(&plain);
+            std::fs::write(dir.path().join("ours.b64"), format!("{ours}\n")).unwrap();
+            let Some(out) = openssl(
+                &[
+                    "enc", "-d", "-sm4-ecb", "-K", &hex_key, "-a", "-A", "-in", "ours.b64",
+                ],
+                dir.path(),
+            ) else {
+                return;
+            };
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), plain);
+
+            std::fs::write(dir.path().join("plain"), &plain).unwrap();
+            let out = openssl(
+                &[
+                    "enc", "-sm4-ecb", "-K", &hex_key, "-a", "-A", "-in", "plain",
+                ],
+                dir.path(),
+            )
+            .unwrap();
+            let theirs = String::from_utf8(out.stdout).unwrap();
+            assert_eq!(theirs.trim(), ours, "the same bytes: ECB has no IV");
+            assert_eq!(key.decrypt(theirs.trim()).unwrap(), plain);
+        }
+    }
+}

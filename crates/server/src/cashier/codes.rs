@@ -1,0 +1,399 @@
+//! The payer's pages of payment codes, `/bills/{code_id}/{token}`: what a code's QR image
+//! opens. The page shows the bill (a one-time code's), or what a fixed code bills (its
+//! amount, an amount field for an open code, or the bills the merchant's system offers when
+//! asked through the code's dialect), and the wallets to pay with; paying starts a try at
+//! the bill and leads to the channel's page (the sandbox's cashier). Only the link the
+//! merchant was given opens it: a wrong or missing token is the same 404 as an unknown code.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::header::LOCATION;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use paymux_core::Operator;
+use paymux_core::code::{CodeKind, PaymentCode};
+use paymux_core::gateway::BillFromCode;
+use paymux_core::ids::PlatformId;
+use paymux_core::links::LinkKind;
+use paymux_core::money::Fen;
+use paymux_core::payway::{PayMethod, PayWay, Wallet};
+use paymux_dialects::common::decode_form;
+use paymux_dialects::{BillChoice, PayerHooks};
+
+use super::page::{self, BillOffer};
+use super::{PayerSide, not_found};
+
+#[derive(Clone)]
+pub struct CodePages {
+    pub operator: Operator,
+    pub payer: PayerSide,
+    /// The sandbox serves the payments: the pages say so.
+    pub sandbox: bool,
+}
+
+pub fn router(state: CodePages) -> Router {
+    let pages = Router::new()
+        .route("/{code_id}/{token}", get(show).post(lookup))
+        .route("/{code_id}/{token}/pay", post(pay))
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found);
+    Router::new().nest("/bills", pages).with_state(state)
+}
+
+type LinkPath = Result<Path<(String, String)>, PathRejection>;
+
+/// The code a link names, if its token is the code's.
+async fn linked_code(state: &CodePages, path: LinkPath) -> Option<PaymentCode> {
+    let Path((id, token)) = path.ok()?;
+    if !state.payer.links.verify_for(LinkKind::Code, &id, &token) {
+        return None;
+    }
+    state
+        .operator
+        .code_by_id(&PlatformId::from_string(id))
+        .await
+        .ok()
+}
+
+fn message(status: StatusCode, title: &str, detail: &str) -> Response {
+    super::page(status, page::message(title, detail))
+}
+
+fn merchant_name(state: &CodePages, code: &PaymentCode) -> String {
+    state
+        .operator
+        .merchant(&code.merchant_id)
+        .map(|m| m.name.clone())
+        .unwrap_or_else(|| code.merchant_id.to_string())
+}
+
+fn hooks<'a>(state: &'a CodePages, code: &PaymentCode) -> Option<&'a dyn PayerHooks> {
+    state.payer.hooks.get(&code.dialect).map(|h| h.as_ref())
+}
+
+async fn show(State(state): State<CodePages>, path: LinkPath) -> Response {
+    let Some(code) = linked_code(&state, path).await else {
+        return not_found().await;
+    };
+    let link = state.payer.links.code_path(code.id.as_str());
+    // A one-time code shows its bill as it stands, paid or not.
+    if code.kind == CodeKind::OneTime {
+        return one_time_page(&state, &code, &link).await;
+    }
+    if !code.is_usable(state.operator.now()) {
+        return message(
+            StatusCode::OK,
+            "二维码已失效",
+            "This code is closed or expired",
+        );
+    }
+    let fields: Vec<(String, String)> = hooks(&state, &code)
+        .map(|h| h.payer_fields(&code))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| (f.name.to_owned(), f.label.to_owned()))
+        .collect();
+    if !fields.is_empty() {
+        return super::page(
+            StatusCode::OK,
+            page::code_questions(
+                &merchant_name(&state, &code),
+                &code.subject,
+                &link,
+                &fields,
+                state.sandbox,
+            ),
+        );
+    }
+    offers_page(&state, &code, &link, &BTreeMap::new()).await
+}
+
+async fn one_time_page(state: &CodePages, code: &PaymentCode, link: &str) -> Response {
+    let Some(bill_id) = &code.order_id else {
+        return message(StatusCode::OK, "二维码未绑定账单", "No bill on this code");
+    };
+    let bill = match state.operator.order_by_id(bill_id).await {
+        Ok(bill) => state.operator.expire_if_due(bill).await,
+        Err(e) => Err(e),
+    };
+    let bill = match bill {
+        Ok(bill) => bill,
+        Err(e) => {
+            tracing::error!(error = %e, "the code page could not load its bill");
+            return message(StatusCode::INTERNAL_SERVER_ERROR, "系统繁忙", "Try again");
+        }
+    };
+    if bill.status.is_paid() {
+        let back = state
+            .payer
+            .back_link(&bill)
+            .map(|url| format!(" · {url}"))
+            .unwrap_or_default();
+        return message(StatusCode::OK, "支付成功", &format!("账单已支付{back}"));
+    }
+    if !bill.status.is_open() || !code.is_usable(state.operator.now()) {
+        return message(
+            StatusCode::OK,
+            "账单已关闭",
+            "This bill can no longer be paid",
+        );
+    }
+    let offer = BillOffer {
+        label: bill.subject.clone(),
+        amount: Some(bill.amount.to_yuan_string()),
+        hidden: Vec::new(),
+    };
+    super::page(
+        StatusCode::OK,
+        page::code_page(
+            &merchant_name(state, code),
+            &code.subject,
+            link,
+            &[offer],
+            state.sandbox,
+        ),
+    )
+}
+
+/// A fixed code's offers: the merchant's system's bills when its dialect asks it (given the
+/// payer's answers), else the code's own amount or an amount field.
+async fn offers_page(
+    state: &CodePages,
+    code: &PaymentCode,
+    link: &str,
+    input: &BTreeMap<String, String>,
+) -> Response {
+    let offers = match merchant_bills(state, code, input).await {
+        Err(response) => return response,
+        Ok(Some(choices)) => {
+            if choices.is_empty() {
+                return message(StatusCode::OK, "没有待缴费用", "Nothing to pay");
+            }
+            choices
+                .iter()
+                .enumerate()
+                .map(|(i, c)| BillOffer {
+                    label: c.label.clone(),
+                    amount: c.bill.amount.map(|a| a.to_yuan_string()),
+                    hidden: std::iter::once(("choice".to_owned(), i.to_string()))
+                        .chain(input.iter().map(|(k, v)| (format!("q.{k}"), v.clone())))
+                        .collect(),
+                })
+                .collect()
+        }
+        Ok(None) => vec![BillOffer {
+            label: code.subject.clone(),
+            amount: match code.kind {
+                CodeKind::FixedAmount => code.amount.map(|a| a.to_yuan_string()),
+                _ => None,
+            },
+            hidden: Vec::new(),
+        }],
+    };
+    super::page(
+        StatusCode::OK,
+        page::code_page(
+            &merchant_name(state, code),
+            &code.subject,
+            link,
+            &offers,
+            state.sandbox,
+        ),
+    )
+}
+
+/// What the merchant's system offers, through the code's dialect; `Ok(None)` when the
+/// dialect does not ask it. A failure is the page to show.
+async fn merchant_bills(
+    state: &CodePages,
+    code: &PaymentCode,
+    input: &BTreeMap<String, String>,
+) -> Result<Option<Vec<BillChoice>>, Response> {
+    let Some(hooks) = hooks(state, code) else {
+        return Ok(None);
+    };
+    hooks.bills_for_code(code, input).await.map_err(|why| {
+        tracing::warn!(code = %code.id, %why, "the merchant's system did not say what to bill");
+        message(
+            StatusCode::BAD_GATEWAY,
+            "暂时无法获取账单",
+            "The merchant's system did not answer; try again",
+        )
+    })
+}
+
+/// The payer's answers to the code's questions: posted to the page itself.
+async fn lookup(
+    State(state): State<CodePages>,
+    path: LinkPath,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some(code) = linked_code(&state, path).await else {
+        return not_found().await;
+    };
+    if code.kind == CodeKind::OneTime || !code.is_usable(state.operator.now()) {
+        return message(
+            StatusCode::OK,
+            "二维码已失效",
+            "This code is closed or expired",
+        );
+    }
+    let form = body
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let input = answers(&state, &code, &decode_form(&form, true), "");
+    let link = state.payer.links.code_path(code.id.as_str());
+    offers_page(&state, &code, &link, &input).await
+}
+
+/// The answers to the code's questions, under their names with `prefix` (the pay form
+/// carries them back as `q.{name}`); fields the code did not ask for are ignored.
+fn answers(
+    state: &CodePages,
+    code: &PaymentCode,
+    form: &[(String, String)],
+    prefix: &str,
+) -> BTreeMap<String, String> {
+    let asked = hooks(state, code)
+        .map(|h| h.payer_fields(code))
+        .unwrap_or_default();
+    asked
+        .into_iter()
+        .filter_map(|f| {
+            let key = format!("{prefix}{}", f.name);
+            form.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (f.name.to_owned(), v.trim().to_owned()))
+        })
+        .collect()
+}
+
+fn wallet(name: &str) -> Option<Wallet> {
+    match name {
+        "wechat" => Some(Wallet::WeChat),
+        "alipay" => Some(Wallet::Alipay),
+        "unionpay" => Some(Wallet::UnionPay),
+        _ => None,
+    }
+}
+
+async fn pay(
+    State(state): State<CodePages>,
+    path: LinkPath,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some(code) = linked_code(&state, path).await else {
+        return not_found().await;
+    };
+    let form = body
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let form = decode_form(&form, true);
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let Some(wallet) = field("wallet").and_then(wallet) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "请选择支付方式",
+            "wallet must be wechat, alipay or unionpay",
+        );
+    };
+    let pay_way = PayWay::new(wallet, PayMethod::Qr);
+    let bill_id = match code.kind {
+        CodeKind::OneTime => match &code.order_id {
+            Some(id) => id.clone(),
+            None => return message(StatusCode::OK, "二维码未绑定账单", "No bill on this code"),
+        },
+        CodeKind::FixedAmount | CodeKind::OpenAmount => {
+            let input = answers(&state, &code, &form, "q.");
+            let from = match merchant_bills(&state, &code, &input).await {
+                Err(response) => return response,
+                Ok(Some(choices)) => {
+                    let picked = field("choice")
+                        .and_then(|c| c.parse::<usize>().ok())
+                        .and_then(|i| choices.into_iter().nth(i));
+                    match picked {
+                        Some(choice) => choice.bill,
+                        None => {
+                            return message(StatusCode::OK, "账单已变化", "Choose the bill again");
+                        }
+                    }
+                }
+                Ok(None) => BillFromCode::default(),
+            };
+            let from = match (code.kind, from.amount) {
+                (CodeKind::OpenAmount, None) => {
+                    match field("amount").map(|a| Fen::from_yuan_str(a.trim())) {
+                        Some(Ok(amount)) if amount > Fen::ZERO => BillFromCode {
+                            amount: Some(amount),
+                            ..from
+                        },
+                        _ => {
+                            return message(
+                                StatusCode::BAD_REQUEST,
+                                "请输入正确的金额",
+                                "An amount in yuan, like 12.50",
+                            );
+                        }
+                    }
+                }
+                _ => from,
+            };
+            match state.operator.bill_from_code(&code.id, from).await {
+                Ok(bill) => bill.id,
+                Err(e) => return refused(e),
+            }
+        }
+    };
+    match state.operator.start_attempt(&bill_id, pay_way, None).await {
+        Ok(started) => match started.action {
+            paymux_core::channel::PayAction::Redirect(url)
+            | paymux_core::channel::PayAction::QrCode(url)
+            | paymux_core::channel::PayAction::PostForm { url, .. } => {
+                (StatusCode::SEE_OTHER, [(LOCATION, url)]).into_response()
+            }
+            paymux_core::channel::PayAction::None => message(
+                StatusCode::OK,
+                "支付处理中",
+                "The payment is being processed",
+            ),
+        },
+        Err(e) => refused(e),
+    }
+}
+
+/// A try the core would not start, said to the payer.
+fn refused(e: paymux_core::Error) -> Response {
+    use paymux_core::Error as E;
+    match e {
+        E::AnotherTryPaying => message(
+            StatusCode::CONFLICT,
+            "其他付款人正在支付",
+            "Someone else is paying this bill",
+        ),
+        E::OrderNotPayable(_) | E::CodeNotUsable => message(
+            StatusCode::OK,
+            "账单已支付或关闭",
+            "This bill can no longer be paid",
+        ),
+        E::InvalidField { reason, .. } => message(StatusCode::BAD_REQUEST, "无法支付", &reason),
+        E::ChannelRefused { .. } => message(
+            StatusCode::OK,
+            "暂不可支付",
+            "No payment channel is available",
+        ),
+        E::Busy => message(StatusCode::SERVICE_UNAVAILABLE, "系统繁忙", "Try again"),
+        other => {
+            tracing::error!(error = %other, "a payer could not start a try");
+            message(StatusCode::INTERNAL_SERVER_ERROR, "系统繁忙", "Try again")
+        }
+    }
+}

@@ -1,0 +1,1481 @@
+//! hrss (人社支付平台 v1.32) over HTTP: every service with the hrss client and the spec's
+//! example payloads, raw bytes where the client could share a mistake with the server,
+//! every public return code, the payer at the cashier, notifications verified with the
+//! platform's public key, refunds, plaintext merchants, and a full run whose logs hold no
+//! ID number.
+
+use paymux_dialects::hrss::HrssClient;
+use paymux_dialects::hrss::client::Answer;
+use paymux_dialects::hrss::crypto::{PrivateKey, PublicKey, Sm4Key};
+use paymux_dialects::hrss::wire::{
+    CloseRequest, NotificationData, OrderData, OrderReply, OrderRequest, Personal, QueryRequest,
+    RefundData, RefundQueryRequest, RefundRequest,
+};
+use paymux_dialects::hrss::{codec, convert};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Backend, HRSS_ACCESS_KEY, HRSS_APP_ID, HRSS_MCH_ID, HRSS_MERCHANT_PRIVATE_KEY,
+    HRSS_MERCHANT_PUBLIC_KEY, HRSS_PLATFORM_PRIVATE_KEY, HRSS_SM4_KEY, Receiver, TestGateway,
+};
+
+fn merchant_key() -> PrivateKey {
+    PrivateKey::parse(HRSS_MERCHANT_PRIVATE_KEY).unwrap()
+}
+
+fn sm4() -> Sm4Key {
+    Sm4Key::parse(HRSS_SM4_KEY).unwrap()
+}
+
+fn platform_public_key() -> PublicKey {
+    let public =
+        paymux_dialects::hrss::platform_public_key(&SecretString::from(HRSS_PLATFORM_PRIVATE_KEY))
+            .unwrap();
+    PublicKey::parse(&public).unwrap()
+}
+
+fn client(gw: &TestGateway) -> HrssClient {
+    HrssClient::new(
+        &gw.url,
+        "engine",
+        HRSS_ACCESS_KEY,
+        HRSS_APP_ID,
+        merchant_key(),
+        sm4(),
+        false,
+    )
+    .unwrap()
+}
+
+/// §4.1.2's example, with our order number and notify address.
+fn spec_order(mch_order_id: &str, notify_url: &str) -> OrderRequest {
+    OrderRequest {
+        id_name_order: Some(Personal("刘小梦".into())),
+        id_number_order: Some(Personal("51012XXXXXXXXXX30023".into())),
+        id_type_order: Some("01".into()),
+        mch_order_id: Some(mch_order_id.into()),
+        notify_url: Some(notify_url.into()),
+        order_amount: Some("1".into()),
+        order_create_time: Some("2023-06-26 22:22:22".into()),
+        order_desc: Some("仅供测试".into()),
+        order_title: Some("测试订单".into()),
+        order_type: Some("10001".into()),
+        pay_type: Some("1".into()),
+        way_code: Some("SBK".into()),
+        ..OrderRequest::default()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The reply's `biz_data.code` and `message`; panics on a refusal.
+fn biz(answer: &Answer) -> (&str, &str) {
+    assert_eq!(answer.reply.code, "1", "{:?}", answer.reply);
+    assert_eq!(answer.reply.msg, "调用成功");
+    let biz = answer.reply.biz_data.as_ref().expect("biz_data");
+    (biz.code.as_str(), biz.message.as_str())
+}
+
+fn ok<T: serde::de::DeserializeOwned>(answer: &Answer) -> T {
+    assert_eq!(biz(answer), ("1", ""), "{:?}", answer.reply);
+    answer.data_as().unwrap()
+}
+
+/// paymux's order id, from the cashier link in a payUrl or a URL.
+fn order_id_of(gw: &TestGateway, url: &str) -> String {
+    let rest = url
+        .strip_prefix(&format!("{}/cashier/", gw.url))
+        .unwrap_or_else(|| panic!("a cashier link: {url}"));
+    rest.split('/').next().unwrap().to_owned()
+}
+
+/// An order made by §4.1 and paid at the cashier: (payOrderId, paymux's id).
+async fn paid_order(gw: &TestGateway, no: &str, amount: i64, notify: &str) -> (String, String) {
+    let request = OrderRequest {
+        order_amount: Some(amount.to_string()),
+        ..spec_order(no, notify)
+    };
+    let reply: OrderReply = ok(&client(gw).online_order(&request).await.unwrap());
+    let link: Value = serde_json::from_str(reply.pay_url.as_deref().unwrap()).unwrap();
+    let id = order_id_of(gw, link["url"].as_str().unwrap());
+    assert_eq!(gw.pay(&id, "success").await.status(), 200);
+    (reply.pay_order_id, id)
+}
+
+/// The body of a request signed by the merchant, its fields as given.
+fn signed_body(fields: &[(&str, String)]) -> String {
+    let mut form: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    let sign = codec::sign(&form, &merchant_key());
+    form.push(("sign".into(), sign));
+    codec::encode_request(&form)
+}
+
+/// The public parameters of a call whose `data` is these fields, before signing.
+fn fields_for(data: &Value, timestamp: i64) -> Vec<(&'static str, String)> {
+    let sealed = sm4().encrypt(&data.to_string());
+    vec![
+        ("access_key", HRSS_ACCESS_KEY.into()),
+        (
+            "biz_content",
+            json!({"aaz001": "1687845434400", "appid": HRSS_APP_ID, "data": sealed}).to_string(),
+        ),
+        ("format", "json".into()),
+        ("request_id", "a666bcc1720b4e2b9b02".into()),
+        ("timestamp", timestamp.to_string()),
+        ("version", "1.0".into()),
+    ]
+}
+
+async fn post(gw: &TestGateway, path: &str, body: String) -> Value {
+    let text = gw
+        .post_raw(path, "application/x-www-form-urlencoded", body)
+        .await;
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON: {text}"))
+}
+
+/// A refusal's code, sub_code and sub_msg.
+fn refusal(reply: &Value) -> (String, String, String) {
+    assert!(reply.get("biz_data").is_none(), "{reply}");
+    (
+        reply["code"].as_str().unwrap().to_owned(),
+        reply["sub_code"].as_str().unwrap().to_owned(),
+        reply["sub_msg"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn spec_fixture(name: &str) -> String {
+    let path = format!(
+        "{}/../dialects/src/hrss/testdata/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .trim_end()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_spec_example_request_signed_by_openssl_is_refused_only_for_its_2023_timestamp() {
+    let body = spec_fixture("request.form.txt");
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let text = gw
+        .post_raw(
+            "/engine/rest/88800100001",
+            "application/x-www-form-urlencoded",
+            body.clone(),
+        )
+        .await;
+    assert_eq!(
+        text,
+        r#"{"code":"-102","msg":"参数格式异常","sub_code":"check.param.invalid","sub_msg":"timestamp参数格式异常:与平台时间相差超过300秒"}"#
+    );
+
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| c.server.max_clock_skew_s = 0).await;
+    // §4.5.2's example asks for an order this gateway does not have.
+    let answer = client(&gw)
+        .send("/engine/rest/88800100001", &body)
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "订单不存在"));
+    let header = answer.reply.biz_data.as_ref().unwrap();
+    assert_eq!(header.aaz001, "1687845434400");
+    assert_eq!(header.appid, "A203");
+    assert_eq!(header.aaz002.len(), 20);
+    assert!(header.aaz002.bytes().all(|b| b.is_ascii_digit()));
+    // With an order 1687837179580 of ours, the spec's payOrderId is not its number.
+    paid_order(&gw, "1687837179580", 1, "http://127.0.0.1:9/notify").await;
+    let answer = client(&gw)
+        .send("/engine/rest/88800100001", &body)
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "支付平台订单号与商户订单号不匹配"));
+}
+
+#[tokio::test]
+async fn an_online_order_opens_the_cashier_and_its_payment_is_notified_signed_by_the_platform() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let request = OrderRequest {
+        return_url: Some("https://his.example/paid?x=1".into()),
+        ..spec_order("1687837179580", &merchant.url)
+    };
+    let answer = client(&gw).online_order(&request).await.unwrap();
+    let reply: OrderReply = ok(&answer);
+    assert_eq!(reply.mch_order_id, "1687837179580");
+    assert_eq!(reply.pay_order_id.len(), 20, "{}", reply.pay_order_id);
+    assert!(reply.qr_image.is_none());
+    let pay_url = reply.pay_url.unwrap();
+    assert!(pay_url.chars().count() <= 256, "{pay_url}");
+    let link: Value = serde_json::from_str(&pay_url).unwrap();
+    assert_eq!(link["type"], "miniProgram");
+    assert_eq!(link["appid"], "");
+    assert_eq!(link["path"], "");
+    assert_eq!(link["extraData"]["payNo"], reply.pay_order_id.as_str());
+    let url = link["url"].as_str().unwrap();
+    let id = order_id_of(&gw, url);
+    assert_eq!(url, gw.cashier_url(&id));
+    let page = gw.http.get(url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("测试订单") && page.contains("社保卡"),
+        "{page}"
+    );
+    // The reply's data travelled encrypted.
+    let sealed = answer
+        .reply
+        .biz_data
+        .as_ref()
+        .unwrap()
+        .data
+        .as_ref()
+        .unwrap();
+    assert!(sealed.as_str().is_some_and(|s| !s.contains("payUrl")));
+
+    let query = QueryRequest {
+        mch_order_id: Some("1687837179580".into()),
+        pay_order_id: Some(reply.pay_order_id.clone()),
+    };
+    let unpaid: OrderData = ok(&client(&gw).query(&query).await.unwrap());
+    assert_eq!(
+        (unpaid.pay_status.as_str(), unpaid.refund_status.as_deref()),
+        ("0", Some("9"))
+    );
+    assert_eq!(unpaid.total_amount, None);
+
+    assert_eq!(gw.pay(&id, "success").await.status(), 200);
+    let paid: OrderData = ok(&client(&gw).query(&query).await.unwrap());
+    assert_eq!(paid.pay_status, "2");
+    assert_eq!(paid.refund_status.as_deref(), Some("9"));
+    assert_eq!(paid.way_code.as_deref(), Some("SBK"));
+    assert_eq!(
+        (
+            paid.order_amount,
+            paid.total_amount,
+            paid.receipt_amount,
+            paid.coupon_amount
+        ),
+        (Some(1), Some(1), Some(1), Some(0))
+    );
+    assert_eq!(paid.channel_msg.as_deref(), Some("SUCCESS"));
+    assert!(paid.channel_order_id.is_some());
+    assert_eq!(paid.pay_time.as_deref().map(str::len), Some(19));
+    // The cashier sends the payer back to returnUrl.
+    let page = gw.http.get(url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("https://his.example/paid?x=1"), "{page}");
+
+    merchant.answer_with(&[r#"{"isSuccess":"1","returnMsg":""}"#]);
+    assert_eq!(gw.deliver().await.delivered, 1);
+    let received = merchant.received();
+    assert_eq!(received.len(), 1);
+    let sent = &received[0];
+    assert_eq!(sent.method, "POST");
+    assert!(
+        sent.content_type
+            .as_deref()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    // A merchant's handler, by hand: the platform's signature over appId, data, mchId.
+    let body: Value = serde_json::from_str(&sent.body).unwrap();
+    let fields = body.as_object().unwrap();
+    let keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["appId", "mchId", "data", "sign"]);
+    assert_eq!(body["appId"], HRSS_APP_ID);
+    assert_eq!(body["mchId"], HRSS_MCH_ID);
+    let data_text = body["data"].as_str().unwrap();
+    let signed = format!("appId={HRSS_APP_ID}&data={data_text}&mchId={HRSS_MCH_ID}");
+    assert!(platform_public_key().verify(signed.as_bytes(), body["sign"].as_str().unwrap()));
+    let merchant_public = PublicKey::parse(HRSS_MERCHANT_PUBLIC_KEY).unwrap();
+    assert!(!merchant_public.verify(signed.as_bytes(), body["sign"].as_str().unwrap()));
+    let data: Value = serde_json::from_str(&sm4().decrypt(data_text).unwrap()).unwrap();
+    assert_eq!(data["appid"], HRSS_APP_ID);
+    assert_eq!(data["mchOrderId"], "1687837179580");
+    assert_eq!(data["payOrderId"], reply.pay_order_id.as_str());
+    assert_eq!(data["payStatus"], "2");
+    assert_eq!(data["wayCode"], "SBK");
+    assert_eq!(data["orderAmount"], 1);
+    assert_eq!(data["totalAmount"], 1);
+    assert_eq!(data["receiptAmount"], 1);
+    assert_eq!(data["couponAmount"], 0);
+    assert_eq!(data["payTime"], paid.pay_time.unwrap().as_str());
+    assert_eq!(
+        data["channelOrderId"],
+        paid.channel_order_id.unwrap().as_str()
+    );
+    assert!(data.get("errCode").is_none());
+    // And with the SDK.
+    let verified: NotificationData = client(&gw)
+        .verify_notification(sent.body.as_bytes(), &platform_public_key())
+        .unwrap();
+    assert_eq!(verified.pay_status, "2");
+    // Acknowledged: nothing more is sent.
+    gw.advance(3600);
+    assert_eq!(gw.deliver().await.attempts(), 0);
+}
+
+#[tokio::test]
+async fn a_notification_is_retried_on_its_schedule_until_is_success_is_one() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    paid_order(&gw, "RETRY1", 5, &merchant.url).await;
+    merchant.answer_with(&["success", r#"{"isSuccess":"0","returnMsg":"busy"}"#]);
+    assert_eq!(gw.deliver().await.retried, 1);
+    gw.advance(14);
+    assert_eq!(
+        gw.deliver().await.attempts(),
+        0,
+        "the first retry is 15 s later"
+    );
+    gw.advance(1);
+    assert_eq!(gw.deliver().await.retried, 1);
+    gw.advance(59);
+    assert_eq!(
+        gw.deliver().await.attempts(),
+        0,
+        "the second retry is a minute later"
+    );
+    gw.advance(1);
+    merchant.answer_with(&[r#"{"isSuccess":1}"#]);
+    assert_eq!(gw.deliver().await.delivered, 1);
+    assert_eq!(merchant.received().len(), 3);
+}
+
+#[tokio::test]
+async fn a_payer_who_cancels_is_notified_as_failed_and_only_hrss_tells_of_failures() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let reply: OrderReply = ok(&client(&gw)
+        .online_order(&spec_order("FAIL1", &merchant.url))
+        .await
+        .unwrap());
+    let link: Value = serde_json::from_str(reply.pay_url.as_deref().unwrap()).unwrap();
+    let id = order_id_of(&gw, link["url"].as_str().unwrap());
+    assert_eq!(gw.pay(&id, "fail").await.status(), 200);
+    merchant.answer_with(&[r#"{"isSuccess":"1"}"#]);
+    assert_eq!(gw.deliver().await.delivered, 1);
+    let data = client(&gw)
+        .verify_notification(
+            merchant.received()[0].body.as_bytes(),
+            &platform_public_key(),
+        )
+        .unwrap();
+    assert_eq!(data.pay_status, "3");
+    assert_eq!(data.err_code.as_deref(), Some("USER_CANCELLED"));
+    assert_eq!(data.err_msg.as_deref(), Some("付款人取消支付"));
+    assert_eq!(data.total_amount, None);
+    let query = QueryRequest {
+        mch_order_id: Some("FAIL1".into()),
+        pay_order_id: Some(reply.pay_order_id),
+    };
+    let failed: OrderData = ok(&client(&gw).query(&query).await.unwrap());
+    assert_eq!(failed.pay_status, "3");
+    assert_eq!(failed.channel_msg.as_deref(), Some("付款人取消支付"));
+
+    // An xxpay order the payer cancels is not notified: xxpay notifies payments only.
+    let xxpay_merchant = Receiver::start().await;
+    let created = gw
+        .xxpay
+        .create_order(&paymux_dialects::xxpay::wire::CreateOrderRequest {
+            product_id: Some("8002".into()),
+            mch_order_no: Some("XFAIL1".into()),
+            currency: Some("cny".into()),
+            amount: Some("1".into()),
+            notify_url: Some(xxpay_merchant.url.clone()),
+            subject: Some("s".into()),
+            body: Some("b".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let xid = created.pay_order_id.unwrap();
+    assert_eq!(gw.pay(&xid, "fail").await.status(), 200);
+    assert_eq!(gw.deliver().await.attempts(), 0);
+    assert!(xxpay_merchant.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_passive_scan_takes_the_payers_code_and_answers_with_the_cashier() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    // §4.2.2's example.
+    let request = OrderRequest {
+        qr_code: Some(Personal("6201234567890123456789012345678901".into())),
+        ..spec_order(
+            "1687841726833",
+            "https://10.160.88.1:9002/wjry/getnotify.do",
+        )
+    };
+    let reply: OrderReply = ok(&client(&gw).passive_scan(&request).await.unwrap());
+    assert_eq!(reply.mch_order_id, "1687841726833");
+    let link: Value = serde_json::from_str(reply.pay_url.as_deref().unwrap()).unwrap();
+    assert_eq!(link["type"], "miniProgram");
+    assert_eq!(link["extraData"]["payNo"], reply.pay_order_id.as_str());
+    let id = order_id_of(&gw, link["url"].as_str().unwrap());
+    assert_eq!(gw.pay(&id, "success").await.status(), 200);
+
+    let missing = OrderRequest {
+        qr_code: None,
+        ..spec_order("QR2", "https://his.example/n")
+    };
+    let answer = client(&gw).passive_scan(&missing).await.unwrap();
+    assert_eq!(
+        (answer.reply.code.as_str(), answer.reply.sub_msg.as_str()),
+        ("-101", "缺少qrCode参数")
+    );
+    let long = OrderRequest {
+        qr_code: Some(Personal("1".repeat(35))),
+        ..spec_order("QR3", "https://his.example/n")
+    };
+    let answer = client(&gw).passive_scan(&long).await.unwrap();
+    assert_eq!(
+        (answer.reply.code.as_str(), answer.reply.sub_msg.as_str()),
+        ("-102", "qrCode参数格式异常:长度不能超过34")
+    );
+}
+
+#[tokio::test]
+async fn a_dynamic_code_is_a_png_of_the_cashier_link() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    // A kiosk's order: no payer's ID.
+    let request = OrderRequest {
+        id_type_order: None,
+        id_number_order: None,
+        id_name_order: None,
+        way_code: Some("WX".into()),
+        ..spec_order("1687841871896", "https://his.example/n")
+    };
+    let reply: OrderReply = ok(&client(&gw).dynamic_code(&request).await.unwrap());
+    assert!(reply.pay_url.is_none());
+    let image = reply.qr_image.unwrap();
+    let png = image
+        .strip_prefix("data:image/png;base64,")
+        .expect("a PNG data URL");
+    let bytes = paymux_dialects::hrss::crypto::decode_base64(png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    // The image is the QR code of this order's cashier link (the dialect's tests read such
+    // an image back with a QR decoder).
+    let query = QueryRequest {
+        mch_order_id: Some("1687841871896".into()),
+        pay_order_id: Some(reply.pay_order_id.clone()),
+    };
+    let data: OrderData = ok(&client(&gw).query(&query).await.unwrap());
+    assert_eq!(data.way_code.as_deref(), Some("WX"));
+    let id = convert::platform_id('P', &reply.pay_order_id).unwrap();
+    let cashier = gw.cashier_url(id.as_str());
+    assert_eq!(
+        image,
+        paymux_dialects::common::qr::data_url(&cashier, 4).unwrap()
+    );
+}
+
+fn close_request(no: &str, pay_order_id: &str) -> CloseRequest {
+    CloseRequest {
+        mch_order_id: Some(no.into()),
+        pay_order_id: Some(pay_order_id.into()),
+        // §4.8.2's example.
+        close_desc: Some("用户选择了其他的支付方式".into()),
+    }
+}
+
+#[tokio::test]
+async fn orders_are_queried_and_closed_by_both_their_numbers() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let hrss = client(&gw);
+    let reply: OrderReply = ok(&hrss
+        .online_order(&spec_order("1687841726833", "https://his.example/n"))
+        .await
+        .unwrap());
+    let closed: OrderData = ok(&hrss
+        .close(&close_request("1687841726833", &reply.pay_order_id))
+        .await
+        .unwrap());
+    assert_eq!(
+        (
+            closed.mch_order_id.as_str(),
+            closed.pay_order_id.as_str(),
+            closed.pay_status.as_str()
+        ),
+        ("1687841726833", reply.pay_order_id.as_str(), "4")
+    );
+    assert_eq!(closed.refund_status, None);
+    // Closing again says the same; the query agrees; paymux's own id names it too.
+    let again: OrderData = ok(&hrss
+        .close(&close_request("1687841726833", &reply.pay_order_id))
+        .await
+        .unwrap());
+    assert_eq!(again.pay_status, "4");
+    let id = convert::platform_id('P', &reply.pay_order_id).unwrap();
+    let query = QueryRequest {
+        mch_order_id: Some("1687841726833".into()),
+        pay_order_id: Some(id.to_string()),
+    };
+    let queried: OrderData = ok(&hrss.query(&query).await.unwrap());
+    assert_eq!(queried.pay_status, "4");
+
+    // A paid order cannot be closed: the failure shows it paid.
+    let (paid, _) = paid_order(&gw, "PAID1", 10, "https://his.example/n").await;
+    let answer = hrss.close(&close_request("PAID1", &paid)).await.unwrap();
+    assert_eq!(biz(&answer), ("0", "订单已支付,不能关闭"));
+    let data: OrderData = answer.data_as().unwrap();
+    assert_eq!(data.pay_status, "2");
+
+    // Both numbers are required, and must name one order.
+    let answer = hrss
+        .query(&QueryRequest {
+            mch_order_id: Some("PAID1".into()),
+            pay_order_id: Some(reply.pay_order_id.clone()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "支付平台订单号与商户订单号不匹配"));
+    let answer = hrss
+        .query(&QueryRequest {
+            mch_order_id: Some("NOSUCH".into()),
+            pay_order_id: Some(paid.clone()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "订单不存在"));
+    let answer = hrss
+        .query(&QueryRequest {
+            mch_order_id: Some("PAID1".into()),
+            pay_order_id: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            answer.reply.code.as_str(),
+            answer.reply.sub_code.as_str(),
+            answer.reply.sub_msg.as_str()
+        ),
+        ("-101", "check.param.missing", "缺少payOrderId参数")
+    );
+    // A second order with the same mchOrderId is refused by name.
+    let answer = hrss
+        .online_order(&spec_order("PAID1", "https://his.example/n"))
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "商户订单号PAID1已存在"));
+}
+
+fn refund_request(no: &str, pay_order_id: &str, amount: i64, refund_id: &str) -> RefundRequest {
+    RefundRequest {
+        mch_order_id: Some(no.into()),
+        pay_order_id: Some(pay_order_id.into()),
+        order_amount: Some(amount.to_string()),
+        mch_refund_id: Some(refund_id.into()),
+    }
+}
+
+fn refund_query(no: &str, refund_order_id: &str) -> RefundQueryRequest {
+    RefundQueryRequest {
+        mch_order_id: Some(no.into()),
+        refund_order_id: Some(refund_order_id.into()),
+    }
+}
+
+#[tokio::test]
+async fn refunds_partial_full_repeated_and_too_large() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let hrss = client(&gw);
+    let (pay_order_id, _) = paid_order(&gw, "1687837179580", 100, "https://his.example/n").await;
+
+    let first: RefundData = ok(&hrss
+        .refund(&refund_request(
+            "1687837179580",
+            &pay_order_id,
+            30,
+            "1687843146040",
+        ))
+        .await
+        .unwrap());
+    assert_eq!(first.mch_refund_id, "1687843146040");
+    assert_eq!(first.pay_order_id.as_deref(), Some(pay_order_id.as_str()));
+    assert_eq!(first.refund_order_id.len(), 20);
+    assert_eq!(first.refund_status, "1", "退款中 until the channel is done");
+    assert_eq!(
+        (first.pay_amount, first.refund_amount),
+        (Some(100), Some(30))
+    );
+    assert_eq!(
+        (first.refund_time.as_deref(), first.refund_real_amt),
+        (None, None)
+    );
+
+    // The same request again is the same refund; the same mchRefundId for another amount
+    // is refused, showing the refund that has it.
+    let again: RefundData = ok(&hrss
+        .refund(&refund_request(
+            "1687837179580",
+            &pay_order_id,
+            30,
+            "1687843146040",
+        ))
+        .await
+        .unwrap());
+    assert_eq!(again.refund_order_id, first.refund_order_id);
+    let answer = hrss
+        .refund(&refund_request(
+            "1687837179580",
+            &pay_order_id,
+            40,
+            "1687843146040",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        biz(&answer),
+        ("0", "商户退款订单号已存在,与本次退款的参数不同")
+    );
+    let shown: RefundData = answer.data_as().unwrap();
+    assert_eq!(
+        (shown.refund_order_id, shown.refund_amount),
+        (first.refund_order_id.clone(), Some(30))
+    );
+
+    let answer = hrss
+        .refund(&refund_request("1687837179580", &pay_order_id, 80, "R2"))
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "退款金额超过可退金额,可退70分"));
+
+    gw.advance(3);
+    gw.poll_channels().await;
+    let done: RefundData = ok(&hrss
+        .refund_query(&refund_query("1687837179580", &first.refund_order_id))
+        .await
+        .unwrap());
+    assert_eq!(done.refund_status, "2");
+    assert_eq!(done.refund_real_amt, Some(30));
+    assert_eq!(done.channel_msg.as_deref(), Some("SUCCESS"));
+    assert!(done.channel_refund_order_id.is_some());
+    assert_eq!(done.refund_time.as_deref().map(str::len), Some(19));
+    let query = QueryRequest {
+        mch_order_id: Some("1687837179580".into()),
+        pay_order_id: Some(pay_order_id.clone()),
+    };
+    let order: OrderData = ok(&hrss.query(&query).await.unwrap());
+    assert_eq!(
+        (order.pay_status.as_str(), order.refund_status.as_deref()),
+        ("2", Some("8"))
+    );
+
+    let rest: RefundData = ok(&hrss
+        .refund(&refund_request("1687837179580", &pay_order_id, 70, "R3"))
+        .await
+        .unwrap());
+    gw.advance(3);
+    gw.poll_channels().await;
+    let order: OrderData = ok(&hrss.query(&query).await.unwrap());
+    assert_eq!(
+        (order.pay_status.as_str(), order.refund_status.as_deref()),
+        ("2", Some("7"))
+    );
+    let answer = hrss
+        .refund(&refund_request("1687837179580", &pay_order_id, 1, "R4"))
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer).0, "0");
+    let rest: RefundData = ok(&hrss
+        .refund_query(&refund_query("1687837179580", &rest.refund_order_id))
+        .await
+        .unwrap());
+    assert_eq!(rest.refund_status, "2");
+
+    // Refunds of an unpaid order, and of refunds that do not exist.
+    let unpaid: OrderReply = ok(&hrss
+        .online_order(&spec_order("UNPAID", "https://his.example/n"))
+        .await
+        .unwrap());
+    let answer = hrss
+        .refund(&refund_request("UNPAID", &unpaid.pay_order_id, 1, "R5"))
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "订单未支付成功或已全额退款,不能退款"));
+    let answer = hrss
+        .refund_query(&refund_query("1687837179580", "1684652164532"))
+        .await
+        .unwrap();
+    assert_eq!(biz(&answer), ("0", "退款不存在"));
+    let answer = hrss
+        .refund_query(&refund_query("UNPAID", &first.refund_order_id))
+        .await
+        .unwrap();
+    assert_eq!(
+        biz(&answer),
+        ("0", "退款不存在"),
+        "a refund of another order"
+    );
+}
+
+async fn concurrent_refunds(backend: Backend) {
+    let gw = TestGateway::spawn(backend).await;
+    let (pay_order_id, _) = paid_order(&gw, "CONC1", 100, "https://his.example/n").await;
+    let hrss = std::sync::Arc::new(client(&gw));
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let hrss = hrss.clone();
+        let request = refund_request("CONC1", &pay_order_id, 30, &format!("RC{i}"));
+        tasks.push(tokio::spawn(
+            async move { hrss.refund(&request).await.unwrap() },
+        ));
+    }
+    let mut succeeded = 0;
+    for task in tasks {
+        let answer = task.await.unwrap();
+        match biz(&answer).0 {
+            "1" => succeeded += 1,
+            _ => assert!(
+                biz(&answer).1.starts_with("退款金额超过可退金额"),
+                "{:?}",
+                answer.reply
+            ),
+        }
+    }
+    assert_eq!(succeeded, 3, "30 fen three times out of 100");
+
+    // One mchRefundId sent ten times at once is one refund.
+    let (pay_order_id, _) = paid_order(&gw, "CONC2", 100, "https://his.example/n").await;
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let hrss = hrss.clone();
+        let request = refund_request("CONC2", &pay_order_id, 60, "SAME");
+        tasks.push(tokio::spawn(
+            async move { hrss.refund(&request).await.unwrap() },
+        ));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        let refund: RefundData = ok(&task.await.unwrap());
+        ids.insert(refund.refund_order_id);
+    }
+    assert_eq!(ids.len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_refunds_never_exceed_the_paid_amount_on_sqlite() {
+    concurrent_refunds(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn concurrent_refunds_never_exceed_the_paid_amount_on_postgres() {
+    concurrent_refunds(Backend::Postgres).await;
+}
+
+/// §4.5.2's example data.
+fn query_data() -> Value {
+    json!({"mchOrderId": "1687837179580", "payOrderId": "1000000000000000361"})
+}
+
+const QUERY: &str = "/engine/rest/88800100001";
+
+/// The fields with one replaced (or left out, with `None`), then signed.
+fn with(fields: &[(&'static str, String)], name: &str, value: Option<&str>) -> String {
+    let changed: Vec<(&str, String)> = fields
+        .iter()
+        .filter(|(k, _)| *k != name || value.is_some())
+        .map(|(k, v)| match value {
+            Some(new) if *k == name => (*k, new.to_owned()),
+            _ => (*k, v.clone()),
+        })
+        .collect();
+    signed_body(&changed)
+}
+
+#[tokio::test]
+async fn every_public_return_code_of_the_table_with_its_sub_code() {
+    let gw = TestGateway::spawn_with(Backend::Sqlite, add_plaintext_merchant).await;
+    let fields = fields_for(&query_data(), now_ms());
+    let expect = |reply: Value, code: &str, sub_code: &str, sub_msg: &str| {
+        assert_eq!(
+            refusal(&reply),
+            (code.to_owned(), sub_code.to_owned(), sub_msg.to_owned()),
+            "{reply}"
+        );
+    };
+    // The well-formed call is served (the order does not exist).
+    let reply = post(&gw, QUERY, signed_body(&fields)).await;
+    assert_eq!(reply["code"], "1");
+    assert_eq!(reply["biz_data"]["code"], "0");
+
+    // -101, naming the parameter, public or business.
+    for name in ["access_key", "biz_content", "sign", "timestamp", "version"] {
+        let body = if name == "sign" {
+            codec::encode_request(
+                &fields
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect::<Vec<_>>(),
+            )
+        } else {
+            with(&fields, name, None)
+        };
+        let reply = post(&gw, QUERY, body).await;
+        expect(
+            reply,
+            "-101",
+            "check.param.missing",
+            &format!("缺少{name}参数"),
+        );
+    }
+    let no_data = json!({"aaz001": "1", "appid": HRSS_APP_ID}).to_string();
+    let reply = post(&gw, QUERY, with(&fields, "biz_content", Some(&no_data))).await;
+    expect(reply, "-101", "check.param.missing", "缺少data参数");
+    let no_aaz001 = json!({"appid": HRSS_APP_ID, "data": "x"}).to_string();
+    let reply = post(&gw, QUERY, with(&fields, "biz_content", Some(&no_aaz001))).await;
+    expect(reply, "-101", "check.param.missing", "缺少aaz001参数");
+    let reply = post(
+        &gw,
+        QUERY,
+        signed_body(&fields_for(&json!({"payOrderId": "1"}), now_ms())),
+    )
+    .await;
+    expect(reply, "-101", "check.param.missing", "缺少mchOrderId参数");
+
+    // -102, naming the parameter and saying how.
+    let stale = (now_ms() - 301_000).to_string();
+    let reply = post(&gw, QUERY, with(&fields, "timestamp", Some(&stale))).await;
+    expect(
+        reply,
+        "-102",
+        "check.param.invalid",
+        "timestamp参数格式异常:与平台时间相差超过300秒",
+    );
+    let reply = post(&gw, QUERY, with(&fields, "timestamp", Some("yesterday"))).await;
+    expect(
+        reply,
+        "-102",
+        "check.param.invalid",
+        "timestamp参数格式异常:须为毫秒时间戳",
+    );
+    let reply = post(&gw, QUERY, with(&fields, "format", Some("xml"))).await;
+    expect(
+        reply,
+        "-102",
+        "check.param.invalid",
+        "format参数格式异常:只支持json",
+    );
+    let reply = post(&gw, QUERY, with(&fields, "biz_content", Some("[1]"))).await;
+    expect(
+        reply,
+        "-102",
+        "check.param.invalid",
+        "biz_content参数格式异常:须为JSON对象",
+    );
+    let other_key = Sm4Key::parse("fedcba98765432100123456789abcdef").unwrap();
+    let foreign = json!({"aaz001": "1", "appid": HRSS_APP_ID, "data": other_key.encrypt(&query_data().to_string())}).to_string();
+    let reply = post(&gw, QUERY, with(&fields, "biz_content", Some(&foreign))).await;
+    let (code, sub_code, sub_msg) = refusal(&reply);
+    assert_eq!(
+        (code.as_str(), sub_code.as_str()),
+        ("-102", "check.param.invalid")
+    );
+    assert!(sub_msg.starts_with("data参数格式异常"), "{sub_msg}");
+    let get = gw
+        .http
+        .get(format!("{}{QUERY}", gw.url))
+        .send()
+        .await
+        .unwrap();
+    let reply: Value = serde_json::from_str(&get.text().await.unwrap()).unwrap();
+    let (code, _, sub_msg) = refusal(&reply);
+    assert_eq!(code, "-102");
+    assert!(sub_msg.contains("POST"), "{sub_msg}");
+    let online = "/engine/rest/88800200001";
+    for (field, value, sub_msg) in [
+        (
+            "orderType",
+            json!("02"),
+            "orderType参数格式异常:应为10001、10002、10003或10099",
+        ),
+        (
+            "wayCode",
+            json!("UNIONPAY"),
+            "wayCode参数格式异常:应为SBK、WX或ALI",
+        ),
+        (
+            "payType",
+            json!("2"),
+            "payType参数格式异常:目前只支持1(自费)",
+        ),
+        (
+            "idTypeOrder",
+            json!("02"),
+            "idTypeOrder参数格式异常:应为01、90或99",
+        ),
+        ("orderAmount", json!(0), "orderAmount参数格式异常:须大于0"),
+        (
+            "orderAmount",
+            json!("1.00"),
+            "orderAmount参数格式异常:须为以分为单位的正整数",
+        ),
+        (
+            "bizParams",
+            json!("not json"),
+            "bizParams参数格式异常:须为JSON",
+        ),
+        (
+            "mchOrderId",
+            json!("a".repeat(33)),
+            "mchOrderId参数格式异常:长度不能超过32",
+        ),
+        (
+            "notifyUrl",
+            json!("javascript:alert(1)"),
+            "notifyUrl参数格式异常:is not an http(s) URL",
+        ),
+        (
+            "orderCreateTime",
+            json!("2023/06/26"),
+            "orderCreateTime参数格式异常:格式应为yyyy-MM-dd HH:mm:ss",
+        ),
+        (
+            "idNumberOrder",
+            json!("5".repeat(33)),
+            "idNumberOrder参数格式异常:长度不能超过32",
+        ),
+        (
+            "orderTitle",
+            json!(true),
+            "orderTitle参数格式异常:须为字符串或数值",
+        ),
+    ] {
+        let mut data = serde_json::to_value(spec_order("E1", "https://his.example/n")).unwrap();
+        data[field] = value;
+        let reply = post(&gw, online, signed_body(&fields_for(&data, now_ms()))).await;
+        expect(reply, "-102", "check.param.invalid", sub_msg);
+    }
+
+    let refund = "/engine/rest/88800100002";
+    for (data, sub_msg) in [
+        (
+            json!({"mchOrderId": "E1", "payOrderId": "1", "orderAmount": 1, "mchRefundId": "r".repeat(33)}),
+            "mchRefundId参数格式异常:长度不能超过32",
+        ),
+        (
+            json!({"mchOrderId": "E1", "payOrderId": "1", "orderAmount": -1, "mchRefundId": "r"}),
+            "orderAmount参数格式异常:须为以分为单位的正整数",
+        ),
+        (
+            json!({"mchOrderId": "E1", "payOrderId": "1", "orderAmount": 1}),
+            "缺少mchRefundId参数",
+        ),
+    ] {
+        let reply = post(&gw, refund, signed_body(&fields_for(&data, now_ms()))).await;
+        let (_, _, got) = refusal(&reply);
+        assert_eq!(got, sub_msg);
+    }
+
+    // -103: an unknown service (§4.4 static codes are not open), another version, a context
+    // that is not the caller's.
+    for path in [
+        "/engine/rest/88800500001",
+        "/engine/rest/",
+        "/engine/rest",
+        "/engine/rest/88800100001/x",
+    ] {
+        let reply = post(&gw, path, signed_body(&fields)).await;
+        expect(
+            reply,
+            "-103",
+            "check.service.undefine",
+            "服务未定义或已下线",
+        );
+    }
+    let reply = post(&gw, QUERY, with(&fields, "version", Some("2.0"))).await;
+    expect(
+        reply,
+        "-103",
+        "check.service.undefine",
+        "服务未定义或已下线:版本号须为1.0",
+    );
+    let reply = post(&gw, "/other/rest/88800100001", signed_body(&fields)).await;
+    expect(
+        reply,
+        "-103",
+        "check.service.undefine",
+        "服务未定义或已下线",
+    );
+
+    // -104, -105, -200.
+    let reply = post(&gw, QUERY, with(&fields, "access_key", Some("NOSUCH"))).await;
+    expect(
+        reply,
+        "-104",
+        "check.system.forbidden",
+        "接入系统不存在或已被禁用",
+    );
+    let mut forged: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    forged.push((
+        "sign".into(),
+        PrivateKey::generate()
+            .unwrap()
+            .sign(codec::string_to_sign(&forged).as_bytes()),
+    ));
+    let reply = post(&gw, QUERY, codec::encode_request(&forged)).await;
+    expect(
+        reply,
+        "-105",
+        "check.aop.invalid_sign",
+        "数字证书签名验证失败",
+    );
+    let mut tampered = signed_body(&fields);
+    tampered = tampered.replace("request_id=a666", "request_id=b666");
+    let reply = post(&gw, QUERY, tampered).await;
+    expect(
+        reply,
+        "-105",
+        "check.aop.invalid_sign",
+        "数字证书签名验证失败",
+    );
+    let other_app = json!({"aaz001": "1", "appid": "A999", "data": "x"}).to_string();
+    let reply = post(&gw, QUERY, with(&fields, "biz_content", Some(&other_app))).await;
+    expect(
+        reply,
+        "-200",
+        "auth.insufficient.service_permissions",
+        "无访问交易服务:appid不属于该接入系统",
+    );
+
+    // -300: the database is gone.
+    gw.running.store.close().await;
+    let reply = post(
+        &gw,
+        QUERY,
+        signed_body(&fields_for(&query_data(), now_ms())),
+    )
+    .await;
+    expect(reply, "-300", "run.error.internal", "服务内部运行错误");
+}
+
+#[tokio::test]
+async fn the_busy_reply_is_the_tables_server_busy() {
+    use paymux_dialects::Dialect;
+    let uri: axum::http::Uri = "/engine/rest/88800200001".parse().unwrap();
+    let response = paymux_dialects::hrss::Hrss.busy(&paymux_dialects::BusyRequest {
+        uri: &uri,
+        body: None,
+    });
+    assert_eq!(response.status(), 200);
+    let body = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::str::from_utf8(&body).unwrap(),
+        r#"{"code":"-103","msg":"服务不可用","sub_code":"check.service.server_busy","sub_msg":"服务器繁忙"}"#
+    );
+}
+
+/// A second hrss merchant, configured for plaintext `data`, under its own context.
+fn add_plaintext_merchant(config: &mut paymux_server::config::Config) {
+    let text = format!(
+        r#"
+[[merchant]]
+id = "plain"
+name = "Plain Clinic"
+
+[merchant.hrss]
+access_key = "PLAIN"
+app_id = "P100"
+mch_id = "M200"
+context = "other"
+plaintext = true
+sm2_public_key = "{HRSS_MERCHANT_PUBLIC_KEY}"
+sm4_key = "{HRSS_SM4_KEY}"
+"#
+    );
+    let other = paymux_server::config::Config::parse(&text, "plain merchant").unwrap();
+    config.merchants.extend(other.merchants);
+}
+
+#[tokio::test]
+async fn a_plaintext_merchant_sends_and_receives_data_as_json() {
+    let gw = TestGateway::spawn_with(Backend::Sqlite, add_plaintext_merchant).await;
+    let plain = HrssClient::new(
+        &gw.url,
+        "other",
+        "PLAIN",
+        "P100",
+        merchant_key(),
+        sm4(),
+        true,
+    )
+    .unwrap();
+    let merchant = Receiver::start().await;
+    let answer = plain
+        .online_order(&spec_order("PLAIN1", &merchant.url))
+        .await
+        .unwrap();
+    let data = answer
+        .reply
+        .biz_data
+        .as_ref()
+        .unwrap()
+        .data
+        .as_ref()
+        .unwrap();
+    assert!(data.is_object(), "plain JSON: {data}");
+    let reply: OrderReply = ok(&answer);
+    let link: Value = serde_json::from_str(reply.pay_url.as_deref().unwrap()).unwrap();
+    let id = order_id_of(&gw, link["url"].as_str().unwrap());
+    assert_eq!(gw.pay(&id, "success").await.status(), 200);
+    merchant.answer_with(&[r#"{"isSuccess":"1"}"#]);
+    assert_eq!(gw.deliver().await.delivered, 1);
+    let body: Value = serde_json::from_str(&merchant.received()[0].body).unwrap();
+    assert_eq!(body["data"]["payStatus"], "2");
+    assert_eq!(body["appId"], "P100");
+    let verified = plain
+        .verify_notification(
+            merchant.received()[0].body.as_bytes(),
+            &platform_public_key(),
+        )
+        .unwrap();
+    assert_eq!(verified.mch_order_id, "PLAIN1");
+    // The encrypting merchant's client cannot speak for the plaintext one, and its orders
+    // are its own.
+    let query = QueryRequest {
+        mch_order_id: Some("PLAIN1".into()),
+        pay_order_id: Some(reply.pay_order_id),
+    };
+    let answer = client(&gw).query(&query).await.unwrap();
+    assert_eq!(biz(&answer), ("0", "订单不存在"));
+}
+
+#[tokio::test]
+async fn signatures_and_bodies_in_every_form_merchants_send_are_accepted() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let (pay_order_id, _) = paid_order(&gw, "1687837179580", 1, "https://his.example/n").await;
+    let data = json!({"mchOrderId": "1687837179580", "payOrderId": pay_order_id});
+    let key = merchant_key();
+    let fields: Vec<(String, String)> = fields_for(&data, now_ms())
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let message = codec::string_to_sign(&fields);
+    let der = key.sign(message.as_bytes());
+    let raw = key.sign_raw(message.as_bytes());
+    let hex_of =
+        |b64: &str| hex_string(&paymux_dialects::hrss::crypto::decode_base64(b64).unwrap());
+    for sign in [der.clone(), raw.clone(), hex_of(&der), hex_of(&raw)] {
+        let mut form = fields.clone();
+        form.push(("sign".into(), sign.clone()));
+        let answer = client(&gw)
+            .send(QUERY, &codec::encode_request(&form))
+            .await
+            .unwrap();
+        let order: OrderData = ok(&answer);
+        assert_eq!(order.pay_status, "2", "{sign}");
+    }
+    // A merchant that does not URL-encode at all: its base64 keeps its `+`.
+    let mut form = fields.clone();
+    form.push(("sign".into(), der));
+    let unencoded: Vec<String> = form.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let body = unencoded.join("&");
+    assert!(body.contains('+'), "the test needs a + in the body: {body}");
+    let order: OrderData = ok(&client(&gw).send(QUERY, &body).await.unwrap());
+    assert_eq!(order.pay_status, "2");
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn paymux() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_paymux"))
+}
+
+/// A free port on loopback (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `paymux client hrss …` against the demo merchant; its reply as JSON.
+fn cli(url: &str, data_dir: &std::path::Path, args: &[&str]) -> Value {
+    let output = paymux()
+        .args(["client", "hrss"])
+        .args(args)
+        .args(["--url", url, "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+        panic!(
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+async fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if ready() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Kills a child process when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// The server and the clients are child processes: the real binary, its real logging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_run_of_the_demo_logs_no_id_number_name_or_payer_code() {
+    const ID_NUMBER: &str = "11010119900307123X";
+    const NAME: &str = "张三丰";
+    const PAYER_CODE: &str = "62123456789012345678";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log_path = dir.path().join("paymux.log");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let server = Child(
+        paymux()
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(&data)
+            .env("RUST_LOG", "debug")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let http = paymux_dialects::common::http_client().unwrap();
+    for _ in 0..200 {
+        if http.get(format!("{url}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // `paymux keys hrss` prints the platform key the notifications verify with; a
+    // merchant's endpoint (`paymux client hrss listen`) checks them with it.
+    let keys = paymux()
+        .args(["keys", "hrss", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        keys.status.success(),
+        "{}",
+        String::from_utf8_lossy(&keys.stderr)
+    );
+    let platform = String::from_utf8(keys.stdout).unwrap().trim().to_owned();
+    assert!(PublicKey::parse(&platform).is_ok(), "{platform}");
+    let listen_port = free_port();
+    let listen_log = dir.path().join("listen.log");
+    let _listener = Child(
+        paymux()
+            .args([
+                "client",
+                "hrss",
+                "listen",
+                "--addr",
+                &format!("127.0.0.1:{listen_port}"),
+            ])
+            .args(["--platform-public-key", &platform, "--data-dir"])
+            .arg(&data)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&listen_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let notify = format!("http://127.0.0.1:{listen_port}/notify");
+
+    let created = cli(
+        &url,
+        &data,
+        &[
+            "online-order",
+            "--amount",
+            "120",
+            "--mch-order-id",
+            "LOG1",
+            "--id-number",
+            ID_NUMBER,
+            "--id-name",
+            NAME,
+            "--notify-url",
+            &notify,
+        ],
+    );
+    assert_eq!(created["biz_data"]["code"], "1", "{created}");
+    let pay_order_id = created["biz_data"]["data"]["payOrderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link: Value =
+        serde_json::from_str(created["biz_data"]["data"]["payUrl"].as_str().unwrap()).unwrap();
+    let cashier = link["url"].as_str().unwrap();
+    let id = cashier
+        .strip_prefix(&format!("{url}/cashier/"))
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let paid = http
+        .post(format!("{url}/sandbox/orders/{id}/pay"))
+        .body(r#"{"result":"success"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200);
+    wait_for("the notification to verify at the merchant", || {
+        std::fs::read_to_string(&listen_log)
+            .unwrap_or_default()
+            .contains("signature verified")
+    })
+    .await;
+
+    let scanned = cli(
+        &url,
+        &data,
+        &[
+            "passive-scan",
+            "--mch-order-id",
+            "LOG2",
+            "--qr-code",
+            PAYER_CODE,
+            "--id-number",
+            ID_NUMBER,
+            "--id-name",
+            NAME,
+        ],
+    );
+    assert_eq!(scanned["biz_data"]["code"], "1", "{scanned}");
+    // Refusals that carry the personal data: too long, a payer code too long, a forged
+    // signature.
+    let refused = cli(
+        &url,
+        &data,
+        &[
+            "online-order",
+            "--mch-order-id",
+            "LOG3",
+            "--id-number",
+            &format!("{ID_NUMBER}{ID_NUMBER}"),
+        ],
+    );
+    assert_eq!(refused["code"], "-102");
+    let refused = cli(
+        &url,
+        &data,
+        &[
+            "passive-scan",
+            "--mch-order-id",
+            "LOG4",
+            "--qr-code",
+            &format!("{PAYER_CODE}{PAYER_CODE}"),
+            "--id-name",
+            NAME,
+        ],
+    );
+    assert_eq!(refused["code"], "-102");
+    let demo = paymux_server::config::Config::load(&data.join("demo-merchant.toml")).unwrap();
+    let table = demo.merchants[0].table("hrss").unwrap().table;
+    let sm4_key = table["sm4_key"].as_str().unwrap().to_owned();
+    let merchant_private = table["sm2_private_key"].as_str().unwrap().to_owned();
+    let mut order = serde_json::to_value(spec_order("LOG5", &notify)).unwrap();
+    order["idNumberOrder"] = json!(ID_NUMBER);
+    order["idNameOrder"] = json!(NAME);
+    let sealed = Sm4Key::parse(&sm4_key).unwrap().encrypt(&order.to_string());
+    let mut form: Vec<(String, String)> = vec![
+        ("access_key".into(), "DOTEST".into()),
+        (
+            "biz_content".into(),
+            json!({"aaz001": "1", "appid": "A203", "data": sealed}).to_string(),
+        ),
+        ("timestamp".into(), now_ms().to_string()),
+        ("version".into(), "1.0".into()),
+    ];
+    let forged = PrivateKey::generate()
+        .unwrap()
+        .sign(codec::string_to_sign(&form).as_bytes());
+    form.push(("sign".into(), forged));
+    let reply = http
+        .post(format!("{url}/engine/rest/88800200001"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(codec::encode_request(&form))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(reply.contains("-105"), "{reply}");
+
+    let queried = cli(
+        &url,
+        &data,
+        &[
+            "query",
+            "--mch-order-id",
+            "LOG1",
+            "--pay-order-id",
+            &pay_order_id,
+        ],
+    );
+    assert_eq!(queried["biz_data"]["data"]["payStatus"], "2");
+    let refunded = cli(
+        &url,
+        &data,
+        &[
+            "refund",
+            "--mch-order-id",
+            "LOG1",
+            "--pay-order-id",
+            &pay_order_id,
+            "--amount",
+            "20",
+            "--mch-refund-id",
+            "LOGR1",
+        ],
+    );
+    assert_eq!(refunded["biz_data"]["data"]["refundStatus"], "1");
+
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("paymux is listening"), "{log}");
+    assert!(
+        log.contains("/engine/rest/88800200001"),
+        "requests are logged: {log}"
+    );
+    for secret in [ID_NUMBER, NAME, PAYER_CODE, &sm4_key, &merchant_private] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+    // Nor in what the merchant's endpoint printed to its log (it decrypts the data, which
+    // never carried them).
+    let listened = std::fs::read_to_string(&listen_log).unwrap();
+    assert!(!listened.contains(ID_NUMBER) && !listened.contains(NAME));
+}
