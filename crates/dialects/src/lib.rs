@@ -13,6 +13,7 @@
 //!
 //! Adding a dialect: its folder, implementing [`Dialect`], and one line in [`DIALECTS`].
 
+pub mod chinaums;
 pub mod common;
 pub mod dialect;
 pub mod upp;
@@ -25,7 +26,7 @@ pub use dialect::{
 
 /// Every dialect this build speaks. The server mounts them, the config reads their tables,
 /// `paymux client` offers them, the metrics label them, in this order.
-pub static DIALECTS: &[&dyn Dialect] = &[&xxpay::Xxpay, &upp::Upp];
+pub static DIALECTS: &[&dyn Dialect] = &[&xxpay::Xxpay, &upp::Upp, &chinaums::Chinaums];
 
 /// The dialect of this name.
 pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {
