@@ -62,6 +62,11 @@ impl Gateway {
             return Err(Error::EscrowNotCompleted(escrow.status));
         }
         if new.amount > order.refundable() {
+            // The same request may have been recorded since it was looked for (a retry
+            // racing the original): answer as that one did, not with what it reserved.
+            if let Some(existing) = self.same_request(&new).await? {
+                return Ok(existing);
+            }
             return Err(Error::RefundExceedsPaid {
                 refundable: order.refundable(),
             });
@@ -99,6 +104,9 @@ impl Gateway {
         match self.store().insert_refund(&refund).await {
             Ok(()) => {}
             Err(StoreError::NotRefundable) => {
+                if let Some(existing) = self.same_request(&new).await? {
+                    return Ok(existing);
+                }
                 let order = self.order_by_id(&new.order_id).await?;
                 return Err(if order.status.is_paid() {
                     Error::RefundExceedsPaid {
