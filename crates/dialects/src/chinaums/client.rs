@@ -3,6 +3,9 @@
 //! and reads the reply; verifies notifications and return links with the sign key. Used by
 //! tests, by `paymux client chinaums …`, and by channels that chain to a chinaums platform.
 
+use std::sync::Arc;
+
+use paymux_core::clock::{Clock, SystemClock};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
@@ -41,6 +44,7 @@ pub struct ChinaumsClient {
     app_key: SecretString,
     sign_key: SecretString,
     http: reqwest::Client,
+    clock: Arc<dyn Clock>,
 }
 
 impl ChinaumsClient {
@@ -53,13 +57,20 @@ impl ChinaumsClient {
             app_key: c.app_key.clone(),
             sign_key: c.sign_key.clone(),
             http: crate::common::http_client()?,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Timestamps from this clock instead of the system's (tests that move the gateway's).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> ChinaumsClient {
+        self.clock = clock;
+        self
     }
 
     /// The request's params with the fields it left out filled in.
     pub fn params<T: Serialize>(&self, request: &T, interface: Interface) -> Params {
         let mut params = to_params(request);
-        let now = paymux_core::clock::Clock::now(&paymux_core::clock::SystemClock);
+        let now = self.clock.now();
         let mut fill = |k: &str, v: String| {
             params.entry(k).or_insert(Value::String(v));
         };
@@ -77,7 +88,7 @@ impl ChinaumsClient {
 
     /// The Authorization header for `body`, signed now with a fresh nonce.
     pub fn authorization(&self, body: &[u8]) -> String {
-        let now = paymux_core::clock::Clock::now(&paymux_core::clock::SystemClock);
+        let now = self.clock.now();
         codec::authorization(
             &self.app_id,
             self.app_key.expose_secret(),

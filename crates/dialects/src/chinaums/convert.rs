@@ -330,6 +330,16 @@ pub fn new_code(
             if let Some(option) = wallet_option {
                 extra.insert("walletOption".into(), Value::String(option));
             }
+            // The bill carries the code's fields as they will be: an update's over the
+            // code's earlier ones.
+            let mut bill_extra = earlier.map(|e| e.extra.clone()).unwrap_or_default();
+            for (k, v) in &extra {
+                if v.is_null() {
+                    bill_extra.remove(k);
+                } else {
+                    bill_extra.insert(k.clone(), v.clone());
+                }
+            }
             let bill = NewBill {
                 merchant_id: ctx.merchant.merchant_id.clone(),
                 merchant_order_no: bill_no,
@@ -340,7 +350,7 @@ pub fn new_code(
                 notify_url: notify.clone(),
                 also_notify: also_notify.clone(),
                 return_url: return_url.clone(),
-                extra: extra.clone(),
+                extra: bill_extra,
                 expires_at: Some(expire_time.unwrap_or(ctx.now.plus_secs(ONE_TIME_TTL_S))),
                 one_at_a_time,
                 escrow,

@@ -98,12 +98,13 @@ impl From<paymux_core::Error> for ChinaumsError {
             E::DuplicateOrderNo => ChinaumsError::DupOrder("账单号billNo已存在".into()),
             E::OrderNotFound => ChinaumsError::NoOrder("找不到账单".into()),
             E::OrderNotPayable(status) => {
-                ChinaumsError::OperationNotAllowed(format!("账单状态为{status},不能支付"))
+                ChinaumsError::OperationNotAllowed(format!("账单{},不能支付", status_label(status)))
             }
             E::OrderAlreadyPaid => ChinaumsError::OperationNotAllowed("账单已支付".into()),
-            E::OrderNotRefundable(status) => {
-                ChinaumsError::OperationNotAllowed(format!("账单状态为{status},不能执行退货等操作"))
-            }
+            E::OrderNotRefundable(status) => ChinaumsError::OperationNotAllowed(format!(
+                "账单{},不能执行退货等操作",
+                status_label(status)
+            )),
             E::RefundExceedsPaid { refundable } => ChinaumsError::field(
                 "refundAmount",
                 format!("超过可退金额{}分", refundable.get()),
@@ -139,6 +140,20 @@ impl From<paymux_core::Error> for ChinaumsError {
             E::Contention => ChinaumsError::OrderProcessing("订单正在处理中,请稍后再试".into()),
             other => ChinaumsError::Internal(other.to_string()),
         }
+    }
+}
+
+/// An order's status in the words of the replies.
+fn status_label(status: paymux_core::order::OrderStatus) -> &'static str {
+    use paymux_core::order::OrderStatus as S;
+    match status {
+        S::Created => "未支付",
+        S::Paying => "支付中",
+        S::Succeeded => "已支付",
+        S::Failed => "支付失败",
+        S::Closed => "已关闭",
+        S::PartiallyRefunded => "已部分退款",
+        S::Refunded => "已全额退款",
     }
 }
 

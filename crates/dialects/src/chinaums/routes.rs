@@ -17,6 +17,7 @@ use paymux_core::gateway::NewRefund;
 use paymux_core::ids::{MerchantOrderNo, RefundRequestNo};
 use paymux_core::links::PayerLinks;
 use paymux_core::order::{Attempt, Order};
+use paymux_core::refund::RefundStatus;
 use paymux_core::store::{CodeKey, OrderKey, RefundKey};
 use paymux_core::time::{self, Millis};
 use paymux_core::{Error as CoreError, Fen};
@@ -698,7 +699,7 @@ async fn refund(state: &ChinaumsState, caller: &Caller<'_>, reply: Reply) -> Ans
         .await?;
     let reply = convert::refund_reply(reply, &order, &tries, &refund, &state.code_links());
     let message = match refund.status {
-        paymux_core::refund::RefundStatus::Succeeded => "退款成功",
+        RefundStatus::Succeeded => "退款成功",
         _ => "退款请求已受理",
     };
     Ok((reply, message))
@@ -714,18 +715,19 @@ async fn exceeds(
     amount: Fen,
     refundable: Fen,
 ) -> ChinaumsError {
-    let now = match state
+    let refunds = match state
         .gateway
-        .find_order(&merchant.merchant_id, OrderKey::Platform(&order.id))
+        .refunds_of_order(&merchant.merchant_id, &order.id)
         .await
     {
-        Ok(now) => now,
+        Ok(refunds) => refunds,
         Err(e) => return e.into(),
     };
-    let in_flight = now
-        .refund_reserved
-        .checked_sub(now.refunded)
-        .unwrap_or(Fen::ZERO);
+    // The merchant's own refunds still under way (an escrow's returned part is not one).
+    let in_flight = refunds
+        .iter()
+        .filter(|r| r.status == RefundStatus::Requested && r.request_no.is_some())
+        .fold(Fen::ZERO, |sum, r| sum.checked_add(r.amount).unwrap_or(sum));
     if refundable
         .checked_add(in_flight)
         .is_some_and(|room| amount <= room)
