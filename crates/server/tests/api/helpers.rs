@@ -20,6 +20,11 @@ pub const XXPAY_KEY: &str = "EXAMPLEKEY123";
 pub const UPP_ISV_ID: i64 = 20000;
 pub const UPP_PARTNER_ID: i64 = 12345;
 pub const UPP_KEY: &str = "abc123";
+pub const CHINAUMS_MID: &str = "898340149000005";
+pub const CHINAUMS_APP_ID: &str = "testAppId";
+pub const CHINAUMS_APP_KEY: &str = "testAppKey";
+/// The spec's §1.10.4 example key.
+pub const CHINAUMS_SIGN_KEY: &str = "fcAmtnx7MwismjWNhNKdHC44mNXtnEQeJkRrhKJwyrW2ysRR";
 
 /// A second merchant, for tests of what one merchant may do to another's records.
 pub const OTHER_MERCHANT_ID: &str = "other";
@@ -93,6 +98,15 @@ key = "{XXPAY_KEY}"
 isv_id = {UPP_ISV_ID}
 partner_id = {UPP_PARTNER_ID}
 key = "{UPP_KEY}"
+
+[merchant.chinaums]
+mid = "{CHINAUMS_MID}"
+tid = ["88880001", "00000001", "0001", "12345080", "12340042"]
+msg_src_id = "1001"
+msg_src = "WWW.TEST.COM"
+app_id = "{CHINAUMS_APP_ID}"
+app_key = "{CHINAUMS_APP_KEY}"
+sign_key = "{CHINAUMS_SIGN_KEY}"
 "#
     )
 }
