@@ -42,6 +42,12 @@
 //!     "A9ECED8DD8425D1FC4047CF94E672C69ED1073557EE831C51287341CFAB0B21F");
 //! ```
 //!
+//! `[merchant.chinaums]`: `mid` (the wire id: requests are found by it), `tid` (a terminal
+//! or a list of them; a request must name one), `msg_src_id` (4 characters, every billNo's
+//! prefix), `msg_src`, `app_id` and `app_key` (OPEN-BODY-SIG), `sign_key` and `sign_type`
+//! (`SHA256`, the default, or `MD5`: notifications and return links), `notify_url` and
+//! `pay_info_query_addr` (optional), `active` (default true; false: INACTIVE_MERCHANT).
+//!
 //! Authentication and the error codes:
 //! - The header is checked first: missing, malformed, an unknown AppId or a signature that
 //!   is not the body's → `BAD_SIGN`; a Timestamp not `yyyyMMddHHmmss` or further from

@@ -908,3 +908,46 @@ pub fn busy_reply(request: &crate::BusyRequest<'_>, now: Millis) -> Response {
         spellings,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Bytes, to_bytes};
+    use axum::http::Uri;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_busy_gateway_answers_txn_discarded_echoing_what_arrived() {
+        let uri: Uri = "/v1/netpay/secure-complete".parse().unwrap();
+        let body = Bytes::from_static(
+            br#"{"msgId":"m1","mid":"898340149000005","requestTimestamp":"2024-01-02 03:04:05"}"#,
+        );
+        let request = crate::BusyRequest {
+            uri: &uri,
+            body: Some(&body),
+        };
+        let response = busy_reply(&request, Millis(1_704_164_645_000));
+        assert_eq!(response.status(), 200);
+        let bytes = to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let reply: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(reply["errCode"], "TXN_DISCARDED");
+        assert_eq!(reply["msgId"], "m1");
+        assert_eq!(reply["mid"], "898340149000005");
+        assert_eq!(reply["responseTimestamp"], "2024-01-02 11:04:05");
+        assert_eq!(
+            reply["requestTimestamp"], "2024-01-02 03:04:05",
+            "§1.8's spelling"
+        );
+        let unknown: Uri = "/v1/netpay/nothing".parse().unwrap();
+        let response = busy_reply(
+            &crate::BusyRequest {
+                uri: &unknown,
+                body: None,
+            },
+            Millis(0),
+        );
+        let bytes = to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let reply: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(reply["errCode"], "TXN_DISCARDED");
+    }
+}
