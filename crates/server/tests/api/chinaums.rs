@@ -477,6 +477,14 @@ async fn the_spec_examples_are_answered_with_the_documented_fields() {
     assert_eq!(payment["merOrderId"], "10012016092341133390745489470");
     assert_eq!(payment["status"], "TRADE_SUCCESS");
     assert_eq!(payment["targetSys"], "Alipay 2.0");
+    assert!(
+        payment["buyerId"].as_str().unwrap().starts_with("2088"),
+        "an Alipay user: {payment}"
+    );
+    assert!(
+        payment["targetOrderId"].as_str().unwrap().contains("22001"),
+        "an Alipay trade number"
+    );
     assert_eq!(payment["billBizType"], "bills");
     assert_eq!(payment["totalAmount"], json!(1));
     assert_eq!(payment["buyerPayAmount"], json!(1));
