@@ -299,7 +299,7 @@ async fn the_header_is_refused_for_a_wrong_key_an_altered_body_a_stale_time_and_
 }
 
 #[tokio::test]
-async fn nonces_are_remembered_per_merchant_and_only_for_the_skew_window() {
+async fn a_nonce_is_refused_again_until_twice_the_skew_has_passed() {
     let gw = TestGateway::spawn(Backend::Postgres).await;
     let body = json!({
         "requestTimestamp": timestamp(&gw), "mid": CHINAUMS_MID, "tid": "88880001",
@@ -1489,6 +1489,7 @@ async fn a_fixed_code_asks_the_merchants_system_what_to_bill() {
     );
 }
 
+/// [`code`], for the test whose `code` variable shadows it.
 async fn code_of_ref(gw: &TestGateway, id: &str) -> PaymentCode {
     code(gw, id).await
 }
