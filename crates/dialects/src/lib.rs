@@ -13,6 +13,7 @@
 //!
 //! Adding a dialect: its folder, implementing [`Dialect`], and one line in [`DIALECTS`].
 
+pub mod chinaums;
 pub mod common;
 pub mod dialect;
 pub mod hrss;
@@ -27,7 +28,13 @@ pub use dialect::{
 
 /// Every dialect this build speaks. The server mounts them, the config reads their tables,
 /// `paymux client` offers them, the metrics label them, in this order.
-pub static DIALECTS: &[&dyn Dialect] = &[&xxpay::Xxpay, &upp::Upp, &hrss::Hrss, &mmsp::Mmsp];
+pub static DIALECTS: &[&dyn Dialect] = &[
+    &xxpay::Xxpay,
+    &chinaums::Chinaums,
+    &upp::Upp,
+    &hrss::Hrss,
+    &mmsp::Mmsp,
+];
 
 /// The dialect of this name.
 pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {

@@ -114,11 +114,12 @@ fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_digit).collect()
 }
 
-/// A trade number shaped like the wallet's own, derived from the attempt.
+/// A trade number shaped like the wallet's own, derived from the attempt (the wallet the
+/// payer chose for it: a bill's tries may each use another).
 pub fn trade_no(order: &Order, attempt: &Attempt, at: Millis) -> String {
     let id = digits(order.id.as_str());
     let date = time::beijing(at).format("%Y%m%d").to_string();
-    match order.pay_way.wallet {
+    match attempt.pay_way.wallet {
         Wallet::WeChat => format!("42000{id}{}", attempt.seq),
         Wallet::Alipay => format!(
             "{date}22001{}{}",
@@ -137,10 +138,10 @@ pub fn trade_no(order: &Order, attempt: &Attempt, at: Millis) -> String {
     }
 }
 
-fn payer_account(order: &Order) -> String {
+fn payer_account(order: &Order, attempt: &Attempt) -> String {
     let tail = digits(order.id.as_str());
     let tail = &tail[tail.len().saturating_sub(6)..];
-    match order.pay_way.wallet {
+    match attempt.pay_way.wallet {
         Wallet::WeChat | Wallet::Qq => format!("oSandbox{tail}"),
         Wallet::Alipay => format!("2088{tail}000000"),
         _ => format!("sandbox-{tail}"),
@@ -179,7 +180,7 @@ fn seconds_until(now: Millis, due: Millis) -> u32 {
 fn success(order: &Order, attempt: &Attempt, now: Millis) -> ChannelOutcome {
     ChannelOutcome::Succeeded {
         trade_no: trade_no(order, attempt, now),
-        payer: Some(payer_account(order)),
+        payer: Some(payer_account(order, attempt)),
         at: now,
         amount: order.amount,
     }

@@ -469,8 +469,8 @@ impl Gateway {
     }
 
     /// `{prefix}{yyyyMMddHHmmssSSS}{7 digits}`, the digits from this instance's node and id
-    /// sequence (chinaums' recommended billNo form).
-    fn bill_number(&self, prefix: &str) -> Result<MerchantOrderNo> {
+    /// sequence (chinaums' recommended billNo form): a number no other instance makes.
+    pub fn bill_number(&self, prefix: &str) -> Result<MerchantOrderNo> {
         let id = self.new_id('B');
         let digits: String = id.as_str().chars().rev().take(7).collect();
         let digits: String = digits.chars().rev().collect();

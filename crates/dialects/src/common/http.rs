@@ -108,3 +108,48 @@ impl ClientFailure {
         }
     }
 }
+
+/// An HTTP client for calls paymux makes to a merchant's system on a payer's behalf
+/// (chinaums §1.9, hrss §5.1), under the notifier's rules: no redirects, no proxy, and
+/// unless `allow_private`, no loopback, private or link-local address, also when a host
+/// name resolves to one (literal addresses are the caller's to check, with `NotifyUrl`).
+pub fn callback_client(
+    allow_private: bool,
+    timeout: std::time::Duration,
+) -> Result<reqwest::Client, ClientError> {
+    install_tls_provider();
+    Ok(reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(std::sync::Arc::new(CallbackResolver { allow_private }))
+        .user_agent("paymux")
+        .build()?)
+}
+
+/// Resolves merchants' hosts, dropping the addresses paymux may not call.
+struct CallbackResolver {
+    allow_private: bool,
+}
+
+impl reqwest::dns::Resolve for CallbackResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_private = self.allow_private;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let allowed: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| allow_private || paymux_core::url::is_public_ip(a.ip()))
+                .collect();
+            if allowed.is_empty() {
+                return Err(format!(
+                    "{host} resolves only to loopback, private or link-local addresses"
+                )
+                .into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
+            Ok(addrs)
+        })
+    }
+}

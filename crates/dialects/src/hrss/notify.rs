@@ -31,7 +31,7 @@ impl NotificationFormat for HrssNotifications {
         notification: &Notification,
         subject: &NotificationSubject,
     ) -> Result<OutgoingRequest, String> {
-        let NotificationSubject::Order(order) = subject else {
+        let Some(order) = subject.paid_order() else {
             return Err(format!(
                 "hrss has no {} notification",
                 notification.event.as_str()

@@ -44,7 +44,7 @@ impl NotificationFormat for MmspNotifications {
         notification: &Notification,
         subject: &NotificationSubject,
     ) -> Result<OutgoingRequest, String> {
-        let NotificationSubject::Order(order) = subject else {
+        let Some(order) = subject.paid_order() else {
             return Err(format!(
                 "mmsp has no {} notification",
                 notification.event.as_str()
@@ -132,10 +132,7 @@ impl NotificationFormat for MmspNotifications {
         _notification: &Notification,
         subject: &NotificationSubject,
     ) -> &'static str {
-        let order = match subject {
-            NotificationSubject::Order(order) => order,
-            NotificationSubject::Refund { order, .. } => order,
-        };
+        let order = subject.order();
         match part_of(order) {
             PayMethod::Quick => SCHEDULE_QUICK,
             PayMethod::Gateway => SCHEDULE_GATEWAY,

@@ -27,7 +27,7 @@ impl NotificationFormat for XxpayNotifications {
         notification: &Notification,
         subject: &NotificationSubject,
     ) -> Result<OutgoingRequest, String> {
-        let NotificationSubject::Order(order) = subject else {
+        let Some(order) = subject.paid_order() else {
             return Err(format!(
                 "xxpay has no {} notification",
                 notification.event.as_str()

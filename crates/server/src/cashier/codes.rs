@@ -129,12 +129,8 @@ async fn one_time_page(state: &CodePages, code: &PaymentCode, link: &str) -> Res
         }
     };
     if bill.status.is_paid() {
-        let back = state
-            .payer
-            .back_link(&bill)
-            .map(|url| format!(" · {url}"))
-            .unwrap_or_default();
-        return message(StatusCode::OK, "支付成功", &format!("账单已支付{back}"));
+        let back = state.payer.back_link(&state.operator, &bill).await;
+        return super::page(StatusCode::OK, page::paid(back.as_deref()));
     }
     if !bill.status.is_open() || !code.is_usable(state.operator.now()) {
         return message(

@@ -56,11 +56,23 @@ pub struct PayerSide {
 
 impl PayerSide {
     /// Where the payer goes back to the merchant after paying: the dialect's link (chinaums
-    /// signs the result onto it), or the order's return URL.
-    pub fn back_link(&self, order: &Order) -> Option<String> {
+    /// signs the result onto it, with the try that paid), or the order's return URL.
+    pub async fn back_link(&self, operator: &Operator, order: &Order) -> Option<String> {
+        if !order.status.is_paid() {
+            return None;
+        }
+        let paid = match operator.attempts_of_order(&order.id).await {
+            Ok(tries) => tries
+                .into_iter()
+                .find(|a| a.status == AttemptStatus::Succeeded),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not load the tries of a paid order");
+                None
+            }
+        };
         self.hooks
             .get(&order.dialect)
-            .and_then(|h| h.return_link(order))
+            .and_then(|h| h.return_link(order, paid.as_ref()))
             .or_else(|| order.return_url.as_ref().map(|u| u.as_str().to_owned()))
     }
 }
@@ -223,7 +235,7 @@ async fn show(State(state): State<CashierState>, path: LinkPath) -> Response {
                 link: &link,
                 sandbox: true,
                 paying,
-                back_link: state.payer.back_link(&order),
+                back_link: state.payer.back_link(&state.operator, &order).await,
                 retry_link: order
                     .code_id
                     .as_ref()

@@ -198,6 +198,17 @@ pub fn code_questions(
     document(&format!("付款 - {}", escape(merchant_name)), &content)
 }
 
+/// A paid bill's page: done, and the way back to the merchant when there is one.
+pub fn paid(back_link: Option<&str>) -> String {
+    let back = back_link
+        .map(|url| format!("<p><a href=\"{}\">返回商户</a></p>", escape(url)))
+        .unwrap_or_default();
+    document(
+        "支付成功",
+        &format!("<p class=\"state\">支付成功</p>{back}"),
+    )
+}
+
 pub fn message(title: &str, detail: &str) -> String {
     document(
         &escape(title),

@@ -36,6 +36,11 @@ pub const HRSS_MERCHANT_PRIVATE_KEY: &str =
 pub const HRSS_MERCHANT_PUBLIC_KEY: &str = "04ad60b1f08f83c927d5b57090df448133d874df12a0f6a6b26f7d88a14e93ed94999da7d4cc95333a9260f2a65c8d819bc320f4fb68f5483bfb1b7eecf111de45";
 pub const HRSS_PLATFORM_PRIVATE_KEY: &str =
     "72bd6dd120251db766dab88b811a2940bc60ff5f2d70ffadbbdc1c4004aff5f0";
+pub const CHINAUMS_MID: &str = "898340149000005";
+pub const CHINAUMS_APP_ID: &str = "testAppId";
+pub const CHINAUMS_APP_KEY: &str = "testAppKey";
+/// The spec's §1.10.4 example key.
+pub const CHINAUMS_SIGN_KEY: &str = "fcAmtnx7MwismjWNhNKdHC44mNXtnEQeJkRrhKJwyrW2ysRR";
 
 /// A second merchant, for tests of what one merchant may do to another's records.
 pub const OTHER_MERCHANT_ID: &str = "other";
@@ -126,6 +131,15 @@ sm2_private_key = "{HRSS_MERCHANT_PRIVATE_KEY}"
 merno = "{MMSP_MERNO}"
 termno = "{MMSP_TERMNO}"
 md5_key = "{MMSP_KEY}"
+
+[merchant.chinaums]
+mid = "{CHINAUMS_MID}"
+tid = ["88880001", "00000001", "0001", "12345080", "12340042"]
+msg_src_id = "1001"
+msg_src = "WWW.TEST.COM"
+app_id = "{CHINAUMS_APP_ID}"
+app_key = "{CHINAUMS_APP_KEY}"
+sign_key = "{CHINAUMS_SIGN_KEY}"
 "#
     )
 }

@@ -2,6 +2,7 @@
 //! clients and with raw bytes. One test binary (one link step).
 
 mod channels;
+mod chinaums;
 mod cli;
 mod codes;
 mod durability;
