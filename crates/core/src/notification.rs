@@ -191,10 +191,27 @@ mod tests {
 #[derive(Debug, Clone)]
 pub enum NotificationSubject {
     Order(crate::order::Order),
+    /// A paid bill (an order the payer may try more than once) and the try that paid it:
+    /// which wallet, which sequence number.
+    Bill {
+        order: crate::order::Order,
+        paid: Box<crate::order::Attempt>,
+    },
     Refund {
         refund: Box<crate::refund::Refund>,
         order: crate::order::Order,
     },
+}
+
+impl NotificationSubject {
+    /// The order the notification is about (a refund's own order for a refund).
+    pub fn order(&self) -> &crate::order::Order {
+        match self {
+            NotificationSubject::Order(order)
+            | NotificationSubject::Bill { order, .. }
+            | NotificationSubject::Refund { order, .. } => order,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

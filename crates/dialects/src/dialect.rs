@@ -16,7 +16,7 @@ use paymux_core::dialect::DialectTag;
 use paymux_core::gateway::BillFromCode;
 use paymux_core::links::PayerLinks;
 use paymux_core::notification::NotificationFormat;
-use paymux_core::order::Order;
+use paymux_core::order::{Attempt, Order};
 use secrecy::SecretString;
 
 use crate::common::ClientFailure;
@@ -110,8 +110,9 @@ pub trait PayerHooks: Send + Sync {
     }
 
     /// After a payment: the link back to the merchant (chinaums §1.10 adds the signed
-    /// result); `None`: the bill's return URL as it is, if any.
-    fn return_link(&self, _order: &Order) -> Option<String> {
+    /// result); `None`: the bill's return URL as it is, if any. `paid`: the try that paid
+    /// the bill (its wallet is part of the result).
+    fn return_link(&self, _order: &Order, _paid: Option<&Attempt>) -> Option<String> {
         None
     }
 }

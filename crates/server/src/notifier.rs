@@ -28,6 +28,7 @@ use paymux_core::notification::{
     DeliveryRecord, HttpMethod, Notification, NotificationEvent, NotificationFormat,
     NotificationSubject, after_failed_attempt,
 };
+use paymux_core::order::{AttemptStatus, Tries};
 use paymux_core::store::{Store, StoreError};
 use paymux_core::url::{NotifyUrl, is_public_ip};
 use paymux_dialects::common::read_at_most;
@@ -194,9 +195,25 @@ impl Notifier {
                 .ok_or_else(|| "order not found".to_owned())
         };
         match notification.event {
-            NotificationEvent::Pay => Ok(NotificationSubject::Order(
-                order_of(&notification.subject_id).await?,
-            )),
+            NotificationEvent::Pay => {
+                let order = order_of(&notification.subject_id).await?;
+                if order.tries == Tries::Once {
+                    return Ok(NotificationSubject::Order(order));
+                }
+                // A bill: the notification names the try that paid it.
+                let paid = self
+                    .store
+                    .attempts_of_order(&order.id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .find(|a| a.status == AttemptStatus::Succeeded)
+                    .ok_or_else(|| "the bill has no successful try".to_owned())?;
+                Ok(NotificationSubject::Bill {
+                    order,
+                    paid: Box::new(paid),
+                })
+            }
             NotificationEvent::Refund => {
                 let refund = self
                     .store

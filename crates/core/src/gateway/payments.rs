@@ -204,6 +204,24 @@ impl Gateway {
             .ok_or(Error::OrderNotFound)
     }
 
+    /// The tries of the merchant's order, oldest first (a bill's payers' tries, each with
+    /// its wallet); another merchant's order has none.
+    pub async fn attempts_of_order(
+        &self,
+        merchant: &MerchantId,
+        order_id: &PlatformId,
+    ) -> Result<Vec<Attempt>> {
+        if self
+            .store()
+            .order(merchant, OrderKey::Platform(order_id))
+            .await?
+            .is_none()
+        {
+            return Err(Error::OrderNotFound);
+        }
+        Ok(self.store().attempts_of_order(order_id).await?)
+    }
+
     pub(crate) async fn latest_attempt(&self, order_id: &PlatformId) -> Result<Option<Attempt>> {
         Ok(self.store().latest_attempt(order_id).await?)
     }
