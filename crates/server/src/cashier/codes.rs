@@ -129,9 +129,16 @@ async fn one_time_page(state: &CodePages, code: &PaymentCode, link: &str) -> Res
         }
     };
     if bill.status.is_paid() {
+        let paid = state
+            .operator
+            .latest_attempt(&bill.id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|a| a.status == paymux_core::order::AttemptStatus::Succeeded);
         let back = state
             .payer
-            .back_link(&bill)
+            .back_link(&bill, paid.as_ref())
             .map(|url| format!(" · {url}"))
             .unwrap_or_default();
         return message(StatusCode::OK, "支付成功", &format!("账单已支付{back}"));

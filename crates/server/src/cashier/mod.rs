@@ -32,7 +32,7 @@ use paymux_core::Operator;
 use paymux_core::dialect::DialectTag;
 use paymux_core::ids::PlatformId;
 use paymux_core::links::PayerLinks;
-use paymux_core::order::{AttemptStatus, Order, OrderStatus};
+use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus};
 use paymux_dialects::PayerHooks;
 use paymux_dialects::common::decode_form;
 use serde::Deserialize;
@@ -55,11 +55,11 @@ pub struct PayerSide {
 
 impl PayerSide {
     /// Where the payer goes back to the merchant after paying: the dialect's link (chinaums
-    /// signs the result onto it), or the order's return URL.
-    pub fn back_link(&self, order: &Order) -> Option<String> {
+    /// signs the result onto it), or the order's return URL. `paid`: the try that paid it.
+    pub fn back_link(&self, order: &Order, paid: Option<&Attempt>) -> Option<String> {
         self.hooks
             .get(&order.dialect)
-            .and_then(|h| h.return_link(order))
+            .and_then(|h| h.return_link(order, paid))
             .or_else(|| order.return_url.as_ref().map(|u| u.as_str().to_owned()))
     }
 }
@@ -207,13 +207,19 @@ async fn show(State(state): State<CashierState>, path: LinkPath) -> Response {
                 .unwrap_or_else(|| order.merchant_id.to_string());
             let expired = order.status.is_open() && state.operator.now() >= order.expires_at;
             let link = state.sandbox.cashier_path(id.as_str());
-            let paying = match state.operator.latest_attempt(&order.id).await {
-                Ok(attempt) => attempt.is_some_and(|a| a.status == AttemptStatus::Paying),
+            let latest = match state.operator.latest_attempt(&order.id).await {
+                Ok(attempt) => attempt,
                 Err(e) => {
                     tracing::error!(error = %e, "cashier could not load the attempt");
-                    false
+                    None
                 }
             };
+            let paying = latest
+                .as_ref()
+                .is_some_and(|a| a.status == AttemptStatus::Paying);
+            let paid = latest
+                .as_ref()
+                .filter(|a| a.status == AttemptStatus::Succeeded);
             let view = page::CashierView {
                 order: &order,
                 merchant_name: &merchant,
@@ -221,7 +227,7 @@ async fn show(State(state): State<CashierState>, path: LinkPath) -> Response {
                 link: &link,
                 sandbox: true,
                 paying,
-                back_link: state.payer.back_link(&order),
+                back_link: state.payer.back_link(&order, paid),
                 retry_link: order
                     .code_id
                     .as_ref()
