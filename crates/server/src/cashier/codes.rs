@@ -386,7 +386,8 @@ fn refused(e: paymux_core::Error) -> Response {
             "其他付款人正在支付",
             "Someone else is paying this bill",
         ),
-        E::OrderNotPayable(_) | E::CodeNotUsable => message(
+        // A merchant's order number billed elsewhere, or whose bill was paid or closed.
+        E::OrderNotPayable(_) | E::CodeNotUsable | E::DuplicateOrderNo => message(
             StatusCode::OK,
             "账单已支付或关闭",
             "This bill can no longer be paid",
