@@ -1498,6 +1498,7 @@ fn hrss_table(config: &mut paymux_server::config::Config, keys: &str) {
 
 /// A client that does not follow redirects, to see where a page sends the payer.
 fn browser() -> reqwest::Client {
+    paymux_dialects::common::install_tls_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -2045,4 +2046,116 @@ static_codes = [{{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = 
     )
     .await;
     assert_eq!(paid.status(), 502);
+}
+
+// The server, and the client printing a code, are the real binary with its real logging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_run_of_static_codes_logs_no_id_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify = Receiver::start().await;
+    let his = MerchantSystem::start(vec![
+        his_order("LOGZY1", 20, "住院预交金", None),
+        json!({"orderAmount": -5, "mchOrderId": "LOGZY2", "orderType": "10002",
+               "orderCreateTime": "2026-12-06 09:31:00", "orderTitle": "坏订单"}),
+    ])
+    .await;
+    let config_path = dir.path().join("paymux.toml");
+    let config = format!(
+        "{}order_query_url = \"{}\"\nstatic_codes = [\n  {{ ref = \"S1\", mode = 1, subject = \"门诊缴费\", notify_url = \"{notify}\" }},\n  {{ ref = \"S2\", mode = 2, subject = \"住院缴费\", notify_url = \"{notify}\" }},\n]\n",
+        crate::helpers::config_text(&format!("sqlite://{}/paymux.db", dir.path().display())),
+        his.url,
+        notify = notify.url,
+    );
+    std::fs::write(&config_path, config).unwrap();
+    let log_path = dir.path().join("paymux.log");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let server = Child(
+        paymux()
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--config",
+            ])
+            .arg(&config_path)
+            .env("RUST_LOG", "debug")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the server", || {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("paymux is listening")
+    })
+    .await;
+
+    // The merchant prints its code's page and QR image.
+    let png = dir.path().join("s2.png");
+    let output = paymux()
+        .args(["client", "--url", &url, "--config"])
+        .arg(&config_path)
+        .args(["hrss", "static-code", "--ref", "S2", "--save-png"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    let printed: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stderr)));
+    let code_url = printed["biz_data"]["data"]["codeUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        code_url.starts_with(&format!("{url}/bills/Q")),
+        "{code_url}"
+    );
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+
+    // The payer looks up their orders and pays the valid one.
+    let lookup = format!("idTypeOrder=01&idNumberOrder={PAYER_ID}");
+    let html = post_page(&code_url, &lookup).await.text().await.unwrap();
+    assert!(
+        html.contains("住院预交金") && !html.contains("坏订单"),
+        "{html}"
+    );
+    let went = post_page(
+        &format!("{code_url}/pay"),
+        &format!("choice=0&q.idTypeOrder=01&q.idNumberOrder={PAYER_ID}&wallet=social_security"),
+    )
+    .await;
+    assert_eq!(went.status(), 303);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+    let paid = post_page(&format!("{cashier}/pay"), "result=success").await;
+    assert_eq!(paid.status(), 303);
+    notify.answer_with(&[r#"{"isSuccess":"1"}"#]);
+    wait_for("the notification", || !notify.received().is_empty()).await;
+    let data = opened_notification(&notify.received()[0].body);
+    assert_eq!(
+        (&data["mchOrderId"], &data["wayCode"]),
+        (&json!("LOGZY1"), &json!("SBK"))
+    );
+    // A payer's mistake with their ID in it.
+    let wrong = post_page(
+        &code_url,
+        &format!("idTypeOrder=01&idNumberOrder={PAYER_ID}{PAYER_ID}"),
+    )
+    .await;
+    assert_eq!(wrong.status(), 502);
+    assert!(his.asked().iter().all(|(_, n)| n == PAYER_ID));
+
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("hrss static code ready"), "{log}");
+    assert!(
+        log.contains(&code_url),
+        "each code's page is logged at start: {log}"
+    );
+    assert!(
+        log.contains("LOGZY2") && log.contains("left out"),
+        "the invalid entry is logged: {log}"
+    );
+    assert!(!log.contains(PAYER_ID), "the ID number in the log:\n{log}");
+    assert!(!log.contains(HRSS_SM4_KEY) && !log.contains(HRSS_PLATFORM_PRIVATE_KEY));
 }
