@@ -17,6 +17,7 @@ use paymux_core::gateway::BillFromCode;
 use paymux_core::links::PayerLinks;
 use paymux_core::notification::NotificationFormat;
 use paymux_core::order::{Attempt, Order};
+use paymux_core::payway::Wallet;
 use secrecy::SecretString;
 
 use crate::common::ClientFailure;
@@ -109,6 +110,11 @@ pub trait PayerHooks: Send + Sync {
         Ok(None)
     }
 
+    /// The wallets a code's page offers the payer (hrss: its §6.1 wayCodes).
+    fn wallets(&self, _code: &PaymentCode) -> Vec<Wallet> {
+        vec![Wallet::WeChat, Wallet::Alipay, Wallet::UnionPay]
+    }
+
     /// After a payment: the link back to the merchant (chinaums §1.10 adds the signed
     /// result); `None`: the bill's return URL as it is, if any. `paid`: the try that paid
     /// the bill (its wallet is part of the result).
@@ -153,6 +159,13 @@ pub trait Dialect: Send + Sync {
 
     /// Its routes and notification format, for these merchants.
     fn mount(&self, merchants: &[MerchantTable], mount: &Mount) -> Result<Mounted, String>;
+
+    /// Start-up work that needs the store, after `mount` and before requests are served
+    /// (hrss creates the static codes its merchants' tables declare); an error stops the
+    /// start with its message.
+    async fn prepare(&self, _merchants: &[MerchantTable], _mount: &Mount) -> Result<(), String> {
+        Ok(())
+    }
 
     /// Its reply when the gateway is too busy to take a request, or did not finish it in
     /// time: unsigned, as the caller is not authenticated yet.

@@ -174,8 +174,11 @@ pub async fn start(
     let mut formats: HashMap<DialectTag, Arc<dyn NotificationFormat>> = HashMap::new();
     let mut payer_hooks: HashMap<DialectTag, Arc<dyn PayerHooks>> = HashMap::new();
     for dialect in DIALECTS {
-        let mounted = dialect
-            .mount(&config.tables_of(dialect.name()), &mount)
+        let tables = config.tables_of(dialect.name());
+        let mounted = dialect.mount(&tables, &mount).map_err(StartError::Config)?;
+        dialect
+            .prepare(&tables, &mount)
+            .await
             .map_err(StartError::Config)?;
         router = router.merge(with_limits(mounted.router, limits.clone(), |request| {
             dialect.busy(request)

@@ -351,6 +351,59 @@ async fn fixed_codes_make_a_bill_for_each_payer() {
 }
 
 #[tokio::test]
+async fn the_merchants_order_billed_again_by_its_code_is_the_same_bill_while_open() {
+    let b = backends("paymux_bills_test").await;
+    for (name, store) in &b.list {
+        let clock = Arc::new(ManualClock::new(T0));
+        let op = operator(store, &clock).await;
+        let gw = op.gateway();
+        let (open, _) = gw
+            .create_code(code(CodeKind::OpenAmount, "Q1", None, None))
+            .await
+            .expect(name);
+        let from = |no: &str, amount: i64| BillFromCode {
+            amount: Some(fen(amount)),
+            merchant_order_no: Some(MerchantOrderNo::parse(no, 32).expect("no")),
+            ..BillFromCode::default()
+        };
+        let first = op
+            .bill_from_code(&open.id, from("HIS1", 20))
+            .await
+            .expect(name);
+        // The payer tried, came back and picks the same order: the same bill.
+        op.start_attempt(&first.id, PayWay::new(Wallet::WeChat, PayMethod::Qr), None)
+            .await
+            .expect(name);
+        let again = op
+            .bill_from_code(&open.id, from("HIS1", 20))
+            .await
+            .expect(name);
+        assert_eq!(again.id, first.id, "{name}");
+        // Another amount for the number, or another code, is a duplicate.
+        assert!(matches!(
+            op.bill_from_code(&open.id, from("HIS1", 25)).await,
+            Err(Error::DuplicateOrderNo)
+        ));
+        let (other, _) = gw
+            .create_code(code(CodeKind::OpenAmount, "Q2", None, None))
+            .await
+            .expect(name);
+        assert!(matches!(
+            op.bill_from_code(&other.id, from("HIS1", 20)).await,
+            Err(Error::DuplicateOrderNo)
+        ));
+        // Closed, it is not billed again.
+        gw.close_order(&merchant(), OrderKey::Platform(&first.id), "test")
+            .await
+            .expect(name);
+        assert!(matches!(
+            op.bill_from_code(&open.id, from("HIS1", 20)).await,
+            Err(Error::DuplicateOrderNo)
+        ));
+    }
+}
+
+#[tokio::test]
 async fn a_one_time_code_gets_a_new_bill_and_closing_it_closes_or_refunds_its_bill() {
     let b = backends("paymux_bills_test").await;
     for (name, store) in &b.list {

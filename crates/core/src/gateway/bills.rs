@@ -411,7 +411,8 @@ impl Gateway {
 
     /// The bill a fixed code makes for a payer who opened it (an open-amount code needs the
     /// amount the payer entered, or the merchant's answer). Its number is the code's prefix,
-    /// the time to the millisecond and 7 digits, unless the merchant's system gave one.
+    /// the time to the millisecond and 7 digits, unless the merchant's system gave one; a
+    /// number this code billed before gives that bill again while it is open.
     pub(crate) async fn bill_from_code(
         &self,
         code_id: &PlatformId,
@@ -462,10 +463,36 @@ impl Gateway {
                 Ok(()) => return Ok(bill),
                 // A generated number met another instance's: draw again.
                 Err(StoreError::DuplicateOrderNo) if from.merchant_order_no.is_none() => {}
+                Err(StoreError::DuplicateOrderNo) => {
+                    return self.billed_before(&code, &bill).await;
+                }
                 Err(e) => return Err(duplicate_order(e)),
             }
         }
         Err(Error::Contention)
+    }
+
+    /// The merchant's order was billed by this code before (a payer who tried, and comes
+    /// back to pay it): that bill again while it is open for the same amount. A number the
+    /// merchant used elsewhere, or whose bill was paid or closed, stays a duplicate.
+    async fn billed_before(&self, code: &PaymentCode, bill: &Order) -> Result<Order> {
+        let existing = self
+            .store()
+            .order(
+                &code.merchant_id,
+                OrderKey::Merchant(&bill.merchant_order_no),
+            )
+            .await?;
+        match existing {
+            Some(existing)
+                if existing.code_id.as_ref() == Some(&code.id)
+                    && existing.status.is_open()
+                    && existing.amount == bill.amount =>
+            {
+                Ok(existing)
+            }
+            _ => Err(Error::DuplicateOrderNo),
+        }
     }
 
     /// `{prefix}{yyyyMMddHHmmssSSS}{7 digits}`, the digits from this instance's node and id

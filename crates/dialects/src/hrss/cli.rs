@@ -1,4 +1,4 @@
-//! `paymux client hrss …`: the merchant's side of §4.1–§4.3, §4.5–§4.8 and §5.2 on
+//! `paymux client hrss …`: the merchant's side of §4.1–§4.8 and §5.2 on
 //! [`HrssClient`]. It signs with the merchant's own SM2 key (`sm2_private_key` in
 //! `[merchant.hrss]`, which the demo merchant has) and prints replies with `data`
 //! decrypted.
@@ -11,6 +11,7 @@ use super::client::{Answer, HrssClient};
 use super::crypto::{PrivateKey, PublicKey, Sm4Key};
 use super::wire::{
     CloseRequest, OrderRequest, Personal, QueryRequest, RefundQueryRequest, RefundRequest,
+    StaticCodeRequest,
 };
 use super::{HrssCredentials, NAME};
 use crate::ClientTarget;
@@ -123,6 +124,16 @@ pub enum Operation {
         /// Why (closeDesc), optional.
         #[arg(long)]
         close_desc: Option<String>,
+    },
+    /// A static code (§4.4) the operator declared for the merchant: prints its page's URL
+    /// (codeUrl) and QR image (paymux's own service, paymux.staticCode).
+    StaticCode {
+        /// The code's ref, as declared in [merchant.hrss] static_codes.
+        #[arg(long = "ref")]
+        code_ref: String,
+        /// Also write the QR code's PNG to this file.
+        #[arg(long)]
+        save_png: Option<std::path::PathBuf>,
     },
     /// A merchant's notification endpoint on ADDR: prints each §5.2 notification with its
     /// data decrypted, answers isSuccess 1 when the platform's signature verifies, 0 otherwise.
@@ -269,6 +280,17 @@ pub async fn run(matches: &clap::ArgMatches, target: ClientTarget) -> Result<(),
                     mch_order_id: Some(mch_order_id),
                     pay_order_id: Some(pay_order_id),
                     close_desc,
+                })
+                .await
+        }
+        Operation::StaticCode {
+            code_ref,
+            save_png: path,
+        } => {
+            save_png = path;
+            client
+                .static_code(&StaticCodeRequest {
+                    code_ref: Some(code_ref),
                 })
                 .await
         }

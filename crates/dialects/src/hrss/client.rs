@@ -13,7 +13,7 @@ use super::codec::{self, DataKey, Form};
 use super::crypto::{PrivateKey, PublicKey, Sm4Key};
 use super::wire::{
     self, CloseRequest, NotificationData, OrderRequest, Params, QueryRequest, RefundQueryRequest,
-    RefundRequest, Reply, Service,
+    RefundRequest, Reply, Service, StaticCodeRequest,
 };
 use crate::common::{ClientError, reply_text};
 
@@ -154,6 +154,11 @@ impl HrssClient {
 
     pub async fn close(&self, request: &CloseRequest) -> Result<Answer, ClientError> {
         self.call(Service::Close, request).await
+    }
+
+    /// paymux's own service: a static code's page and QR image.
+    pub async fn static_code(&self, request: &StaticCodeRequest) -> Result<Answer, ClientError> {
+        self.call(Service::StaticCode, request).await
     }
 
     /// Calls a service with this business data.

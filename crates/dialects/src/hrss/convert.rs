@@ -2,7 +2,7 @@
 
 use paymux_core::Fen;
 use paymux_core::channel::PayAction;
-use paymux_core::gateway::{NewOrder, NewRefund};
+use paymux_core::gateway::{BillFromCode, NewOrder, NewRefund};
 use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId, RefundNo, RefundRequestNo};
 use paymux_core::money::AmountError;
 use paymux_core::order::{Order, OrderStatus};
@@ -14,10 +14,11 @@ use serde_json::{Map, Value};
 
 use super::error::HrssError;
 use super::wire::{
-    CashierExtra, CashierLink, NotificationData, OrderData, OrderRequest, Personal, RefundData,
-    RefundRequest, Service,
+    CashierExtra, CashierLink, MerchantOrder, NotificationData, OrderData, OrderRequest, Personal,
+    RefundData, RefundRequest, Service,
 };
 use crate::common::fields;
+use crate::dialect::BillChoice;
 
 /// §3.4.1 日期+时间.
 pub const DATE_TIME: &str = "%Y-%m-%d %H:%M:%S";
@@ -395,8 +396,9 @@ fn paid_fields(order: &Order) -> (Option<String>, Option<i64>, Option<i64>, Opti
     }
 }
 
-/// §4.5.3.
-pub fn order_data(order: &Order, automatic: Option<&Refund>) -> OrderData {
+/// §4.5.3. `wallet`: the order's, or for a bill the wallet of the try that paid it (or
+/// of the latest try; `None` before any).
+pub fn order_data(order: &Order, wallet: Option<Wallet>, automatic: Option<&Refund>) -> OrderData {
     let (pay_time, total, receipt, coupon) = paid_fields(order);
     let channel_msg = if order.status.is_paid() {
         Some("SUCCESS".to_owned())
@@ -409,7 +411,7 @@ pub fn order_data(order: &Order, automatic: Option<&Refund>) -> OrderData {
         pay_status: pay_status(order).to_owned(),
         refund_status: Some(order_refund_status(order, automatic).to_owned()),
         pay_time,
-        way_code: Some(way_code(order.pay_way.wallet)),
+        way_code: wallet.map(way_code),
         order_amount: Some(order.amount.get()),
         total_amount: total,
         receipt_amount: receipt,
@@ -457,8 +459,9 @@ pub fn refund_data(refund: &Refund, order: &Order) -> RefundData {
     }
 }
 
-/// §5.2.2 `data`: a payment's outcome.
-pub fn notification_data(order: &Order, app_id: &str) -> NotificationData {
+/// §5.2.2 `data`: a payment's outcome, through `wallet` (a bill's: that of the try that
+/// paid it).
+pub fn notification_data(order: &Order, wallet: Wallet, app_id: &str) -> NotificationData {
     let (pay_time, total, receipt, coupon) = paid_fields(order);
     let failed = order.status == OrderStatus::Failed && !order.is_late_paid();
     NotificationData {
@@ -467,7 +470,7 @@ pub fn notification_data(order: &Order, app_id: &str) -> NotificationData {
         pay_order_id: wire_id(&order.id),
         pay_status: pay_status(order).to_owned(),
         pay_time,
-        way_code: way_code(order.pay_way.wallet),
+        way_code: way_code(wallet),
         order_amount: Some(order.amount.get()),
         total_amount: total,
         receipt_amount: receipt,
@@ -476,6 +479,96 @@ pub fn notification_data(order: &Order, app_id: &str) -> NotificationData {
         err_code: order.fail_code.clone().filter(|_| failed),
         err_msg: order.fail_msg.clone().filter(|_| failed),
     }
+}
+
+/// §5.1.3 `orderData.notifyUrl`: longer than the 256 of §4's.
+const ORDER_NOTIFY_URL_MAX: usize = 268;
+
+/// One §5.1.3 unpaid order, checked like a §4.1 order, as a bill the payer may choose. The
+/// merchant's fields go into the bill's extra as §4.1's do; `id_type` is the payer's
+/// idTypeOrder (the ID number itself is not kept).
+pub fn merchant_order(
+    entry: &MerchantOrder,
+    id_type: &str,
+    allow_private_callbacks: bool,
+) -> Result<BillChoice, HrssError> {
+    let amount = amount(&entry.order_amount, "orderAmount")?;
+    let merchant_order_no = mch_order_id(&entry.mch_order_id)?;
+    let order_type = required(&entry.order_type, "orderType", 20)?;
+    if !ORDER_TYPES.contains(&order_type) {
+        return Err(HrssError::invalid(
+            "orderType",
+            "应为10001、10002、10003或10099",
+        ));
+    }
+    let notify_url = optional(&entry.notify_url, "notifyUrl", ORDER_NOTIFY_URL_MAX)?
+        .map(|url| {
+            NotifyUrl::parse(&url, allow_private_callbacks)
+                .map_err(|e| HrssError::invalid("notifyUrl", e.to_string()))
+        })
+        .transpose()?;
+    let created_at = required(&entry.order_create_time, "orderCreateTime", 19)?;
+    if time::parse_beijing(created_at, DATE_TIME).is_none() {
+        return Err(HrssError::invalid(
+            "orderCreateTime",
+            "格式应为yyyy-MM-dd HH:mm:ss",
+        ));
+    }
+    let title = required(&entry.order_title, "orderTitle", 256)?.to_owned();
+    let desc = optional(&entry.order_desc, "orderDesc", 256)?;
+    let detail = optional(&entry.order_detail, "orderDetail", 512)?;
+    let biz_params = json_param(&entry.biz_params, "bizParams")?;
+    let extra_params = json_param(&entry.extra_params, "extraParams")?;
+
+    let mut extra = Map::new();
+    let mut keep = |key: &str, value: Option<String>| {
+        if let Some(value) = value {
+            extra.insert(key.to_owned(), Value::String(value));
+        }
+    };
+    keep("orderType", Some(order_type.to_owned()));
+    keep("payType", Some("1".to_owned()));
+    keep("orderCreateTime", Some(created_at.to_owned()));
+    keep("idTypeOrder", Some(id_type.to_owned()));
+    keep("orderDesc", desc.clone());
+    keep("orderDetail", detail);
+    keep("bizParams", biz_params);
+    keep("extraParams", extra_params);
+    let label = match &desc {
+        Some(desc) if *desc != title => format!("{title}({desc})"),
+        _ => title.clone(),
+    };
+    Ok(BillChoice {
+        bill: BillFromCode {
+            amount: Some(amount),
+            merchant_order_no: Some(merchant_order_no),
+            subject: Some(title),
+            notify_url,
+            extra,
+        },
+        label,
+    })
+}
+
+/// The payer's answers on a mode-2 code's page: §6.1's idTypeOrder, and an ID number of at
+/// most 32 printable characters. The error names the field, never its value.
+pub fn payer_id(
+    id_type: Option<&str>,
+    number: Option<&str>,
+) -> Result<(String, Personal), HrssError> {
+    let id_type = id_type
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .unwrap_or("01");
+    if !ID_TYPES.contains(&id_type) {
+        return Err(HrssError::invalid("idTypeOrder", "应为01、90或99"));
+    }
+    let number = Some(Personal(
+        number.map(str::trim).unwrap_or_default().to_owned(),
+    ));
+    id_number(&number, true)?;
+    let number = number.map(|n| n.0).unwrap_or_default();
+    Ok((id_type.to_owned(), Personal(number)))
 }
 
 #[cfg(test)]
@@ -568,7 +661,9 @@ mod tests {
     #[test]
     fn the_spec_reply_examples_are_what_paymux_answers_and_its_client_reads() {
         let example: Value = serde_json::from_str(&fixture("hrss", "query.reply.json")).unwrap();
-        let ours = serde_json::to_value(order_data(&spec_order(), None)).unwrap();
+        let order = spec_order();
+        let ours =
+            serde_json::to_value(order_data(&order, Some(order.pay_way.wallet), None)).unwrap();
         // §4.5.3's table has refundStatus (V1.3); its example predates it.
         let mut expected = example.as_object().unwrap().clone();
         expected.insert("refundStatus".into(), Value::String("9".into()));

@@ -1,5 +1,6 @@
 //! hrss (specs/hrss.txt, 人社支付平台 对外支付接口规范 V1.32): §3.5 the gateway protocol,
-//! §4.1–§4.3 and §4.5–§4.8 the platform's services, §5.2 payment notifications, §6 the
+//! §4.1–§4.3 and §4.5–§4.8 the platform's services, §4.4 static codes with §5.1 (the call
+//! to the merchant's system for a payer's unpaid orders), §5.2 payment notifications, §6 the
 //! code tables and the payUrl format.
 //!
 //! Protocol (§3.5, `codec.rs`, `crypto.rs`): a POST of `application/x-www-form-urlencoded`
@@ -74,10 +75,22 @@
 //!   with errCode and errMsg; the core queues them for dialects that ask). They are retried after 15 s, 1 min,
 //!   5 min, 15 min, 30 min, 1 h, 2 h, 3 h, 4 h, 6 h and 7 h: twelve tries, the last 23 h 51
 //!   min after the first (the spec: "24小时内尝试多次").
-//! - §4.4 static codes and the §5.1 call are not served yet: static codes need a core
-//!   concept of fixed payment codes still being designed. §4.4 has no serviceKey of its
-//!   own; any serviceKey but §4's seven is refused with -103 check.service.undefine, and
-//!   `order_query_url` (§5.1) is read from the config but not called.
+//! - §4.4 static codes (`static_codes.rs`, `payer.rs`): §4.4 has no serviceKey; the
+//!   operator declares each code in `[merchant.hrss] static_codes` (ref, mode 1 or 2,
+//!   subject, notify_url), made at start-up. The code's page offers the wayCodes of §6.1
+//!   (社保卡, 微信, 支付宝). Mode 1: the payer enters the amount; the order's mchOrderId is
+//!   paymux's, 24 digits. Mode 2: the page asks idTypeOrder and idNumberOrder, calls
+//!   `order_query_url` (§5.1, shaped and signed as §5.2's notification; the merchant's
+//!   answer must carry its own SM2 `sign`, which the table leaves out) and offers the
+//!   payer's unpaid orders, each paid under its mchOrderId and notified to its notifyUrl
+//!   (else the code's). The example's repeated `orderType` ("02", then "10001") reads as
+//!   its last value, as JSON parsers take it. An order picked again after an unpaid try is
+//!   the same order at paymux while it is open; once closed (unpaid past the order TTL) its
+//!   mchOrderId cannot be paid here again and the merchant issues a new one.
+//! - paymux's own serviceKey `paymux.staticCode` (not a number, so it cannot meet one the
+//!   platform publishes): a merchant asks, signed as every call is, for a static code's
+//!   page URL and QR image by its ref (§4.4.1: the merchant applies "with the platform" for
+//!   the code). Any other unknown serviceKey is refused with -103 check.service.undefine.
 
 pub mod cli;
 pub mod client;
@@ -86,7 +99,9 @@ pub mod convert;
 pub mod crypto;
 pub mod error;
 pub mod notify;
+pub mod payer;
 pub mod routes;
+pub mod static_codes;
 pub mod wire;
 
 use std::collections::{BTreeSet, HashMap};
@@ -101,6 +116,7 @@ use serde::Deserialize;
 
 pub use client::HrssClient;
 pub use notify::HrssNotifications;
+pub use payer::HrssPayer;
 pub use routes::{HrssState, router};
 
 use crate::common::ClientFailure;
@@ -108,6 +124,7 @@ use crate::common::merchants::{Credentials, MerchantTable, Merchants, parse_tabl
 use crate::dialect::{ClientTarget, Dialect, Mount, Mounted, Schedule};
 use codec::DataKey;
 use crypto::{PrivateKey, PublicKey, Sm4Key};
+use static_codes::StaticCode;
 
 pub const NAME: &str = "hrss";
 pub const TAG: DialectTag = DialectTag::new(NAME);
@@ -142,14 +159,16 @@ pub struct HrssCredentials {
     /// `data` travels as plain JSON instead of SM4 (the spec's "依据配置").
     #[serde(default)]
     pub plaintext: bool,
-    /// §5.1: where the platform asks for a payer's unpaid orders (static codes; not yet
-    /// called).
+    /// §5.1: where the platform asks for a payer's unpaid orders (mode 2 static codes).
     #[serde(default)]
     pub order_query_url: String,
     /// The merchant's own SM2 private key. Only `paymux client hrss` reads it, to sign as
     /// the merchant; a gateway's config does not need it.
     #[serde(default)]
     pub sm2_private_key: Option<SecretString>,
+    /// §4.4 static codes the operator declares for the merchant (`static_codes.rs`).
+    #[serde(default)]
+    pub static_codes: Vec<StaticCode>,
 }
 
 impl Credentials for HrssCredentials {
@@ -226,6 +245,8 @@ fn keys_of(merchant: &MerchantId, c: &HrssCredentials) -> Result<MerchantKeys, S
     {
         return Err(err("order_query_url", "must be an http(s) URL".into()));
     }
+    static_codes::check(&c.static_codes, !c.order_query_url.is_empty())
+        .map_err(|why| err("static_codes", why))?;
     Ok(MerchantKeys {
         public,
         sm4,
@@ -298,6 +319,15 @@ impl HrssMerchants {
     pub fn of_merchant(&self, merchant: &MerchantId) -> Option<HrssMerchant<'_>> {
         self.merchant(self.registry.of_merchant(merchant)?)
     }
+
+    /// Every merchant, by id.
+    pub fn all(&self) -> Vec<HrssMerchant<'_>> {
+        let mut ids: Vec<&MerchantId> = self.keys.keys().collect();
+        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        ids.into_iter()
+            .filter_map(|id| self.of_merchant(id))
+            .collect()
+    }
 }
 
 /// The platform's key, `[platform] sm2_private_key`: required as soon as a merchant speaks
@@ -329,6 +359,10 @@ pub fn generate_private_key() -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The demo merchant's static code (mode 1), notified where `paymux client hrss listen`
+/// listens by default.
+const DEMO_STATIC_CODES: &str = "static_codes = [{ ref = \"S1\", mode = 1, subject = \"门诊缴费\", notify_url = \"http://127.0.0.1:9000/notify\" }]\n";
+
 /// The hrss dialect.
 pub struct Hrss;
 
@@ -339,7 +373,7 @@ impl Dialect for Hrss {
     }
 
     fn about(&self) -> &'static str {
-        "hrss (人社支付平台): online-order, passive-scan, dynamic-code, query, refund, refund-query, close, listen"
+        "hrss (人社支付平台): online-order, passive-scan, dynamic-code, static-code, query, refund, refund-query, close, listen"
     }
 
     fn schedules(&self) -> &'static [Schedule] {
@@ -364,19 +398,42 @@ impl Dialect for Hrss {
         if !merchants.is_empty() && mount.public_url.chars().count() > 87 {
             tracing::warn!(public_url = %mount.public_url, "hrss payUrl will be longer than the spec's 256 characters: public_url is longer than 87");
         }
+        let allow_private = mount.gateway.settings().allow_private_callbacks;
+        for merchant in merchants.all() {
+            let url = &merchant.credentials.order_query_url;
+            if !url.is_empty() && paymux_core::url::NotifyUrl::parse(url, allow_private).is_err() {
+                return Err(format!(
+                    "merchant {}: [merchant.hrss] order_query_url is a loopback or private address, which [server] allow_private_callbacks = false refuses",
+                    merchant.id
+                ));
+            }
+        }
+        let payer = HrssPayer::new(
+            merchants.clone(),
+            platform_key.clone(),
+            mount.gateway.clone(),
+        )?;
         Ok(Mounted {
             router: router(HrssState {
                 gateway: mount.gateway.clone(),
                 merchants: merchants.clone(),
                 max_clock_skew_s: mount.max_clock_skew_s,
                 serial: Arc::default(),
+                public_url: mount.public_url.clone(),
+                links: mount.links.clone(),
             }),
             notifications: Some(Arc::new(HrssNotifications {
                 merchants,
                 platform_key,
             })),
-            payer: None,
+            payer: Some(Arc::new(payer)),
         })
+    }
+
+    /// Creates, updates or closes the static codes the merchants' tables declare.
+    async fn prepare(&self, merchants: &[MerchantTable], mount: &Mount) -> Result<(), String> {
+        let merchants = HrssMerchants::from_tables(merchants)?;
+        static_codes::prepare(&merchants, mount).await
     }
 
     fn busy(&self, _request: &crate::BusyRequest<'_>) -> Response {
@@ -393,7 +450,7 @@ impl Dialect for Hrss {
             .map(|k| (k.public_key().to_hex(), k.to_hex()))
             .unwrap_or_default();
         format!(
-            "access_key = \"DOTEST\"\napp_id = \"A203\"\nmch_id = \"M100043\"\ncontext = \"engine\"\nsm2_public_key = \"{}\"\nsm4_key = \"{}\"\nsm2_private_key = \"{}\"\n",
+            "access_key = \"DOTEST\"\napp_id = \"A203\"\nmch_id = \"M100043\"\ncontext = \"engine\"\nsm2_public_key = \"{}\"\nsm4_key = \"{}\"\nsm2_private_key = \"{}\"\n{DEMO_STATIC_CODES}",
             public,
             random_hex(16),
             private,
@@ -420,6 +477,18 @@ impl Dialect for Hrss {
             format!("  url:   {public_url}/{}/rest/{{serviceKey}}", h.context),
             format!("  try:   {client} hrss online-order --amount 1"),
         ]
+        .into_iter()
+        .chain(h.static_codes.iter().filter(|c| !c.closed).map(|c| {
+            format!(
+                "  code:  static code {} ({}, mode {}): `{client} hrss static-code --ref {} --save-png {}.png` prints its page and QR image",
+                c.code_ref,
+                c.subject,
+                c.mode,
+                c.code_ref,
+                c.code_ref.to_lowercase()
+            )
+        }))
+        .collect()
     }
 
     fn client_command(&self) -> clap::Command {

@@ -4,6 +4,8 @@
 //! signature over the top-level fields by the §3.5.1.3 rule (`appId=…&data=…&mchId=…`),
 //! which merchants verify with the platform public key (`paymux keys hrss`).
 //! Acknowledged by `{"isSuccess":"1"}`; retried on the `hrss` schedule (see `mod.rs`).
+//! Bills made by static codes (§4.4) are notified the same way, to the address of the
+//! merchant's order (§5.1 `notifyUrl`) or of the code, with the wallet the payer paid with.
 
 use std::sync::Arc;
 
@@ -31,11 +33,17 @@ impl NotificationFormat for HrssNotifications {
         notification: &Notification,
         subject: &NotificationSubject,
     ) -> Result<OutgoingRequest, String> {
-        let Some(order) = subject.paid_order() else {
-            return Err(format!(
-                "hrss has no {} notification",
-                notification.event.as_str()
-            ));
+        // A bill (made by a static code) was paid through the try the payer chose: its
+        // wallet is the wayCode.
+        let (order, wallet) = match subject {
+            NotificationSubject::Order(order) => (order, order.pay_way.wallet),
+            NotificationSubject::Bill { order, paid } => (order, paid.pay_way.wallet),
+            NotificationSubject::Refund { .. } => {
+                return Err(format!(
+                    "hrss has no {} notification",
+                    notification.event.as_str()
+                ));
+            }
         };
         if notification.event != NotificationEvent::Pay {
             return Err(format!(
@@ -52,7 +60,11 @@ impl NotificationFormat for HrssNotifications {
             .as_ref()
             .ok_or("no [platform] sm2_private_key to sign hrss notifications with")?;
         let credentials = merchant.credentials;
-        let data = wire::to_params(&convert::notification_data(order, &credentials.app_id));
+        let data = wire::to_params(&convert::notification_data(
+            order,
+            wallet,
+            &credentials.app_id,
+        ));
         let body = signed(
             &credentials.app_id,
             &credentials.mch_id,

@@ -11,17 +11,20 @@ use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use paymux_core::Gateway;
-use paymux_core::order::Order;
-use paymux_core::store::{OrderKey, RefundKey};
+use paymux_core::links::PayerLinks;
+use paymux_core::order::{AttemptStatus, Order, Tries};
+use paymux_core::payway::Wallet;
+use paymux_core::store::{CodeKey, OrderKey, RefundKey};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::codec::{self, Form};
 use super::convert;
 use super::error::{HrssError, json_reply};
+use super::static_codes;
 use super::wire::{
     self, BizData, CloseRequest, OrderReply, OrderRequest, Params, QueryRequest,
-    RefundQueryRequest, RefundRequest, Reply, Service,
+    RefundQueryRequest, RefundRequest, Reply, Service, StaticCodeReply, StaticCodeRequest,
 };
 use super::{HrssMerchant, HrssMerchants};
 use crate::common::{catch_panics, fields};
@@ -34,6 +37,9 @@ pub struct HrssState {
     pub max_clock_skew_s: u64,
     /// Numbers the replies' `aaz002`.
     pub serial: Arc<AtomicU64>,
+    /// Where payers reach this gateway, and the key of their links (static codes' pages).
+    pub public_url: Arc<str>,
+    pub links: PayerLinks,
 }
 
 /// `/{context}/rest/{serviceKey}` for each context the merchants use; anything else under
@@ -76,6 +82,7 @@ async fn serve(
         Service::Refund => refund(&state, &caller, &params).await,
         Service::RefundQuery => query_refund(&state, &caller, &params).await,
         Service::Close => close_order(&state, &caller, &params).await,
+        Service::StaticCode => static_code(&state, &caller, &params).await,
     };
     answer(&state, &caller, result)
 }
@@ -344,7 +351,66 @@ async fn query_order(
     } else {
         None
     };
-    Ok(to_value(&convert::order_data(&order, automatic.as_ref())))
+    let wallet = wallet_of(state, caller, &order).await?;
+    Ok(to_value(&convert::order_data(
+        &order,
+        wallet,
+        automatic.as_ref(),
+    )))
+}
+
+/// The wallet an order is paid with: its own, or a bill's try's (the one that paid it,
+/// else the latest; `None` before the payer tried).
+async fn wallet_of(
+    state: &HrssState,
+    caller: &Caller<'_>,
+    order: &Order,
+) -> Result<Option<Wallet>, HrssError> {
+    if order.tries == Tries::Once {
+        return Ok(Some(order.pay_way.wallet));
+    }
+    let tries = state
+        .gateway
+        .attempts_of_order(caller.merchant.id, &order.id)
+        .await?;
+    let paid = tries.iter().find(|a| a.status == AttemptStatus::Succeeded);
+    Ok(paid.or(tries.last()).map(|a| a.pay_way.wallet))
+}
+
+/// paymux's own service: the page and QR image of a static code the merchant was given.
+async fn static_code(
+    state: &HrssState,
+    caller: &Caller<'_>,
+    params: &Params,
+) -> Result<Value, HrssError> {
+    let request: StaticCodeRequest = wire::from_params(params);
+    let code_ref = fields::required(&request.code_ref, "codeRef", 32)?;
+    let code = match state
+        .gateway
+        .find_code(caller.merchant.id, CodeKey::Ref(code_ref))
+        .await
+    {
+        Ok(code) if code.dialect == super::TAG => code,
+        Ok(_) | Err(paymux_core::Error::CodeNotFound) => {
+            return Err(HrssError::business("静态码不存在"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let url = format!(
+        "{}{}",
+        state.public_url,
+        state.links.code_path(code.id.as_str())
+    );
+    let reply = StaticCodeReply {
+        code_ref: code.code_ref.clone(),
+        static_mode: static_codes::mode_of(&code).as_str().to_owned(),
+        subject: code.subject.clone(),
+        status: code.status.as_str().to_owned(),
+        qr_image: crate::common::qr::data_url(&url, 4)
+            .map_err(|e| HrssError::Internal(e.to_string()))?,
+        code_url: url,
+    };
+    Ok(to_value(&reply))
 }
 
 async fn close_order(

@@ -17,6 +17,10 @@ pub const VERSION: &str = "1.0";
 /// §3.5.1.6, code 1.
 pub const SUCCESS_MSG: &str = "调用成功";
 
+/// paymux's own serviceKey for [`Service::StaticCode`]: not a number, so that it cannot
+/// meet a key the platform publishes later.
+pub const STATIC_CODE_KEY: &str = "paymux.staticCode";
+
 /// The services of §4, by their serviceKey (the last part of `/{context}/rest/{serviceKey}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
@@ -34,10 +38,12 @@ pub enum Service {
     Close,
     /// §4.7 退款查询.
     RefundQuery,
+    /// paymux's own: a static code's page and QR image (§4.4.1; the spec has no key).
+    StaticCode,
 }
 
 impl Service {
-    pub const ALL: [Service; 7] = [
+    pub const ALL: [Service; 8] = [
         Service::OnlineOrder,
         Service::PassiveScan,
         Service::DynamicCode,
@@ -45,6 +51,7 @@ impl Service {
         Service::Refund,
         Service::Close,
         Service::RefundQuery,
+        Service::StaticCode,
     ];
 
     pub fn key(self) -> &'static str {
@@ -56,6 +63,7 @@ impl Service {
             Service::Refund => "88800100002",
             Service::Close => "88800100003",
             Service::RefundQuery => "88800100004",
+            Service::StaticCode => STATIC_CODE_KEY,
         }
     }
 
@@ -571,4 +579,142 @@ pub struct Acknowledgement {
     pub is_success: String,
     #[serde(rename = "returnMsg", default)]
     pub return_msg: String,
+}
+
+/// §5.1.2 `data`: whose unpaid orders the platform asks the merchant's system for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderQueryData {
+    #[serde(rename = "idTypeOrder")]
+    pub id_type_order: String,
+    #[serde(rename = "idNumberOrder")]
+    pub id_number_order: Personal,
+}
+
+/// §5.1.3 `data`: the payer again, and their unpaid orders. The entries are read one by
+/// one (`convert::merchant_order`), so that one malformed entry does not hide the others.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UnpaidOrders {
+    #[serde(
+        rename = "idTypeOrder",
+        default,
+        deserialize_with = "crate::common::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub id_type_order: Option<String>,
+    #[serde(
+        rename = "idNumberOrder",
+        default,
+        deserialize_with = "personal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub id_number_order: Option<Personal>,
+    #[serde(rename = "orderData", default, skip_serializing_if = "Option::is_none")]
+    pub order_data: Option<Value>,
+}
+
+/// §5.1.3 `orderData`: one unpaid order of the merchant's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MerchantOrder {
+    #[serde(
+        rename = "orderAmount",
+        default,
+        deserialize_with = "crate::common::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub order_amount: Option<String>,
+    #[serde(
+        rename = "mchOrderId",
+        default,
+        deserialize_with = "crate::common::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mch_order_id: Option<String>,
+    #[serde(
+        rename = "orderType",
+        default,
+        deserialize_with = "crate::common::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub order_type: Option<String>,
+    #[serde(
+        rename = "notifyUrl",
+        default,
+        deserialize_with = "crate::common::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub notify_url: Option<String>,
+    #[serde(
+        rename = "orderCreateTime",
+        default,
+        deserialize_with = "crate::common::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub order_create_time: Option<String>,
+    #[serde(
+        rename = "orderTitle",
+        default,
+        deserialize_with = "crate::common::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub order_title: Option<String>,
+    #[serde(
+        rename = "orderDesc",
+        default,
+        deserialize_with = "crate::common::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub order_desc: Option<String>,
+    #[serde(
+        rename = "orderDetail",
+        default,
+        deserialize_with = "crate::common::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub order_detail: Option<String>,
+    #[serde(
+        rename = "bizParams",
+        default,
+        deserialize_with = "crate::common::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub biz_params: Option<String>,
+    #[serde(
+        rename = "extraParams",
+        default,
+        deserialize_with = "crate::common::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub extra_params: Option<String>,
+}
+
+/// paymux's own service (not in the spec): a merchant asks for the page and QR image of a
+/// static code the operator declared for it (§4.4.1: "商户在人社支付平台方请求一个静态支付二维码").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StaticCodeRequest {
+    #[serde(
+        rename = "codeRef",
+        default,
+        deserialize_with = "crate::common::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub code_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StaticCodeReply {
+    #[serde(rename = "codeRef")]
+    pub code_ref: String,
+    /// 1: the payer enters the amount; 2: the payer picks an unpaid order of the merchant's
+    /// (§5.1).
+    #[serde(rename = "staticMode")]
+    pub static_mode: String,
+    pub subject: String,
+    /// `active`, or `closed`.
+    pub status: String,
+    /// The page the code's QR image opens.
+    #[serde(rename = "codeUrl")]
+    pub code_url: String,
+    /// `data:image/png;base64,…` of the QR code of codeUrl.
+    #[serde(rename = "qrImage")]
+    pub qr_image: String,
 }

@@ -151,6 +151,7 @@ async fn one_time_page(state: &CodePages, code: &PaymentCode, link: &str) -> Res
             &code.subject,
             link,
             &[offer],
+            &wallets(state, code),
             state.sandbox,
         ),
     )
@@ -198,6 +199,7 @@ async fn offers_page(
             &code.subject,
             link,
             &offers,
+            &wallets(state, code),
             state.sandbox,
         ),
     )
@@ -269,12 +271,11 @@ fn answers(
         .collect()
 }
 
-fn wallet(name: &str) -> Option<Wallet> {
-    match name {
-        "wechat" => Some(Wallet::WeChat),
-        "alipay" => Some(Wallet::Alipay),
-        "unionpay" => Some(Wallet::UnionPay),
-        _ => None,
+/// The wallets the code's page offers: its dialect's, or WeChat Pay, Alipay and UnionPay.
+fn wallets(state: &CodePages, code: &PaymentCode) -> Vec<Wallet> {
+    match hooks(state, code) {
+        Some(hooks) => hooks.wallets(code),
+        None => vec![Wallet::WeChat, Wallet::Alipay, Wallet::UnionPay],
     }
 }
 
@@ -295,11 +296,18 @@ async fn pay(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let Some(wallet) = field("wallet").and_then(wallet) else {
+    let offered = wallets(&state, &code);
+    let Some(wallet) = field("wallet").and_then(|name| {
+        offered
+            .iter()
+            .copied()
+            .find(|wallet| wallet.as_str() == name)
+    }) else {
+        let names: Vec<&str> = offered.iter().map(|w| w.as_str()).collect();
         return message(
             StatusCode::BAD_REQUEST,
             "请选择支付方式",
-            "wallet must be wechat, alipay or unionpay",
+            &format!("wallet must be one of {}", names.join(", ")),
         );
     };
     let pay_way = PayWay::new(wallet, PayMethod::Qr);
@@ -375,7 +383,8 @@ fn refused(e: paymux_core::Error) -> Response {
             "其他付款人正在支付",
             "Someone else is paying this bill",
         ),
-        E::OrderNotPayable(_) | E::CodeNotUsable => message(
+        // A merchant's order number billed elsewhere, or whose bill was paid or closed.
+        E::OrderNotPayable(_) | E::CodeNotUsable | E::DuplicateOrderNo => message(
             StatusCode::OK,
             "账单已支付或关闭",
             "This bill can no longer be paid",

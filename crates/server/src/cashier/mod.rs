@@ -221,13 +221,16 @@ async fn show(State(state): State<CashierState>, path: LinkPath) -> Response {
                 .unwrap_or_else(|| order.merchant_id.to_string());
             let expired = order.status.is_open() && state.operator.now() >= order.expires_at;
             let link = state.sandbox.cashier_path(id.as_str());
-            let paying = match state.operator.latest_attempt(&order.id).await {
-                Ok(attempt) => attempt.is_some_and(|a| a.status == AttemptStatus::Paying),
+            let latest = match state.operator.latest_attempt(&order.id).await {
+                Ok(attempt) => attempt,
                 Err(e) => {
                     tracing::error!(error = %e, "cashier could not load the attempt");
-                    false
+                    None
                 }
             };
+            let paying = latest
+                .as_ref()
+                .is_some_and(|a| a.status == AttemptStatus::Paying);
             let view = page::CashierView {
                 order: &order,
                 merchant_name: &merchant,

@@ -3,6 +3,7 @@
 //! script and load nothing inline: their Content-Security-Policy (see `mod.rs`) forbids it.
 
 use paymux_core::order::{Order, OrderStatus};
+use paymux_core::payway::Wallet;
 
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -29,6 +30,7 @@ button{font-size:16px;border:0;border-radius:8px;padding:12px 26px;margin:8px;cu
 .sandbox{background:#fff4e5;color:#8a5300;font-size:12px;padding:6px 10px;border-radius:6px;margin:0 0 16px}\
 .wallets button{display:block;width:100%;margin:10px 0}.wechat{background:#1aad19;color:#fff}\
 .alipay{background:#1677ff;color:#fff}.unionpay{background:#d7000f;color:#fff}\
+.social_security{background:#0b63b5;color:#fff}\
 input{font-size:18px;padding:10px;border:1px solid #ccc;border-radius:8px;width:80%;margin:6px 0}\
 label{display:block;color:#555;font-size:14px;margin-top:8px}.choice{border-top:1px solid #eee;padding-top:12px;margin-top:12px}";
 
@@ -130,9 +132,20 @@ pub fn code_page(
     subject: &str,
     link: &str,
     offers: &[BillOffer],
+    wallets: &[Wallet],
     sandbox: bool,
 ) -> String {
     let link = escape(link);
+    let buttons: String = wallets
+        .iter()
+        .map(|w| {
+            format!(
+                "<button class=\"{name}\" name=\"wallet\" value=\"{name}\">{shown}</button>",
+                name = w.as_str(),
+                shown = w.display_name()
+            )
+        })
+        .collect();
     let mut body = String::new();
     for offer in offers {
         let hidden: String = offer
@@ -153,10 +166,7 @@ pub fn code_page(
         };
         body.push_str(&format!(
             "<form class=\"choice wallets\" method=\"post\" action=\"{link}/pay\">\
-             <p class=\"subject\">{label}</p>{amount}{hidden}\
-             <button class=\"wechat\" name=\"wallet\" value=\"wechat\">微信支付</button>\
-             <button class=\"alipay\" name=\"wallet\" value=\"alipay\">支付宝</button>\
-             <button class=\"unionpay\" name=\"wallet\" value=\"unionpay\">银联云闪付</button></form>",
+             <p class=\"subject\">{label}</p>{amount}{hidden}{buttons}</form>",
             label = escape(&offer.label),
         ));
     }

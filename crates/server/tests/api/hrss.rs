@@ -1,15 +1,15 @@
 //! hrss (人社支付平台 v1.32) over HTTP: every service with the hrss client and the spec's
 //! example payloads, raw bytes where the client could share a mistake with the server,
 //! every public return code, the payer at the cashier, notifications verified with the
-//! platform's public key, refunds, plaintext merchants, and a full run whose logs hold no
-//! ID number.
+//! platform's public key, refunds, plaintext merchants, static codes of both modes with
+//! the §5.1 call to a merchant's system, and full runs whose logs hold no ID number.
 
 use paymux_dialects::hrss::HrssClient;
 use paymux_dialects::hrss::client::Answer;
 use paymux_dialects::hrss::crypto::{PrivateKey, PublicKey, Sm4Key};
 use paymux_dialects::hrss::wire::{
     CloseRequest, NotificationData, OrderData, OrderReply, OrderRequest, Personal, QueryRequest,
-    RefundData, RefundQueryRequest, RefundRequest,
+    RefundData, RefundQueryRequest, RefundRequest, StaticCodeReply, StaticCodeRequest,
 };
 use paymux_dialects::hrss::{codec, convert};
 use secrecy::SecretString;
@@ -1478,4 +1478,689 @@ async fn a_full_run_of_the_demo_logs_no_id_number_name_or_payer_code() {
     // never carried them).
     let listened = std::fs::read_to_string(&listen_log).unwrap();
     assert!(!listened.contains(ID_NUMBER) && !listened.contains(NAME));
+}
+
+// §4.4 static codes and §5.1.
+
+/// The payer's ID number in the static-code tests: it must reach the merchant's system,
+/// and nothing else.
+const PAYER_ID: &str = "110101199003071234";
+
+/// The demo merchant's hrss table gets these keys (static codes, order_query_url).
+fn hrss_table(config: &mut paymux_server::config::Config, keys: &str) {
+    let keys: toml::Table = toml::from_str(keys).unwrap();
+    config.merchants[0]
+        .dialects
+        .get_mut("hrss")
+        .unwrap()
+        .extend(keys);
+}
+
+/// A client that does not follow redirects, to see where a page sends the payer.
+fn browser() -> reqwest::Client {
+    paymux_dialects::common::install_tls_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn page(url: &str) -> String {
+    browser()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn post_page(url: &str, body: &str) -> reqwest::Response {
+    browser()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A static code's page URL, as the merchant gets it (paymux.staticCode).
+async fn static_code_url(gw: &TestGateway, code_ref: &str) -> String {
+    let reply: StaticCodeReply = ok(&client(gw)
+        .static_code(&StaticCodeRequest {
+            code_ref: Some(code_ref.into()),
+        })
+        .await
+        .unwrap());
+    reply.code_url
+}
+
+/// A merchant's §5.1 order service on a free port, written from the spec alone: checks
+/// the platform's signature by hand, decrypts, and answers the payer's unpaid orders in
+/// the merchant's signed reply.
+#[derive(Clone)]
+struct MerchantSystem {
+    url: String,
+    /// The payers (idTypeOrder, idNumberOrder) it was asked about.
+    asked: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    /// Its unpaid orders, as §5.1.3's orderData.
+    orders: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl MerchantSystem {
+    async fn start(orders: Vec<Value>) -> MerchantSystem {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let system = MerchantSystem {
+            url: format!("http://{}/his/orders", listener.local_addr().unwrap()),
+            asked: Default::default(),
+            orders: std::sync::Arc::new(std::sync::Mutex::new(orders)),
+        };
+        let app = axum::Router::new()
+            .route(
+                "/his/orders",
+                axum::routing::post(
+                    |axum::extract::State(system): axum::extract::State<MerchantSystem>,
+                     body: String| async move { system.answer(&body) },
+                ),
+            )
+            .with_state(system.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        system
+    }
+
+    fn answer(&self, body: &str) -> (axum::http::StatusCode, String) {
+        let request: Value = serde_json::from_str(body).unwrap();
+        let keys: Vec<&str> = request
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["appId", "mchId", "data", "sign"], "{body}");
+        let sealed = request["data"].as_str().unwrap();
+        let signed = format!(
+            "appId={}&data={sealed}&mchId={}",
+            request["appId"].as_str().unwrap(),
+            request["mchId"].as_str().unwrap()
+        );
+        if !platform_public_key().verify(signed.as_bytes(), request["sign"].as_str().unwrap()) {
+            return (axum::http::StatusCode::FORBIDDEN, "bad sign".into());
+        }
+        assert_eq!(
+            (&request["appId"], &request["mchId"]),
+            (&json!(HRSS_APP_ID), &json!(HRSS_MCH_ID))
+        );
+        let payer: Value = serde_json::from_str(&sm4().decrypt(sealed).unwrap()).unwrap();
+        let (id_type, id_number) = (
+            payer["idTypeOrder"].as_str().unwrap().to_owned(),
+            payer["idNumberOrder"].as_str().unwrap().to_owned(),
+        );
+        self.asked
+            .lock()
+            .unwrap()
+            .push((id_type.clone(), id_number.clone()));
+        let data = json!({
+            "idTypeOrder": id_type,
+            "idNumberOrder": id_number,
+            "orderData": self.orders.lock().unwrap().clone(),
+        });
+        let sealed = sm4().encrypt(&data.to_string());
+        let signed = format!("appId={HRSS_APP_ID}&data={sealed}&mchId={HRSS_MCH_ID}");
+        let sign = merchant_key().sign(signed.as_bytes());
+        let answer =
+            json!({"appId": HRSS_APP_ID, "mchId": HRSS_MCH_ID, "data": sealed, "sign": sign});
+        (axum::http::StatusCode::OK, answer.to_string())
+    }
+
+    fn asked(&self) -> Vec<(String, String)> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+/// An unpaid order of the merchant's, as §5.1.3 lists it.
+fn his_order(no: &str, amount: i64, title: &str, notify_url: Option<&str>) -> Value {
+    let mut order = json!({
+        "orderAmount": amount,
+        "mchOrderId": no,
+        "orderType": "10002",
+        "orderCreateTime": "2026-12-06 09:30:00",
+        "orderTitle": title,
+        "orderDesc": "住院预交金",
+    });
+    if let Some(url) = notify_url {
+        order["notifyUrl"] = json!(url);
+    }
+    order
+}
+
+/// Checks a §5.2 notification as the merchant's handler does, by hand: the platform's
+/// signature over appId, data and mchId, then data decrypted with the merchant's key.
+fn opened_notification(body: &str) -> Value {
+    let body: Value = serde_json::from_str(body).unwrap();
+    let sealed = body["data"].as_str().unwrap();
+    let signed = format!("appId={HRSS_APP_ID}&data={sealed}&mchId={HRSS_MCH_ID}");
+    assert!(platform_public_key().verify(signed.as_bytes(), body["sign"].as_str().unwrap()));
+    serde_json::from_str(&sm4().decrypt(sealed).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_mode_1_static_code_takes_the_amount_the_payer_enters_and_notifies_the_codes_address() {
+    let merchant = Receiver::start().await;
+    let declared = format!(
+        r#"static_codes = [{{ ref = "S1", mode = 1, subject = "门诊缴费", notify_url = "{}" }}]"#,
+        merchant.url
+    );
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| hrss_table(c, &declared)).await;
+
+    // The merchant gets its code's page and QR image with its own keys.
+    let answer = client(&gw)
+        .static_code(&StaticCodeRequest {
+            code_ref: Some("S1".into()),
+        })
+        .await
+        .unwrap();
+    let code: StaticCodeReply = ok(&answer);
+    assert_eq!(
+        (
+            code.code_ref.as_str(),
+            code.static_mode.as_str(),
+            code.subject.as_str(),
+            code.status.as_str()
+        ),
+        ("S1", "1", "门诊缴费", "active")
+    );
+    let stored = gw
+        .running
+        .operator
+        .gateway()
+        .find_code(
+            &paymux_core::ids::MerchantId::new("demo"),
+            paymux_core::store::CodeKey::Ref("S1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        code.code_url,
+        format!("{}{}", gw.url, gw.code_path(stored.id.as_str()))
+    );
+    assert!(code.qr_image.starts_with("data:image/png;base64,iVBOR"));
+    assert!(
+        !answer
+            .reply
+            .biz_data
+            .as_ref()
+            .unwrap()
+            .data
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .contains("bills"),
+        "its data travels encrypted"
+    );
+    let unknown = client(&gw)
+        .static_code(&StaticCodeRequest {
+            code_ref: Some("S9".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(biz(&unknown), ("0", "静态码不存在"));
+
+    // The payer scans it, enters ¥12.50 and pays with WeChat; §6.1's wallets only.
+    let html = page(&code.code_url).await;
+    for shown in [
+        "Demo Hospital",
+        "门诊缴费",
+        "name=\"amount\"",
+        "社保卡",
+        "微信支付",
+        "支付宝",
+    ] {
+        assert!(html.contains(shown), "{shown} in {html}");
+    }
+    assert!(!html.contains("银联"), "{html}");
+    let refused = post_page(
+        &format!("{}/pay", code.code_url),
+        "amount=1&wallet=unionpay",
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    let went = post_page(
+        &format!("{}/pay", code.code_url),
+        "amount=12.50&wallet=wechat",
+    )
+    .await;
+    assert_eq!(went.status(), 303);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+    let id = order_id_of(&gw, &cashier);
+    let paid = post_page(&format!("{cashier}/pay"), "result=success").await;
+    assert_eq!(paid.status(), 303);
+
+    // Notified to the code's address, in §5.2's form, with paymux's mchOrderId.
+    merchant.answer_with(&[r#"{"isSuccess":"1"}"#]);
+    assert_eq!(gw.deliver().await.delivered, 1);
+    let data = opened_notification(&merchant.received()[0].body);
+    let no = data["mchOrderId"].as_str().unwrap().to_owned();
+    assert_eq!(no.len(), 24, "{no}");
+    assert!(no.bytes().all(|b| b.is_ascii_digit()), "{no}");
+    assert_eq!(data["payStatus"], "2");
+    assert_eq!(data["wayCode"], "WX");
+    assert_eq!(data["orderAmount"], 1250);
+    assert_eq!(data["totalAmount"], 1250);
+    assert_eq!(data["appid"], HRSS_APP_ID);
+    let pay_order_id = data["payOrderId"].as_str().unwrap().to_owned();
+    assert!(convert::names(
+        &paymux_core::ids::PlatformId::from_string(id),
+        &pay_order_id
+    ));
+
+    // The merchant may look the payment up, and refund it, like any order.
+    let query = QueryRequest {
+        mch_order_id: Some(no.clone()),
+        pay_order_id: Some(pay_order_id.clone()),
+    };
+    let found: OrderData = ok(&client(&gw).query(&query).await.unwrap());
+    assert_eq!(
+        (
+            found.pay_status.as_str(),
+            found.way_code.as_deref(),
+            found.order_amount
+        ),
+        ("2", Some("WX"), Some(1250))
+    );
+    let refunded: RefundData = ok(&client(&gw)
+        .refund(&refund_request(&no, &pay_order_id, 250, "S1R1"))
+        .await
+        .unwrap());
+    assert_eq!(refunded.refund_amount, Some(250));
+}
+
+#[tokio::test]
+async fn a_static_code_follows_its_declaration_across_restarts_and_closes_for_good() {
+    let declare = |subject: &str, closed: bool| {
+        format!(
+            r#"static_codes = [{{ ref = "S1", mode = 1, subject = "{subject}", notify_url = "https://his.example/n", closed = {closed} }}]"#
+        )
+    };
+    let first = declare("门诊缴费", false);
+    // PostgreSQL: two instances share it (SQLite is one process's).
+    let gw = TestGateway::spawn_with(Backend::Postgres, |c| hrss_table(c, &first)).await;
+    // The page's path: each restart listens on another port.
+    let path = |gw: &TestGateway, url: String| url.strip_prefix(&gw.url).unwrap().to_owned();
+    let code_path = path(&gw, static_code_url(&gw, "S1").await);
+    assert!(
+        page(&format!("{}{code_path}", gw.url))
+            .await
+            .contains("门诊缴费")
+    );
+
+    // The same declaration again: the same code, the same printed QR.
+    let gw = gw.restart().await;
+    assert_eq!(path(&gw, static_code_url(&gw, "S1").await), code_path);
+    // A new subject: the same code, updated.
+    let renamed = declare("挂号缴费", false);
+    let gw = gw.restart_with(|c| hrss_table(c, &renamed)).await;
+    assert_eq!(path(&gw, static_code_url(&gw, "S1").await), code_path);
+    let url = format!("{}{code_path}", gw.url);
+    assert!(page(&url).await.contains("挂号缴费"));
+    // Closed: its page takes no payment, and a second instance agrees.
+    let closed = declare("挂号缴费", true);
+    let gw = gw.restart_with(|c| hrss_table(c, &closed)).await;
+    let other = gw.another_instance().await;
+    let url = format!("{}{code_path}", gw.url);
+    assert!(page(&url).await.contains("二维码已失效"));
+    let code: StaticCodeReply = ok(&client(&other)
+        .static_code(&StaticCodeRequest {
+            code_ref: Some("S1".into()),
+        })
+        .await
+        .unwrap());
+    assert_eq!(code.status, "closed");
+    let refused = post_page(&format!("{url}/pay"), "amount=1&wallet=wechat").await;
+    assert!(refused.text().await.unwrap().contains("账单已支付或关闭"));
+}
+
+#[tokio::test]
+async fn static_code_declarations_are_refused_at_start_when_they_cannot_work() {
+    for (keys, why) in [
+        (
+            r#"static_codes = [{ ref = "S2", mode = 2, subject = "住院", notify_url = "https://his.example/n" }]"#,
+            "order_query_url",
+        ),
+        (
+            r#"static_codes = [{ ref = "S1", mode = 1, subject = "x", notify_url = "https://his.example/n" }, { ref = "S1", mode = 1, subject = "y", notify_url = "https://his.example/n" }]"#,
+            "declared twice",
+        ),
+    ] {
+        let mut config = paymux_server::config::Config::parse(
+            &crate::helpers::config_text("sqlite://unused.db"),
+            "test",
+        )
+        .unwrap();
+        hrss_table(&mut config, keys);
+        let error = paymux_dialects::dialect("hrss")
+            .unwrap()
+            .check(&config.tables_of("hrss"))
+            .unwrap_err();
+        assert!(
+            error.contains("static_codes") && error.contains(why),
+            "{error}"
+        );
+    }
+    // A loopback notify address is refused unless private callbacks are allowed.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = paymux_server::config::Config::parse(
+        &crate::helpers::config_text(&format!("sqlite://{}/paymux.db", dir.path().display())),
+        "test",
+    )
+    .unwrap();
+    config.server.allow_private_callbacks = false;
+    hrss_table(
+        &mut config,
+        r#"static_codes = [{ ref = "S1", mode = 1, subject = "x", notify_url = "http://127.0.0.1:9000/notify" }]"#,
+    );
+    let clock = std::sync::Arc::new(paymux_core::clock::ManualClock::new(
+        paymux_core::time::Millis(now_ms()),
+    ));
+    let error =
+        paymux_server::startup::start(config, clock, paymux_server::startup::Workers::Manual)
+            .await
+            .err()
+            .expect("refused");
+    assert!(error.to_string().contains("S1: notify_url"), "{error}");
+}
+
+#[tokio::test]
+async fn a_mode_2_static_code_asks_the_merchants_system_and_pays_the_order_the_payer_picks() {
+    let gw_notify = Receiver::start().await;
+    let code_notify = Receiver::start().await;
+    let his = MerchantSystem::start(vec![
+        his_order("ZY20261206001", 20, "住院预交金 张三", Some(&gw_notify.url)),
+        // Left out: orderType "02" is not in §6.1's table.
+        json!({"orderAmount": 35, "mchOrderId": "ZY20261206002", "orderType": "02",
+               "orderCreateTime": "2026-12-06 09:31:00", "orderTitle": "不该出现的订单"}),
+        his_order("ZY20261206003", 1800, "检验费", None),
+    ])
+    .await;
+    let declared = format!(
+        r#"
+order_query_url = "{}"
+static_codes = [{{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = "{}" }}]
+"#,
+        his.url, code_notify.url
+    );
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| hrss_table(c, &declared)).await;
+    let url = static_code_url(&gw, "S2").await;
+
+    // The page asks the payer's ID before it asks the merchant.
+    let html = page(&url).await;
+    assert!(
+        html.contains("name=\"idTypeOrder\"") && html.contains("name=\"idNumberOrder\""),
+        "{html}"
+    );
+    assert!(his.asked().is_empty());
+    let lookup = format!("idTypeOrder=01&idNumberOrder={PAYER_ID}");
+    let offers = post_page(&url, &lookup).await;
+    assert_eq!(offers.status(), 200);
+    let html = offers.text().await.unwrap();
+    assert_eq!(his.asked(), [("01".to_owned(), PAYER_ID.to_owned())]);
+    for shown in ["住院预交金 张三", "¥0.20", "检验费", "¥18.00", "社保卡"] {
+        assert!(html.contains(shown), "{shown} in {html}");
+    }
+    assert!(
+        !html.contains("不该出现的订单"),
+        "the invalid entry is left out"
+    );
+    // A wrong ID type is the payer's mistake: the merchant is not asked.
+    let wrong = post_page(&url, &format!("idTypeOrder=07&idNumberOrder={PAYER_ID}")).await;
+    assert_eq!(wrong.status(), 502);
+    assert_eq!(his.asked().len(), 1);
+
+    // The payer picks the first, tries with 社保卡 and cancels, then pays it.
+    let pick =
+        format!("choice=0&q.idTypeOrder=01&q.idNumberOrder={PAYER_ID}&wallet=social_security");
+    let went = post_page(&format!("{url}/pay"), &pick).await;
+    assert_eq!(went.status(), 303);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(his.asked().len(), 2, "asked again for what is paid");
+    assert_eq!(
+        post_page(&format!("{cashier}/pay"), "result=fail")
+            .await
+            .status(),
+        303
+    );
+    let again = post_page(&format!("{url}/pay"), &pick).await;
+    assert_eq!(again.status(), 303);
+    assert_eq!(
+        again.headers()["location"].to_str().unwrap(),
+        cashier,
+        "the merchant's order is one bill however often it is picked"
+    );
+    assert_eq!(
+        post_page(&format!("{cashier}/pay"), "result=success")
+            .await
+            .status(),
+        303
+    );
+
+    // Notified to the order's notifyUrl, under the merchant's mchOrderId.
+    gw_notify.answer_with(&[r#"{"isSuccess":"1"}"#]);
+    assert_eq!(gw.deliver().await.delivered, 1);
+    assert!(code_notify.received().is_empty());
+    let data = opened_notification(&gw_notify.received()[0].body);
+    assert_eq!(data["mchOrderId"], "ZY20261206001");
+    assert_eq!(data["payStatus"], "2");
+    assert_eq!(data["wayCode"], "SBK");
+    assert_eq!(data["orderAmount"], 20);
+    let pay_order_id = data["payOrderId"].as_str().unwrap().to_owned();
+    let verified = client(&gw)
+        .verify_notification(
+            gw_notify.received()[0].body.as_bytes(),
+            &platform_public_key(),
+        )
+        .unwrap();
+    assert_eq!(verified.mch_order_id, "ZY20261206001");
+    let found: OrderData = ok(&client(&gw)
+        .query(&QueryRequest {
+            mch_order_id: Some("ZY20261206001".into()),
+            pay_order_id: Some(pay_order_id),
+        })
+        .await
+        .unwrap());
+    assert_eq!(
+        (found.pay_status.as_str(), found.way_code.as_deref()),
+        ("2", Some("SBK"))
+    );
+
+    // The merchant's system has not caught up: the paid order is not offered again.
+    let html = post_page(&url, &lookup).await.text().await.unwrap();
+    assert!(
+        !html.contains("住院预交金 张三") && html.contains("检验费"),
+        "{html}"
+    );
+    // The second order has no notifyUrl of its own: the code's address is told.
+    let pick = format!("choice=0&q.idTypeOrder=01&q.idNumberOrder={PAYER_ID}&wallet=alipay");
+    let went = post_page(&format!("{url}/pay"), &pick).await;
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        post_page(&format!("{cashier}/pay"), "result=success")
+            .await
+            .status(),
+        303
+    );
+    code_notify.answer_with(&[r#"{"isSuccess":"1"}"#]);
+    assert_eq!(gw.deliver().await.delivered, 1);
+    let data = opened_notification(&code_notify.received()[0].body);
+    assert_eq!(
+        (&data["mchOrderId"], &data["wayCode"], &data["orderAmount"]),
+        (&json!("ZY20261206003"), &json!("ALI"), &json!(1800))
+    );
+
+    // Nothing left to pay: the page says so.
+    his.orders.lock().unwrap().clear();
+    let html = post_page(&url, &lookup).await.text().await.unwrap();
+    assert!(html.contains("没有待缴费用"), "{html}");
+}
+
+#[tokio::test]
+async fn a_merchants_answer_that_does_not_verify_shows_nothing_to_pay() {
+    let his = MerchantSystem::start(vec![his_order("ZY1", 20, "住院预交金", None)]).await;
+    let declared = format!(
+        r#"
+order_query_url = "{}"
+static_codes = [{{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = "https://his.example/n" }}]
+"#,
+        his.url
+    );
+    // The merchant's public key in paymux is not the one its system signs with.
+    let other = PrivateKey::generate().unwrap().public_key().to_hex();
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| {
+        hrss_table(c, &declared);
+        let hrss = c.merchants[0].dialects.get_mut("hrss").unwrap();
+        hrss.remove("sm2_private_key");
+        hrss.insert("sm2_public_key".into(), other.clone().into());
+    })
+    .await;
+    let code = gw
+        .running
+        .operator
+        .gateway()
+        .find_code(
+            &paymux_core::ids::MerchantId::new("demo"),
+            paymux_core::store::CodeKey::Ref("S2"),
+        )
+        .await
+        .unwrap();
+    let url = format!("{}{}", gw.url, gw.code_path(code.id.as_str()));
+    let answer = post_page(&url, &format!("idTypeOrder=01&idNumberOrder={PAYER_ID}")).await;
+    assert_eq!(answer.status(), 502);
+    assert!(answer.text().await.unwrap().contains("暂时无法获取账单"));
+    assert_eq!(his.asked().len(), 1);
+    let paid = post_page(
+        &format!("{url}/pay"),
+        &format!("choice=0&q.idTypeOrder=01&q.idNumberOrder={PAYER_ID}&wallet=wechat"),
+    )
+    .await;
+    assert_eq!(paid.status(), 502);
+}
+
+// The server, and the client printing a code, are the real binary with its real logging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_run_of_static_codes_logs_no_id_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify = Receiver::start().await;
+    let his = MerchantSystem::start(vec![
+        his_order("LOGZY1", 20, "住院预交金", None),
+        json!({"orderAmount": -5, "mchOrderId": "LOGZY2", "orderType": "10002",
+               "orderCreateTime": "2026-12-06 09:31:00", "orderTitle": "坏订单"}),
+    ])
+    .await;
+    let config_path = dir.path().join("paymux.toml");
+    // The declarations go into the merchant's [merchant.hrss] table.
+    let config = crate::helpers::config_text(&format!("sqlite://{}/paymux.db", dir.path().display()))
+        .replacen(
+            "[merchant.hrss]\n",
+            &format!(
+                "[merchant.hrss]\norder_query_url = \"{}\"\nstatic_codes = [\n  {{ ref = \"S1\", mode = 1, subject = \"门诊缴费\", notify_url = \"{notify}\" }},\n  {{ ref = \"S2\", mode = 2, subject = \"住院缴费\", notify_url = \"{notify}\" }},\n]\n",
+                his.url,
+                notify = notify.url,
+            ),
+            1,
+        );
+    std::fs::write(&config_path, config).unwrap();
+    let log_path = dir.path().join("paymux.log");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let server = Child(
+        paymux()
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--config",
+            ])
+            .arg(&config_path)
+            .env("RUST_LOG", "debug")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the server", || {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("paymux is listening")
+    })
+    .await;
+
+    // The merchant prints its code's page and QR image.
+    let png = dir.path().join("s2.png");
+    let output = paymux()
+        .args(["client", "--url", &url, "--config"])
+        .arg(&config_path)
+        .args(["hrss", "static-code", "--ref", "S2", "--save-png"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    let printed: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stderr)));
+    let code_url = printed["biz_data"]["data"]["codeUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        code_url.starts_with(&format!("{url}/bills/Q")),
+        "{code_url}"
+    );
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+
+    // The payer looks up their orders and pays the valid one.
+    let lookup = format!("idTypeOrder=01&idNumberOrder={PAYER_ID}");
+    let html = post_page(&code_url, &lookup).await.text().await.unwrap();
+    assert!(
+        html.contains("住院预交金") && !html.contains("坏订单"),
+        "{html}"
+    );
+    let went = post_page(
+        &format!("{code_url}/pay"),
+        &format!("choice=0&q.idTypeOrder=01&q.idNumberOrder={PAYER_ID}&wallet=social_security"),
+    )
+    .await;
+    assert_eq!(went.status(), 303);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+    let paid = post_page(&format!("{cashier}/pay"), "result=success").await;
+    assert_eq!(paid.status(), 303);
+    notify.answer_with(&[r#"{"isSuccess":"1"}"#]);
+    wait_for("the notification", || !notify.received().is_empty()).await;
+    let data = opened_notification(&notify.received()[0].body);
+    assert_eq!(
+        (&data["mchOrderId"], &data["wayCode"]),
+        (&json!("LOGZY1"), &json!("SBK"))
+    );
+    // A payer's mistake with their ID in it.
+    let wrong = post_page(
+        &code_url,
+        &format!("idTypeOrder=01&idNumberOrder={PAYER_ID}{PAYER_ID}"),
+    )
+    .await;
+    assert_eq!(wrong.status(), 502);
+    assert!(his.asked().iter().all(|(_, n)| n == PAYER_ID));
+
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("hrss static code ready"), "{log}");
+    assert!(
+        log.contains(&code_url),
+        "each code's page is logged at start: {log}"
+    );
+    assert!(
+        log.contains("LOGZY2") && log.contains("left out"),
+        "the invalid entry is logged: {log}"
+    );
+    assert!(!log.contains(PAYER_ID), "the ID number in the log:\n{log}");
+    assert!(!log.contains(HRSS_SM4_KEY) && !log.contains(HRSS_PLATFORM_PRIVATE_KEY));
 }
