@@ -17,6 +17,7 @@ use paymux_core::gateway::BillFromCode;
 use paymux_core::links::PayerLinks;
 use paymux_core::notification::NotificationFormat;
 use paymux_core::order::Order;
+use paymux_core::payway::Wallet;
 use secrecy::SecretString;
 
 use crate::common::ClientFailure;
@@ -107,6 +108,12 @@ pub trait PayerHooks: Send + Sync {
         _input: &BTreeMap<String, String>,
     ) -> Result<Option<Vec<BillChoice>>, String> {
         Ok(None)
+    }
+
+    /// The wallets a code's page offers and accepts; `None`: every wallet it knows. A code
+    /// the merchant sold as one wallet's (mmsp's 1026 Alipay static code) offers that one.
+    fn wallets(&self, _code: &PaymentCode) -> Option<Vec<Wallet>> {
+        None
     }
 
     /// After a payment: the link back to the merchant (chinaums §1.10 adds the signed

@@ -1,9 +1,10 @@
 //! The payer's pages of payment codes, `/bills/{code_id}/{token}`: what a code's QR image
 //! opens. The page shows the bill (a one-time code's), or what a fixed code bills (its
 //! amount, an amount field for an open code, or the bills the merchant's system offers when
-//! asked through the code's dialect), and the wallets to pay with; paying starts a try at
-//! the bill and leads to the channel's page (the sandbox's cashier). Only the link the
-//! merchant was given opens it: a wrong or missing token is the same 404 as an unknown code.
+//! asked through the code's dialect), and the wallets to pay with (those the code's dialect
+//! allows: mmsp's Alipay static code, Alipay only); paying starts a try at the bill and leads
+//! to the channel's page (the sandbox's cashier). Only the link the merchant was given opens
+//! it: a wrong or missing token is the same 404 as an unknown code.
 
 use std::collections::BTreeMap;
 
@@ -74,6 +75,15 @@ fn merchant_name(state: &CodePages, code: &PaymentCode) -> String {
 
 fn hooks<'a>(state: &'a CodePages, code: &PaymentCode) -> Option<&'a dyn PayerHooks> {
     state.payer.hooks.get(&code.dialect).map(|h| h.as_ref())
+}
+
+/// The wallets the code's page offers and its pay form accepts: those its dialect allows.
+fn wallets(state: &CodePages, code: &PaymentCode) -> Vec<Wallet> {
+    let all = page::WALLETS.iter().map(|(wallet, _)| *wallet);
+    match hooks(state, code).and_then(|h| h.wallets(code)) {
+        Some(allowed) => all.filter(|w| allowed.contains(w)).collect(),
+        None => all.collect(),
+    }
 }
 
 async fn show(State(state): State<CodePages>, path: LinkPath) -> Response {
@@ -155,6 +165,7 @@ async fn one_time_page(state: &CodePages, code: &PaymentCode, link: &str) -> Res
             &code.subject,
             link,
             &[offer],
+            &wallets(state, code),
             state.sandbox,
         ),
     )
@@ -202,6 +213,7 @@ async fn offers_page(
             &code.subject,
             link,
             &offers,
+            &wallets(state, code),
             state.sandbox,
         ),
     )
@@ -274,12 +286,10 @@ fn answers(
 }
 
 fn wallet(name: &str) -> Option<Wallet> {
-    match name {
-        "wechat" => Some(Wallet::WeChat),
-        "alipay" => Some(Wallet::Alipay),
-        "unionpay" => Some(Wallet::UnionPay),
-        _ => None,
-    }
+    page::WALLETS
+        .iter()
+        .find(|(_, value)| *value == name)
+        .map(|(wallet, _)| *wallet)
 }
 
 async fn pay(
@@ -306,6 +316,15 @@ async fn pay(
             "wallet must be wechat, alipay or unionpay",
         );
     };
+    let offered = wallets(&state, &code);
+    if !offered.contains(&wallet) {
+        let names: Vec<&str> = offered.iter().map(|w| w.display_name()).collect();
+        return message(
+            StatusCode::BAD_REQUEST,
+            "不支持该支付方式",
+            &format!("This code takes {}", names.join(", ")),
+        );
+    }
     let pay_way = PayWay::new(wallet, PayMethod::Qr);
     let bill_id = match code.kind {
         CodeKind::OneTime => match &code.order_id {

@@ -3,6 +3,7 @@
 //! script and load nothing inline: their Content-Security-Policy (see `mod.rs`) forbids it.
 
 use paymux_core::order::{Order, OrderStatus};
+use paymux_core::payway::Wallet;
 
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -52,6 +53,8 @@ pub struct CashierView<'a> {
     pub sandbox: bool,
     /// A try is under way (the pay and cancel buttons are for it).
     pub paying: bool,
+    /// What the payer pays with (a bill's: the wallet of its latest try).
+    pub wallet: Wallet,
     /// After paying: back to the merchant (its return URL, or the dialect's signed link).
     pub back_link: Option<String>,
     /// A bill whose try ended unpaid: back to its code's page, to try again.
@@ -98,7 +101,7 @@ pub fn cashier(view: &CashierView<'_>) -> String {
         merchant = escape(view.merchant_name),
         subject = escape(&order.subject),
         amount = order.amount.to_yuan_string(),
-        wallet = order.pay_way.wallet.display_name(),
+        wallet = view.wallet.display_name(),
     );
     document(
         &format!("收银台 - {}", escape(view.merchant_name)),
@@ -123,16 +126,35 @@ pub struct BillOffer {
     pub hidden: Vec<(String, String)>,
 }
 
+/// The wallets a code's page can offer, each with its form value (also its button's class).
+pub const WALLETS: [(Wallet, &str); 3] = [
+    (Wallet::WeChat, "wechat"),
+    (Wallet::Alipay, "alipay"),
+    (Wallet::UnionPay, "unionpay"),
+];
+
 /// A payment code's page: the merchant, the code's subject, and for each bill on offer the
-/// wallets to pay it with (and an amount field for an open code).
+/// wallets to pay it with (those of [`WALLETS`] in `wallets`; and an amount field for an
+/// open code).
 pub fn code_page(
     merchant_name: &str,
     subject: &str,
     link: &str,
     offers: &[BillOffer],
+    wallets: &[Wallet],
     sandbox: bool,
 ) -> String {
     let link = escape(link);
+    let buttons: String = WALLETS
+        .iter()
+        .filter(|(wallet, _)| wallets.contains(wallet))
+        .map(|(wallet, value)| {
+            format!(
+                "<button class=\"{value}\" name=\"wallet\" value=\"{value}\">{}</button>",
+                wallet.display_name()
+            )
+        })
+        .collect();
     let mut body = String::new();
     for offer in offers {
         let hidden: String = offer
@@ -153,10 +175,7 @@ pub fn code_page(
         };
         body.push_str(&format!(
             "<form class=\"choice wallets\" method=\"post\" action=\"{link}/pay\">\
-             <p class=\"subject\">{label}</p>{amount}{hidden}\
-             <button class=\"wechat\" name=\"wallet\" value=\"wechat\">微信支付</button>\
-             <button class=\"alipay\" name=\"wallet\" value=\"alipay\">支付宝</button>\
-             <button class=\"unionpay\" name=\"wallet\" value=\"unionpay\">银联云闪付</button></form>",
+             <p class=\"subject\">{label}</p>{amount}{hidden}{buttons}</form>",
             label = escape(&offer.label),
         ));
     }
