@@ -75,7 +75,7 @@ impl Wallet {
         }
     }
 
-    const ALL: [Wallet; 8] = [
+    pub const ALL: [Wallet; 8] = [
         Wallet::WeChat,
         Wallet::Alipay,
         Wallet::UnionPay,

@@ -272,7 +272,7 @@ impl Gateway {
                 bill_no_prefix: new.bill_no_prefix.clone(),
                 tries: tries(new.one_at_a_time),
                 escrow: new.escrow,
-                updated_at: now,
+                updated_at: changed_at(&code, now),
                 ..code.clone()
             };
             for (k, v) in &new.extra {
@@ -312,7 +312,7 @@ impl Gateway {
             let now = self.now();
             let closed = PaymentCode {
                 status: CodeStatus::Closed,
-                updated_at: now,
+                updated_at: changed_at(&code, now),
                 ..code.clone()
             };
             let change = CodeChange {
@@ -693,6 +693,13 @@ impl Gateway {
             .remember_nonce(merchant, nonce, now, until)
             .await?)
     }
+}
+
+/// A code's `updated_at` after a change: later than the one read, even within the same
+/// millisecond, because it guards the change (`CodeChange::read_at`): two changes made from
+/// one reading must not both pass.
+fn changed_at(code: &PaymentCode, now: Millis) -> Millis {
+    now.max(Millis(code.updated_at.0.saturating_add(1)))
 }
 
 fn duplicate_order(e: StoreError) -> Error {

@@ -31,6 +31,8 @@ pub enum Product {
     Alipay,
     /// 2308 TRADETYPE 2: Alipay 服务窗 (needs --alipay-user-id).
     AlipayFuwu,
+    /// 1026: Alipay static code (binds the order to the merchant's printed code).
+    AlipayStatic,
     /// 1027: Alipay dynamic code.
     AlipayDynamic,
     /// 1030: Alipay H5.
@@ -417,6 +419,7 @@ pub async fn run(matches: &clap::ArgMatches, target: ClientTarget) -> Result<(),
                 Product::WechatH5 => (command::WECHAT_H5, None, None),
                 Product::Alipay => (command::ALIPAY_NATIVE, some("1"), None),
                 Product::AlipayFuwu => (command::ALIPAY_NATIVE, some("2"), None),
+                Product::AlipayStatic => (command::ALIPAY_STATIC, some("1"), None),
                 Product::AlipayDynamic => (command::ALIPAY_DYNAMIC, some("1"), None),
                 Product::AlipayH5 => (command::ALIPAY_H5, None, None),
                 Product::Qq => (command::QQ_NATIVE, some("1"), None),

@@ -3,7 +3,8 @@
 use paymux_core::Fen;
 use paymux_core::card::{CardDetails, CardKind, CardNo, IdCardNo, Phone};
 use paymux_core::channel::PayAction;
-use paymux_core::gateway::NewOrder;
+use paymux_core::code::CodeKind;
+use paymux_core::gateway::{NewBill, NewCode, NewOrder};
 use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId};
 use paymux_core::order::{Order, OrderStatus};
 use paymux_core::payway::{PayMethod, PayWay, Wallet};
@@ -170,7 +171,9 @@ pub fn scan_product(cmd: i64, req: &ScanOrder) -> Result<Product, MmspError> {
             product
         }
         command::QQ_NATIVE => by_trade_type(req, Wallet::Qq, true)?,
-        command::ALIPAY_DYNAMIC => by_trade_type(req, Wallet::Alipay, false)?,
+        command::ALIPAY_STATIC | command::ALIPAY_DYNAMIC => {
+            by_trade_type(req, Wallet::Alipay, false)?
+        }
         command::UNIONPAY_NATIVE => by_trade_type(req, Wallet::UnionPay, false)?,
         command::JD_NATIVE => by_trade_type(req, Wallet::Jd, false)?,
         command::WECHAT_H5 => h5(Wallet::WeChat),
@@ -264,6 +267,80 @@ pub fn scan_order(
         auth_code,
     };
     Ok((new, product))
+}
+
+/// The merchant's one Alipay static code (1026), by its reference.
+pub const STATIC_CODE_REF: &str = "mmsp-alipay-static";
+
+/// What the static code's page says it is.
+const STATIC_CODE_SUBJECT: &str = "支付宝扫码付款";
+
+/// 1026: the order as the bill the static code will carry (the request is 1027's, §6.3/§6.4),
+/// and the code that carries it. The bill takes several tries (a payer who gave up leaves
+/// it payable for the next); the code never expires, its bills at TIME_END.
+pub fn static_code(
+    req: &ScanOrder,
+    merchant_id: MerchantId,
+    now: Millis,
+    allow_private: bool,
+) -> Result<(NewCode, Product), MmspError> {
+    let (order, product) = scan_order(
+        command::ALIPAY_STATIC,
+        req,
+        merchant_id.clone(),
+        now,
+        allow_private,
+    )?;
+    let bill = NewBill {
+        merchant_id: merchant_id.clone(),
+        merchant_order_no: order.merchant_order_no,
+        dialect: super::TAG,
+        amount: order.amount,
+        subject: order.subject,
+        body: order.body,
+        notify_url: order.notify_url.clone(),
+        also_notify: None,
+        return_url: order.return_url,
+        extra: order.extra,
+        expires_at: order.expires_at,
+        one_at_a_time: false,
+        escrow: false,
+        splits: None,
+    };
+    let mut extra = Map::new();
+    extra.insert(
+        "CMD".into(),
+        Value::from(command::ALIPAY_STATIC.to_string()),
+    );
+    let code = NewCode {
+        merchant_id,
+        dialect: super::TAG,
+        code_ref: Some(STATIC_CODE_REF.to_owned()),
+        kind: CodeKind::OneTime,
+        amount: None,
+        subject: STATIC_CODE_SUBJECT.to_owned(),
+        notify_url: order.notify_url,
+        also_notify: None,
+        return_url: None,
+        expires_at: None,
+        extra,
+        bill_no_prefix: String::new(),
+        one_at_a_time: false,
+        escrow: false,
+        bill: Some(bill),
+    };
+    Ok((code, product))
+}
+
+/// The wallet an order is paid with: the static code's bills are offered to Alipay only
+/// (their page says so), though the core offers a bill before a wallet is chosen.
+pub fn wallet_of(order: &Order) -> Wallet {
+    let cmd = order.extra_str("CMD").and_then(|c| c.parse::<i64>().ok());
+    if order.code_id.is_some() && cmd == Some(command::ALIPAY_STATIC) {
+        Wallet::Alipay
+    } else {
+        order.pay_way.wallet
+    }
 }
 
 /// §10.3's TRADETYPE: 1 WeChat, 2 Alipay, 3 QQ; paymux adds 4 UnionPay, 5 JD, 6 bank.
@@ -411,7 +488,7 @@ pub fn order_state(order: &Order) -> OrderState {
         ),
         status: Some(status.to_owned()),
         merorderid: Some(order.merchant_order_no.to_string()),
-        trade_type: Some(wallet_type(order.pay_way.wallet).to_owned()),
+        trade_type: Some(wallet_type(wallet_of(order)).to_owned()),
         err_code_msg: msg,
         err_code: code.map(str::to_owned),
     }
@@ -454,7 +531,7 @@ pub fn scan_push(order: &Order) -> ScanPush {
                 .unwrap_or_default(),
         ),
         status: Some("1".into()),
-        trade_type: Some(wallet_type(order.pay_way.wallet).to_owned()),
+        trade_type: Some(wallet_type(wallet_of(order)).to_owned()),
         merorderid: Some(order.merchant_order_no.to_string()),
     }
 }
@@ -817,6 +894,51 @@ mod tests {
         assert!(batch_window(&some("202603"), &some("20260301"), now).is_err());
         assert!(batch_window(&some("20260230"), &some("20260301"), now).is_err());
         assert!(batch_window(&some("20260302"), &some("20260301"), now).is_err());
+    }
+
+    #[test]
+    fn a_static_code_order_is_the_bill_of_a_code_that_never_expires() {
+        let now = time::parse_beijing("2026-03-15 10:00:00", DATE_TIME).unwrap();
+        let req = ScanOrder {
+            trade_type: some("1"),
+            amt: some("150"),
+            merorderid: some("S1"),
+            randstr: some("r"),
+            goodsname: some("咖啡"),
+            notify_url: some("https://merchant.example/n"),
+            ..ScanOrder::default()
+        };
+        let merchant = MerchantId::new("demo");
+        let (code, product) = static_code(&req, merchant.clone(), now, false).unwrap();
+        assert_eq!(product.trade_type, Some("1"));
+        assert_eq!(code.kind, CodeKind::OneTime);
+        assert_eq!(code.code_ref.as_deref(), Some(STATIC_CODE_REF));
+        assert_eq!(code.expires_at, None);
+        let bill = code.bill.expect("the order is the code's bill");
+        assert_eq!(bill.merchant_order_no.as_str(), "S1");
+        assert_eq!(bill.amount.get(), 150);
+        assert_eq!(bill.subject, "咖啡");
+        assert_eq!(
+            bill.expires_at,
+            Some(now.plus_secs(SCAN_TTL_S)),
+            "5 minutes"
+        );
+        assert_eq!(bill.extra["CMD"], Value::from("1026"));
+        assert!(!bill.one_at_a_time, "a payer who gave up leaves it payable");
+        let until = ScanOrder {
+            time_end: some("2026-03-15 12:00:00"),
+            ..req.clone()
+        };
+        let (code, _) = static_code(&until, merchant.clone(), now, false).unwrap();
+        assert_eq!(
+            code.bill.unwrap().expires_at,
+            time::parse_beijing("2026-03-15 12:00:00", DATE_TIME)
+        );
+        let fuwu = ScanOrder {
+            trade_type: some("2"),
+            ..req
+        };
+        assert!(static_code(&fuwu, merchant, now, false).is_err());
     }
 
     #[test]

@@ -70,8 +70,16 @@
 //!   `tokenId`). TIME_END `yyyy-mm-dd hh24:mi:ss` (or 14 digits), default 5 minutes. ISTO,
 //!   LIMIT_PAY, IS_RAW (1 or 2), OPENID, SUP_APPID, ALIPAY_* are kept with the order (ISTO
 //!   for settlement). CUR must be CNY.
-//! - 1026 (Alipay static code) answers -1009 暂未开通: it needs fixed payment codes in the
-//!   core, which come next.
+//! - 1026 (支付宝静态码, §6.3; request and reply as 1027's): the spec says only that each
+//!   1026 is an order (AMT, MERORDERID, … required) answered with a URL. Read as the
+//!   merchant's printed, fixed Alipay code: the merchant has one (a one-time payment code,
+//!   reference `mmsp-alipay-static`, made on its first 1026), and each 1026 binds its order
+//!   to it as the code's bill, replacing the bill it carried (an unpaid one closes, a paid
+//!   one stays paid). URL is the code's page, the same every time; the payer who scans it
+//!   next pays the order bound now, and the page offers Alipay only. ORDERNO is the bill's;
+//!   query, cancel, close, refund and the 2324 push treat it as any scan order (TRADETYPE 2).
+//!   A bill may be tried again after a payer gives up; two payers paying at once end with
+//!   one payment, the other refunded by the core. Two first 1026s at once make one code.
 //! - Micropay (2307, 2309, 776/2326): CODE 10–32 digits, decided by the channel (the
 //!   sandbox by the last digit). STATUS 1 paid, 3 + AA while the payer confirms, 2 with the
 //!   channel's code and reason. A micropay paid at once is answered, not pushed (the core
@@ -136,7 +144,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::response::Response;
+use paymux_core::code::PaymentCode;
 use paymux_core::dialect::DialectTag;
+use paymux_core::payway::Wallet;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
@@ -146,7 +156,7 @@ pub use routes::{MmspState, Part, router};
 
 use crate::common::ClientFailure;
 use crate::common::merchants::{Credentials, MerchantTable, Merchants, Registered, parse_table};
-use crate::dialect::{BusyRequest, ClientTarget, Dialect, Mount, Mounted, Schedule};
+use crate::dialect::{BusyRequest, ClientTarget, Dialect, Mount, Mounted, PayerHooks, Schedule};
 
 pub const NAME: &str = "mmsp";
 pub const TAG: DialectTag = DialectTag::new(NAME);
@@ -209,6 +219,21 @@ fn load(tables: &[MerchantTable]) -> Result<MmspMerchants, String> {
     MmspMerchants::from_tables(NAME, tables)
 }
 
+/// The payer's side of mmsp's codes: the static code (1026) is Alipay's, its page offers
+/// Alipay only.
+struct MmspPayer;
+
+#[async_trait]
+impl PayerHooks for MmspPayer {
+    fn wallets(&self, code: &PaymentCode) -> Vec<Wallet> {
+        if code.code_ref == convert::STATIC_CODE_REF {
+            vec![Wallet::Alipay]
+        } else {
+            vec![Wallet::WeChat, Wallet::Alipay, Wallet::UnionPay]
+        }
+    }
+}
+
 /// The mmsp dialect.
 pub struct Mmsp;
 
@@ -250,9 +275,10 @@ impl Dialect for Mmsp {
                 gateway: mount.gateway.clone(),
                 merchants: merchants.clone(),
                 public_url: mount.public_url.clone(),
+                links: mount.links.clone(),
             }),
             notifications: Some(Arc::new(MmspNotifications { merchants })),
-            payer: None,
+            payer: Some(Arc::new(MmspPayer)),
         })
     }
 

@@ -15,13 +15,16 @@ use axum::http::StatusCode;
 use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
+use paymux_core::Error as CoreError;
 use paymux_core::Gateway;
+use paymux_core::channel::PayAction;
 use paymux_core::gateway::{FirstAnswer, NewRefund, Reversal};
 use paymux_core::ids::{MerchantOrderNo, PlatformId, RefundNo, RefundRequestNo};
+use paymux_core::links::PayerLinks;
 use paymux_core::listing::PaidOrdersQuery;
 use paymux_core::order::Order;
 use paymux_core::payway::{PayMethod, Wallet};
-use paymux_core::store::{OrderKey, RefundKey};
+use paymux_core::store::{CodeKey, OrderKey, RefundKey};
 use paymux_core::url::ReturnUrl;
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -45,8 +48,10 @@ pub const CANCEL_AFTER_S: i64 = 15;
 pub struct MmspState {
     pub gateway: Gateway,
     pub merchants: Arc<MmspMerchants>,
-    /// Where payers reach this gateway (the front-page return).
+    /// Where payers reach this gateway (the front-page return, the static code's page).
     pub public_url: Arc<str>,
+    /// The static code's page is `{public_url}{links.code_path(id)}`.
+    pub links: PayerLinks,
 }
 
 pub fn router(state: MmspState) -> Router {
@@ -332,8 +337,7 @@ async fn scan_command(
     body: &Params,
 ) -> Result<Served, Failure> {
     let reply = match cmd {
-        // Fixed codes are not served yet: the core's fixed payment codes come first.
-        command::ALIPAY_STATIC => return Err(MmspError::NotOpen.into()),
+        command::ALIPAY_STATIC => alipay_static(state, caller, body).await?,
         command::QUERY => {
             let req: OrderRef = from_params(body);
             let order = find(
@@ -377,6 +381,48 @@ async fn scan_pay(
     Ok(to_params(&convert::scan_order_reply(
         &created.order,
         &created.action,
+        product,
+        caller.merchant.credentials.md5_key.expose_secret(),
+    )))
+}
+
+/// 1026 支付宝静态码: the order becomes the bill of the merchant's one static code, made on
+/// its first 1026, replacing the bill it carried (closed if unpaid; a paid one stays). URL
+/// is the code's page, the same every time: the code is printed.
+async fn alipay_static(
+    state: &MmspState,
+    caller: &Caller<'_>,
+    body: &Params,
+) -> Result<Params, Failure> {
+    let req: ScanOrder = from_params(body);
+    let merchant = &caller.merchant.merchant_id;
+    let (new, product) = convert::static_code(
+        &req,
+        merchant.clone(),
+        state.gateway.now(),
+        allow_private(state),
+    )?;
+    let key = CodeKey::Ref(convert::STATIC_CODE_REF);
+    let gateway = &state.gateway;
+    let bound = match gateway.find_code(merchant, key).await {
+        Ok(_) => gateway.update_code(merchant, key, new).await,
+        Err(CoreError::CodeNotFound) => match gateway.create_code(new.clone()).await {
+            // Another first 1026 made it meanwhile: bind to that one.
+            Err(CoreError::DuplicateCodeRef) => gateway.update_code(merchant, key, new).await,
+            made => made,
+        },
+        Err(e) => Err(e),
+    };
+    let (code, bill) = bound?;
+    let bill = bill.ok_or_else(|| MmspError::Internal("the static code has no bill".into()))?;
+    let url = format!(
+        "{}{}",
+        state.public_url.trim_end_matches('/'),
+        state.links.code_path(code.id.as_str())
+    );
+    Ok(to_params(&convert::scan_order_reply(
+        &bill,
+        &PayAction::QrCode(url),
         product,
         caller.merchant.credentials.md5_key.expose_secret(),
     )))

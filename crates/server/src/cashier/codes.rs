@@ -1,9 +1,10 @@
 //! The payer's pages of payment codes, `/bills/{code_id}/{token}`: what a code's QR image
 //! opens. The page shows the bill (a one-time code's), or what a fixed code bills (its
 //! amount, an amount field for an open code, or the bills the merchant's system offers when
-//! asked through the code's dialect), and the wallets to pay with; paying starts a try at
-//! the bill and leads to the channel's page (the sandbox's cashier). Only the link the
-//! merchant was given opens it: a wrong or missing token is the same 404 as an unknown code.
+//! asked through the code's dialect), and the wallets to pay with (those the code's dialect
+//! allows: mmsp's Alipay static code, Alipay only); paying starts a try at the bill and leads
+//! to the channel's page (the sandbox's cashier). Only the link the merchant was given opens
+//! it: a wrong or missing token is the same 404 as an unknown code.
 
 use std::collections::BTreeMap;
 
@@ -298,7 +299,7 @@ async fn pay(
     };
     let offered = wallets(&state, &code);
     let Some(wallet) = field("wallet").and_then(|name| {
-        offered
+        Wallet::ALL
             .iter()
             .copied()
             .find(|wallet| wallet.as_str() == name)
@@ -310,6 +311,14 @@ async fn pay(
             &format!("wallet must be one of {}", names.join(", ")),
         );
     };
+    if !offered.contains(&wallet) {
+        let names: Vec<&str> = offered.iter().map(|w| w.display_name()).collect();
+        return message(
+            StatusCode::BAD_REQUEST,
+            "不支持该支付方式",
+            &format!("This code takes {}", names.join(", ")),
+        );
+    }
     let pay_way = PayWay::new(wallet, PayMethod::Qr);
     let bill_id = match code.kind {
         CodeKind::OneTime => match &code.order_id {

@@ -221,14 +221,14 @@ async fn show(State(state): State<CashierState>, path: LinkPath) -> Response {
                 .unwrap_or_else(|| order.merchant_id.to_string());
             let expired = order.status.is_open() && state.operator.now() >= order.expires_at;
             let link = state.sandbox.cashier_path(id.as_str());
-            let latest = match state.operator.latest_attempt(&order.id).await {
+            let attempt = match state.operator.latest_attempt(&order.id).await {
                 Ok(attempt) => attempt,
                 Err(e) => {
                     tracing::error!(error = %e, "cashier could not load the attempt");
                     None
                 }
             };
-            let paying = latest
+            let paying = attempt
                 .as_ref()
                 .is_some_and(|a| a.status == AttemptStatus::Paying);
             let view = page::CashierView {
@@ -238,6 +238,10 @@ async fn show(State(state): State<CashierState>, path: LinkPath) -> Response {
                 link: &link,
                 sandbox: true,
                 paying,
+                // A bill's wallet is the one its payer chose for this try.
+                wallet: attempt
+                    .as_ref()
+                    .map_or(order.pay_way.wallet, |a| a.pay_way.wallet),
                 back_link: state.payer.back_link(&state.operator, &order).await,
                 retry_link: order
                     .code_id

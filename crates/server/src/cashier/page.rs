@@ -54,6 +54,8 @@ pub struct CashierView<'a> {
     pub sandbox: bool,
     /// A try is under way (the pay and cancel buttons are for it).
     pub paying: bool,
+    /// What the payer pays with (a bill's: the wallet of its latest try).
+    pub wallet: Wallet,
     /// After paying: back to the merchant (its return URL, or the dialect's signed link).
     pub back_link: Option<String>,
     /// A bill whose try ended unpaid: back to its code's page, to try again.
@@ -100,7 +102,7 @@ pub fn cashier(view: &CashierView<'_>) -> String {
         merchant = escape(view.merchant_name),
         subject = escape(&order.subject),
         amount = order.amount.to_yuan_string(),
-        wallet = order.pay_way.wallet.display_name(),
+        wallet = view.wallet.display_name(),
     );
     document(
         &format!("收银台 - {}", escape(view.merchant_name)),
@@ -126,7 +128,8 @@ pub struct BillOffer {
 }
 
 /// A payment code's page: the merchant, the code's subject, and for each bill on offer the
-/// wallets to pay it with (and an amount field for an open code).
+/// wallets to pay it with (each a button whose value and class are the wallet's name; and
+/// an amount field for an open code).
 pub fn code_page(
     merchant_name: &str,
     subject: &str,

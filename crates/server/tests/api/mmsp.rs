@@ -454,18 +454,262 @@ async fn scan_orders_follow_their_field_rules() {
     assert_negative(&again, "2001");
 }
 
+/// A client that does not follow redirects, to see where a page sends the payer.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn post_form(url: &str, body: &str) -> reqwest::Response {
+    browser()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn page_text(url: &str) -> String {
+    let page = browser().get(url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{url}");
+    page.text().await.unwrap()
+}
+
+/// The static code's page a 1026 reply names: its URL is `{gateway}{code_path(id)}`.
+#[track_caller]
+fn static_code_url(gw: &TestGateway, reply: &Reply) -> String {
+    let url = field(reply, "URL");
+    let path = url.strip_prefix(&gw.url).expect("a link to this gateway");
+    let id = path
+        .strip_prefix("/bills/")
+        .and_then(|rest| rest.split('/').next())
+        .expect("a payment code's page");
+    assert_eq!(path, gw.code_path(id), "the code's own link");
+    url
+}
+
+#[track_caller]
+fn assert_scan_status(reply: &Reply, status: &str, code: &str) {
+    assert_positive(reply, 35078);
+    assert_eq!(field(reply, "STATUS"), status, "{:?}", reply.body);
+    assert_eq!(field(reply, "ERR_CODE"), code, "{:?}", reply.body);
+}
+
 #[tokio::test]
-async fn the_alipay_static_code_is_not_open_yet() {
+async fn the_alipay_static_code_carries_the_latest_order_and_its_payer_pays_with_alipay() {
     let gw = TestGateway::spawn(Backend::Sqlite).await;
-    let reply = mmsp(&gw)
-        .scan_order(
-            command::ALIPAY_STATIC,
-            &scan_order("S1", "1", "http://merchant.example/n"),
-        )
+    let merchant = Receiver::start().await;
+    let client = mmsp(&gw);
+    let bind = |no: &str, amt: &str| {
+        let order = scan_order(no, amt, &merchant.url);
+        let client = client.clone();
+        async move {
+            client
+                .scan_order(command::ALIPAY_STATIC, &order)
+                .await
+                .unwrap()
+        }
+    };
+
+    let first = bind("S1", "100").await;
+    assert_positive(&first, 33794);
+    assert_eq!(field(&first, "STATUS"), "1", "{:?}", first.body);
+    assert_eq!(field(&first, "TRADETYPE"), "1");
+    assert_eq!(field(&first, "MERORDERID"), "S1");
+    assert_eq!(field(&first, "TRADETIME").len(), 19);
+    assert!(first.field("PAY_INFO").is_none());
+    let url = static_code_url(&gw, &first);
+    let waiting = client.query(&by_no("S1")).await.unwrap();
+    assert_scan_status(&waiting, "3", "AA");
+    assert_eq!(field(&waiting, "ORDERNO"), field(&first, "ORDERNO"));
+    assert_eq!(field(&waiting, "TRADETYPE"), "2", "an Alipay order");
+
+    // The second order: the same printed code, now carrying it; the first closes.
+    let second = bind("S2", "200").await;
+    assert_positive(&second, 33794);
+    assert_eq!(field(&second, "URL"), url, "the same URL every time");
+    let s2 = field(&second, "ORDERNO");
+    assert_ne!(s2, field(&first, "ORDERNO"));
+    let replaced = client.query(&by_no("S1")).await.unwrap();
+    assert_scan_status(&replaced, "2", "D4");
+    assert_eq!(field(&replaced, "ERR_CODE_MSG"), "订单已关闭");
+    assert_scan_status(&client.query(&by_no("S2")).await.unwrap(), "3", "AA");
+
+    // The payer scans the code: the second order, Alipay only.
+    let html = page_text(&url).await;
+    for shown in ["Demo Hospital", "测试商品", "¥2.00", "支付宝", "沙箱环境"] {
+        assert!(html.contains(shown), "{shown} in {html}");
+    }
+    for hidden in ["¥1.00", "微信支付", "银联云闪付", "value=\"wechat\""] {
+        assert!(!html.contains(hidden), "{hidden} in {html}");
+    }
+    for other in ["wallet=wechat", "wallet=unionpay"] {
+        let refused = post_form(&format!("{url}/pay"), other).await;
+        assert_eq!(refused.status(), 400, "{other}");
+        assert!(refused.text().await.unwrap().contains("不支持该支付方式"));
+    }
+    assert!(
+        gw.running
+            .operator
+            .attempts_of_order(&paymux_core::ids::PlatformId::from_string(s2.clone()))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no try was started with another wallet"
+    );
+    let went = post_form(&format!("{url}/pay"), "wallet=alipay").await;
+    assert_eq!(went.status(), 303);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(cashier, gw.cashier_url(&s2));
+    let at_cashier = page_text(&cashier).await;
+    assert!(at_cashier.contains("支付宝 · 订单号"), "{at_cashier}");
+    assert_eq!(
+        post_form(&format!("{cashier}/pay"), "result=success")
+            .await
+            .status(),
+        303
+    );
+
+    let paid = client.query(&by_no("S2")).await.unwrap();
+    assert_scan_status(&paid, "1", "");
+    assert_eq!(field(&paid, "ORDERNO"), s2);
+    assert_eq!(field(&paid, "AMT"), "200");
+    assert_eq!(field(&paid, "TRADETYPE"), "2");
+    assert_eq!(field(&paid, "PAYTIME").len(), 19);
+    assert!(page_text(&url).await.contains("支付成功"));
+
+    // Pushed once: the paid order, never the replaced one.
+    assert_eq!(gw.deliver().await.delivered, 1);
+    let pushes = notifications(&gw, &merchant);
+    assert_eq!(pushes.len(), 1);
+    let push = &pushes[0];
+    assert_eq!(push.command_id(), command::SCAN_PUSH);
+    assert_eq!(push.body["ORDERNO"], json!(s2));
+    assert_eq!(push.body["MERORDERID"], json!("S2"));
+    assert_eq!(push.body["AMT"], json!(200));
+    assert_eq!(push.body["STATUS"], json!("1"));
+    assert_eq!(push.body["TRADETYPE"], json!("2"));
+
+    // A third order on the code: the paid one stays paid.
+    let third = bind("S3", "300").await;
+    assert_eq!(field(&third, "URL"), url);
+    assert_scan_status(&client.query(&by_no("S2")).await.unwrap(), "1", "");
+    assert_scan_status(&client.query(&by_no("S3")).await.unwrap(), "3", "AA");
+    assert!(page_text(&url).await.contains("¥3.00"));
+
+    // A MERORDERID used before is refused and changes nothing: S3 stays on the code.
+    assert_negative(&bind("S2", "400").await, "2001");
+    assert_negative(&bind("S1", "400").await, "2001");
+    assert_scan_status(&client.query(&by_no("S3")).await.unwrap(), "3", "AA");
+    assert!(page_text(&url).await.contains("¥3.00"));
+
+    // Its orders refund and close as other scan orders do.
+    let refund = client
+        .refund(&OrderRef {
+            refund_merorderid: s("SR1"),
+            amt: s("50"),
+            ..by_no("S2")
+        })
         .await
         .unwrap();
-    assert_negative(&reply, "1009");
-    assert!(reply.error_msg().contains("暂未开通"));
+    assert_positive(&refund, 35080);
+    assert_eq!(field(&refund, "STATUS"), "1", "{:?}", refund.body);
+    assert_eq!(field(&refund, "AMT"), "50");
+    let closed = client.close(&by_no("S3")).await.unwrap();
+    assert_positive(&closed, 35082);
+    assert_eq!(field(&closed, "STATUS"), "1");
+    assert!(page_text(&url).await.contains("账单已关闭"));
+    let refused = post_form(&format!("{url}/pay"), "wallet=alipay").await;
+    assert!(refused.text().await.unwrap().contains("账单已支付或关闭"));
+
+    // The rules of 1027's fields hold.
+    let fuwu = ScanOrder {
+        trade_type: s("2"),
+        ..scan_order("S4", "1", &merchant.url)
+    };
+    assert_negative(
+        &client
+            .scan_order(command::ALIPAY_STATIC, &fuwu)
+            .await
+            .unwrap(),
+        "1008",
+    );
+    let no_amount = ScanOrder {
+        amt: None,
+        ..scan_order("S5", "1", &merchant.url)
+    };
+    assert_negative(
+        &client
+            .scan_order(command::ALIPAY_STATIC, &no_amount)
+            .await
+            .unwrap(),
+        "1007",
+    );
+}
+
+#[tokio::test]
+async fn orders_bound_to_the_static_code_at_once_leave_one_code_carrying_one_of_them() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let gw = TestGateway::spawn(backend).await;
+        let client = mmsp(&gw);
+        let url = "http://merchant.example/notify";
+        let bind_all = |nos: Vec<String>| {
+            let tasks: Vec<_> = nos
+                .into_iter()
+                .map(|no| {
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        let reply = client
+                            .scan_order(command::ALIPAY_STATIC, &scan_order(&no, "1", url))
+                            .await
+                            .unwrap();
+                        (no, reply)
+                    })
+                })
+                .collect();
+            async move {
+                let mut replies = Vec::new();
+                for task in tasks {
+                    replies.push(task.await.unwrap());
+                }
+                replies
+            }
+        };
+        // Two first orders at once, then five more.
+        let mut replies = bind_all(vec!["R1".into(), "R2".into()]).await;
+        replies.extend(bind_all((3..=7).map(|i| format!("R{i}")).collect()).await);
+        let urls: std::collections::BTreeSet<String> = replies
+            .iter()
+            .map(|(no, reply)| {
+                assert_positive(reply, 33794);
+                assert_eq!(field(reply, "STATUS"), "1", "{backend:?} {no}");
+                static_code_url(&gw, reply)
+            })
+            .collect();
+        assert_eq!(urls.len(), 1, "{backend:?}: one code: {urls:?}");
+        let mut open = Vec::new();
+        for (no, _) in &replies {
+            let state = client.query(&by_no(no)).await.unwrap();
+            match field(&state, "STATUS").as_str() {
+                "3" => open.push(no.clone()),
+                "2" => assert_eq!(field(&state, "ERR_CODE"), "D4"),
+                other => panic!("{backend:?} {no}: STATUS {other}"),
+            }
+        }
+        assert_eq!(open.len(), 1, "{backend:?}: the code carries one: {open:?}");
+        // The one open is the one its page shows.
+        let url = urls.into_iter().next().unwrap();
+        let went = post_form(&format!("{url}/pay"), "wallet=alipay").await;
+        assert_eq!(went.status(), 303);
+        let orderno = field(&client.query(&by_no(&open[0])).await.unwrap(), "ORDERNO");
+        assert_eq!(
+            went.headers()["location"].to_str().unwrap(),
+            gw.cashier_url(&orderno)
+        );
+    }
 }
 
 #[tokio::test]
