@@ -1838,3 +1838,158 @@ active = false
     .await;
     assert_refused(&reply, "OPERATION_NOT_ALLOWED", "支付中");
 }
+
+/// A payer's browser: it does not follow redirects, so a test sees where each page leads.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn submit(url: &str, body: &str) -> reqwest::Response {
+    browser()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_payer_pays_through_the_bill_qr_code_and_returns_to_the_merchant_signed() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let receiver = Receiver::start().await;
+    receiver.answer_with(&["SUCCESS"]);
+    let reply = one_time(
+        &gw,
+        "1001000000000900",
+        250,
+        json!({"notifyUrl": receiver.url, "returnUrl": "https://shop.example/back",
+               "billDesc": "挂号费"}),
+    )
+    .await;
+    // billQRCode is the code's page, as a phone opens it from the QR image.
+    let page_url = reply["billQRCode"].as_str().unwrap().to_owned();
+    let page = browser().get(&page_url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("挂号费") && html.contains("¥2.50"), "{html}");
+
+    // The payer chooses Alipay: a try, and the channel's page.
+    let went = submit(&format!("{page_url}/pay"), "wallet=alipay").await;
+    assert_eq!(went.status(), 303);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        browser()
+            .get(&cashier)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("支付宝")
+    );
+    assert_eq!(
+        submit(&format!("{cashier}/pay"), "result=success")
+            .await
+            .status(),
+        303
+    );
+
+    // Paid: the notification says Alipay paid it, through merOrderId = billNo + 0.
+    let received = notifications_to(&receiver, 1, &gw).await;
+    let fields = form(&received[0]);
+    assert_signed(&fields, &client(&gw));
+    assert_eq!(field(&fields, "billStatus"), Some("PAID"));
+    let payment = json_field(&fields, "billPayment");
+    assert_eq!(payment["targetSys"], "Alipay 2.0");
+    assert_eq!(payment["merOrderId"], "10010000000009000");
+    assert_eq!(payment["status"], "TRADE_SUCCESS");
+
+    // The way back carries the signed result (§1.10), on the cashier and on the code's page.
+    let html = browser()
+        .get(&cashier)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let back = html
+        .split("<a href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link back")
+        .replace("&amp;", "&");
+    assert!(back.starts_with("https://shop.example/back?"), "{back}");
+    let query = back.split_once('?').unwrap().1;
+    let returned = paymux_dialects::common::decode_form(query, true);
+    assert!(client(&gw).verify_notification(&returned), "{returned:?}");
+    assert_eq!(field(&returned, "billNo"), Some("1001000000000900"));
+    let html = browser()
+        .get(&page_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("支付成功") && html.contains("shop.example/back?"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn a_fixed_codes_page_bills_what_the_merchants_system_says() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let server = PayInfoServer::default();
+    let lookup = server.clone().start().await;
+    *server.sign_with.lock().unwrap() = Some(SignType::Sha256);
+    *server.answer.lock().unwrap() = Some(
+        json!({"errCode": "SUCCESS", "errMsg": "ok", "responseTimeStamp": "2024-01-01 00:00:00",
+               "totalAmount": 1888, "billDesc": "5号桌", "memberId": "VIP5", "counterNo": "T5"})
+        .as_object()
+        .cloned()
+        .unwrap(),
+    );
+    let receiver = Receiver::start().await;
+    receiver.answer_with(&["SUCCESS"]);
+    let reply = call(
+        &gw,
+        GET,
+        json!({"qrCodeId": "Q-TABLE5", "payInfoQueryAddr": lookup, "systemId": "S1",
+               "notifyUrl": receiver.url}),
+    )
+    .await;
+    assert_code(&reply, "SUCCESS");
+    let page_url = reply["billQRCode"].as_str().unwrap().to_owned();
+    let html = browser()
+        .get(&page_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("5号桌") && html.contains("¥18.88"), "{html}");
+    let went = submit(&format!("{page_url}/pay"), "choice=0&wallet=wechat").await;
+    assert_eq!(went.status(), 303, "{:?}", went.text().await);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        submit(&format!("{cashier}/pay"), "result=success")
+            .await
+            .status(),
+        303
+    );
+    let received = notifications_to(&receiver, 1, &gw).await;
+    let fields = form(&received[0]);
+    assert_eq!(field(&fields, "totalAmount"), Some("1888"));
+    assert_eq!(field(&fields, "memberId"), Some("VIP5"));
+    assert_eq!(json_field(&fields, "billPayment")["targetSys"], "WXPay");
+    // The merchant's system was asked on opening the page and again on paying.
+    assert_eq!(server.seen.lock().unwrap().len(), 2);
+}
