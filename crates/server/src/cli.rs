@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
-use paymux_dialects::common::ClientFailure;
+use paymux_dialects::common::{ClientFailure, print_out};
 use paymux_dialects::{ClientTarget, DIALECTS};
 
 use crate::config::{Config, MerchantConfig};
@@ -164,7 +164,7 @@ pub fn print_demo_merchant(config: &Config, data_dir: &Path, generated: bool) {
     };
     let url = config.server.public_url();
     let kept = data_dir.join("demo-merchant.toml");
-    println!(
+    print_out(&format!(
         "paymux demo merchant \"{}\" ({}), {} {}",
         m.id,
         m.name,
@@ -174,7 +174,7 @@ pub fn print_demo_merchant(config: &Config, data_dir: &Path, generated: bool) {
             "read from"
         },
         kept.display()
-    );
+    ));
     let client = if url == DEFAULT_URL {
         format!("{} client", invocation())
     } else {
@@ -183,9 +183,11 @@ pub fn print_demo_merchant(config: &Config, data_dir: &Path, generated: bool) {
     for dialect in DIALECTS {
         if let Some(table) = m.table(dialect.name()) {
             for line in dialect.describe(&table, &url, &client) {
-                println!("  {line}");
+                print_out(&format!("  {line}"));
             }
         }
     }
-    println!("  (README.md has the walkthrough; `{client} --help` lists every dialect's calls)");
+    print_out(&format!(
+        "  (README.md has the walkthrough; `{client} --help` lists every dialect's calls)"
+    ));
 }

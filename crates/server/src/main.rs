@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use paymux_core::clock::SystemClock;
+use paymux_dialects::common::print_out;
 use paymux_server::cli::{self, ClientCommand, Target};
 use paymux_server::config::Config;
 use paymux_server::startup::{self, StartError, Workers};
@@ -179,8 +180,8 @@ fn hrss_keys(config: Option<PathBuf>, data_dir: PathBuf, generate: bool) -> Resu
     if generate {
         let private = hrss::generate_private_key()?;
         let public = hrss::platform_public_key(&private.clone().into())?;
-        println!("[platform]\nsm2_private_key = \"{private}\"");
-        println!("# public key, for merchants: {public}");
+        print_out(&format!("[platform]\nsm2_private_key = \"{private}\""));
+        print_out(&format!("# public key, for merchants: {public}"));
         return Ok(());
     }
     let path = config.unwrap_or_else(|| data_dir.join("demo-merchant.toml"));
@@ -197,7 +198,7 @@ fn hrss_keys(config: Option<PathBuf>, data_dir: PathBuf, generate: bool) -> Resu
             path.display()
         )
     })?;
-    println!("{}", hrss::platform_public_key(key)?);
+    print_out(&hrss::platform_public_key(key)?);
     Ok(())
 }
 

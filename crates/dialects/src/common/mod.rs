@@ -205,8 +205,20 @@ pub fn encode_form(pairs: &[(&str, &str)]) -> String {
 /// Prints a reply for a person at a terminal, as indented JSON.
 pub fn print_json(value: &Value) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => print_out(&text),
         Err(e) => eprintln!("cannot print the reply: {e}"),
+    }
+}
+
+/// Writes one line to stdout. Unlike `println!` it does not panic when the
+/// reader has gone (`paymux client … | head`): a closed pipe ends the output quietly.
+pub fn print_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("cannot write to stdout: {e}");
+        }
     }
 }
 

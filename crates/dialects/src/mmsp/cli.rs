@@ -686,12 +686,12 @@ pub async fn run(matches: &clap::ArgMatches, target: ClientTarget) -> Result<(),
                 randstr: None,
             };
             if form {
-                println!("{}", client.gateway_form(&request));
+                crate::common::print_out(&client.gateway_form(&request));
                 return Ok(());
             }
             match client.gateway_pay(&request).await.map_err(fail)? {
                 GatewayAnswer::Page(html) => {
-                    println!("{html}");
+                    crate::common::print_out(&html);
                     return Ok(());
                 }
                 GatewayAnswer::Frame(reply) => *reply,
