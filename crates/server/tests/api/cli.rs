@@ -564,3 +564,20 @@ async fn the_xxpay_client_closes_an_unpaid_order_and_says_why_it_cannot_close_a_
         );
     }
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `paymux … | head` where head has already gone: the write fails with a broken pipe,
+    // which must not become a panic.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let output = paymux()
+        .args(["keys", "hrss", "--generate"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("paymux keys");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
