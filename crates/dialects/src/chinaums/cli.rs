@@ -3,7 +3,7 @@
 //! refused; see `ClientFailure`).
 
 use clap::{Args, FromArgMatches, Subcommand};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::NAME;
 use super::client::ChinaumsClient;
@@ -323,20 +323,7 @@ async fn listen(client: ChinaumsClient, addr: &str) -> Result<(), ClientFailure>
     let handler = |State(client): State<ChinaumsClient>, body: String| async move {
         let fields = decode_form(&body, true);
         let verified = client.verify_notification(&fields);
-        let shown: Map<String, Value> = fields
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect();
-        crate::common::print_json(&Value::Object(shown));
-        eprintln!(
-            "signature {}",
-            if verified {
-                "verified: answering SUCCESS"
-            } else {
-                "INVALID: answering FAILED"
-            }
-        );
-        if verified { "SUCCESS" } else { "FAILED" }
+        crate::common::show_form_notification(fields, verified, "SUCCESS", "FAILED")
     };
     let app = axum::Router::new().fallback(handler).with_state(client);
     axum::serve(listener, app)

@@ -210,6 +210,29 @@ pub fn print_json(value: &Value) {
     }
 }
 
+/// What a `listen` command does with a form notification it received: prints its fields,
+/// says on stderr whether the signature verified, and returns the dialect's answer for
+/// that case (`accept` or `reject`).
+pub fn show_form_notification(
+    fields: Vec<(String, String)>,
+    verified: bool,
+    accept: &'static str,
+    reject: &'static str,
+) -> &'static str {
+    let shown: serde_json::Map<String, Value> = fields
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    print_json(&Value::Object(shown));
+    if verified {
+        eprintln!("signature verified: answering {accept}");
+        accept
+    } else {
+        eprintln!("signature INVALID: answering {reject}");
+        reject
+    }
+}
+
 /// Writes one line to stdout. Unlike `println!` it does not panic when the
 /// reader has gone (`paymux client … | head`): a closed pipe ends the output quietly.
 pub fn print_out(text: &str) {

@@ -14,7 +14,6 @@
 //! out too: the merchant's system has not heard yet.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +22,6 @@ use paymux_core::Gateway;
 use paymux_core::code::PaymentCode;
 use paymux_core::payway::Wallet;
 use paymux_core::store::OrderKey;
-use paymux_core::url::is_public_ip;
 use serde_json::Value;
 
 use super::codec;
@@ -62,7 +60,8 @@ impl HrssPayer {
             merchants,
             platform_key,
             gateway,
-            http: merchant_http(allow_private)?,
+            http: crate::common::http::callback_client(allow_private, CALL_TIMEOUT)
+                .map_err(|e| e.to_string())?,
         })
     }
 
@@ -302,47 +301,6 @@ async fn query_unpaid(
     }
     read_answer(merchant, &bytes, id_type, id_number)
         .map_err(|e| format!("§5.1 call to {url}: {e}"))
-}
-
-/// The client of §5.1 calls, under the notifier's rules: no redirects, no proxy, and
-/// unless `[server] allow_private_callbacks`, no loopback, private or link-local address,
-/// also when a host name resolves to one.
-fn merchant_http(allow_private: bool) -> Result<reqwest::Client, String> {
-    crate::common::install_tls_provider();
-    reqwest::Client::builder()
-        .timeout(CALL_TIMEOUT)
-        .connect_timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .dns_resolver(Arc::new(PublicOnly { allow_private }))
-        .user_agent("paymux")
-        .build()
-        .map_err(|e| e.to_string())
-}
-
-struct PublicOnly {
-    allow_private: bool,
-}
-
-impl reqwest::dns::Resolve for PublicOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let allow_private = self.allow_private;
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let allowed: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| allow_private || is_public_ip(a.ip()))
-                .collect();
-            if allowed.is_empty() {
-                return Err(format!(
-                    "{host} resolves only to loopback, private or link-local addresses"
-                )
-                .into());
-            }
-            let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
-            Ok(addrs)
-        })
-    }
 }
 
 #[cfg(test)]

@@ -212,20 +212,7 @@ async fn listen(client: XxpayClient, addr: &str) -> Result<(), ClientFailure> {
         let mut fields = decode_form(&body, true);
         fields.extend(decode_form(query.as_deref().unwrap_or(""), true));
         let verified = client.verify_notification(&fields);
-        let shown: Map<String, Value> = fields
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect();
-        crate::common::print_json(&Value::Object(shown));
-        eprintln!(
-            "signature {}",
-            if verified {
-                "verified: answering success"
-            } else {
-                "INVALID: answering fail"
-            }
-        );
-        if verified { "success" } else { "fail" }
+        crate::common::show_form_notification(fields, verified, "success", "fail")
     };
     let app = axum::Router::new().fallback(handler).with_state(client);
     axum::serve(listener, app)
