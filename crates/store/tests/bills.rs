@@ -67,11 +67,19 @@ fn merchant() -> MerchantId {
 const TAG: DialectTag = DialectTag::new("chinaums");
 
 async fn operator(store: &Arc<SqlStore>, clock: &Arc<ManualClock>) -> Operator {
+    operator_with(store, clock, Arc::new(Waiting)).await
+}
+
+async fn operator_with(
+    store: &Arc<SqlStore>,
+    clock: &Arc<ManualClock>,
+    channel: Arc<dyn Channel>,
+) -> Operator {
     let store: Arc<dyn Store> = store.clone();
     let clock: Arc<dyn Clock> = clock.clone();
     Operator::start(
         store,
-        Channels::new(Arc::new(Waiting)),
+        Channels::new(channel),
         clock,
         vec![Merchant {
             id: merchant(),
@@ -224,6 +232,77 @@ async fn a_bill_takes_tries_until_one_pays_and_a_second_payment_is_refunded() {
             op.start_attempt(&bill.id, WECHAT, None).await,
             Err(Error::OrderNotPayable(OrderStatus::Succeeded))
         ));
+    }
+}
+
+/// Like [`Waiting`], and remembers which tries it was asked to close.
+#[derive(Default)]
+struct RecordsCloses {
+    closed: std::sync::Mutex<Vec<i32>>,
+}
+
+#[async_trait]
+impl Channel for RecordsCloses {
+    fn name(&self) -> &'static str {
+        "waiting"
+    }
+
+    async fn start_payment(&self, order: &Order, attempt: &Attempt) -> PaymentStart {
+        Waiting.start_payment(order, attempt).await
+    }
+
+    async fn close_payment(&self, _: &Order, attempt: &Attempt) -> ChannelOutcome {
+        if let Ok(mut closed) = self.closed.lock() {
+            closed.push(attempt.seq);
+        }
+        ChannelOutcome::Closed
+    }
+}
+
+#[tokio::test]
+async fn closing_a_bill_stops_every_try_still_open_at_its_wallet() {
+    let b = backends("paymux_bills_test").await;
+    for (name, store) in &b.list {
+        let clock = Arc::new(ManualClock::new(T0));
+        let channel = Arc::new(RecordsCloses::default());
+        let op = operator_with(store, &clock, channel.clone()).await;
+        let gw = op.gateway();
+        let bill = gw
+            .create_bill(bill("31940009", 100, false, false))
+            .await
+            .expect(name);
+        // The payer scans with WeChat, gives up on it, scans with Alipay: both wait; a
+        // third try failed and is not the channel's any more.
+        let failed = op.start_attempt(&bill.id, WECHAT, None).await.expect(name);
+        op.apply_attempt_outcome(&bill.id, failed.attempt.seq, cancelled())
+            .await
+            .expect(name);
+        op.start_attempt(&bill.id, WECHAT, None).await.expect(name);
+        op.start_attempt(&bill.id, ALIPAY, None).await.expect(name);
+
+        let closed = gw
+            .close_order(&merchant(), OrderKey::Platform(&bill.id), "merchant")
+            .await
+            .expect(name);
+        assert_eq!(closed.status, OrderStatus::Closed, "{name}");
+        let mut asked = channel.closed.lock().map(|c| c.clone()).unwrap_or_default();
+        asked.sort();
+        assert_eq!(
+            asked,
+            [2, 3],
+            "{name}: each waiting try, not only the latest"
+        );
+        let attempts = store.attempts_of_order(&bill.id).await.expect(name);
+        let statuses: Vec<_> = attempts.iter().map(|a| a.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                paymux_core::order::AttemptStatus::Failed,
+                paymux_core::order::AttemptStatus::Closed,
+                paymux_core::order::AttemptStatus::Closed
+            ],
+            "{name}"
+        );
     }
 }
 

@@ -506,32 +506,45 @@ impl Gateway {
                     return Err(Error::OrderAlreadyPaid);
                 }
             }
+            // A bill may have several tries still open at their wallets (the payer scanned
+            // with one, then another): each is stopped, or the payer could still pay it.
+            let paying: Vec<Attempt> = self
+                .store()
+                .attempts_of_order(order_id)
+                .await?
+                .into_iter()
+                .filter(|a| a.status == AttemptStatus::Paying)
+                .collect();
             let mut recheck_attempt_at = None;
-            if let Some(attempt) = self.latest_attempt(order_id).await?
-                && attempt.status == AttemptStatus::Paying
-            {
+            let mut paid_meanwhile = false;
+            for attempt in &paying {
                 let channel = self.channel(&attempt.channel)?;
-                match channel.close_payment(&order, &attempt).await {
+                match channel.close_payment(&order, attempt).await {
                     ChannelOutcome::Closed => {}
                     outcome @ ChannelOutcome::Succeeded { .. } => {
                         // The payer paid just before the close.
                         self.apply_attempt_outcome(order_id, attempt.seq, outcome)
                             .await?;
-                        continue;
+                        paid_meanwhile = true;
+                        break;
                     }
                     outcome => {
                         // The channel would not close it: perhaps the payer just paid.
-                        let query = channel.query_payment(&order, &attempt, self.now()).await;
+                        let query = channel.query_payment(&order, attempt, self.now()).await;
                         if let ChannelOutcome::Succeeded { .. } = query {
                             self.apply_attempt_outcome(order_id, attempt.seq, query)
                                 .await?;
-                            continue;
+                            paid_meanwhile = true;
+                            break;
                         }
-                        // The order closes all the same; the attempt stays under watch.
-                        tracing::warn!(order = %order_id, ?outcome, "channel did not confirm the close; will ask again");
+                        // The order closes all the same; its paying tries stay under watch.
+                        tracing::warn!(order = %order_id, seq = attempt.seq, ?outcome, "channel did not confirm the close; will ask again");
                         recheck_attempt_at = Some(self.now().plus_secs(super::RECOVERY_DELAY_S));
                     }
                 }
+            }
+            if paid_meanwhile {
+                continue;
             }
             let closing = OrderClosing {
                 order_id: order.id.clone(),
