@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::crypto::{DecryptError, PrivateKey, PublicKey, Sm4Key};
+use super::crypto::{DecryptError, PrivateKey, PublicKey, SignatureError, Sm4Key};
 use super::wire::Params;
 use crate::common::{decode_form, value_str};
 
@@ -91,6 +91,12 @@ pub fn sign(form: &[(String, String)], key: &PrivateKey) -> String {
 /// Whether the request's `sign` verifies over its other fields.
 pub fn verify(form: &[(String, String)], key: &PublicKey) -> bool {
     field(form, "sign").is_some_and(|sign| key.verify(string_to_sign(form).as_bytes(), sign))
+}
+
+/// [`verify`], saying why not.
+pub fn check(form: &[(String, String)], key: &PublicKey) -> Result<(), SignatureError> {
+    let sign = field(form, "sign").ok_or(SignatureError::Unreadable)?;
+    key.check(string_to_sign(form).as_bytes(), sign)
 }
 
 /// The form body of a request, URL-encoded as `URLEncoder.encode` does.
@@ -187,6 +193,7 @@ mod tests {
         let mut tampered = request.clone();
         tampered[0].1.push('x');
         assert!(!verify(&tampered, &key));
+        assert_eq!(check(&tampered, &key), Err(SignatureError::Mismatch));
     }
 
     #[test]

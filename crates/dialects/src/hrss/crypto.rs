@@ -184,6 +184,38 @@ impl PublicKey {
             .iter()
             .any(|s| self.0.verify(message, s).is_ok())
     }
+
+    /// [`PublicKey::verify`], and when it does not, why, as far as can be told: a merchant
+    /// whose signatures fail needs to know whether it is the user ID or something else.
+    pub fn check(&self, message: &[u8], signature: &str) -> Result<(), SignatureError> {
+        let candidates = signature_candidates(signature);
+        if candidates.is_empty() {
+            return Err(SignatureError::Unreadable);
+        }
+        if candidates.iter().any(|s| self.0.verify(message, s).is_ok()) {
+            return Ok(());
+        }
+        // The empty ID is OpenSSL's default (no `-sigopt distid:…`) and what a library
+        // told `userId: ''` uses: the same key, another Z.
+        if let Ok(empty) = VerifyingKey::from_affine("", *self.0.as_affine())
+            && candidates.iter().any(|s| empty.verify(message, s).is_ok())
+        {
+            return Err(SignatureError::EmptyUserId);
+        }
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// Why a signature was refused, from the least telling to the most (a request read two
+/// ways reports the most telling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the signature does not match the message and the public key")]
+    Mismatch,
+    #[error("the signature is neither DER nor a 64-byte r‖s, in base64 or hex")]
+    Unreadable,
+    #[error("the signature was made with the empty user ID (OpenSSL's default), not {USER_ID}")]
+    EmptyUserId,
 }
 
 /// Every signature the text can be read as. A hex string is also valid base64, so both
@@ -490,6 +522,36 @@ mod openssl {
         assert!(public.verify(message.as_bytes(), &encode_base64(&raw)));
         assert!(public.verify(message.as_bytes(), &hex::encode(raw)));
         assert!(!public.verify(b"another message", &encode_base64(&theirs)));
+    }
+
+    #[test]
+    fn openssl_without_the_user_id_signs_what_paymux_refuses_saying_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = PrivateKey::parse(&fixture("hrss", "merchant.private-key.txt")).unwrap();
+        write_keys(dir.path(), &key);
+        let message = fixture("hrss", "request.string-to-sign.txt");
+        std::fs::write(dir.path().join("message"), &message).unwrap();
+        // What a merchant following OpenSSL's defaults sends: no -sigopt distid.
+        let Some(out) = openssl(
+            &[
+                "dgst", "-sm3", "-sign", "key.der", "-keyform", "DER", "-out", "sig", "message",
+            ],
+            dir.path(),
+        ) else {
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let sig = encode_base64(&std::fs::read(dir.path().join("sig")).unwrap());
+        let public = key.public_key();
+        assert!(!public.verify(message.as_bytes(), &sig));
+        assert_eq!(
+            public.check(message.as_bytes(), &sig),
+            Err(SignatureError::EmptyUserId)
+        );
     }
 
     #[test]
