@@ -197,6 +197,31 @@ mod tests {
     }
 
     #[test]
+    fn a_request_signed_with_the_empty_user_id_is_refused_saying_so() {
+        // BouncyCastle's signature of this request's string to sign with the empty ID
+        // (testdata/interop/bouncycastle.json), sent in base64 as Hutool merchants do.
+        let interop: Value =
+            serde_json::from_str(&fixture("hrss", "interop/bouncycastle.json")).unwrap();
+        let empty_id = interop["signatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["user_id"] == "" && s["message"] == "request" && s["form"] == "der")
+            .unwrap();
+        let der = hex::decode(empty_id["hex"].as_str().unwrap()).unwrap();
+        let key = PublicKey::parse(&fixture("hrss", "merchant.public-key.txt")).unwrap();
+        let mut request = form(&fixture("hrss", "request.form.txt"));
+        let sign = request.iter_mut().find(|(k, _)| k == "sign").unwrap();
+        sign.1 = crate::hrss::crypto::encode_base64(&der);
+        assert!(!verify(&request, &key));
+        assert_eq!(check(&request, &key), Err(SignatureError::EmptyUserId));
+        request.retain(|(k, _)| k != "sign");
+        assert_eq!(check(&request, &key), Err(SignatureError::Unreadable));
+        request.push(("sign".into(), "签名".into()));
+        assert_eq!(check(&request, &key), Err(SignatureError::Unreadable));
+    }
+
+    #[test]
     fn an_unencoded_plus_is_read_both_ways() {
         let readings = decode_request(b"a=x+y&b=1").unwrap();
         assert_eq!(field(&readings[0], "a"), Some("x y"));
