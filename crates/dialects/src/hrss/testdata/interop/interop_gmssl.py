@@ -12,9 +12,12 @@ gmssl verifies paymux's signatures ("verify") and what it decrypts paymux's ciph
 gmssl facts this relies on (gmssl/sm2.py, 3.2.2):
 - sign_with_sm3/verify_with_sm3 always use the user ID 1234567812345678 (hard-coded in
   _sm3_z); an empty or other ID cannot be asked for, so those jobs are left out.
-- CryptSM2 strips the public key's prefix with public_key.lstrip("04"), which also eats
-  a leading 0 or 4 of x: a key like 0442... breaks. Merchants must pass the 128 digits
-  without 04, as this script does (the x4 key of inputs.json is such a key).
+- CryptSM2's constructor strips the public key's prefix with lstrip("04") whenever the
+  key starts with "04", which also eats x's leading 0s and 4s: 04||x||y breaks when x
+  starts with 0 or 4 (one key in eight), and even the bare x||y breaks when x starts
+  with 04 (one in 256). Signing and verifying then hash a wrong Z. The way round it:
+  set .public_key to the 128 digits after construction, as crypt() does (the x4 key
+  of inputs.json has an x starting with 04).
 - asn1=False (the default) signs raw r||s as 128 hex digits; asn1=True signs DER (hex).
 """
 
@@ -29,13 +32,12 @@ G = sm2.default_ecc_table["g"]
 STANDARD_ID = "1234567812345678"
 
 
-def bare(public_key):
-    """The 128 digits of x||y: what CryptSM2 must be given (see lstrip above)."""
-    return public_key[2:] if len(public_key) == 130 and public_key.startswith("04") else public_key
-
-
 def crypt(key, der):
-    return sm2.CryptSM2(private_key=key["private"], public_key=bare(key["public"]), asn1=der)
+    public_key = key["public"]
+    signer = sm2.CryptSM2(private_key=key["private"], public_key="", asn1=der)
+    # x||y set past the constructor's lstrip("04") (see above).
+    signer.public_key = public_key[2:] if len(public_key) == 130 else public_key
+    return signer
 
 
 def r_s(form, sig_hex):
