@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::crypto::{DecryptError, PrivateKey, PublicKey, Sm4Key};
+use super::crypto::{DecryptError, PrivateKey, PublicKey, SignatureError, Sm4Key};
 use super::wire::Params;
 use crate::common::{decode_form, value_str};
 
@@ -91,6 +91,12 @@ pub fn sign(form: &[(String, String)], key: &PrivateKey) -> String {
 /// Whether the request's `sign` verifies over its other fields.
 pub fn verify(form: &[(String, String)], key: &PublicKey) -> bool {
     field(form, "sign").is_some_and(|sign| key.verify(string_to_sign(form).as_bytes(), sign))
+}
+
+/// [`verify`], saying why not.
+pub fn check(form: &[(String, String)], key: &PublicKey) -> Result<(), SignatureError> {
+    let sign = field(form, "sign").ok_or(SignatureError::Unreadable)?;
+    key.check(string_to_sign(form).as_bytes(), sign)
 }
 
 /// The form body of a request, URL-encoded as `URLEncoder.encode` does.
@@ -187,6 +193,32 @@ mod tests {
         let mut tampered = request.clone();
         tampered[0].1.push('x');
         assert!(!verify(&tampered, &key));
+        assert_eq!(check(&tampered, &key), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn a_request_signed_with_the_empty_user_id_is_refused_saying_so() {
+        // BouncyCastle's signature of this request's string to sign with the empty ID
+        // (testdata/interop/bouncycastle.json), sent in base64 as Hutool merchants do.
+        let interop: Value =
+            serde_json::from_str(&fixture("hrss", "interop/bouncycastle.json")).unwrap();
+        let empty_id = interop["signatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["user_id"] == "" && s["message"] == "request" && s["form"] == "der")
+            .unwrap();
+        let der = hex::decode(empty_id["hex"].as_str().unwrap()).unwrap();
+        let key = PublicKey::parse(&fixture("hrss", "merchant.public-key.txt")).unwrap();
+        let mut request = form(&fixture("hrss", "request.form.txt"));
+        let sign = request.iter_mut().find(|(k, _)| k == "sign").unwrap();
+        sign.1 = crate::hrss::crypto::encode_base64(&der);
+        assert!(!verify(&request, &key));
+        assert_eq!(check(&request, &key), Err(SignatureError::EmptyUserId));
+        request.retain(|(k, _)| k != "sign");
+        assert_eq!(check(&request, &key), Err(SignatureError::Unreadable));
+        request.push(("sign".into(), "签名".into()));
+        assert_eq!(check(&request, &key), Err(SignatureError::Unreadable));
     }
 
     #[test]

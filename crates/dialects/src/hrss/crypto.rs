@@ -184,6 +184,38 @@ impl PublicKey {
             .iter()
             .any(|s| self.0.verify(message, s).is_ok())
     }
+
+    /// [`PublicKey::verify`], and when it does not, why, as far as can be told: a merchant
+    /// whose signatures fail needs to know whether it is the user ID or something else.
+    pub fn check(&self, message: &[u8], signature: &str) -> Result<(), SignatureError> {
+        let candidates = signature_candidates(signature);
+        if candidates.is_empty() {
+            return Err(SignatureError::Unreadable);
+        }
+        if candidates.iter().any(|s| self.0.verify(message, s).is_ok()) {
+            return Ok(());
+        }
+        // The empty ID is OpenSSL's default (no `-sigopt distid:…`) and what a library
+        // told `userId: ''` uses: the same key, another Z.
+        if let Ok(empty) = VerifyingKey::from_affine("", *self.0.as_affine())
+            && candidates.iter().any(|s| empty.verify(message, s).is_ok())
+        {
+            return Err(SignatureError::EmptyUserId);
+        }
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// Why a signature was refused, from the least telling to the most (a request read two
+/// ways reports the most telling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the signature does not match the message and the public key")]
+    Mismatch,
+    #[error("the signature is neither DER nor a 64-byte r‖s, in base64 or hex")]
+    Unreadable,
+    #[error("the signature was made with the empty user ID (OpenSSL's default), not {USER_ID}")]
+    EmptyUserId,
 }
 
 /// Every signature the text can be read as. A hex string is also valid base64, so both
@@ -493,6 +525,36 @@ mod openssl {
     }
 
     #[test]
+    fn openssl_without_the_user_id_signs_what_paymux_refuses_saying_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = PrivateKey::parse(&fixture("hrss", "merchant.private-key.txt")).unwrap();
+        write_keys(dir.path(), &key);
+        let message = fixture("hrss", "request.string-to-sign.txt");
+        std::fs::write(dir.path().join("message"), &message).unwrap();
+        // What a merchant following OpenSSL's defaults sends: no -sigopt distid.
+        let Some(out) = openssl(
+            &[
+                "dgst", "-sm3", "-sign", "key.der", "-keyform", "DER", "-out", "sig", "message",
+            ],
+            dir.path(),
+        ) else {
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let sig = encode_base64(&std::fs::read(dir.path().join("sig")).unwrap());
+        let public = key.public_key();
+        assert!(!public.verify(message.as_bytes(), &sig));
+        assert_eq!(
+            public.check(message.as_bytes(), &sig),
+            Err(SignatureError::EmptyUserId)
+        );
+    }
+
+    #[test]
     fn openssl_signs_with_a_key_paymux_generated_and_pkeyutl_agrees() {
         let dir = tempfile::tempdir().unwrap();
         let key = PrivateKey::generate().unwrap();
@@ -610,6 +672,281 @@ mod openssl {
             let theirs = String::from_utf8(out.stdout).unwrap();
             assert_eq!(theirs.trim(), ours, "the same bytes: ECB has no IV");
             assert_eq!(key.decrypt(theirs.trim()).unwrap(), plain);
+        }
+    }
+}
+
+/// What gmssl (Python), sm-crypto (JavaScript) and BouncyCastle (Java, as Hutool drives it)
+/// produced, kept in `testdata/interop/` with the scripts that made them (see its README):
+/// paymux verifies their signatures, decrypts their ciphertexts and encrypts to the same
+/// bytes, every run, without the tools. `tests/hrss_interop.rs` is the other direction.
+#[cfg(test)]
+mod other_libraries {
+    use std::collections::BTreeMap;
+
+    use serde::Deserialize;
+
+    use super::*;
+    use crate::common::testdata::fixture;
+
+    #[derive(Deserialize)]
+    struct KeyPair {
+        private: String,
+        public: String,
+    }
+
+    #[derive(Deserialize)]
+    struct Sm4KeyText {
+        text: String,
+        form: String,
+    }
+
+    /// `inputs.json`: what every library was asked to sign and encrypt.
+    #[derive(Deserialize)]
+    struct Inputs {
+        user_id: String,
+        keys: BTreeMap<String, KeyPair>,
+        messages: BTreeMap<String, String>,
+        signatures: Vec<Job>,
+        sm4_keys: Vec<Sm4KeyText>,
+        plaintexts: Vec<String>,
+    }
+
+    #[derive(Deserialize, PartialEq, Debug)]
+    struct Job {
+        key: String,
+        message: String,
+        shape: String,
+        user_id: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    struct Signed {
+        #[serde(flatten)]
+        job: Job,
+        form: String,
+        hex: String,
+    }
+
+    #[derive(Deserialize)]
+    struct Sealed {
+        key: usize,
+        plaintext: usize,
+        base64: String,
+    }
+
+    /// `<library>.json`: what the library made of the inputs.
+    #[derive(Deserialize)]
+    struct Output {
+        library: String,
+        public_keys: BTreeMap<String, String>,
+        signatures: Vec<Signed>,
+        sm4: Vec<Sealed>,
+    }
+
+    const LIBRARIES: [(&str, &str); 3] = [
+        ("gmssl.json", "gmssl 3.2.2"),
+        ("sm-crypto.json", "sm-crypto 0.5.8"),
+        ("bouncycastle.json", "BouncyCastle 1.72"),
+    ];
+
+    fn inputs() -> Inputs {
+        serde_json::from_str(&fixture("hrss", "interop/inputs.json")).unwrap()
+    }
+
+    fn outputs() -> Vec<Output> {
+        LIBRARIES
+            .iter()
+            .map(|(file, library)| {
+                let output: Output =
+                    serde_json::from_str(&fixture("hrss", &format!("interop/{file}"))).unwrap();
+                assert_eq!(output.library, *library, "{file}");
+                output
+            })
+            .collect()
+    }
+
+    /// r and s of a signature as the library wrote it.
+    fn scalars(form: &str, bytes: &[u8]) -> ([u8; 32], [u8; 32]) {
+        let signature = match form {
+            "raw" => {
+                assert_eq!(bytes.len(), 64, "raw r‖s is 64 bytes");
+                Signature::from_slice(bytes).unwrap()
+            }
+            "der" => {
+                assert_eq!(bytes[0], 0x30, "DER is a SEQUENCE");
+                Signature::from_der(bytes).unwrap()
+            }
+            other => panic!("unknown form {other}"),
+        };
+        (signature.r_bytes().into(), signature.s_bytes().into())
+    }
+
+    #[test]
+    fn the_inputs_hold_the_key_forms_merchants_paste() {
+        let inputs = inputs();
+        assert_eq!(inputs.user_id, USER_ID);
+        // Java's BigInteger.toByteArray() of a key whose top bit is set: 33 bytes.
+        let java = &inputs.keys["java"];
+        assert_eq!(java.private.len(), 66);
+        assert!(java.private.starts_with("00"));
+        // BigInteger.toString(16) of a key whose first digit is 0: 63 digits.
+        let x4 = &inputs.keys["x4"];
+        assert_eq!(x4.private.len(), 63);
+        // gmssl's lstrip("04") eats x's leading 04, with or without the prefix.
+        assert!(x4.public.starts_with("0404"));
+        for (name, pair) in &inputs.keys {
+            let private = PrivateKey::parse(&pair.private).unwrap();
+            assert_eq!(private.to_hex().len(), 64, "{name}");
+            assert_eq!(
+                private.public_key(),
+                PublicKey::parse(&pair.public).unwrap(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_library_derives_the_public_keys_paymux_derives() {
+        let inputs = inputs();
+        for output in outputs() {
+            assert_eq!(
+                output.public_keys.keys().collect::<Vec<_>>(),
+                inputs.keys.keys().collect::<Vec<_>>()
+            );
+            for (name, theirs) in &output.public_keys {
+                let ours = PrivateKey::parse(&inputs.keys[name].private)
+                    .unwrap()
+                    .public_key();
+                assert_eq!(ours.to_hex(), *theirs, "{} {name}", output.library);
+            }
+        }
+    }
+
+    #[test]
+    fn signatures_of_every_library_verify_as_they_come_and_in_base64_raw_and_der() {
+        let inputs = inputs();
+        for output in outputs() {
+            let library = &output.library;
+            let standard: Vec<&Signed> = output
+                .signatures
+                .iter()
+                .filter(|s| s.job.user_id.as_deref().unwrap_or(USER_ID) == USER_ID)
+                .collect();
+            // Every job with the standard ID, in both forms.
+            let jobs = inputs
+                .signatures
+                .iter()
+                .filter(|j| j.user_id.as_deref().unwrap_or(USER_ID) == USER_ID);
+            for job in jobs {
+                for form in ["raw", "der"] {
+                    assert!(
+                        standard.iter().any(|s| s.job == *job && s.form == form),
+                        "{library}: no {form} signature for {job:?}"
+                    );
+                }
+            }
+            for signed in standard {
+                let what = format!("{library} {} {:?}", signed.form, signed.job);
+                let key = PublicKey::parse(&inputs.keys[&signed.job.key].public).unwrap();
+                let message = inputs.messages[&signed.job.message].as_bytes();
+                let bytes = hex::decode(&signed.hex).unwrap();
+                let (r, s) = scalars(&signed.form, &bytes);
+                match signed.job.shape.as_str() {
+                    "any" => {}
+                    "short_r" => assert_eq!(r[0], 0, "{what}"),
+                    "short_s" => assert_eq!(s[0], 0, "{what}"),
+                    "high_r" => assert!(r[0] >= 0x80, "{what}"),
+                    other => panic!("unknown shape {other}"),
+                }
+                // As the library printed it (hex), as it travels (base64), and in the
+                // other form.
+                let other_form = match signed.form.as_str() {
+                    "raw" => Signature::from_slice(&bytes).unwrap().to_der().to_vec(),
+                    _ => Signature::from_der(&bytes).unwrap().to_vec(),
+                };
+                for text in [
+                    signed.hex.clone(),
+                    signed.hex.to_uppercase(),
+                    encode_base64(&bytes),
+                    encode_base64(&other_form),
+                ] {
+                    assert_eq!(key.check(message, &text), Ok(()), "{what}: {text}");
+                }
+                let mut tampered = message.to_vec();
+                tampered.push(b' ');
+                assert_eq!(
+                    key.check(&tampered, &signed.hex),
+                    Err(SignatureError::Mismatch),
+                    "{what}"
+                );
+                let stranger = inputs
+                    .keys
+                    .iter()
+                    .find(|(name, _)| **name != signed.job.key)
+                    .map(|(_, pair)| PublicKey::parse(&pair.public).unwrap())
+                    .unwrap();
+                assert!(!stranger.verify(message, &signed.hex), "{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_signature_made_with_the_empty_user_id_is_refused_and_the_refusal_says_so() {
+        let inputs = inputs();
+        let mut libraries = Vec::new();
+        for output in outputs() {
+            for signed in &output.signatures {
+                if signed.job.user_id.as_deref() != Some("") {
+                    continue;
+                }
+                let key = PublicKey::parse(&inputs.keys[&signed.job.key].public).unwrap();
+                let message = inputs.messages[&signed.job.message].as_bytes();
+                let base64 = encode_base64(&hex::decode(&signed.hex).unwrap());
+                for text in [&signed.hex, &base64] {
+                    assert!(!key.verify(message, text), "{}", output.library);
+                    assert_eq!(
+                        key.check(message, text),
+                        Err(SignatureError::EmptyUserId),
+                        "{} {}",
+                        output.library,
+                        signed.form
+                    );
+                }
+                libraries.push(output.library.clone());
+            }
+        }
+        // gmssl cannot be asked for another ID; the other two sign with it in both forms.
+        libraries.dedup();
+        assert_eq!(libraries, ["sm-crypto 0.5.8", "BouncyCastle 1.72"]);
+    }
+
+    #[test]
+    fn sm4_ciphertexts_of_every_library_decrypt_and_are_the_bytes_paymux_writes() {
+        let inputs = inputs();
+        for output in outputs() {
+            assert_eq!(
+                output.sm4.len(),
+                inputs.sm4_keys.len() * inputs.plaintexts.len(),
+                "{}",
+                output.library
+            );
+            for sealed in &output.sm4 {
+                let key_text = &inputs.sm4_keys[sealed.key];
+                let key = Sm4Key::parse(&key_text.text).unwrap();
+                assert_eq!(
+                    key_text.form,
+                    if key_text.text.len() == 32 {
+                        "hex"
+                    } else {
+                        "text"
+                    }
+                );
+                let plain = &inputs.plaintexts[sealed.plaintext];
+                let what = format!("{} key {} «{plain}»", output.library, key_text.form);
+                assert_eq!(key.decrypt(&sealed.base64).as_ref(), Ok(plain), "{what}");
+                assert_eq!(key.encrypt(plain), sealed.base64, "{what}");
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::crypto::{SignatureError, USER_ID};
 use super::wire::Reply;
 use crate::common::{FieldError, FieldProblem, NUL_REFUSED, tag};
 
@@ -41,9 +42,9 @@ pub enum HrssError {
     /// -104: no merchant has this access_key.
     #[error("接入系统不存在或已被禁用")]
     UnknownAccessKey,
-    /// -105.
-    #[error("数字证书签名验证失败")]
-    BadSignature,
+    /// -105, saying why when paymux can tell (the empty user ID, an unreadable `sign`).
+    #[error("数字证书签名验证失败{}", signature_hint(*.0))]
+    BadSignature(SignatureError),
     /// -200: the appid is not the access system's.
     #[error("无访问交易服务{}", .0.as_deref().map(|r| format!(":{r}")).unwrap_or_default())]
     NoPermission(Option<String>),
@@ -92,7 +93,7 @@ impl HrssError {
             HrssError::UnknownService(_) => ("-103", "服务不可用", "check.service.undefine"),
             HrssError::Busy => ("-103", "服务不可用", "check.service.server_busy"),
             HrssError::UnknownAccessKey => ("-104", "访问受限", "check.system.forbidden"),
-            HrssError::BadSignature => ("-105", "认证失败", "check.aop.invalid_sign"),
+            HrssError::BadSignature(_) => ("-105", "认证失败", "check.aop.invalid_sign"),
             HrssError::NoPermission(_) => {
                 ("-200", "权限不足", "auth.insufficient.service_permissions")
             }
@@ -113,6 +114,17 @@ impl HrssError {
             sub_code: sub_code.into(),
             sub_msg: self.to_string(),
             biz_data: None,
+        }
+    }
+}
+
+/// The -105 `sub_msg`'s tail: none for a plain mismatch (a forgery learns nothing).
+fn signature_hint(e: SignatureError) -> String {
+    match e {
+        SignatureError::Mismatch => String::new(),
+        SignatureError::Unreadable => ":sign须为base64或十六进制的DER或64字节r‖s".into(),
+        SignatureError::EmptyUserId => {
+            format!(":签名使用了空的用户ID(OpenSSL的默认值),须为{USER_ID}")
         }
     }
 }
@@ -207,6 +219,22 @@ mod tests {
             "服务未定义或已下线"
         );
         assert_eq!(HrssError::Busy.codes().2, "check.service.server_busy");
+        // -105 says why when paymux can tell, and nothing for a plain mismatch.
+        let refused = |e| {
+            let reply = HrssError::BadSignature(e).reply();
+            assert_eq!(reply.code, "-105");
+            assert_eq!(reply.sub_code, "check.aop.invalid_sign");
+            reply.sub_msg
+        };
+        assert_eq!(refused(SignatureError::Mismatch), "数字证书签名验证失败");
+        assert_eq!(
+            refused(SignatureError::EmptyUserId),
+            "数字证书签名验证失败:签名使用了空的用户ID(OpenSSL的默认值),须为1234567812345678"
+        );
+        assert_eq!(
+            refused(SignatureError::Unreadable),
+            "数字证书签名验证失败:sign须为base64或十六进制的DER或64字节r‖s"
+        );
         assert_eq!(
             HrssError::Internal("disk on fire".into()).reply().sub_msg,
             "服务内部运行错误"

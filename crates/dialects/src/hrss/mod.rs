@@ -30,7 +30,8 @@
 //! decrypt; -103 check.service.undefine for an unknown serviceKey, a version other than
 //! 1.0, or a context that is not the caller's; -103 check.service.server_busy when the
 //! gateway is overloaded; -104 check.system.forbidden for an unknown access_key; -105
-//! check.aop.invalid_sign; -200 auth.insufficient.service_permissions for an appid that is
+//! check.aop.invalid_sign, saying so when the signature was made with the empty user ID
+//! (OpenSSL's default) or `sign` is neither DER nor r‖s; -200 auth.insufficient.service_permissions for an appid that is
 //! not the access system's; -300 run.error.internal. Business failures (a duplicate
 //! mchOrderId, an unknown order, a payOrderId that is not the mchOrderId's order, an
 //! over-refund, a paid order closed, a mchRefundId reused) are code 1 with `biz_data.code`

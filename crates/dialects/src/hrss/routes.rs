@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::codec::{self, Form};
 use super::convert;
+use super::crypto::SignatureError;
 use super::error::{HrssError, json_reply};
 use super::static_codes;
 use super::wire::{
@@ -145,12 +146,19 @@ fn authenticate<'s>(
     if merchant.credentials.context != context {
         return Err(HrssError::UnknownService(None));
     }
+    let mut refusal = SignatureError::Mismatch;
     let form = readings
         .iter()
-        .find(|form| codec::verify(form, &merchant.keys.public))
+        .find(|form| match codec::check(form, &merchant.keys.public) {
+            Ok(()) => true,
+            Err(e) => {
+                refusal = refusal.max(e);
+                false
+            }
+        })
         .ok_or_else(|| {
-            tracing::debug!(string_to_sign = %codec::redacted_string_to_sign(first), "hrss signature does not verify");
-            HrssError::BadSignature
+            tracing::debug!(string_to_sign = %codec::redacted_string_to_sign(first), %refusal, "hrss signature does not verify");
+            HrssError::BadSignature(refusal)
         })?;
 
     let timestamp: i64 = required_param(form, "timestamp", 19)?
