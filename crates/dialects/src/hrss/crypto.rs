@@ -24,11 +24,13 @@ pub const USER_ID: &str = "1234567812345678";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    #[error("is not an SM2 private key: 64 hex digits expected")]
+    #[error("is not an SM2 private key: 64 hex digits, or base64/PEM PKCS#8, expected")]
     PrivateKeyForm,
     #[error("is not an SM2 private key: out of the curve's range")]
     PrivateKeyRange,
-    #[error("is not an SM2 public key: 04 followed by 128 hex digits expected")]
+    #[error(
+        "is not an SM2 public key: 04 followed by 128 hex digits, or base64/PEM X.509, expected"
+    )]
     PublicKeyForm,
     #[error("is not an SM2 public key: not a point of the curve")]
     PublicKeyPoint,
@@ -59,6 +61,18 @@ pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
 
 pub fn encode_base64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
+}
+
+/// The DER inside a key written as Java prints it (`Base64.getEncoder()` of
+/// `getEncoded()`, which Hutool's `getPublicKeyBase64`/`getPrivateKeyBase64` return), or
+/// as PEM around the same base64.
+fn key_der(text: &str) -> Option<Vec<u8>> {
+    let body: String = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    decode_base64(&body).filter(|der| der.first() == Some(&0x30))
 }
 
 fn hex_digits(text: &str) -> Option<Vec<u8>> {
@@ -92,8 +106,17 @@ impl fmt::Debug for PrivateKey {
 impl PrivateKey {
     /// 64 hex digits; Java's `BigInteger.toByteArray()` (a leading `00`) and
     /// `toString(16)` (leading zeros dropped) forms are normalised.
+    /// Also PKCS#8, in base64 or PEM (Hutool's `getPrivateKeyBase64`).
     pub fn parse(text: &str) -> Result<PrivateKey, KeyError> {
-        let mut bytes = hex_digits(text).ok_or(KeyError::PrivateKeyForm)?;
+        let Some(mut bytes) = hex_digits(text) else {
+            use sm2::pkcs8::DecodePrivateKey;
+            let der = key_der(text).ok_or(KeyError::PrivateKeyForm)?;
+            let secret =
+                sm2::SecretKey::from_pkcs8_der(&der).map_err(|_| KeyError::PrivateKeyForm)?;
+            return SigningKey::new(USER_ID, &secret)
+                .map(PrivateKey)
+                .map_err(|_| KeyError::PrivateKeyRange);
+        };
         while bytes.len() > 32 && bytes[0] == 0 {
             bytes.remove(0);
         }
@@ -160,9 +183,18 @@ impl fmt::Debug for PublicKey {
 }
 
 impl PublicKey {
-    /// `04‖x‖y` in hex; also the 128 digits without `04`, and compressed `02`/`03‖x`.
+    /// `04‖x‖y` in hex; also the 128 digits without `04`, compressed `02`/`03‖x`, and
+    /// X.509 SubjectPublicKeyInfo in base64 or PEM (Hutool's `getPublicKeyBase64`).
     pub fn parse(text: &str) -> Result<PublicKey, KeyError> {
-        let bytes = hex_digits(text).ok_or(KeyError::PublicKeyForm)?;
+        let Some(bytes) = hex_digits(text) else {
+            use sm2::pkcs8::DecodePublicKey;
+            let der = key_der(text).ok_or(KeyError::PublicKeyForm)?;
+            let key =
+                sm2::PublicKey::from_public_key_der(&der).map_err(|_| KeyError::PublicKeyForm)?;
+            return VerifyingKey::new(USER_ID, key)
+                .map(PublicKey)
+                .map_err(|_| KeyError::PublicKeyPoint);
+        };
         let bytes = match bytes.len() {
             65 | 33 => bytes,
             64 => [&[4u8][..], &bytes].concat(),
@@ -314,6 +346,55 @@ mod tests {
             cipher[76..].trim_end_matches('=')
         );
         assert_eq!(key.decrypt(&wrapped).unwrap(), plain);
+    }
+
+    #[test]
+    fn keys_read_as_hutool_prints_them_base64_or_pem() {
+        let printed = fixture("hrss", "interop/hutool-keys.txt");
+        let mut lines = printed.lines();
+        let (public_b64, private_b64) = (lines.next().unwrap(), lines.next().unwrap());
+        let public_hex = fixture("hrss", "merchant.public-key.txt");
+        let private_hex = fixture("hrss", "merchant.private-key.txt");
+        let public = PublicKey::parse(public_b64).unwrap();
+        assert_eq!(public.to_hex(), public_hex.trim());
+        let private = PrivateKey::parse(private_b64).unwrap();
+        assert_eq!(private.to_hex(), private_hex.trim());
+        // The same as PEM, with Java's 64-character lines.
+        let pem = |label: &str, b64: &str| {
+            let lines: Vec<&str> = b64
+                .as_bytes()
+                .chunks(64)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect();
+            format!(
+                "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+                lines.join("\n")
+            )
+        };
+        let from_pem = PublicKey::parse(&pem("PUBLIC KEY", public_b64)).unwrap();
+        assert_eq!(from_pem, public);
+        let from_pem = PrivateKey::parse(&pem("PRIVATE KEY", private_b64)).unwrap();
+        assert_eq!(from_pem.public_key(), public);
+        // A signature made with the parsed key verifies under the hex one.
+        let signature = private.sign(b"abc");
+        assert!(
+            PublicKey::parse(&public_hex)
+                .unwrap()
+                .verify(b"abc", &signature)
+        );
+        // Base64 that is not a key of the right kind is still refused.
+        assert_eq!(
+            PublicKey::parse(private_b64).unwrap_err(),
+            KeyError::PublicKeyForm
+        );
+        assert_eq!(
+            PrivateKey::parse(public_b64).unwrap_err(),
+            KeyError::PrivateKeyForm
+        );
+        assert_eq!(
+            PublicKey::parse("MFkwEwYHKoZIzj0CAQ").unwrap_err(),
+            KeyError::PublicKeyForm
+        );
     }
 
     #[test]

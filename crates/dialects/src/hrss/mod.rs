@@ -153,7 +153,8 @@ pub struct HrssCredentials {
     /// The first part of the services' paths: `/{context}/rest/{serviceKey}`.
     #[serde(default = "default_context")]
     pub context: String,
-    /// The merchant's SM2 public key, `04‖x‖y` hex: verifies its requests.
+    /// The merchant's SM2 public key, `04‖x‖y` hex (or base64/PEM X.509, as Hutool prints
+    /// it): verifies its requests.
     pub sm2_public_key: String,
     /// 32 hex digits or 16 characters.
     pub sm4_key: SecretString,
