@@ -17,7 +17,7 @@ use paymux_core::gateway::BillFromCode;
 use paymux_core::links::PayerLinks;
 use paymux_core::notification::NotificationFormat;
 use paymux_core::order::{Attempt, Order};
-use paymux_core::payway::Wallet;
+use paymux_core::payway::{Funding, Wallet};
 use secrecy::SecretString;
 
 use crate::common::ClientFailure;
@@ -113,6 +113,12 @@ pub trait PayerHooks: Send + Sync {
     /// The wallets a code's page offers the payer (hrss: its §6.1 wayCodes).
     fn wallets(&self, _code: &PaymentCode) -> Vec<Wallet> {
         vec![Wallet::WeChat, Wallet::Alipay, Wallet::UnionPay]
+    }
+
+    /// Whether the bill takes money from this source (chinaums `limitCreditCard`: no credit
+    /// cards). The sandbox's cashier refuses the others before paying, as wallets do.
+    fn accepts_funding(&self, _order: &Order, _funding: Funding) -> bool {
+        true
     }
 
     /// After a payment: the link back to the merchant (chinaums §1.10 adds the signed
