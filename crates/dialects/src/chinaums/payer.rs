@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use paymux_core::code::{CodeKind, PaymentCode};
 use paymux_core::gateway::BillFromCode;
 use paymux_core::order::{Attempt, Order};
+use paymux_core::payway::Funding;
 use paymux_core::url::NotifyUrl;
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
@@ -198,6 +199,11 @@ impl PayerHooks for ChinaumsPayer {
             },
             label,
         }]))
+    }
+
+    /// §1.1 `limitCreditCard=true`: wallets do not offer the payer's credit cards.
+    fn accepts_funding(&self, order: &Order, funding: Funding) -> bool {
+        !(funding == Funding::CreditCard && convert::limits_credit_cards(order))
     }
 
     /// §1.10: the bill's returnUrl with the signed result appended (none without one).

@@ -765,9 +765,10 @@ async fn the_three_kinds_of_code_are_paid_and_notified_to_both_addresses() {
     assert_eq!(payment["targetSys"], "ACP");
     assert_eq!(payment["status"], "TRADE_SUCCESS");
     assert_eq!(payment["totalAmount"], json!(150));
+    // UnionPay pays from a card: the payer did not choose, so the first, a debit card.
     assert_eq!(
         json_field(&first, "extraBuyerInfo"),
-        json!({"cardAttr": "BALANCE"})
+        json!({"cardAttr": "DEBIT_CARD"})
     );
     let notify_id = field(&first, "notifyId").unwrap().to_owned();
 
@@ -1992,4 +1993,131 @@ async fn a_fixed_codes_page_bills_what_the_merchants_system_says() {
     assert_eq!(json_field(&fields, "billPayment")["targetSys"], "WXPay");
     // The merchant's system was asked on opening the page and again on paying.
     assert_eq!(server.seen.lock().unwrap().len(), 2);
+}
+
+/// The sandbox's scripted payer, choosing what to pay from.
+async fn script_pays(gw: &TestGateway, order: &Order, funding: &str) -> reqwest::Response {
+    gw.http
+        .post(format!("{}/sandbox/orders/{}/pay", gw.url, order.id))
+        .body(json!({"result": "success", "funding": funding}).to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_bill_that_limits_credit_cards_refuses_one_before_paying_and_card_attr_says_what_paid() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let receiver = Receiver::start().await;
+    receiver.answer_with(&["SUCCESS"]);
+    let reply = one_time(
+        &gw,
+        "1001000000000950",
+        300,
+        json!({"notifyUrl": receiver.url, "limitCreditCard": "true"}),
+    )
+    .await;
+    let page_url = reply["billQRCode"].as_str().unwrap().to_owned();
+    let went = submit(&format!("{page_url}/pay"), "wallet=wechat").await;
+    assert_eq!(went.status(), 303);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+
+    // The cashier offers the balance and a debit card; the credit card is shown, not taken.
+    let html = browser()
+        .get(&cashier)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"value="balance" checked>余额"#)
+            && html.contains(r#"value="debit_card">借记卡"#)
+            && html.contains(r#"value="credit_card" disabled>信用卡(本单不支持)"#),
+        "{html}"
+    );
+
+    // Paying by credit card anyway is refused before paying: the same page says why, and
+    // nothing moved (the try is still open, nothing is notified).
+    let refused = submit(
+        &format!("{cashier}/pay"),
+        "funding=credit_card&result=success",
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("本次支付不支持信用卡"), "{html}");
+    assert!(
+        html.contains("确认支付"),
+        "the payer can choose again: {html}"
+    );
+    let order = bill(&gw, "1001000000000950").await;
+    let scripted = script_pays(&gw, &order, "credit_card").await;
+    assert_eq!(scripted.status(), 409);
+    let order = bill(&gw, "1001000000000950").await;
+    assert_eq!(order.status, OrderStatus::Paying);
+    let tries = gw
+        .running
+        .operator
+        .attempts_of_order(&order.id)
+        .await
+        .unwrap();
+    assert_eq!(tries.len(), 1);
+    assert_eq!(tries[0].status, AttemptStatus::Paying);
+    assert_eq!(gw.deliver().await.delivered, 0);
+    let query = json!({"billNo": "1001000000000950", "billDate": today(&gw)});
+    let unpaid = call(&gw, QUERY, query.clone()).await;
+    assert_eq!(unpaid["billStatus"], "UNPAID");
+    assert!(unpaid.get("cardAttr").is_none(), "{unpaid:?}");
+
+    // A debit card pays, and the query and the notification say so.
+    let paid = submit(
+        &format!("{cashier}/pay"),
+        "funding=debit_card&result=success",
+    )
+    .await;
+    assert_eq!(paid.status(), 303);
+    let reply = call(&gw, QUERY, query).await;
+    assert_eq!(reply["billStatus"], "PAID");
+    assert_eq!(reply["cardAttr"], "DEBIT_CARD");
+    let received = notifications_to(&receiver, 1, &gw).await;
+    let fields = form(&received[0]);
+    assert_signed(&fields, &client(&gw));
+    assert_eq!(
+        json_field(&fields, "extraBuyerInfo"),
+        json!({"cardAttr": "DEBIT_CARD"})
+    );
+
+    // Without the limit a credit card pays; the refund reply names it too.
+    one_time(&gw, "1001000000000951", 200, json!({})).await;
+    let order = bill(&gw, "1001000000000951").await;
+    scan(&gw, &order, ALIPAY).await;
+    assert_eq!(script_pays(&gw, &order, "credit_card").await.status(), 200);
+    let date = today(&gw);
+    let reply = call(
+        &gw,
+        QUERY,
+        json!({"billNo": "1001000000000951", "billDate": date}),
+    )
+    .await;
+    assert_eq!(reply["cardAttr"], "CREDIT_CARD");
+    let refund = call(
+        &gw,
+        REFUND,
+        json!({"billNo": "1001000000000951", "billDate": date, "refundAmount": 200}),
+    )
+    .await;
+    assert_code(&refund, "SUCCESS");
+    assert_eq!(refund["cardAttr"], "CREDIT_CARD");
+
+    // UnionPay pays from cards only: a balance is not what it can pay from.
+    one_time(&gw, "1001000000000952", 100, json!({})).await;
+    let order = bill(&gw, "1001000000000952").await;
+    scan(&gw, &order, UNIONPAY).await;
+    assert_eq!(script_pays(&gw, &order, "balance").await.status(), 409);
+    assert_eq!(
+        bill(&gw, "1001000000000952").await.status,
+        OrderStatus::Paying
+    );
 }
