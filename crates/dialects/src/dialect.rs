@@ -19,6 +19,7 @@ use paymux_core::notification::NotificationFormat;
 use paymux_core::order::{Attempt, Order};
 use paymux_core::payway::{Funding, Wallet};
 use secrecy::SecretString;
+use serde_json::{Map, Value};
 
 use crate::common::ClientFailure;
 use crate::common::merchants::MerchantTable;
@@ -84,6 +85,15 @@ pub struct PayerField {
     pub personal: bool,
 }
 
+/// A question a bill asks its payer before any try (a real-name bill: the named person's
+/// name and certificate number), with what the page may show of the expected answer:
+/// masked, as wallets show it (`张*三`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayerCheck {
+    pub field: PayerField,
+    pub hint: String,
+}
+
 /// A bill the payer may choose on a code's page, as the merchant's system described it.
 #[derive(Debug, Clone)]
 pub struct BillChoice {
@@ -108,6 +118,23 @@ pub trait PayerHooks: Send + Sync {
         _input: &BTreeMap<String, String>,
     ) -> Result<Option<Vec<BillChoice>>, String> {
         Ok(None)
+    }
+
+    /// Who may pay a bill of these terms (a one-time code's bill's `extra`, or a fixed
+    /// code's own): what the page asks the payer (chinaums `fixBuyer=T`); empty: anyone.
+    fn payer_checks(&self, _terms: &Map<String, Value>) -> Vec<PayerCheck> {
+        Vec::new()
+    }
+
+    /// Whether the payer's answers to `payer_checks` (by field name) are the person the
+    /// terms name, checked before any try starts; `Err`: what the page tells the payer
+    /// (never the expected answers).
+    fn check_payer(
+        &self,
+        _terms: &Map<String, Value>,
+        _answers: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        Ok(())
     }
 
     /// The wallets a code's page offers the payer (hrss: its §6.1 wayCodes).

@@ -105,7 +105,9 @@
 //!   (`{public_url}/bills/{id}/{token}`); `qrCodeId` is the merchant's (unique per
 //!   merchant), or paymux's code id when it sent none.
 //! - Real-name fields (`name`, `mobile`, `certNo` base64; `certType` one of the five types,
-//!   not encoded) only with `fixBuyer=T`, which needs `name` and `certNo`.
+//!   not encoded) only with `fixBuyer=T`, which needs `name` and `certNo`. Such a bill is
+//!   paid only by the person it names: the code's page asks the payer's name and
+//!   certificate number and refuses anyone else before any try (`payer.rs`).
 //! - `limitCreditCard=true`: as WeChat Pay and Alipay do for a merchant's "no credit"
 //!   payment, the payer's credit cards are not offered (the sandbox's cashier shows them
 //!   disabled), and a payment from one is refused before it is made: nothing is paid and

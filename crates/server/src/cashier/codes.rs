@@ -3,7 +3,8 @@
 //! amount, an amount field for an open code, or the bills the merchant's system offers when
 //! asked through the code's dialect), and the wallets to pay with (those the code's dialect
 //! allows: mmsp's Alipay static code, Alipay only); paying starts a try at the bill and leads
-//! to the channel's page (the sandbox's cashier). Only the link the merchant was given opens
+//! to the channel's page (the sandbox's cashier). A bill that names its payer (chinaums
+//! real-name bills) asks who pays, and the dialect refuses anyone else before any try. Only the link the merchant was given opens
 //! it: a wrong or missing token is the same 404 as an unknown code.
 
 use std::collections::BTreeMap;
@@ -24,7 +25,8 @@ use paymux_core::links::LinkKind;
 use paymux_core::money::Fen;
 use paymux_core::payway::{PayMethod, PayWay, Wallet};
 use paymux_dialects::common::decode_form;
-use paymux_dialects::{BillChoice, PayerHooks};
+use paymux_dialects::{BillChoice, PayerCheck, PayerHooks};
+use serde_json::{Map, Value};
 
 use super::page::{self, BillOffer};
 use super::{PayerSide, not_found};
@@ -152,6 +154,7 @@ async fn one_time_page(state: &CodePages, code: &PaymentCode, link: &str) -> Res
             &code.subject,
             link,
             &[offer],
+            &payer_checks(state, code, &bill.extra),
             &wallets(state, code),
             state.sandbox,
         ),
@@ -200,10 +203,47 @@ async fn offers_page(
             &code.subject,
             link,
             &offers,
+            &payer_checks(state, code, &code.extra),
             &wallets(state, code),
             state.sandbox,
         ),
     )
+}
+
+/// What a bill of these terms asks its payer (a real-name bill: who they are).
+fn payer_checks(
+    state: &CodePages,
+    code: &PaymentCode,
+    terms: &Map<String, Value>,
+) -> Vec<PayerCheck> {
+    hooks(state, code)
+        .map(|h| h.payer_checks(terms))
+        .unwrap_or_default()
+}
+
+/// The payer's answers in the pay form to what a bill of these terms asks, checked by the
+/// code's dialect before any try starts or any bill is made; `Some`: the page refusing the
+/// payer. The answers are personal: they are neither logged nor shown back.
+fn refused_payer(
+    state: &CodePages,
+    code: &PaymentCode,
+    terms: &Map<String, Value>,
+    form: &[(String, String)],
+) -> Option<Response> {
+    let hooks = hooks(state, code)?;
+    let answers: BTreeMap<String, String> = hooks
+        .payer_checks(terms)
+        .into_iter()
+        .filter_map(|c| {
+            form.iter()
+                .find(|(k, _)| k == c.field.name)
+                .map(|(_, v)| (c.field.name.to_owned(), v.trim().to_owned()))
+        })
+        .collect();
+    hooks
+        .check_payer(terms, &answers)
+        .err()
+        .map(|why| message(StatusCode::FORBIDDEN, "无法支付", &why))
 }
 
 /// What the merchant's system offers, through the code's dialect; `Ok(None)` when the
@@ -321,11 +361,23 @@ async fn pay(
     }
     let pay_way = PayWay::new(wallet, PayMethod::Qr);
     let bill_id = match code.kind {
-        CodeKind::OneTime => match &code.order_id {
-            Some(id) => id.clone(),
-            None => return message(StatusCode::OK, "二维码未绑定账单", "No bill on this code"),
-        },
+        CodeKind::OneTime => {
+            let Some(id) = &code.order_id else {
+                return message(StatusCode::OK, "二维码未绑定账单", "No bill on this code");
+            };
+            let bill = match state.operator.order_by_id(id).await {
+                Ok(bill) => bill,
+                Err(e) => return refused(e),
+            };
+            if let Some(refusal) = refused_payer(&state, &code, &bill.extra, &form) {
+                return refusal;
+            }
+            bill.id
+        }
         CodeKind::FixedAmount | CodeKind::OpenAmount => {
+            if let Some(refusal) = refused_payer(&state, &code, &code.extra, &form) {
+                return refusal;
+            }
             let input = answers(&state, &code, &form, "q.");
             let from = match merchant_bills(&state, &code, &input).await {
                 Err(response) => return response,

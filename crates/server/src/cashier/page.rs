@@ -4,6 +4,7 @@
 
 use paymux_core::order::{Order, OrderStatus};
 use paymux_core::payway::{Funding, Wallet};
+use paymux_dialects::PayerCheck;
 
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -171,10 +172,28 @@ pub fn code_page(
     subject: &str,
     link: &str,
     offers: &[BillOffer],
+    checks: &[PayerCheck],
     wallets: &[Wallet],
     sandbox: bool,
 ) -> String {
     let link = escape(link);
+    // A bill that names its payer asks who pays; what it expects is shown masked only.
+    let who = if checks.is_empty() {
+        String::new()
+    } else {
+        let inputs: String = checks
+            .iter()
+            .map(|c| {
+                format!(
+                    "<label>{label}({hint})<input name=\"{name}\" required autocomplete=\"off\"></label>",
+                    label = escape(c.field.label),
+                    hint = escape(&c.hint),
+                    name = escape(c.field.name),
+                )
+            })
+            .collect();
+        format!("<p class=\"meta\">实名账单,仅限本人支付</p>{inputs}")
+    };
     let buttons: String = wallets
         .iter()
         .map(|w| {
@@ -205,7 +224,7 @@ pub fn code_page(
         };
         body.push_str(&format!(
             "<form class=\"choice wallets\" method=\"post\" action=\"{link}/pay\">\
-             <p class=\"subject\">{label}</p>{amount}{hidden}{buttons}</form>",
+             <p class=\"subject\">{label}</p>{amount}{hidden}{who}{buttons}</form>",
             label = escape(&offer.label),
         ));
     }
