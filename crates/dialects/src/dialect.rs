@@ -81,7 +81,8 @@ pub struct Mounted {
 pub struct PayerField {
     pub name: &'static str,
     pub label: &'static str,
-    /// Personal data: never logged, not shown back.
+    /// Personal data: never logged, not shown back (a code's page carries it from the
+    /// lookup to the pay form sealed, not in clear).
     pub personal: bool,
 }
 

@@ -10,6 +10,7 @@
 
 pub mod codes;
 mod page;
+mod sealed;
 mod sms;
 
 use std::collections::HashMap;
