@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use crate::card::{CardSource, CardStart, Confirmation, Phone};
 use crate::money::Fen;
 use crate::order::{Attempt, Order};
+use crate::payway::Funding;
 use crate::refund::Refund;
 use crate::time::Millis;
 
@@ -23,6 +24,8 @@ pub enum ChannelOutcome {
         /// What the channel collected (or returned, for a refund). The core checks it against
         /// the order: a payment of another amount is never reported as paid.
         amount: Fen,
+        /// Where a payment's money came from, where the channel says (never for a refund).
+        funding: Option<Funding>,
     },
     /// The channel confirms that the payment is closed and can no longer be paid.
     Closed,

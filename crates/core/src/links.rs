@@ -46,7 +46,8 @@ impl PayerLinks {
     }
 
     /// A MAC of `data` for another purpose than links (the sandbox's SMS codes and card
-    /// tokens), under the same key: every instance on the database derives the same.
+    /// tokens, the key that seals a code page's personal answers), under the same key:
+    /// every instance on the database derives the same.
     pub fn derive(&self, purpose: &str, data: &str) -> Vec<u8> {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
             .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));

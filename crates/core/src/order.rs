@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::dialect::DialectTag;
 use crate::ids::{MerchantId, MerchantOrderNo, PlatformId};
 use crate::money::Fen;
-use crate::payway::PayWay;
+use crate::payway::{Funding, PayWay};
 use crate::time::Millis;
 use crate::url::{NotifyUrl, ReturnUrl};
 
@@ -405,6 +405,8 @@ pub struct Attempt {
     pub auth_code: Option<String>,
     pub channel_trade_no: Option<String>,
     pub channel_user: Option<String>,
+    /// Where the money of a paid attempt came from, where the channel said.
+    pub funding: Option<Funding>,
     pub created_at: Millis,
     pub finished_at: Option<Millis>,
     /// When to ask the channel again about a pending attempt; `None` when it will tell us.
@@ -430,6 +432,7 @@ impl Attempt {
             auth_code,
             channel_trade_no: None,
             channel_user: None,
+            funding: None,
             created_at: order.created_at,
             finished_at: None,
             next_check_at,

@@ -111,6 +111,54 @@ impl PayMethod {
     ];
 }
 
+/// Where a payment's money came from, as the wallet reports it with the payment (WeChat's
+/// `bank_type`, Alipay's `fund_bill_list`, chinaums' `cardAttr`): the wallet's balance, or a
+/// debit or credit card bound to it. Merchants may refuse credit cards for a bill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Funding {
+    Balance,
+    DebitCard,
+    CreditCard,
+}
+
+impl Funding {
+    pub const ALL: [Funding; 3] = [Funding::Balance, Funding::DebitCard, Funding::CreditCard];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Funding::Balance => "balance",
+            Funding::DebitCard => "debit_card",
+            Funding::CreditCard => "credit_card",
+        }
+    }
+
+    pub fn from_stored(s: &str) -> Option<Funding> {
+        Funding::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    /// The name the cashier page shows.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Funding::Balance => "余额",
+            Funding::DebitCard => "借记卡",
+            Funding::CreditCard => "信用卡",
+        }
+    }
+
+    /// What a wallet can pay from: UnionPay and bank payments are card payments; a
+    /// social-security card pays from its own account; the other wallets from their
+    /// balance or a bound card. The first is what a payer who does not choose pays from.
+    pub fn offered_by(wallet: Wallet) -> &'static [Funding] {
+        match wallet {
+            Wallet::UnionPay | Wallet::Bank => &[Funding::DebitCard, Funding::CreditCard],
+            Wallet::SocialSecurity => &[Funding::Balance],
+            Wallet::WeChat | Wallet::Alipay | Wallet::Qq | Wallet::Jd | Wallet::Baidu => {
+                &Funding::ALL
+            }
+        }
+    }
+}
+
 impl fmt::Display for PayWay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.wallet.as_str(), self.method.as_str())
@@ -154,5 +202,17 @@ mod tests {
         }
         assert!("wechat".parse::<PayWay>().is_err());
         assert!("wechat.fax".parse::<PayWay>().is_err());
+    }
+
+    #[test]
+    fn every_funding_survives_its_stored_form_and_every_wallet_offers_one() {
+        for funding in Funding::ALL {
+            assert_eq!(Funding::from_stored(funding.as_str()), Some(funding));
+        }
+        assert_eq!(Funding::from_stored("cash"), None);
+        for wallet in Wallet::ALL {
+            assert!(!Funding::offered_by(wallet).is_empty(), "{wallet:?}");
+        }
+        assert!(!Funding::offered_by(Wallet::UnionPay).contains(&Funding::Balance));
     }
 }

@@ -11,6 +11,7 @@ use crate::listing::OrderListing;
 use crate::money::Fen;
 use crate::notification::{DeliveryRecord, Notification};
 use crate::order::{Attempt, AttemptStatus, EscrowStatus, Order, OrderStatus};
+use crate::payway::Funding;
 use crate::refund::{Refund, RefundStatus};
 use crate::time::Millis;
 
@@ -121,6 +122,8 @@ pub struct AttemptSettlement {
     pub at: Millis,
     pub channel_trade_no: Option<String>,
     pub channel_user: Option<String>,
+    /// Where a payment's money came from (kept on the attempt).
+    pub funding: Option<Funding>,
     /// Set on the order for a success, late or not.
     pub paid_at: Option<Millis>,
     pub fail: Option<(String, String)>,
@@ -150,6 +153,7 @@ impl AttemptSettlement {
             at,
             channel_trade_no: None,
             channel_user: None,
+            funding: None,
             paid_at: None,
             fail: None,
             notifications: Vec::new(),

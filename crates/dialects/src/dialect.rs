@@ -17,8 +17,9 @@ use paymux_core::gateway::BillFromCode;
 use paymux_core::links::PayerLinks;
 use paymux_core::notification::NotificationFormat;
 use paymux_core::order::{Attempt, Order};
-use paymux_core::payway::Wallet;
+use paymux_core::payway::{Funding, Wallet};
 use secrecy::SecretString;
+use serde_json::{Map, Value};
 
 use crate::common::ClientFailure;
 use crate::common::merchants::MerchantTable;
@@ -80,8 +81,18 @@ pub struct Mounted {
 pub struct PayerField {
     pub name: &'static str,
     pub label: &'static str,
-    /// Personal data: never logged, not shown back.
+    /// Personal data: never logged, not shown back (a code's page carries it from the
+    /// lookup to the pay form sealed, not in clear).
     pub personal: bool,
+}
+
+/// A question a bill asks its payer before any try (a real-name bill: the named person's
+/// name and certificate number), with what the page may show of the expected answer:
+/// masked, as wallets show it (`张*三`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayerCheck {
+    pub field: PayerField,
+    pub hint: String,
 }
 
 /// A bill the payer may choose on a code's page, as the merchant's system described it.
@@ -110,9 +121,32 @@ pub trait PayerHooks: Send + Sync {
         Ok(None)
     }
 
+    /// Who may pay a bill of these terms (a one-time code's bill's `extra`, or a fixed
+    /// code's own): what the page asks the payer (chinaums `fixBuyer=T`); empty: anyone.
+    fn payer_checks(&self, _terms: &Map<String, Value>) -> Vec<PayerCheck> {
+        Vec::new()
+    }
+
+    /// Whether the payer's answers to `payer_checks` (by field name) are the person the
+    /// terms name, checked before any try starts; `Err`: what the page tells the payer
+    /// (never the expected answers).
+    fn check_payer(
+        &self,
+        _terms: &Map<String, Value>,
+        _answers: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
     /// The wallets a code's page offers the payer (hrss: its §6.1 wayCodes).
     fn wallets(&self, _code: &PaymentCode) -> Vec<Wallet> {
         vec![Wallet::WeChat, Wallet::Alipay, Wallet::UnionPay]
+    }
+
+    /// Whether the bill takes money from this source (chinaums `limitCreditCard`: no credit
+    /// cards). The sandbox's cashier refuses the others before paying, as wallets do.
+    fn accepts_funding(&self, _order: &Order, _funding: Funding) -> bool {
+        true
     }
 
     /// After a payment: the link back to the merchant (chinaums §1.10 adds the signed

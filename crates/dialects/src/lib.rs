@@ -22,8 +22,8 @@ pub mod upp;
 pub mod xxpay;
 
 pub use dialect::{
-    BillChoice, BusyRequest, ClientTarget, Dialect, Mount, Mounted, PayerField, PayerHooks,
-    PlatformKeys, Schedule,
+    BillChoice, BusyRequest, ClientTarget, Dialect, Mount, Mounted, PayerCheck, PayerField,
+    PayerHooks, PlatformKeys, Schedule,
 };
 
 /// Every dialect this build speaks. The server mounts them, the config reads their tables,

@@ -374,7 +374,7 @@ mod tests {
         assert_eq!(placeholders(3, 1), "?1, ?2, ?3");
         assert!(
             SQLITE_INSERT_ATTEMPT
-                .ends_with("VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")
+                .ends_with("VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")
         );
     }
 

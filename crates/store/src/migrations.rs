@@ -17,6 +17,10 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0003_bills_and_codes.sql"),
     ),
     (4, include_str!("../migrations/sqlite/0004_cards.sql")),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_attempt_funding.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -29,6 +33,10 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0003_bills_and_codes.sql"),
     ),
     (4, include_str!("../migrations/postgres/0004_cards.sql")),
+    (
+        5,
+        include_str!("../migrations/postgres/0005_attempt_funding.sql"),
+    ),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS paymux_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";

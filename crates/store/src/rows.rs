@@ -9,6 +9,7 @@ use paymux_core::dialect::DialectTag;
 use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId, RefundNo, RefundRequestNo};
 use paymux_core::notification::Notification;
 use paymux_core::order::{Attempt, Escrow, Order, Share};
+use paymux_core::payway::Funding;
 use paymux_core::refund::{Refund, RefundSplit};
 use paymux_core::store::StoreError;
 use paymux_core::time::Millis;
@@ -163,6 +164,13 @@ pub(crate) fn attempt(row: &dyn RowAccess) -> Result<Attempt, StoreError> {
         next_check_at: opt_millis(row, "next_check_at")?,
         fail_code: row.opt_text("fail_code")?,
         fail_msg: row.opt_text("fail_msg")?,
+        funding: row
+            .opt_text("funding")?
+            .map(|f| {
+                Funding::from_stored(&f)
+                    .ok_or_else(|| StoreError::Corrupt(format!("funding: {f:?}")))
+            })
+            .transpose()?,
     })
 }
 

@@ -90,6 +90,7 @@ pub(crate) const ATTEMPT_COLUMNS: &[Column] = &[
     Column::new("next_check_at", ColumnType::Bigint),
     Column::new("fail_code", ColumnType::Text),
     Column::new("fail_msg", ColumnType::Text),
+    Column::new("funding", ColumnType::Text),
 ];
 
 fn json_text(map: &serde_json::Map<String, serde_json::Value>) -> String {
@@ -158,6 +159,7 @@ pub(crate) fn attempt_values(a: &Attempt) -> Vec<SqlValue> {
         millis(a.next_check_at),
         v(a.fail_code.as_deref()),
         v(a.fail_msg.as_deref()),
+        v(a.funding.map(|f| f.as_str())),
     ]
 }
 
@@ -705,7 +707,8 @@ impl Store for SqlStore {
             ),
             Step::guarded(
                 "UPDATE attempts SET status = $1, finished_at = $2, channel_trade_no = COALESCE($3, channel_trade_no), \
-                 channel_user = COALESCE($4, channel_user), fail_code = $5, fail_msg = $6, next_check_at = NULL \
+                 channel_user = COALESCE($4, channel_user), fail_code = $5, fail_msg = $6, next_check_at = NULL, \
+                 funding = COALESCE($10, funding) \
                  WHERE order_id = $7 AND seq = $8 AND status = $9",
                 vec![
                     v(s.attempt_to.as_str()),
@@ -717,6 +720,7 @@ impl Store for SqlStore {
                     v(s.order_id.as_str()),
                     v(i64::from(s.seq)),
                     v(s.attempt_from.as_str()),
+                    v(s.funding.map(|f| f.as_str())),
                 ],
             ),
         ];

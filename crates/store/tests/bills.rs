@@ -56,6 +56,7 @@ impl Channel for Waiting {
             payer: None,
             at: now,
             amount: refund.amount,
+            funding: None,
         }
     }
 }
@@ -148,6 +149,7 @@ fn paid(amount: Fen) -> ChannelOutcome {
         payer: None,
         at: T0,
         amount,
+        funding: None,
     }
 }
 

@@ -44,6 +44,7 @@ impl Channel for Scripted {
                 payer: None,
                 at: order.created_at,
                 amount: order.amount,
+                funding: None,
             },
             action: PayAction::None,
         }
@@ -56,6 +57,7 @@ impl Channel for Scripted {
             payer: None,
             at: now,
             amount: refund.amount,
+            funding: None,
         }
     }
 }

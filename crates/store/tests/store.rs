@@ -10,7 +10,7 @@ use paymux_core::notification::{
     DeliveryRecord, Notification, NotificationEvent, NotificationStatus,
 };
 use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus};
-use paymux_core::payway::{PayMethod, PayWay, Wallet};
+use paymux_core::payway::{Funding, PayMethod, PayWay, Wallet};
 use paymux_core::refund::{Refund, RefundStatus};
 use paymux_core::store::{
     AttemptSettlement, NodeLease, OrderClosing, OrderKey, RefundKey, RefundOrderUpdate,
@@ -132,6 +132,7 @@ fn paid(order: &Order) -> AttemptSettlement {
         at: T0.plus_secs(10),
         channel_trade_no: Some("wx123".into()),
         channel_user: Some("payer".into()),
+        funding: Some(Funding::CreditCard),
         paid_at: Some(T0.plus_secs(10)),
         fail: None,
         notifications: vec![Notification::new(
@@ -282,6 +283,8 @@ async fn a_settlement_applies_once_and_writes_its_notification_with_it() {
         let stored = store.order_by_id(&o.id).await.expect(name).expect(name);
         assert_eq!(stored.status, OrderStatus::Succeeded, "{name}");
         assert_eq!(stored.channel_trade_no.as_deref(), Some("wx123"), "{name}");
+        let attempt = store.attempt(&o.id, 1).await.expect(name).expect(name);
+        assert_eq!(attempt.funding, Some(Funding::CreditCard), "{name}");
         let notes = store.notifications_about(&o.id).await.expect(name);
         assert_eq!(notes.len(), 1, "{name}: one notification, not two");
         assert_eq!(store.outbox_depth().await.expect(name), 1, "{name}");

@@ -6,7 +6,10 @@
 //!   payments post a form to the same page.
 //! - Barcode payments decide by the payer code's last digit: `1` succeeds at once, `2`
 //!   waits for the payer to confirm (at the cashier, or by itself after 30 s), `9` fails
-//!   with insufficient balance, anything else succeeds at once.
+//!   with insufficient balance, anything else succeeds at once, paid from the balance.
+//! - At the cashier the payer chooses what to pay from (balance, debit or credit card, as
+//!   the wallet offers: [`Funding::offered_by`]); the success reports it, as a wallet's
+//!   payment result does.
 //! - Refunds complete `refund_delay_s` seconds after the sandbox received them, so refund
 //!   queries see them pending first.
 //! - Card payments (快捷) send the payer a six-digit code ([`sms`]): written to the log and
@@ -28,7 +31,7 @@ use async_trait::async_trait;
 use paymux_core::card::{CardSource, CardStart, Confirmation, Phone};
 use paymux_core::channel::{Channel, ChannelOutcome, PayAction, PaymentStart};
 use paymux_core::order::{Attempt, Order};
-use paymux_core::payway::{PayMethod, Wallet};
+use paymux_core::payway::{Funding, PayMethod, Wallet};
 use paymux_core::refund::Refund;
 use paymux_core::time::{self, Millis};
 
@@ -57,7 +60,8 @@ pub struct SandboxChannel {
 /// What the payer did at the cashier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PayerChoice {
-    Pay,
+    /// Paid, from this source of funds (the wallet reports it with the payment).
+    Pay(Funding),
     Cancel,
 }
 
@@ -101,7 +105,7 @@ impl SandboxChannel {
         now: Millis,
     ) -> ChannelOutcome {
         match choice {
-            PayerChoice::Pay => success(order, attempt, now),
+            PayerChoice::Pay(funding) => success(order, attempt, now, Some(funding)),
             PayerChoice::Cancel => ChannelOutcome::Failed {
                 code: "USER_CANCELLED".into(),
                 msg: "付款人取消支付".into(),
@@ -156,7 +160,7 @@ fn barcode_outcome(order: &Order, attempt: &Attempt, now: Millis) -> ChannelOutc
         Some('2') => {
             let due = attempt.created_at.plus_secs(CONFIRM_TIMEOUT_S);
             if now >= due {
-                success(order, attempt, due)
+                success(order, attempt, due, Some(Funding::Balance))
             } else {
                 ChannelOutcome::Pending {
                     check_after_s: Some(seconds_until(now, due)),
@@ -167,7 +171,7 @@ fn barcode_outcome(order: &Order, attempt: &Attempt, now: Millis) -> ChannelOutc
             code: "NOTENOUGH".into(),
             msg: "余额不足".into(),
         },
-        _ => success(order, attempt, attempt.created_at),
+        _ => success(order, attempt, attempt.created_at, Some(Funding::Balance)),
     }
 }
 
@@ -177,12 +181,18 @@ fn seconds_until(now: Millis, due: Millis) -> u32 {
 }
 
 /// The payer paid the order's amount: a wallet collects what it was asked for.
-fn success(order: &Order, attempt: &Attempt, now: Millis) -> ChannelOutcome {
+fn success(
+    order: &Order,
+    attempt: &Attempt,
+    now: Millis,
+    funding: Option<Funding>,
+) -> ChannelOutcome {
     ChannelOutcome::Succeeded {
         trade_no: trade_no(order, attempt, now),
         payer: Some(payer_account(order, attempt)),
         at: now,
         amount: order.amount,
+        funding,
     }
 }
 
@@ -308,7 +318,8 @@ impl Channel for SandboxChannel {
         now: Millis,
     ) -> Confirmation {
         if sms::same_code(&sms::code_of(&self.links, code_ref), code) {
-            Confirmation::Outcome(success(order, attempt, now))
+            // The card's kind went to the bank with its number, not into this confirmation.
+            Confirmation::Outcome(success(order, attempt, now, None))
         } else {
             Confirmation::WrongCode
         }
@@ -333,6 +344,7 @@ impl Channel for SandboxChannel {
                 payer: None,
                 at: due,
                 amount: refund.amount,
+                funding: None,
             }
         } else {
             ChannelOutcome::Pending {

@@ -305,6 +305,7 @@ impl Gateway {
                     payer,
                     at,
                     amount,
+                    funding,
                 } => {
                     if matches!(
                         attempt.status,
@@ -320,6 +321,7 @@ impl Gateway {
                         AttemptSettlement {
                             channel_trade_no: Some(trade_no.clone()),
                             channel_user: payer.clone(),
+                            funding: *funding,
                             fail: Some((
                                 AMOUNT_MISMATCH.to_owned(),
                                 format!(
@@ -344,6 +346,7 @@ impl Gateway {
                             *at,
                             now,
                         );
+                        settlement.funding = *funding;
                         if !notify {
                             settlement.notifications.clear();
                         }

@@ -7,7 +7,7 @@ use paymux_core::code::{CodeKind, PaymentCode};
 use paymux_core::gateway::{NewBill, NewCode};
 use paymux_core::ids::{MerchantOrderNo, RefundNo};
 use paymux_core::order::{Attempt, AttemptStatus, EscrowStatus, Order, OrderStatus, Share, Splits};
-use paymux_core::payway::{PayMethod, PayWay, Wallet};
+use paymux_core::payway::{Funding, PayMethod, PayWay, Wallet};
 use paymux_core::refund::{Refund, RefundStatus};
 use paymux_core::time::{self, Millis};
 use paymux_core::url::{NotifyUrl, ReturnUrl, UrlError};
@@ -29,8 +29,21 @@ pub const MAX_ELEMENTS: usize = 20;
 /// A one-time code's bill expires this long after it was made unless the merchant says.
 pub const ONE_TIME_TTL_S: i64 = 30 * 60;
 
-/// What `cardAttr` says: the sandbox's payers pay from their wallet's balance.
-pub const CARD_ATTR: &str = "BALANCE";
+/// `cardAttr` of a paid try: where its money came from, as the channel said (§1.4's
+/// DEBIT_CARD and CREDIT_CARD, and the wallet's balance as §1.7's example says, BALANCE);
+/// none when the channel did not say.
+pub fn card_attr(paid: &Attempt) -> Option<&'static str> {
+    paid.funding.map(|f| match f {
+        Funding::Balance => "BALANCE",
+        Funding::DebitCard => "DEBIT_CARD",
+        Funding::CreditCard => "CREDIT_CARD",
+    })
+}
+
+/// §1.1 `limitCreditCard=true`: the bill is not paid by credit card.
+pub fn limits_credit_cards(order: &Order) -> bool {
+    order.extra.get("limitCreditCard") == Some(&Value::Bool(true))
+}
 
 /// Bill fields that a new bill on a code replaces (left out of an update: removed).
 const BILL_KEYS: [&str; 13] = [
@@ -933,7 +946,8 @@ pub fn query_reply(
     reply.bill_payment = shown.map(|a| bill_payment(order, a));
     reply.card_attr = shown
         .filter(|a| a.status == AttemptStatus::Succeeded)
-        .map(|_| CARD_ATTR.into());
+        .and_then(card_attr)
+        .map(Into::into);
     reply.refund_bill_payment = refund.map(|r| refund_bill_payment(r, shown));
     reply
 }
@@ -957,7 +971,7 @@ pub fn refund_reply(
         .map(format_time);
     reply.refund_status = Some(refund_status(refund).into());
     reply.refund_amount = Some(refund.amount.get());
-    reply.card_attr = Some(CARD_ATTR.into());
+    reply.card_attr = paid.and_then(card_attr).map(Into::into);
     reply
 }
 
@@ -985,7 +999,7 @@ pub fn secure_reply(
         reply.target_order_id = payment.target_order_id;
         reply.seq_id = payment.pay_seq_id.clone();
         reply.settle_ref_id = payment.pay_seq_id;
-        reply.card_attr = Some(CARD_ATTR.into());
+        reply.card_attr = card_attr(a).map(Into::into);
     }
     reply
 }
@@ -1043,7 +1057,7 @@ pub fn result_fields(
     if notify_id.is_some() {
         put(
             "extraBuyerInfo",
-            Some(json!({"cardAttr": CARD_ATTR}).to_string()),
+            card_attr(paid).map(|attr| json!({"cardAttr": attr}).to_string()),
         );
     }
     fields

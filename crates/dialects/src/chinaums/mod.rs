@@ -105,7 +105,14 @@
 //!   (`{public_url}/bills/{id}/{token}`); `qrCodeId` is the merchant's (unique per
 //!   merchant), or paymux's code id when it sent none.
 //! - Real-name fields (`name`, `mobile`, `certNo` base64; `certType` one of the five types,
-//!   not encoded) only with `fixBuyer=T`, which needs `name` and `certNo`.
+//!   not encoded) only with `fixBuyer=T`, which needs `name` and `certNo`. Such a bill is
+//!   paid only by the person it names: the code's page asks the payer's name and
+//!   certificate number and refuses anyone else before any try (`payer.rs`).
+//! - `limitCreditCard=true`: as WeChat Pay and Alipay do for a merchant's "no credit"
+//!   payment, the payer's credit cards are not offered (the sandbox's cashier shows them
+//!   disabled), and a payment from one is refused before it is made: nothing is paid and
+//!   the try stays open for the payer to pay from the balance or a debit card. The bill
+//!   never fails for it.
 //! - 分账: `divisionFlag=true` needs `totalAmount`, `platformAmount`, and `subOrders`
 //!   (each `mid` and `totalAmount`; their sum plus platformAmount is totalAmount) or
 //!   `goods` that each name `subMerchantId` and `subOrderAmount` (summing to totalAmount;
@@ -131,8 +138,12 @@
 //!   refund is done, UNKNOWN while under way, TRADE_CLOSED when it failed. targetSys by
 //!   wallet (§2.4): WeChat `WXPay`, Alipay `Alipay 2.0`, UnionPay QR `ACP` (otherwise
 //!   `UnionPay`), JD `JD`, Baidu `BaiDu`, bank cards `QMF`, others `NetPayBills`.
-//!   `paySeqId` is paymux's bill id and the try's number; `cardAttr` is `BALANCE` (the
-//!   sandbox's payers pay from their balance); `payDetail` says how much was paid.
+//!   `paySeqId` is paymux's bill id and the try's number; `payDetail` says how much was
+//!   paid. `cardAttr` (§1.4, §1.5, §1.7/§1.8, and `extraBuyerInfo` of §1.11) is where the
+//!   paying try's money came from, as the channel reported it: `DEBIT_CARD` or
+//!   `CREDIT_CARD` (§1.4's table), or `BALANCE` (the wallet's balance, as §1.7's example
+//!   says); left out when the channel did not say. The sandbox's payer chooses at the
+//!   cashier, from what the wallet offers (UnionPay: cards only).
 //! - §1.5: refunds go through the core: never more than paid, under concurrency too. The
 //!   refundOrderId is the idempotency key (the same one again returns the same refund; with
 //!   other parameters `DUP_ORDER`); without one, paymux makes one (msgSrcId and the time,

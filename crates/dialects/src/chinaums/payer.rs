@@ -1,14 +1,26 @@
 //! The payer's side of chinaums' codes: §1.9 (a fixed code asks the merchant's system
-//! what to bill) and §1.10 (after paying, the link back to the merchant with the signed
-//! result).
+//! what to bill), §1.1's real-name bills and credit-card limit, and §1.10 (after paying,
+//! the link back to the merchant with the signed result).
+//!
+//! A real-name bill (`fixBuyer=T`) can be paid only by the person it names, as WeChat Pay
+//! and Alipay check against the wallet's verified identity. The sandbox has no verified
+//! identity, so the code's page asks the payer for the name and certificate number (what
+//! the wallets check; `mobile` is not), showing the bill's masked (`张*三`,
+//! `1101**********002X`), and refuses a payer who does not match before any try starts.
+//! Names compare with surrounding and repeated spaces ignored and Latin letters in any
+//! case; certificate numbers without spaces and in any case (a trailing `x` is `X`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use paymux_core::card::mask;
 use paymux_core::code::{CodeKind, PaymentCode};
 use paymux_core::gateway::BillFromCode;
 use paymux_core::order::{Attempt, Order};
+use paymux_core::payway::Funding;
 use paymux_core::url::NotifyUrl;
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
@@ -19,7 +31,7 @@ use super::merchants::ChinaumsMerchant;
 use super::notify::Signer;
 use super::wire::{PayInfoQuery, PayInfoReply, read_params, to_params};
 use crate::common::{ClientError, read_at_most};
-use crate::dialect::{BillChoice, PayerHooks};
+use crate::dialect::{BillChoice, PayerCheck, PayerField, PayerHooks};
 
 /// How long the merchant's system has to answer §1.9 while the payer waits.
 const PAY_INFO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -135,6 +147,84 @@ impl ChinaumsPayer {
     }
 }
 
+/// The page's fields for a real-name bill's payer.
+const PAYER_NAME: &str = "payerName";
+const PAYER_CERT_NO: &str = "payerCertNo";
+
+/// A real-name field of the bill (`name`, `certNo`: base64 of the UTF-8 text).
+fn real_name_field(terms: &Map<String, Value>, key: &str) -> Option<String> {
+    let text = terms.get(key)?.as_str()?;
+    let bytes = STANDARD.decode(text.as_bytes()).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The named person when the bill is real-name (`fixBuyer=T`): name and certificate number.
+fn named_payer(terms: &Map<String, Value>) -> Option<(String, String)> {
+    if terms.get("fixBuyer").and_then(Value::as_str) != Some("T") {
+        return None;
+    }
+    Some((
+        real_name_field(terms, "name")?,
+        real_name_field(terms, "certNo")?,
+    ))
+}
+
+/// Whether the answers are the person a real-name bill names (any payer for another bill).
+fn is_named_payer(terms: &Map<String, Value>, answers: &BTreeMap<String, String>) -> bool {
+    let Some((name, cert_no)) = named_payer(terms) else {
+        return true;
+    };
+    let answer = |k: &str| answers.get(k).map(String::as_str).unwrap_or("");
+    same_name(answer(PAYER_NAME), &name) && same_cert_no(answer(PAYER_CERT_NO), &cert_no)
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.split_whitespace()
+            .map(|w| w.to_ascii_uppercase())
+            .collect()
+    };
+    !words(a).is_empty() && words(a) == words(b)
+}
+
+fn same_cert_no(a: &str, b: &str) -> bool {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| c.to_ascii_uppercase())
+            .collect()
+    };
+    !norm(a).is_empty() && norm(a) == norm(b)
+}
+
+/// A name as wallets show it: `张*三`, `*三`.
+fn masked_name(name: &str) -> String {
+    match name.trim().chars().count() {
+        0..=2 => mask(name.trim(), 0, 1),
+        _ => mask(name.trim(), 1, 1),
+    }
+}
+
+/// A certificate number as wallets show it: `1101**********002X` (at most a quarter of it
+/// at each end).
+fn masked_cert_no(no: &str) -> String {
+    let no = no.trim();
+    let keep = (no.chars().count() / 4).min(4);
+    mask(no, keep, keep)
+}
+
+/// The certificate number's label by §1.1's certType.
+fn cert_label(terms: &Map<String, Value>) -> &'static str {
+    match terms.get("certType").and_then(Value::as_str) {
+        Some("IDENTITY_CARD") => "身份证号",
+        Some("PASSPORT") => "护照号",
+        Some("OFFICER_CARD") => "军官证号",
+        Some("SOLDIER_CARD") => "士兵证号",
+        Some("HOKOU") => "户口本证件号",
+        _ => "证件号码",
+    }
+}
+
 #[async_trait]
 impl PayerHooks for ChinaumsPayer {
     /// §1.9: a fixed code whose own `payInfoQueryAddr` (or else the merchant's configured
@@ -200,6 +290,48 @@ impl PayerHooks for ChinaumsPayer {
         }]))
     }
 
+    /// §1.1 `fixBuyer=T`: the payer's name and certificate number.
+    fn payer_checks(&self, terms: &Map<String, Value>) -> Vec<PayerCheck> {
+        let Some((name, cert_no)) = named_payer(terms) else {
+            return Vec::new();
+        };
+        vec![
+            PayerCheck {
+                field: PayerField {
+                    name: PAYER_NAME,
+                    label: "付款人姓名",
+                    personal: true,
+                },
+                hint: masked_name(&name),
+            },
+            PayerCheck {
+                field: PayerField {
+                    name: PAYER_CERT_NO,
+                    label: cert_label(terms),
+                    personal: true,
+                },
+                hint: masked_cert_no(&cert_no),
+            },
+        ]
+    }
+
+    fn check_payer(
+        &self,
+        terms: &Map<String, Value>,
+        answers: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        if is_named_payer(terms, answers) {
+            Ok(())
+        } else {
+            Err("付款人与账单实名信息不符,仅限本人支付 (only the person this bill names can pay it)".into())
+        }
+    }
+
+    /// §1.1 `limitCreditCard=true`: wallets do not offer the payer's credit cards.
+    fn accepts_funding(&self, order: &Order, funding: Funding) -> bool {
+        !(funding == Funding::CreditCard && convert::limits_credit_cards(order))
+    }
+
     /// §1.10: the bill's returnUrl with the signed result appended (none without one).
     fn return_link(&self, order: &Order, paid: Option<&Attempt>) -> Option<String> {
         let url = order.return_url.as_ref()?;
@@ -236,7 +368,57 @@ pub fn append_query(url: &str, query: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::append_query;
+    use super::*;
+
+    #[test]
+    fn names_and_numbers_are_masked_as_wallets_show_them() {
+        assert_eq!(masked_name("张三丰"), "张*丰");
+        assert_eq!(masked_name("张三"), "*三");
+        assert_eq!(masked_name("欧阳娜娜"), "欧**娜");
+        assert_eq!(masked_cert_no("11010119900307002X"), "1101**********002X");
+        assert_eq!(masked_cert_no("E12345678"), "E1*****78");
+        assert_eq!(masked_cert_no("123"), "***");
+    }
+
+    #[test]
+    fn only_the_named_person_passes() {
+        let terms: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "fixBuyer": "T",
+            "name": STANDARD.encode("张三丰"),
+            "certType": "IDENTITY_CARD",
+            "certNo": STANDARD.encode("11010119900307002X"),
+        }))
+        .unwrap();
+        let answers = |name: &str, no: &str| -> BTreeMap<String, String> {
+            [(PAYER_NAME, name), (PAYER_CERT_NO, no)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        };
+        assert!(is_named_payer(
+            &terms,
+            &answers(" 张三丰 ", "11010119900307002x")
+        ));
+        assert!(!is_named_payer(
+            &terms,
+            &answers("张三", "11010119900307002X")
+        ));
+        assert!(!is_named_payer(
+            &terms,
+            &answers("张三丰", "110101199003070021")
+        ));
+        assert!(!is_named_payer(&terms, &answers("", "")));
+        assert!(!is_named_payer(&terms, &BTreeMap::new()));
+        let mut foreign = terms.clone();
+        foreign.insert("name".into(), Value::String(STANDARD.encode("John  Smith")));
+        assert!(is_named_payer(
+            &foreign,
+            &answers("JOHN SMITH", "11010119900307002X")
+        ));
+        let mut not_real_name = terms.clone();
+        not_real_name.insert("fixBuyer".into(), Value::String("F".into()));
+        assert!(is_named_payer(&not_real_name, &BTreeMap::new()));
+    }
 
     #[test]
     fn results_go_into_the_query_string_before_the_fragment() {

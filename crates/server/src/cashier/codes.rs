@@ -3,7 +3,10 @@
 //! amount, an amount field for an open code, or the bills the merchant's system offers when
 //! asked through the code's dialect), and the wallets to pay with (those the code's dialect
 //! allows: mmsp's Alipay static code, Alipay only); paying starts a try at the bill and leads
-//! to the channel's page (the sandbox's cashier). Only the link the merchant was given opens
+//! to the channel's page (the sandbox's cashier). A bill that names its payer (chinaums
+//! real-name bills) asks who pays, and the dialect refuses anyone else before any try.
+//! The answers to a code's questions go from the lookup to the pay form in hidden fields:
+//! the personal ones (hrss: the ID number) sealed (`sealed.rs`), never in clear. Only the link the merchant was given opens
 //! it: a wrong or missing token is the same 404 as an unknown code.
 
 use std::collections::BTreeMap;
@@ -24,9 +27,11 @@ use paymux_core::links::LinkKind;
 use paymux_core::money::Fen;
 use paymux_core::payway::{PayMethod, PayWay, Wallet};
 use paymux_dialects::common::decode_form;
-use paymux_dialects::{BillChoice, PayerHooks};
+use paymux_dialects::{BillChoice, PayerCheck, PayerField, PayerHooks};
+use serde_json::{Map, Value};
 
 use super::page::{self, BillOffer};
+use super::sealed;
 use super::{PayerSide, not_found};
 
 #[derive(Clone)]
@@ -152,6 +157,7 @@ async fn one_time_page(state: &CodePages, code: &PaymentCode, link: &str) -> Res
             &code.subject,
             link,
             &[offer],
+            &payer_checks(state, code, &bill.extra),
             &wallets(state, code),
             state.sandbox,
         ),
@@ -172,6 +178,10 @@ async fn offers_page(
             if choices.is_empty() {
                 return message(StatusCode::OK, "没有待缴费用", "Nothing to pay");
             }
+            let Some(carried) = carried_answers(state, code, input) else {
+                tracing::error!("no randomness to seal a payer's answers with");
+                return message(StatusCode::INTERNAL_SERVER_ERROR, "系统繁忙", "Try again");
+            };
             choices
                 .iter()
                 .enumerate()
@@ -179,7 +189,7 @@ async fn offers_page(
                     label: c.label.clone(),
                     amount: c.bill.amount.map(|a| a.to_yuan_string()),
                     hidden: std::iter::once(("choice".to_owned(), i.to_string()))
-                        .chain(input.iter().map(|(k, v)| (format!("q.{k}"), v.clone())))
+                        .chain(carried.iter().cloned())
                         .collect(),
                 })
                 .collect()
@@ -200,10 +210,47 @@ async fn offers_page(
             &code.subject,
             link,
             &offers,
+            &payer_checks(state, code, &code.extra),
             &wallets(state, code),
             state.sandbox,
         ),
     )
+}
+
+/// What a bill of these terms asks its payer (a real-name bill: who they are).
+fn payer_checks(
+    state: &CodePages,
+    code: &PaymentCode,
+    terms: &Map<String, Value>,
+) -> Vec<PayerCheck> {
+    hooks(state, code)
+        .map(|h| h.payer_checks(terms))
+        .unwrap_or_default()
+}
+
+/// The payer's answers in the pay form to what a bill of these terms asks, checked by the
+/// code's dialect before any try starts or any bill is made; `Some`: the page refusing the
+/// payer. The answers are personal: they are neither logged nor shown back.
+fn refused_payer(
+    state: &CodePages,
+    code: &PaymentCode,
+    terms: &Map<String, Value>,
+    form: &[(String, String)],
+) -> Option<Response> {
+    let hooks = hooks(state, code)?;
+    let answers: BTreeMap<String, String> = hooks
+        .payer_checks(terms)
+        .into_iter()
+        .filter_map(|c| {
+            form.iter()
+                .find(|(k, _)| k == c.field.name)
+                .map(|(_, v)| (c.field.name.to_owned(), v.trim().to_owned()))
+        })
+        .collect();
+    hooks
+        .check_payer(terms, &answers)
+        .err()
+        .map(|why| message(StatusCode::FORBIDDEN, "无法支付", &why))
 }
 
 /// What the merchant's system offers, through the code's dialect; `Ok(None)` when the
@@ -245,31 +292,93 @@ async fn lookup(
     let form = body
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
-    let input = answers(&state, &code, &decode_form(&form, true), "");
+    let input = answers(&state, &code, &decode_form(&form, true));
     let link = state.payer.links.code_path(code.id.as_str());
     offers_page(&state, &code, &link, &input).await
 }
 
-/// The answers to the code's questions, under their names with `prefix` (the pay form
-/// carries them back as `q.{name}`); fields the code did not ask for are ignored.
+fn asked(state: &CodePages, code: &PaymentCode) -> Vec<PayerField> {
+    hooks(state, code)
+        .map(|h| h.payer_fields(code))
+        .unwrap_or_default()
+}
+
+/// The answers to the code's questions as the question form posts them (under their
+/// names); fields the code did not ask for are ignored.
 fn answers(
     state: &CodePages,
     code: &PaymentCode,
     form: &[(String, String)],
-    prefix: &str,
 ) -> BTreeMap<String, String> {
-    let asked = hooks(state, code)
-        .map(|h| h.payer_fields(code))
-        .unwrap_or_default();
-    asked
+    asked(state, code)
         .into_iter()
         .filter_map(|f| {
-            let key = format!("{prefix}{}", f.name);
             form.iter()
-                .find(|(k, _)| *k == key)
+                .find(|(k, _)| k == f.name)
                 .map(|(_, v)| (f.name.to_owned(), v.trim().to_owned()))
         })
         .collect()
+}
+
+/// The hidden fields that carry the answers to the pay form: each plain one as
+/// `q.{name}`, the personal ones together in one sealed box (see `sealed.rs`), so that
+/// the page never shows them back in clear. `None`: they could not be sealed.
+fn carried_answers(
+    state: &CodePages,
+    code: &PaymentCode,
+    input: &BTreeMap<String, String>,
+) -> Option<Vec<(String, String)>> {
+    let (personal, plain): (Vec<PayerField>, Vec<PayerField>) =
+        asked(state, code).into_iter().partition(|f| f.personal);
+    let value = |f: &PayerField| input.get(f.name).map(|v| (f.name.to_owned(), v.clone()));
+    let mut carried: Vec<(String, String)> = plain
+        .iter()
+        .filter_map(value)
+        .map(|(k, v)| (format!("q.{k}"), v))
+        .collect();
+    let personal: BTreeMap<String, String> = personal.iter().filter_map(value).collect();
+    if !personal.is_empty() {
+        let now = state.operator.now();
+        let sealed = sealed::seal(&state.payer.links, code.id.as_str(), &personal, now)?;
+        carried.push((sealed::FIELD.to_owned(), sealed));
+    }
+    Some(carried)
+}
+
+/// The answers the pay form carried back: the plain ones from `q.{name}`, the personal
+/// ones from the sealed box only. `None`: the code asks personal questions and the box
+/// is missing, altered, or expired (the payer looks up again).
+fn carried_back(
+    state: &CodePages,
+    code: &PaymentCode,
+    form: &[(String, String)],
+) -> Option<BTreeMap<String, String>> {
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    let asked = asked(state, code);
+    let opened = if asked.iter().any(|f| f.personal) {
+        let now = state.operator.now();
+        sealed::open(
+            &state.payer.links,
+            code.id.as_str(),
+            field(sealed::FIELD)?,
+            now,
+        )?
+    } else {
+        BTreeMap::new()
+    };
+    Some(
+        asked
+            .into_iter()
+            .filter_map(|f| {
+                let value = if f.personal {
+                    opened.get(f.name).cloned()
+                } else {
+                    field(&format!("q.{}", f.name)).map(|v| v.trim().to_owned())
+                };
+                value.map(|v| (f.name.to_owned(), v))
+            })
+            .collect(),
+    )
 }
 
 /// The wallets the code's page offers: its dialect's, or WeChat Pay, Alipay and UnionPay.
@@ -321,12 +430,30 @@ async fn pay(
     }
     let pay_way = PayWay::new(wallet, PayMethod::Qr);
     let bill_id = match code.kind {
-        CodeKind::OneTime => match &code.order_id {
-            Some(id) => id.clone(),
-            None => return message(StatusCode::OK, "二维码未绑定账单", "No bill on this code"),
-        },
+        CodeKind::OneTime => {
+            let Some(id) = &code.order_id else {
+                return message(StatusCode::OK, "二维码未绑定账单", "No bill on this code");
+            };
+            let bill = match state.operator.order_by_id(id).await {
+                Ok(bill) => bill,
+                Err(e) => return refused(e),
+            };
+            if let Some(refusal) = refused_payer(&state, &code, &bill.extra, &form) {
+                return refusal;
+            }
+            bill.id
+        }
         CodeKind::FixedAmount | CodeKind::OpenAmount => {
-            let input = answers(&state, &code, &form, "q.");
+            if let Some(refusal) = refused_payer(&state, &code, &code.extra, &form) {
+                return refusal;
+            }
+            let Some(input) = carried_back(&state, &code, &form) else {
+                return message(
+                    StatusCode::OK,
+                    "页面已过期,请重新查询",
+                    "This page has expired; look up your bills again",
+                );
+            };
             let from = match merchant_bills(&state, &code, &input).await {
                 Err(response) => return response,
                 Ok(Some(choices)) => {

@@ -10,6 +10,7 @@
 
 pub mod codes;
 mod page;
+mod sealed;
 mod sms;
 
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ use paymux_core::dialect::DialectTag;
 use paymux_core::ids::PlatformId;
 use paymux_core::links::PayerLinks;
 use paymux_core::order::{AttemptStatus, Order, OrderStatus};
+use paymux_core::payway::{Funding, Wallet};
 use paymux_dialects::PayerHooks;
 use paymux_dialects::common::decode_form;
 use serde::Deserialize;
@@ -55,6 +57,16 @@ pub struct PayerSide {
 }
 
 impl PayerSide {
+    /// What the payer may pay a try with this wallet from: the wallet's sources, each with
+    /// whether the order's dialect accepts it for the order (chinaums `limitCreditCard`).
+    pub fn funding_of(&self, order: &Order, wallet: Wallet) -> Vec<(Funding, bool)> {
+        let hooks = self.hooks.get(&order.dialect);
+        Funding::offered_by(wallet)
+            .iter()
+            .map(|&f| (f, hooks.is_none_or(|h| h.accepts_funding(order, f))))
+            .collect()
+    }
+
     /// Where the payer goes back to the merchant after paying: the dialect's link (chinaums
     /// signs the result onto it, with the try that paid), or the order's return URL.
     pub async fn back_link(&self, operator: &Operator, order: &Order) -> Option<String> {
@@ -106,6 +118,15 @@ pub fn assets_router() -> Router {
         .route("/api/qrcode/create_qrcode", get(qr_of_params))
 }
 
+/// What the payer asks for at the cashier (or a script for them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayerAct {
+    /// Pay, from this source of funds; `None`: the wallet's first (its balance, a UnionPay
+    /// payer's debit card).
+    Pay(Option<Funding>),
+    Cancel,
+}
+
 /// Whether a payer action may reach an order that is no longer open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Late {
@@ -119,6 +140,9 @@ pub enum PayError {
     NotFound,
     #[error("order is {0} and cannot be paid")]
     NotPayable(OrderStatus),
+    /// The wallet cannot pay from this source, or the bill refuses it (no credit cards).
+    #[error("funding {} is not accepted for this payment", .0.as_str())]
+    FundingRefused(Funding),
     #[error("{0}")]
     Core(#[from] paymux_core::Error),
 }
@@ -128,10 +152,12 @@ pub enum PayError {
 /// `late`: pay an order that closed or failed meanwhile, as a payment that crossed the close
 /// at the channel would arrive (paymux must then refund it by itself). Only scripts may do
 /// that, to test the path; the cashier page refuses orders that are no longer open.
+/// A payment from a source the wallet does not offer, or the order's dialect refuses, is
+/// refused before anything changes (the try stays open for another choice).
 pub async fn payer_acts(
     state: &CashierState,
     order_id: &PlatformId,
-    choice: PayerChoice,
+    act: PayerAct,
     late: Late,
 ) -> Result<Order, PayError> {
     let gateway = &state.operator;
@@ -143,7 +169,8 @@ pub async fn payer_acts(
     let order = gateway.expire_if_due(order).await?;
     let late =
         late == Late::Allowed && matches!(order.status, OrderStatus::Closed | OrderStatus::Failed);
-    if !(order.status.is_open() || (late && choice == PayerChoice::Pay)) {
+    let pays = matches!(act, PayerAct::Pay(_));
+    if !(order.status.is_open() || (late && pays)) {
         return Err(PayError::NotPayable(order.status));
     }
     let attempt = gateway
@@ -153,6 +180,19 @@ pub async fn payer_acts(
             a.status == AttemptStatus::Paying || (late && a.status != AttemptStatus::Succeeded)
         })
         .ok_or(PayError::NotPayable(order.status))?;
+    let choice = match act {
+        PayerAct::Cancel => PayerChoice::Cancel,
+        PayerAct::Pay(chosen) => {
+            let sources = state.payer.funding_of(&order, attempt.pay_way.wallet);
+            let funding = chosen
+                .or_else(|| sources.first().map(|(f, _)| *f))
+                .unwrap_or(Funding::Balance);
+            if !sources.contains(&(funding, true)) {
+                return Err(PayError::FundingRefused(funding));
+            }
+            PayerChoice::Pay(funding)
+        }
+    };
     let outcome = state
         .sandbox
         .payer_outcome(&order, &attempt, choice, gateway.now());
@@ -212,7 +252,18 @@ async fn show(State(state): State<CashierState>, path: LinkPath) -> Response {
     let Some(id) = linked_order(&state, path) else {
         return not_found().await;
     };
-    match state.operator.order_by_id(&id).await {
+    cashier_page(&state, &id, StatusCode::OK, None).await
+}
+
+/// The cashier page of an order, with a notice to the payer above it (why a payment was
+/// refused) when there is one.
+async fn cashier_page(
+    state: &CashierState,
+    id: &PlatformId,
+    status: StatusCode,
+    notice: Option<&str>,
+) -> Response {
+    match state.operator.order_by_id(id).await {
         Ok(order) => {
             let merchant = state
                 .operator
@@ -231,6 +282,10 @@ async fn show(State(state): State<CashierState>, path: LinkPath) -> Response {
             let paying = attempt
                 .as_ref()
                 .is_some_and(|a| a.status == AttemptStatus::Paying);
+            // A bill's wallet is the one its payer chose for this try.
+            let wallet = attempt
+                .as_ref()
+                .map_or(order.pay_way.wallet, |a| a.pay_way.wallet);
             let view = page::CashierView {
                 order: &order,
                 merchant_name: &merchant,
@@ -238,17 +293,16 @@ async fn show(State(state): State<CashierState>, path: LinkPath) -> Response {
                 link: &link,
                 sandbox: true,
                 paying,
-                // A bill's wallet is the one its payer chose for this try.
-                wallet: attempt
-                    .as_ref()
-                    .map_or(order.pay_way.wallet, |a| a.pay_way.wallet),
+                wallet,
+                funding: state.payer.funding_of(&order, wallet),
+                notice,
                 back_link: state.payer.back_link(&state.operator, &order).await,
                 retry_link: order
                     .code_id
                     .as_ref()
                     .map(|code| state.payer.links.code_path(code.as_str())),
             };
-            page(StatusCode::OK, page::cashier(&view))
+            page(status, page::cashier(&view))
         }
         Err(paymux_core::Error::OrderNotFound) => not_found().await,
         Err(e) => {
@@ -261,12 +315,24 @@ async fn show(State(state): State<CashierState>, path: LinkPath) -> Response {
     }
 }
 
-fn choice(result: &str) -> Option<PayerChoice> {
-    match result {
-        "success" => Some(PayerChoice::Pay),
-        "fail" => Some(PayerChoice::Cancel),
+/// The payer's choice: `result` success or fail, and for a payment what it is paid from
+/// (`funding`: balance, debit_card or credit_card; the wallet's first source when absent).
+fn choice(result: &str, funding: Option<&str>) -> Option<PayerAct> {
+    match (result, funding) {
+        ("success", None) => Some(PayerAct::Pay(None)),
+        ("success", Some(f)) => Funding::from_stored(f).map(|f| PayerAct::Pay(Some(f))),
+        ("fail", _) => Some(PayerAct::Cancel),
         _ => None,
     }
+}
+
+/// What a refusal of the payer's source of funds says.
+fn funding_refused(funding: Funding) -> String {
+    format!(
+        "本次支付不支持{}，请选择其他付款方式 (this payment does not take {})",
+        funding.display_name(),
+        funding.as_str()
+    )
 }
 
 async fn pay_from_page(
@@ -277,13 +343,21 @@ async fn pay_from_page(
     let Some(id) = linked_order(&state, path) else {
         return not_found().await;
     };
-    let result = body
-        .ok()
-        .and_then(|b| form_field(&String::from_utf8_lossy(&b), "result"));
-    let Some(choice) = result.as_deref().and_then(choice) else {
+    let form = body
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let result = form_field(&form, "result");
+    let funding = form_field(&form, "funding");
+    let Some(choice) = result
+        .as_deref()
+        .and_then(|r| choice(r, funding.as_deref()))
+    else {
         return page(
             StatusCode::BAD_REQUEST,
-            page::message("无效操作", "result must be success or fail"),
+            page::message(
+                "无效操作",
+                "result must be success or fail; funding balance, debit_card or credit_card",
+            ),
         );
     };
     match payer_acts(&state, &id, choice, Late::Refused).await {
@@ -293,6 +367,16 @@ async fn pay_from_page(
         )
             .into_response(),
         Err(PayError::NotFound) => not_found().await,
+        // Nothing happened: the same page, saying why, to choose again.
+        Err(PayError::FundingRefused(funding)) => {
+            cashier_page(
+                &state,
+                &id,
+                StatusCode::BAD_REQUEST,
+                Some(&funding_refused(funding)),
+            )
+            .await
+        }
         Err(e) => {
             tracing::error!(error = %e, "cashier payment failed");
             page(
@@ -306,6 +390,7 @@ async fn pay_from_page(
 #[derive(Deserialize)]
 struct PayRequest {
     result: String,
+    funding: Option<String>,
 }
 
 async fn pay_from_script(
@@ -313,14 +398,17 @@ async fn pay_from_script(
     path: OrderPath,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Some(choice) = body
+    let request = body
         .ok()
-        .and_then(|b| serde_json::from_slice::<PayRequest>(&b).ok())
-        .and_then(|r| choice(&r.result))
+        .and_then(|b| serde_json::from_slice::<PayRequest>(&b).ok());
+    let Some(choice) = request
+        .as_ref()
+        .and_then(|r| choice(&r.result, r.funding.as_deref()))
     else {
         return json_error(
             StatusCode::BAD_REQUEST,
-            "body must be {\"result\":\"success\"} or {\"result\":\"fail\"}",
+            "body must be {\"result\":\"success\"} (with \"funding\": \"balance\", \"debit_card\" \
+             or \"credit_card\" if the payer chooses) or {\"result\":\"fail\"}",
         );
     };
     let id = order_id(path);
@@ -330,6 +418,7 @@ async fn pay_from_script(
         }
         Err(PayError::NotFound) => json_error(StatusCode::NOT_FOUND, "order not found"),
         Err(e @ PayError::NotPayable(_)) => json_error(StatusCode::CONFLICT, &e.to_string()),
+        Err(e @ PayError::FundingRefused(_)) => json_error(StatusCode::CONFLICT, &e.to_string()),
         Err(e) => {
             tracing::error!(error = %e, "scripted payment failed");
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")

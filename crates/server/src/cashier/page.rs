@@ -3,7 +3,8 @@
 //! script and load nothing inline: their Content-Security-Policy (see `mod.rs`) forbids it.
 
 use paymux_core::order::{Order, OrderStatus};
-use paymux_core::payway::Wallet;
+use paymux_core::payway::{Funding, Wallet};
+use paymux_dialects::PayerCheck;
 
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -32,7 +33,9 @@ button{font-size:16px;border:0;border-radius:8px;padding:12px 26px;margin:8px;cu
 .alipay{background:#1677ff;color:#fff}.unionpay{background:#d7000f;color:#fff}\
 .social_security{background:#0b63b5;color:#fff}\
 input{font-size:18px;padding:10px;border:1px solid #ccc;border-radius:8px;width:80%;margin:6px 0}\
-label{display:block;color:#555;font-size:14px;margin-top:8px}.choice{border-top:1px solid #eee;padding-top:12px;margin-top:12px}";
+label{display:block;color:#555;font-size:14px;margin-top:8px}.choice{border-top:1px solid #eee;padding-top:12px;margin-top:12px}\
+.funding{border:0;margin:0 0 8px;text-align:left}.funding input{width:auto;margin:0 8px 0 0}\
+.notice{background:#fdecea;color:#a8071a;font-size:14px;padding:8px 10px;border-radius:6px}";
 
 fn document(title: &str, content: &str) -> String {
     format!(
@@ -56,6 +59,11 @@ pub struct CashierView<'a> {
     pub paying: bool,
     /// What the payer pays with (a bill's: the wallet of its latest try).
     pub wallet: Wallet,
+    /// What the wallet can pay from, each with whether this order takes it (a source it
+    /// does not take is shown, not selectable, as wallets show a card the merchant refuses).
+    pub funding: Vec<(Funding, bool)>,
+    /// Why the payer's last choice was refused.
+    pub notice: Option<&'a str>,
     /// After paying: back to the merchant (its return URL, or the dialect's signed link).
     pub back_link: Option<String>,
     /// A bill whose try ended unpaid: back to its code's page, to try again.
@@ -80,9 +88,10 @@ pub fn cashier(view: &CashierView<'_>) -> String {
         }
         OrderStatus::Created | OrderStatus::Paying => format!(
             "<img src=\"{link}/qr.png\" alt=\"扫码支付\">\
-             <form method=\"post\" action=\"{link}/pay\">\
+             <form method=\"post\" action=\"{link}/pay\">{sources}\
              <button class=\"pay\" name=\"result\" value=\"success\">确认支付</button>\
-             <button class=\"cancel\" name=\"result\" value=\"fail\">取消支付</button></form>"
+             <button class=\"cancel\" name=\"result\" value=\"fail\">取消支付</button></form>",
+            sources = funding_choices(&view.funding),
         ),
         OrderStatus::Succeeded | OrderStatus::PartiallyRefunded | OrderStatus::Refunded => {
             let back = view
@@ -95,9 +104,13 @@ pub fn cashier(view: &CashierView<'_>) -> String {
         OrderStatus::Failed => "<p class=\"state\">支付失败</p>".to_owned(),
         OrderStatus::Closed => "<p class=\"state\">订单已关闭</p>".to_owned(),
     };
+    let notice = view
+        .notice
+        .map(|n| format!("<p class=\"notice\">{}</p>", escape(n)))
+        .unwrap_or_default();
     let content = format!(
         "{banner}<h1>{merchant}</h1><p class=\"subject\">{subject}</p><p class=\"amount\">¥{amount}</p>\
-         <p class=\"meta\">{wallet} · 订单号 {id}</p>{state}",
+         <p class=\"meta\">{wallet} · 订单号 {id}</p>{notice}{state}",
         banner = sandbox_banner(view.sandbox),
         merchant = escape(view.merchant_name),
         subject = escape(&order.subject),
@@ -108,6 +121,30 @@ pub fn cashier(view: &CashierView<'_>) -> String {
         &format!("收银台 - {}", escape(view.merchant_name)),
         &content,
     )
+}
+
+/// The sources of funds to pay from, the first the order takes chosen; one the order does
+/// not take is disabled and says so.
+fn funding_choices(sources: &[(Funding, bool)]) -> String {
+    let first = sources.iter().position(|(_, taken)| *taken);
+    let items: String = sources
+        .iter()
+        .enumerate()
+        .map(|(i, (funding, taken))| {
+            let state = match (taken, Some(i) == first) {
+                (false, _) => " disabled",
+                (true, true) => " checked",
+                (true, false) => "",
+            };
+            let refused = if *taken { "" } else { "(本单不支持)" };
+            format!(
+                "<label><input type=\"radio\" name=\"funding\" value=\"{value}\"{state}>{name}{refused}</label>",
+                value = funding.as_str(),
+                name = funding.display_name(),
+            )
+        })
+        .collect();
+    format!("<fieldset class=\"funding\"><legend>付款方式</legend>{items}</fieldset>")
 }
 
 fn sandbox_banner(sandbox: bool) -> &'static str {
@@ -135,10 +172,28 @@ pub fn code_page(
     subject: &str,
     link: &str,
     offers: &[BillOffer],
+    checks: &[PayerCheck],
     wallets: &[Wallet],
     sandbox: bool,
 ) -> String {
     let link = escape(link);
+    // A bill that names its payer asks who pays; what it expects is shown masked only.
+    let who = if checks.is_empty() {
+        String::new()
+    } else {
+        let inputs: String = checks
+            .iter()
+            .map(|c| {
+                format!(
+                    "<label>{label}({hint})<input name=\"{name}\" required autocomplete=\"off\"></label>",
+                    label = escape(c.field.label),
+                    hint = escape(&c.hint),
+                    name = escape(c.field.name),
+                )
+            })
+            .collect();
+        format!("<p class=\"meta\">实名账单,仅限本人支付</p>{inputs}")
+    };
     let buttons: String = wallets
         .iter()
         .map(|w| {
@@ -169,7 +224,7 @@ pub fn code_page(
         };
         body.push_str(&format!(
             "<form class=\"choice wallets\" method=\"post\" action=\"{link}/pay\">\
-             <p class=\"subject\">{label}</p>{amount}{hidden}{buttons}</form>",
+             <p class=\"subject\">{label}</p>{amount}{hidden}{who}{buttons}</form>",
             label = escape(&offer.label),
         ));
     }

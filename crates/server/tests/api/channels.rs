@@ -258,6 +258,7 @@ async fn a_payment_that_slipped_past_an_unconfirmed_close_is_found_and_refunded(
             payer: None,
             at: T0.plus_secs(5),
             amount: order.amount,
+            funding: None,
         }
     });
     assert_eq!(poll_after(&s, 11).await, 1);
@@ -355,6 +356,7 @@ fn paid_by_channel() -> ChannelOutcome {
         payer: None,
         at: T0,
         amount: Fen::from_fen_str("100").expect("amount"),
+        funding: None,
     }
 }
 
@@ -421,6 +423,7 @@ async fn a_channel_success_of_another_amount_is_held_never_reported_as_paid() {
             payer: None,
             at: T0.plus_secs(5),
             amount: short,
+            funding: None,
         }
     });
     // The channel is asked (as after an unknown answer) and says "paid 99 fen".
@@ -466,6 +469,7 @@ async fn a_channel_success_of_another_amount_is_held_never_reported_as_paid() {
                 payer: None,
                 at: T0.plus_secs(7),
                 amount: order.amount,
+                funding: None,
             },
         )
         .await

@@ -765,9 +765,10 @@ async fn the_three_kinds_of_code_are_paid_and_notified_to_both_addresses() {
     assert_eq!(payment["targetSys"], "ACP");
     assert_eq!(payment["status"], "TRADE_SUCCESS");
     assert_eq!(payment["totalAmount"], json!(150));
+    // UnionPay pays from a card: the payer did not choose, so the first, a debit card.
     assert_eq!(
         json_field(&first, "extraBuyerInfo"),
-        json!({"cardAttr": "BALANCE"})
+        json!({"cardAttr": "DEBIT_CARD"})
     );
     let notify_id = field(&first, "notifyId").unwrap().to_owned();
 
@@ -1992,4 +1993,427 @@ async fn a_fixed_codes_page_bills_what_the_merchants_system_says() {
     assert_eq!(json_field(&fields, "billPayment")["targetSys"], "WXPay");
     // The merchant's system was asked on opening the page and again on paying.
     assert_eq!(server.seen.lock().unwrap().len(), 2);
+}
+
+/// The sandbox's scripted payer, choosing what to pay from.
+async fn script_pays(gw: &TestGateway, order: &Order, funding: &str) -> reqwest::Response {
+    gw.http
+        .post(format!("{}/sandbox/orders/{}/pay", gw.url, order.id))
+        .body(json!({"result": "success", "funding": funding}).to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_bill_that_limits_credit_cards_refuses_one_before_paying_and_card_attr_says_what_paid() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let receiver = Receiver::start().await;
+    receiver.answer_with(&["SUCCESS"]);
+    let reply = one_time(
+        &gw,
+        "1001000000000950",
+        300,
+        json!({"notifyUrl": receiver.url, "limitCreditCard": "true"}),
+    )
+    .await;
+    let page_url = reply["billQRCode"].as_str().unwrap().to_owned();
+    let went = submit(&format!("{page_url}/pay"), "wallet=wechat").await;
+    assert_eq!(went.status(), 303);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+
+    // The cashier offers the balance and a debit card; the credit card is shown, not taken.
+    let html = browser()
+        .get(&cashier)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"value="balance" checked>余额"#)
+            && html.contains(r#"value="debit_card">借记卡"#)
+            && html.contains(r#"value="credit_card" disabled>信用卡(本单不支持)"#),
+        "{html}"
+    );
+
+    // Paying by credit card anyway is refused before paying: the same page says why, and
+    // nothing moved (the try is still open, nothing is notified).
+    let refused = submit(
+        &format!("{cashier}/pay"),
+        "funding=credit_card&result=success",
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("本次支付不支持信用卡"), "{html}");
+    assert!(
+        html.contains("确认支付"),
+        "the payer can choose again: {html}"
+    );
+    let order = bill(&gw, "1001000000000950").await;
+    let scripted = script_pays(&gw, &order, "credit_card").await;
+    assert_eq!(scripted.status(), 409);
+    let order = bill(&gw, "1001000000000950").await;
+    assert_eq!(order.status, OrderStatus::Paying);
+    let tries = gw
+        .running
+        .operator
+        .attempts_of_order(&order.id)
+        .await
+        .unwrap();
+    assert_eq!(tries.len(), 1);
+    assert_eq!(tries[0].status, AttemptStatus::Paying);
+    assert_eq!(gw.deliver().await.delivered, 0);
+    let query = json!({"billNo": "1001000000000950", "billDate": today(&gw)});
+    let unpaid = call(&gw, QUERY, query.clone()).await;
+    assert_eq!(unpaid["billStatus"], "UNPAID");
+    assert!(unpaid.get("cardAttr").is_none(), "{unpaid:?}");
+
+    // A debit card pays, and the query and the notification say so.
+    let paid = submit(
+        &format!("{cashier}/pay"),
+        "funding=debit_card&result=success",
+    )
+    .await;
+    assert_eq!(paid.status(), 303);
+    let reply = call(&gw, QUERY, query).await;
+    assert_eq!(reply["billStatus"], "PAID");
+    assert_eq!(reply["cardAttr"], "DEBIT_CARD");
+    let received = notifications_to(&receiver, 1, &gw).await;
+    let fields = form(&received[0]);
+    assert_signed(&fields, &client(&gw));
+    assert_eq!(
+        json_field(&fields, "extraBuyerInfo"),
+        json!({"cardAttr": "DEBIT_CARD"})
+    );
+
+    // Without the limit a credit card pays; the refund reply names it too.
+    one_time(&gw, "1001000000000951", 200, json!({})).await;
+    let order = bill(&gw, "1001000000000951").await;
+    scan(&gw, &order, ALIPAY).await;
+    assert_eq!(script_pays(&gw, &order, "credit_card").await.status(), 200);
+    let date = today(&gw);
+    let reply = call(
+        &gw,
+        QUERY,
+        json!({"billNo": "1001000000000951", "billDate": date}),
+    )
+    .await;
+    assert_eq!(reply["cardAttr"], "CREDIT_CARD");
+    let refund = call(
+        &gw,
+        REFUND,
+        json!({"billNo": "1001000000000951", "billDate": date, "refundAmount": 200}),
+    )
+    .await;
+    assert_code(&refund, "SUCCESS");
+    assert_eq!(refund["cardAttr"], "CREDIT_CARD");
+
+    // UnionPay pays from cards only: a balance is not what it can pay from.
+    one_time(&gw, "1001000000000952", 100, json!({})).await;
+    let order = bill(&gw, "1001000000000952").await;
+    scan(&gw, &order, UNIONPAY).await;
+    assert_eq!(script_pays(&gw, &order, "balance").await.status(), 409);
+    assert_eq!(
+        bill(&gw, "1001000000000952").await.status,
+        OrderStatus::Paying
+    );
+}
+
+/// A real-name bill's payer: 张三丰, ID card 11010119900307002X (base64 as §1.1 sends them).
+const BUYER_NAME: &str = "张三丰";
+const BUYER_CERT_NO: &str = "11010119900307002X";
+
+fn real_name_fields() -> Value {
+    json!({"fixBuyer": "T", "name": "5byg5LiJ5Liw", "certType": "IDENTITY_CARD",
+           "certNo": "MTEwMTAxMTk5MDAzMDcwMDJY", "mobile": "MTM4MDAxMzgwMDA="})
+}
+
+#[track_caller]
+fn assert_names_no_one(html: &str) {
+    for personal in [
+        BUYER_NAME,
+        BUYER_CERT_NO,
+        "5byg5LiJ5Liw",
+        "MTEwMTAxMTk5MDAzMDcwMDJY",
+        "13800138000",
+    ] {
+        assert!(!html.contains(personal), "{personal} on the page: {html}");
+    }
+}
+
+#[tokio::test]
+async fn only_the_person_a_real_name_bill_names_can_pay_it() {
+    let gw = TestGateway::spawn(Backend::Postgres).await;
+    let db = sqlx::PgPool::connect(&gw.database)
+        .await
+        .expect("test database");
+    let receiver = Receiver::start().await;
+    receiver.answer_with(&["SUCCESS"]);
+    let mut more = real_name_fields();
+    more["notifyUrl"] = json!(receiver.url);
+    let reply = one_time(&gw, "1001000000000960", 500, more).await;
+    let page_url = reply["billQRCode"].as_str().unwrap().to_owned();
+
+    // The page asks who pays, showing the bill's person masked only.
+    let html = browser()
+        .get(&page_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("name=\"payerName\"") && html.contains("name=\"payerCertNo\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("张*丰") && html.contains("1101**********002X") && html.contains("身份证号"),
+        "{html}"
+    );
+    assert_names_no_one(&html);
+
+    // Someone else, or the right name with another number, or nobody: refused before any
+    // try, with what they typed not shown back.
+    let order = bill(&gw, "1001000000000960").await;
+    for answers in [
+        "payerName=%E6%9D%8E%E5%9B%9B&payerCertNo=11010119900307002X",
+        "payerName=%E5%BC%A0%E4%B8%89%E4%B8%B0&payerCertNo=110101199003070021",
+        "",
+    ] {
+        let refused = submit(
+            &format!("{page_url}/pay"),
+            &format!("wallet=wechat&{answers}"),
+        )
+        .await;
+        assert_eq!(refused.status(), 403, "{answers}");
+        let html = refused.text().await.unwrap();
+        assert!(html.contains("仅限本人支付"), "{html}");
+        assert!(
+            !html.contains("110101199003070021") && !html.contains("李四"),
+            "{html}"
+        );
+        assert_names_no_one(&html);
+    }
+    let unchanged = bill(&gw, "1001000000000960").await;
+    assert_eq!(unchanged.status, order.status);
+    assert!(
+        gw.running
+            .operator
+            .attempts_of_order(&order.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no try was started"
+    );
+
+    // The named person (the number's x in lower case, as people type it) pays as usual.
+    let went = submit(
+        &format!("{page_url}/pay"),
+        "wallet=alipay&payerName=+%E5%BC%A0%E4%B8%89%E4%B8%B0+&payerCertNo=11010119900307002x",
+    )
+    .await;
+    assert_eq!(went.status(), 303);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        submit(&format!("{cashier}/pay"), "result=success")
+            .await
+            .status(),
+        303
+    );
+    let received = notifications_to(&receiver, 1, &gw).await;
+    let fields = form(&received[0]);
+    assert_eq!(field(&fields, "billStatus"), Some("PAID"));
+    assert_eq!(
+        json_field(&fields, "billPayment")["targetSys"],
+        "Alipay 2.0"
+    );
+
+    // A fixed real-name code makes no bill for someone else; it bills the named person.
+    let reply = call(
+        &gw,
+        GET,
+        json!({"qrCodeId": "Q-REAL", "totalAmount": 300, "fixBuyer": "T",
+               "name": "5byg5LiJ5Liw", "certNo": "MTEwMTAxMTk5MDAzMDcwMDJY"}),
+    )
+    .await;
+    assert_code(&reply, "SUCCESS");
+    let fixed_url = reply["billQRCode"].as_str().unwrap().to_owned();
+    let fixed = code(&gw, "Q-REAL").await;
+    let html = browser()
+        .get(&fixed_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("证件号码") && html.contains("张*丰"),
+        "{html}"
+    );
+    assert_names_no_one(&html);
+    let bills_of_code = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM orders WHERE code_id = $1")
+            .bind(fixed.id.as_str())
+            .fetch_one(&db)
+            .await
+            .unwrap()
+    };
+    let refused = submit(
+        &format!("{fixed_url}/pay"),
+        "wallet=wechat&payerName=%E6%9D%8E%E5%9B%9B&payerCertNo=11010119900307002X",
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(bills_of_code().await, 0, "no bill for someone else");
+    let went = submit(
+        &format!("{fixed_url}/pay"),
+        "wallet=wechat&payerName=%E5%BC%A0%E4%B8%89%E4%B8%B0&payerCertNo=11010119900307002X",
+    )
+    .await;
+    assert_eq!(went.status(), 303);
+    assert_eq!(bills_of_code().await, 1);
+}
+
+fn paymux() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_paymux"))
+}
+
+/// A free port on loopback (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills a child process when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// The server is the real binary with its real logging, at debug.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_run_of_a_real_name_bill_logs_no_name_or_certificate_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("paymux.toml");
+    std::fs::write(
+        &config_path,
+        config_text(&format!("sqlite://{}/paymux.db", dir.path().display())),
+    )
+    .unwrap();
+    let log_path = dir.path().join("paymux.log");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let _server = Child(
+        paymux()
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--config",
+            ])
+            .arg(&config_path)
+            .env("RUST_LOG", "debug")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..200 {
+        if std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("paymux is listening")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let merchant = ChinaumsClient::new(&url, &credentials()).expect("client");
+    let now = paymux_core::clock::SystemClock.now();
+    let mut request = real_name_fields();
+    for (k, v) in [
+        (
+            "requestTimestamp",
+            json!(paymux_core::time::format_beijing_datetime(now)),
+        ),
+        ("mid", json!(CHINAUMS_MID)),
+        ("tid", json!("88880001")),
+        ("instMid", json!("QRPAYDEFAULT")),
+        ("billNo", json!("1001000000000970")),
+        (
+            "billDate",
+            json!(
+                paymux_core::time::beijing(now)
+                    .format("%Y-%m-%d")
+                    .to_string()
+            ),
+        ),
+        ("totalAmount", json!(100)),
+    ] {
+        request[k] = v;
+    }
+    let reply = merchant
+        .send(GET, request.to_string().as_bytes())
+        .await
+        .expect("a reply");
+    assert_code(&reply, "SUCCESS");
+    let page_url = reply["billQRCode"].as_str().unwrap().to_owned();
+
+    // Someone else is refused; the named person pays.
+    let refused = submit(
+        &format!("{page_url}/pay"),
+        "wallet=wechat&payerName=%E6%9D%8E%E5%9B%9B&payerCertNo=110101199003079999",
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+    let went = submit(
+        &format!("{page_url}/pay"),
+        "wallet=wechat&payerName=%E5%BC%A0%E4%B8%89%E4%B8%B0&payerCertNo=11010119900307002X",
+    )
+    .await;
+    assert_eq!(went.status(), 303);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        submit(&format!("{cashier}/pay"), "result=success")
+            .await
+            .status(),
+        303
+    );
+    let query = json!({"requestTimestamp": paymux_core::time::format_beijing_datetime(now),
+        "mid": CHINAUMS_MID, "tid": "88880001", "instMid": "QRPAYDEFAULT",
+        "billNo": "1001000000000970", "billDate": request["billDate"]});
+    let reply = merchant
+        .send(QUERY, query.to_string().as_bytes())
+        .await
+        .expect("a reply");
+    assert_eq!(reply["billStatus"], "PAID");
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("/pay"),
+        "the pages' requests are logged: {log}"
+    );
+    for personal in [
+        BUYER_NAME,
+        BUYER_CERT_NO,
+        "5byg5LiJ5Liw",
+        "MTEwMTAxMTk5MDAzMDcwMDJY",
+        "MTM4MDAxMzgwMDA=",
+        "110101199003079999",
+        "%E5%BC%A0",
+    ] {
+        assert!(!log.contains(personal), "{personal} in the log:\n{log}");
+    }
 }

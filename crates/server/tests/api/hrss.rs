@@ -1527,6 +1527,32 @@ async fn post_page(url: &str, body: &str) -> reqwest::Response {
 }
 
 /// A static code's page URL, as the merchant gets it (paymux.staticCode).
+/// The pay form of the offer `choice` on a page of offers, as the browser sends it with
+/// `wallet`: its hidden fields (the choice, the plain answers, the sealed personal ones).
+fn pick(html: &str, choice: usize, wallet: &str) -> String {
+    let form = html
+        .split("<form")
+        .find(|f| f.contains(&format!("name=\"choice\" value=\"{choice}\"")))
+        .unwrap_or_else(|| panic!("no offer {choice} in {html}"));
+    let mut fields: Vec<String> = form
+        .split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|input| {
+            let (name, rest) = input.split_once('"').unwrap();
+            let value = rest
+                .split_once("value=\"")
+                .and_then(|(_, v)| v.split_once('"'))
+                .map(|(v, _)| v.replace("&amp;", "&"))
+                .unwrap();
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair(name, &value)
+                .finish()
+        })
+        .collect();
+    fields.push(format!("wallet={wallet}"));
+    fields.join("&")
+}
+
 async fn static_code_url(gw: &TestGateway, code_ref: &str) -> String {
     let reply: StaticCodeReply = ok(&client(gw)
         .static_code(&StaticCodeRequest {
@@ -1908,6 +1934,12 @@ static_codes = [{{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = 
     assert_eq!(offers.status(), 200);
     let html = offers.text().await.unwrap();
     assert_eq!(his.asked(), [("01".to_owned(), PAYER_ID.to_owned())]);
+    // The ID number does not come back to the browser: the pay forms carry it sealed.
+    assert!(
+        !html.contains(PAYER_ID),
+        "the ID number on the page: {html}"
+    );
+    assert!(html.contains("name=\"sealed\""), "{html}");
     for shown in ["住院预交金 张三", "¥0.20", "检验费", "¥18.00", "社保卡"] {
         assert!(html.contains(shown), "{shown} in {html}");
     }
@@ -1920,10 +1952,25 @@ static_codes = [{{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = 
     assert_eq!(wrong.status(), 502);
     assert_eq!(his.asked().len(), 1);
 
+    // A pay form without the sealed answers, with them altered, or with the number in
+    // clear: the payer looks up again, and the merchant is not asked.
+    let sealed_pick = pick(&html, 0, "social_security");
+    for forged in [
+        "choice=0&q.idTypeOrder=01&wallet=social_security".to_owned(),
+        format!("choice=0&q.idTypeOrder=01&q.idNumberOrder={PAYER_ID}&wallet=social_security"),
+        sealed_pick.replacen("sealed=", "sealed=A", 1),
+    ] {
+        let refused = post_page(&format!("{url}/pay"), &forged).await;
+        assert_eq!(refused.status(), 200, "{forged}");
+        assert!(
+            refused.text().await.unwrap().contains("重新查询"),
+            "{forged}"
+        );
+    }
+    assert_eq!(his.asked().len(), 1);
+
     // The payer picks the first, tries with 社保卡 and cancels, then pays it.
-    let pick =
-        format!("choice=0&q.idTypeOrder=01&q.idNumberOrder={PAYER_ID}&wallet=social_security");
-    let went = post_page(&format!("{url}/pay"), &pick).await;
+    let went = post_page(&format!("{url}/pay"), &sealed_pick).await;
     assert_eq!(went.status(), 303);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(his.asked().len(), 2, "asked again for what is paid");
@@ -1933,7 +1980,7 @@ static_codes = [{{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = 
             .status(),
         303
     );
-    let again = post_page(&format!("{url}/pay"), &pick).await;
+    let again = post_page(&format!("{url}/pay"), &sealed_pick).await;
     assert_eq!(again.status(), 303);
     assert_eq!(
         again.headers()["location"].to_str().unwrap(),
@@ -1982,9 +2029,14 @@ static_codes = [{{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = 
         !html.contains("住院预交金 张三") && html.contains("检验费"),
         "{html}"
     );
-    // The second order has no notifyUrl of its own: the code's address is told.
-    let pick = format!("choice=0&q.idTypeOrder=01&q.idNumberOrder={PAYER_ID}&wallet=alipay");
-    let went = post_page(&format!("{url}/pay"), &pick).await;
+    // The second order has no notifyUrl of its own: the code's address is told. A page
+    // left open longer than the sealed answers last is looked up again.
+    let expired = pick(&html, 0, "alipay");
+    gw.advance(31 * 60);
+    let refused = post_page(&format!("{url}/pay"), &expired).await;
+    assert!(refused.text().await.unwrap().contains("重新查询"));
+    let html = post_page(&url, &lookup).await.text().await.unwrap();
+    let went = post_page(&format!("{url}/pay"), &pick(&html, 0, "alipay")).await;
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(
         post_page(&format!("{cashier}/pay"), "result=success")
@@ -2040,12 +2092,14 @@ static_codes = [{{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = 
     assert_eq!(answer.status(), 502);
     assert!(answer.text().await.unwrap().contains("暂时无法获取账单"));
     assert_eq!(his.asked().len(), 1);
+    // No offers, so no sealed answers: a pay form made up without them is looked up again.
     let paid = post_page(
         &format!("{url}/pay"),
         &format!("choice=0&q.idTypeOrder=01&q.idNumberOrder={PAYER_ID}&wallet=wechat"),
     )
     .await;
-    assert_eq!(paid.status(), 502);
+    assert!(paid.text().await.unwrap().contains("重新查询"));
+    assert_eq!(his.asked().len(), 1);
 }
 
 // The server, and the client printing a code, are the real binary with its real logging.
@@ -2125,9 +2179,10 @@ async fn a_full_run_of_static_codes_logs_no_id_number() {
         html.contains("住院预交金") && !html.contains("坏订单"),
         "{html}"
     );
+    assert!(!html.contains(PAYER_ID), "{html}");
     let went = post_page(
         &format!("{code_url}/pay"),
-        &format!("choice=0&q.idTypeOrder=01&q.idNumberOrder={PAYER_ID}&wallet=social_security"),
+        &pick(&html, 0, "social_security"),
     )
     .await;
     assert_eq!(went.status(), 303);
