@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 
 use crate::helpers::{
     Backend, CHINAUMS_APP_ID, CHINAUMS_APP_KEY, CHINAUMS_MID, CHINAUMS_SIGN_KEY, Received,
-    Receiver, TestGateway, config_text,
+    Receiver, TestGateway, config_text, serve_logging_to,
 };
 
 const GET: &str = "/v1/netpay/bills/get-qrcode";
@@ -2279,29 +2279,6 @@ async fn only_the_person_a_real_name_bill_names_can_pay_it() {
     assert_eq!(bills_of_code().await, 1);
 }
 
-fn paymux() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_paymux"))
-}
-
-/// A free port on loopback (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills a child process when the test ends, however it ends.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 // The server is the real binary with its real logging, at debug.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_run_of_a_real_name_bill_logs_no_name_or_certificate_number() {
@@ -2313,32 +2290,8 @@ async fn a_full_run_of_a_real_name_bill_logs_no_name_or_certificate_number() {
     )
     .unwrap();
     let log_path = dir.path().join("paymux.log");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let _server = Child(
-        paymux()
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--config",
-            ])
-            .arg(&config_path)
-            .env("RUST_LOG", "debug")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log_path).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..200 {
-        if std::fs::read_to_string(&log_path)
-            .unwrap_or_default()
-            .contains("paymux is listening")
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let (_server, url) =
+        serve_logging_to(&["--config".as_ref(), config_path.as_ref()], &log_path).await;
 
     let merchant = ChinaumsClient::new(&url, &credentials()).expect("client");
     let now = paymux_core::clock::SystemClock.now();

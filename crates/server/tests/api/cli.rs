@@ -2,15 +2,11 @@
 //! request that works; `client` signs, sends, verifies and prints.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestGateway, config_text};
-
-fn paymux() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_paymux"))
-}
+use crate::helpers::{Backend, TestGateway, config_text, free_port, paymux};
 
 /// Runs `paymux serve` on the embedded defaults just long enough to read its banner.
 fn banner(data_dir: &std::path::Path) -> Vec<String> {
@@ -172,15 +168,6 @@ fn client_exit(args: &[&str], cwd: Option<&std::path::Path>) -> (i32, String, St
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
-}
-
-/// A free port on loopback (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

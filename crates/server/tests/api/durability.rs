@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use paymux_dialects::xxpay::wire::{CreateOrderRequest, QueryOrderRequest};
 
-use crate::helpers::{Receiver, config_text};
+use crate::helpers::{Receiver, config_text, free_port};
 
 struct Process {
     child: Child,
@@ -17,13 +17,6 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 async fn start(config: &std::path::Path, url: &str) -> Process {

@@ -419,3 +419,55 @@ impl Receiver {
         self.received.lock().expect("lock").clone()
     }
 }
+
+/// The `paymux` binary this test run built.
+pub fn paymux() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_paymux"))
+}
+
+/// A free port on loopback (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Kills a child process when the test ends, however it ends.
+pub struct Child(pub std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The real binary, `paymux serve --listen <a free port>` and `args`, logging at debug
+/// into `log` as it would to a terminal's stderr; returns once it listens, with its URL.
+pub async fn serve_logging_to(args: &[&std::ffi::OsStr], log: &std::path::Path) -> (Child, String) {
+    let port = free_port();
+    let server = Child(
+        paymux()
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .env("RUST_LOG", "debug")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).expect("the log file"))
+            .spawn()
+            .expect("paymux serve"),
+    );
+    for _ in 0..200 {
+        if std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("paymux is listening")
+        {
+            return (server, format!("http://127.0.0.1:{port}"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "paymux serve did not start: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}

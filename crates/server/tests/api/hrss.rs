@@ -16,8 +16,9 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, HRSS_ACCESS_KEY, HRSS_APP_ID, HRSS_MCH_ID, HRSS_MERCHANT_PRIVATE_KEY,
+    Backend, Child, HRSS_ACCESS_KEY, HRSS_APP_ID, HRSS_MCH_ID, HRSS_MERCHANT_PRIVATE_KEY,
     HRSS_MERCHANT_PUBLIC_KEY, HRSS_PLATFORM_PRIVATE_KEY, HRSS_SM4_KEY, Receiver, TestGateway,
+    free_port, paymux, serve_logging_to,
 };
 
 fn merchant_key() -> PrivateKey {
@@ -1193,19 +1194,6 @@ fn hex_string(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn paymux() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_paymux"))
-}
-
-/// A free port on loopback (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `paymux client hrss …` against the demo merchant; its reply as JSON.
 fn cli(url: &str, data_dir: &std::path::Path, args: &[&str]) -> Value {
     let output = paymux()
@@ -1234,16 +1222,6 @@ async fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-/// Kills a child process when the test ends, however it ends.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 // The server and the clients are child processes: the real binary, its real logging.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_run_of_the_demo_logs_no_id_number_name_or_payer_code() {
@@ -1253,30 +1231,8 @@ async fn a_full_run_of_the_demo_logs_no_id_number_name_or_payer_code() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log_path = dir.path().join("paymux.log");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let server = Child(
-        paymux()
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
-            .arg(&data)
-            .env("RUST_LOG", "debug")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log_path).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let (server, url) = serve_logging_to(&["--data-dir".as_ref(), data.as_ref()], &log_path).await;
     let http = paymux_dialects::common::http_client().unwrap();
-    for _ in 0..200 {
-        if http.get(format!("{url}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
 
     // `paymux keys hrss` prints the platform key the notifications verify with; a
     // merchant's endpoint (`paymux client hrss listen`) checks them with it.
@@ -2127,29 +2083,8 @@ async fn a_full_run_of_static_codes_logs_no_id_number() {
         );
     std::fs::write(&config_path, config).unwrap();
     let log_path = dir.path().join("paymux.log");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let server = Child(
-        paymux()
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--config",
-            ])
-            .arg(&config_path)
-            .env("RUST_LOG", "debug")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log_path).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for("the server", || {
-        std::fs::read_to_string(&log_path)
-            .unwrap_or_default()
-            .contains("paymux is listening")
-    })
-    .await;
+    let (server, url) =
+        serve_logging_to(&["--config".as_ref(), config_path.as_ref()], &log_path).await;
 
     // The merchant prints its code's page and QR image.
     let png = dir.path().join("s2.png");

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 
 use crate::helpers::{
     Backend, TestGateway, UPP_ISV_ID, UPP_PARTNER_ID, XXPAY_APP_ID, XXPAY_KEY, XXPAY_MCH_ID,
-    config_text,
+    config_text, free_port,
 };
 
 const XXPAY_BUSY: &str =
@@ -298,13 +298,6 @@ impl Process {
         // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
         ticks(11) + ticks(12)
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// Starts `paymux serve` with `[server]` lines added, through `sh` when `shell_prefix`
