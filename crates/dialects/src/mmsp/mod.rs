@@ -69,7 +69,9 @@
 //!   fields, paySign by WeChat's MD5 rule with the merchant's key; Alipay `tradeNO`, QQ
 //!   `tokenId`). TIME_END `yyyy-mm-dd hh24:mi:ss` (or 14 digits), default 5 minutes. ISTO,
 //!   LIMIT_PAY, IS_RAW (1 or 2), OPENID, SUP_APPID, ALIPAY_* are kept with the order (ISTO
-//!   for settlement). CUR must be CNY.
+//!   for settlement). LIMIT_PAY=1: the sandbox cashier does not let the payer pay with a
+//!   credit card (shown disabled; a script asking for one gets 409), as the wallets' own
+//!   "no credit" options do; the order stays payable otherwise. CUR must be CNY.
 //! - 1026 (支付宝静态码, §6.3; request and reply as 1027's): the spec says only that each
 //!   1026 is an order (AMT, MERORDERID, … required) answered with a URL. Read as the
 //!   merchant's printed, fixed Alipay code: the merchant has one (a one-time payment code,
@@ -146,7 +148,8 @@ use async_trait::async_trait;
 use axum::response::Response;
 use paymux_core::code::PaymentCode;
 use paymux_core::dialect::DialectTag;
-use paymux_core::payway::Wallet;
+use paymux_core::order::Order;
+use paymux_core::payway::{Funding, Wallet};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
@@ -231,6 +234,12 @@ impl PayerHooks for MmspPayer {
         } else {
             vec![Wallet::WeChat, Wallet::Alipay, Wallet::UnionPay]
         }
+    }
+
+    /// `LIMIT_PAY=1` (是否限制信用卡交易): the wallet does not offer the payer's credit cards,
+    /// as WeChat's `no_credit` and Alipay's `disable_pay_channels` do.
+    fn accepts_funding(&self, order: &Order, funding: Funding) -> bool {
+        !(funding == Funding::CreditCard && order.extra_str("LIMIT_PAY") == Some("1"))
     }
 }
 

@@ -1995,16 +1995,6 @@ async fn a_fixed_codes_page_bills_what_the_merchants_system_says() {
     assert_eq!(server.seen.lock().unwrap().len(), 2);
 }
 
-/// The sandbox's scripted payer, choosing what to pay from.
-async fn script_pays(gw: &TestGateway, order: &Order, funding: &str) -> reqwest::Response {
-    gw.http
-        .post(format!("{}/sandbox/orders/{}/pay", gw.url, order.id))
-        .body(json!({"result": "success", "funding": funding}).to_string())
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_bill_that_limits_credit_cards_refuses_one_before_paying_and_card_attr_says_what_paid() {
     let gw = TestGateway::spawn(Backend::Sqlite).await;
@@ -2053,7 +2043,7 @@ async fn a_bill_that_limits_credit_cards_refuses_one_before_paying_and_card_attr
         "the payer can choose again: {html}"
     );
     let order = bill(&gw, "1001000000000950").await;
-    let scripted = script_pays(&gw, &order, "credit_card").await;
+    let scripted = gw.pay_from(order.id.as_str(), "credit_card").await;
     assert_eq!(scripted.status(), 409);
     let order = bill(&gw, "1001000000000950").await;
     assert_eq!(order.status, OrderStatus::Paying);
@@ -2093,7 +2083,10 @@ async fn a_bill_that_limits_credit_cards_refuses_one_before_paying_and_card_attr
     one_time(&gw, "1001000000000951", 200, json!({})).await;
     let order = bill(&gw, "1001000000000951").await;
     scan(&gw, &order, ALIPAY).await;
-    assert_eq!(script_pays(&gw, &order, "credit_card").await.status(), 200);
+    assert_eq!(
+        gw.pay_from(order.id.as_str(), "credit_card").await.status(),
+        200
+    );
     let date = today(&gw);
     let reply = call(
         &gw,
@@ -2115,7 +2108,10 @@ async fn a_bill_that_limits_credit_cards_refuses_one_before_paying_and_card_attr
     one_time(&gw, "1001000000000952", 100, json!({})).await;
     let order = bill(&gw, "1001000000000952").await;
     scan(&gw, &order, UNIONPAY).await;
-    assert_eq!(script_pays(&gw, &order, "balance").await.status(), 409);
+    assert_eq!(
+        gw.pay_from(order.id.as_str(), "balance").await.status(),
+        409
+    );
     assert_eq!(
         bill(&gw, "1001000000000952").await.status,
         OrderStatus::Paying

@@ -282,6 +282,17 @@ impl TestGateway {
             .expect("sandbox pay")
     }
 
+    /// The sandbox's scripted payer pays, choosing what from (`balance`, `debit_card`,
+    /// `credit_card`).
+    pub async fn pay_from(&self, order_id: &str, funding: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/sandbox/orders/{order_id}/pay", self.url))
+            .body(format!(r#"{{"result":"success","funding":"{funding}"}}"#))
+            .send()
+            .await
+            .expect("sandbox pay")
+    }
+
     /// One notifier round.
     pub async fn deliver(&self) -> paymux_server::notifier::RoundOutcome {
         self.running

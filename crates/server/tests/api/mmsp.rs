@@ -455,6 +455,53 @@ async fn scan_orders_follow_their_field_rules() {
 }
 
 /// A client that does not follow redirects, to see where a page sends the payer.
+#[tokio::test]
+async fn limit_pay_keeps_credit_cards_out_of_the_payers_choice() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let client = mmsp(&gw);
+    let limited = ScanOrder {
+        limit_pay: s("1"),
+        ..scan_order("L1", "100", &merchant.url)
+    };
+    let reply = client
+        .scan_order(command::WECHAT_NATIVE, &limited)
+        .await
+        .unwrap();
+    let orderno = field(&reply, "ORDERNO");
+    let page = page_text(&gw.cashier_url(&orderno)).await;
+    assert!(
+        page.contains(r#"value="credit_card" disabled>信用卡(本单不支持)"#)
+            && page.contains(r#"value="debit_card">借记卡"#),
+        "{page}"
+    );
+    // A credit card is refused before anything is paid; the order stays payable.
+    assert_eq!(gw.pay_from(&orderno, "credit_card").await.status(), 409);
+    assert_scan_status(&client.query(&by_no("L1")).await.unwrap(), "3", "AA");
+    assert_eq!(gw.deliver().await.delivered, 0);
+    assert_eq!(gw.pay_from(&orderno, "debit_card").await.status(), 200);
+    let paid = client.query(&by_no("L1")).await.unwrap();
+    assert_eq!(field(&paid, "STATUS"), "1");
+
+    // LIMIT_PAY=2, or none: a credit card pays.
+    for (no, limit) in [("L2", s("2")), ("L3", None)] {
+        let order = ScanOrder {
+            limit_pay: limit,
+            ..scan_order(no, "100", &merchant.url)
+        };
+        let reply = client
+            .scan_order(command::WECHAT_NATIVE, &order)
+            .await
+            .unwrap();
+        let orderno = field(&reply, "ORDERNO");
+        assert_eq!(
+            gw.pay_from(&orderno, "credit_card").await.status(),
+            200,
+            "{no}"
+        );
+    }
+}
+
 fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
