@@ -55,13 +55,19 @@
 //!   for any PNG).
 //! - idNumberOrder and idNameOrder are personal data: checked, never stored, never logged
 //!   (`wire::Personal` hides them from `Debug`). idTypeOrder is kept.
-//! - Code tables (§6.1): wayCode SBK (社保卡), WX, ALI; payType 1 only; orderType 10001,
-//!   10002, 10003, 10099 (the §5.1 example's "02" is not in the table); idTypeOrder 01, 90,
-//!   99. payStatus: 0 unpaid, 1 a payer-code payment the channel is deciding (orders of
-//!   other dialects), 2 paid, 3 failed, 4 closed or expired, 5 paid after it closed or
-//!   failed (异常交易; paymux refunds such a payment by itself). The order's refundStatus
-//!   (§4.5): 7 refunded in full, 8 in part, 9 none; a refund's (§4.6, §4.7): 1 while the
-//!   channel executes it, 2 done, 3 failed (0 and 4 are not used).
+//! - Code tables (§6.1): wayCode SBK (社保卡), WX, ALI, and only these on output (§4.5,
+//!   §5.2; §4.5 requires it): the wallet of the order, or of a bill's try that paid it
+//!   (else its latest try). A bill no payer has tried yet (a static code's order, another
+//!   dialect's bill) and a wallet the table does not list (an order made through another
+//!   dialect: UnionPay, a bank card, …) report SBK, the platform's own (§4.5.3: "固定:由
+//!   支付平台分配 SBK"), so that WX and ALI are only ever said of payments made with them.
+//!   payType 1 only; orderType 10001, 10002, 10003, 10099 (the §5.1 example's "02" is not
+//!   in the table); idTypeOrder 01, 90, 99. payStatus: 0 unpaid, 1 a payer-code payment
+//!   the channel is deciding (orders of other dialects), 2 paid, 3 failed, 4 closed or
+//!   expired, 5 paid after it closed or failed (异常交易; paymux refunds such a payment by
+//!   itself). The order's refundStatus (§4.5): 7 refunded in full, 8 in part, 9 none; a
+//!   refund's (§4.6, §4.7): 1 while the channel executes it, 2 done, 3 failed (0 and 4 are
+//!   not used).
 //! - §4.6: mchRefundId is both the refund's number and the request's idempotency key: the
 //!   same request again answers with the same refund; the same mchRefundId with other
 //!   parameters is a business failure whose `data` shows the refund that has it.

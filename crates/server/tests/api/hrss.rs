@@ -2154,3 +2154,99 @@ async fn a_full_run_of_static_codes_logs_no_id_number() {
     assert!(!log.contains(PAYER_ID), "the ID number in the log:\n{log}");
     assert!(!log.contains(HRSS_SM4_KEY) && !log.contains(HRSS_PLATFORM_PRIVATE_KEY));
 }
+
+/// §4.5's query of `no` / `pay_order_id`, answered with the order.
+async fn queried(gw: &TestGateway, no: &str, pay_order_id: &str) -> OrderData {
+    ok(&client(gw)
+        .query(&QueryRequest {
+            mch_order_id: Some(no.into()),
+            pay_order_id: Some(pay_order_id.into()),
+        })
+        .await
+        .unwrap())
+}
+
+#[tokio::test]
+async fn a_query_always_answers_a_code_table_way_code() {
+    let declared = r#"static_codes = [{ ref = "S1", mode = 1, subject = "门诊缴费", notify_url = "https://his.example/n" }]"#;
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| hrss_table(c, declared)).await;
+    let merchant = paymux_core::ids::MerchantId::new("demo");
+
+    // A static code's bill before the payer chose a wallet: no try, and wayCode is still
+    // there (§4.5.3 requires it), the platform's SBK.
+    let code = gw
+        .running
+        .operator
+        .gateway()
+        .find_code(&merchant, paymux_core::store::CodeKey::Ref("S1"))
+        .await
+        .unwrap();
+    let bill = gw
+        .running
+        .operator
+        .bill_from_code(
+            &code.id,
+            paymux_core::gateway::BillFromCode {
+                amount: Some(paymux_core::Fen::positive(300).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        gw.running
+            .operator
+            .attempts_of_order(&bill.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let found = queried(
+        &gw,
+        bill.merchant_order_no.as_str(),
+        &convert::wire_id(&bill.id),
+    )
+    .await;
+    assert_eq!(
+        (found.pay_status.as_str(), found.way_code.as_deref()),
+        ("0", Some("SBK"))
+    );
+
+    // An order the merchant made through xxpay with UnionPay (云闪付, 8019), a wallet §6.1
+    // does not list: SBK, not a value outside the table.
+    let reply = gw
+        .xxpay
+        .create_order(&paymux_dialects::xxpay::wire::CreateOrderRequest {
+            product_id: Some("8019".into()),
+            mch_order_no: Some("UNION1".into()),
+            notify_url: Some("https://his.example/n".into()),
+            currency: Some("cny".into()),
+            amount: Some("7".into()),
+            subject: Some("s".into()),
+            body: Some("b".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let id = reply
+        .pay_order_id
+        .clone()
+        .unwrap_or_else(|| panic!("{reply:?}"));
+    assert_eq!(gw.pay(&id, "success").await.status(), 200);
+    let found = queried(&gw, "UNION1", &id).await;
+    assert_eq!(
+        (found.pay_status.as_str(), found.way_code.as_deref()),
+        ("2", Some("SBK"))
+    );
+
+    // The table's own wallets are themselves.
+    let reply: OrderReply = ok(&client(&gw)
+        .online_order(&OrderRequest {
+            way_code: Some("ALI".into()),
+            ..spec_order("ALI1", "https://his.example/n")
+        })
+        .await
+        .unwrap());
+    let found = queried(&gw, "ALI1", &reply.pay_order_id).await;
+    assert_eq!(found.way_code.as_deref(), Some("ALI"));
+}
