@@ -27,17 +27,26 @@
 //! check.param.missing naming the parameter (public or business); -102 check.param.invalid
 //! naming it and saying why, also for a timestamp further than `[server]
 //! max_clock_skew_s` from the platform's clock, a non-POST request, `data` that does not
-//! decrypt; -103 check.service.undefine for an unknown serviceKey, a version other than
-//! 1.0, or a context that is not the caller's; -103 check.service.server_busy when the
-//! gateway is overloaded; -104 check.system.forbidden for an unknown access_key; -105
-//! check.aop.invalid_sign, saying so when the signature was made with the empty user ID
-//! (OpenSSL's default) or `sign` is neither DER nor r‖s; -200 auth.insufficient.service_permissions for an appid that is
-//! not the access system's; -300 run.error.internal. Business failures (a duplicate
+//! decrypt, a replayed request (below); -103 check.service.undefine for an unknown
+//! serviceKey, a version other than 1.0, or a context that is not the caller's; -103
+//! check.service.server_busy when the gateway is overloaded; -104 check.system.forbidden
+//! for an unknown access_key; -105 check.aop.invalid_sign, saying so when the signature
+//! was made with the empty user ID (OpenSSL's default) or `sign` is neither DER nor r‖s;
+//! -200 auth.insufficient.service_permissions for an appid that is not the access
+//! system's; -300 run.error.internal. Business failures (a duplicate
 //! mchOrderId, an unknown order, a payOrderId that is not the mchOrderId's order, an
 //! over-refund, a paid order closed, a mchRefundId reused) are code 1 with `biz_data.code`
 //! "0" and a message that says which.
 //!
 //! Choices where the spec is silent or garbled:
+//! - Replays (DESIGN.md: a replayed request is refused and changes nothing): a request's
+//!   `request_id` (§3.5.1.4 "请求唯一编码", optional) is remembered per merchant for twice
+//!   `max_clock_skew_s`, as long as its timestamp stays acceptable (24 h when the check is
+//!   off); a request without one is remembered by its signed content. Seen again, it is
+//!   refused with -102 check.param.invalid naming request_id: its signature verifies, so
+//!   -105 would send the merchant checking its keys, and the fault is a parameter that is
+//!   not the unique one the spec asks for. Only a request that passed every other check
+//!   is remembered: one refused for another reason may be fixed and sent again.
 //! - `payOrderId` and `refundOrderId` are C(20); paymux's ids have 23 characters, so on the
 //!   hrss wire they are 20 digits: the id's time as Unix seconds, its node and sequence
 //!   (`convert::wire_id`). Requests may name orders either way.

@@ -120,8 +120,11 @@ fn signed_body(fields: &[(&str, String)]) -> String {
     codec::encode_request(&form)
 }
 
-/// The public parameters of a call whose `data` is these fields, before signing.
+/// The public parameters of a call whose `data` is these fields, before signing. Each has
+/// its own request_id, shaped as the spec's example's: the gateway refuses one it has seen.
 fn fields_for(data: &Value, timestamp: i64) -> Vec<(&'static str, String)> {
+    static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let sealed = sm4().encrypt(&data.to_string());
     vec![
         ("access_key", HRSS_ACCESS_KEY.into()),
@@ -130,7 +133,7 @@ fn fields_for(data: &Value, timestamp: i64) -> Vec<(&'static str, String)> {
             json!({"aaz001": "1687845434400", "appid": HRSS_APP_ID, "data": sealed}).to_string(),
         ),
         ("format", "json".into()),
-        ("request_id", "a666bcc1720b4e2b9b02".into()),
+        ("request_id", format!("a666{n:016}")),
         ("timestamp", timestamp.to_string()),
         ("version", "1.0".into()),
     ]
@@ -192,7 +195,19 @@ async fn the_spec_example_request_signed_by_openssl_is_refused_only_for_its_2023
     assert_eq!(header.appid, "A203");
     assert_eq!(header.aaz002.len(), 20);
     assert!(header.aaz002.bytes().all(|b| b.is_ascii_digit()));
+    // The same request again is a replay, refused even with the timestamp check off.
+    let again = post(&gw, "/engine/rest/88800100001", body.clone()).await;
+    assert_eq!(
+        refusal(&again),
+        (
+            "-102".to_owned(),
+            "check.param.invalid".to_owned(),
+            "request_id参数格式异常:请求流水号已使用过,重放的请求被拒绝".to_owned()
+        )
+    );
+
     // With an order 1687837179580 of ours, the spec's payOrderId is not its number.
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| c.server.max_clock_skew_s = 0).await;
     paid_order(&gw, "1687837179580", 1, "http://127.0.0.1:9/notify").await;
     let answer = client(&gw)
         .send("/engine/rest/88800100001", &body)
@@ -1161,30 +1176,46 @@ async fn signatures_and_bodies_in_every_form_merchants_send_are_accepted() {
     let (pay_order_id, _) = paid_order(&gw, "1687837179580", 1, "https://his.example/n").await;
     let data = json!({"mchOrderId": "1687837179580", "payOrderId": pay_order_id});
     let key = merchant_key();
-    let fields: Vec<(String, String)> = fields_for(&data, now_ms())
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-    let message = codec::string_to_sign(&fields);
-    let der = key.sign(message.as_bytes());
-    let raw = key.sign_raw(message.as_bytes());
+    // Each call its own request (its own request_id): the same one again is a replay.
+    let request = || -> (Vec<(String, String)>, String) {
+        let fields: Vec<(String, String)> = fields_for(&data, now_ms())
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let message = codec::string_to_sign(&fields);
+        (fields, message)
+    };
     let hex_of =
-        |b64: &str| hex_string(&paymux_dialects::hrss::crypto::decode_base64(b64).unwrap());
-    for sign in [der.clone(), raw.clone(), hex_of(&der), hex_of(&raw)] {
-        let mut form = fields.clone();
-        form.push(("sign".into(), sign.clone()));
+        |b64: String| hex_string(&paymux_dialects::hrss::crypto::decode_base64(&b64).unwrap());
+    for shape in ["DER", "r‖s", "DER hex", "r‖s hex"] {
+        let (mut form, message) = request();
+        let der = key.sign(message.as_bytes());
+        let raw = key.sign_raw(message.as_bytes());
+        let sign = match shape {
+            "DER" => der,
+            "r‖s" => raw,
+            "DER hex" => hex_of(der),
+            _ => hex_of(raw),
+        };
+        form.push(("sign".into(), sign));
         let answer = client(&gw)
             .send(QUERY, &codec::encode_request(&form))
             .await
             .unwrap();
         let order: OrderData = ok(&answer);
-        assert_eq!(order.pay_status, "2", "{sign}");
+        assert_eq!(order.pay_status, "2", "{shape}");
     }
-    // A merchant that does not URL-encode at all: its base64 keeps its `+`.
-    let mut form = fields.clone();
-    form.push(("sign".into(), der));
-    let unencoded: Vec<String> = form.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let body = unencoded.join("&");
+    // A merchant that does not URL-encode at all: its base64 keeps its `+` (a request
+    // with one is picked: not every body has one).
+    let body = (0..100)
+        .map(|_| {
+            let (mut form, message) = request();
+            form.push(("sign".into(), key.sign(message.as_bytes())));
+            let unencoded: Vec<String> = form.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            unencoded.join("&")
+        })
+        .find(|body| body.contains('+'))
+        .unwrap();
     assert!(body.contains('+'), "the test needs a + in the body: {body}");
     let order: OrderData = ok(&client(&gw).send(QUERY, &body).await.unwrap());
     assert_eq!(order.pay_status, "2");
@@ -2249,4 +2280,96 @@ async fn a_query_always_answers_a_code_table_way_code() {
         .unwrap());
     let found = queried(&gw, "ALI1", &reply.pay_order_id).await;
     assert_eq!(found.way_code.as_deref(), Some("ALI"));
+}
+
+#[tokio::test]
+async fn a_replayed_request_is_refused_and_changes_nothing() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let (pay_order_id, id) = paid_order(&gw, "REPLAY1", 10, "https://his.example/n").await;
+    let refund = "/engine/rest/88800100002";
+    let refund_data = |refund_id: &str| json!({"mchOrderId": "REPLAY1", "payOrderId": pay_order_id, "orderAmount": 3, "mchRefundId": refund_id});
+    let replayed = |reply: &Value| {
+        let (code, sub_code, sub_msg) = refusal(reply);
+        assert_eq!(
+            (code.as_str(), sub_code.as_str()),
+            ("-102", "check.param.invalid"),
+            "{reply}"
+        );
+        assert!(sub_msg.starts_with("request_id参数格式异常:"), "{sub_msg}");
+        assert!(sub_msg.contains("重放"), "{sub_msg}");
+    };
+    // The order's refunds: how many, and their sum.
+    let refunds = || async {
+        let refunds = gw
+            .running
+            .operator
+            .gateway()
+            .refunds_of_order(
+                &paymux_core::ids::MerchantId::new("demo"),
+                &paymux_core::ids::PlatformId::from_string(id.clone()),
+            )
+            .await
+            .unwrap();
+        (
+            refunds.len(),
+            refunds.iter().map(|r| r.amount.get()).sum::<i64>(),
+        )
+    };
+
+    // A refund, captured and sent again as it was: refused, and still one refund of 3.
+    let body = signed_body(&fields_for(&refund_data("RR1"), now_ms()));
+    let first = post(&gw, refund, body.clone()).await;
+    assert_eq!(first["biz_data"]["code"], "1", "{first}");
+    assert_eq!(refunds().await, (1, 3));
+    replayed(&post(&gw, refund, body.clone()).await);
+    assert_eq!(refunds().await, (1, 3));
+
+    // The same request_id with other content signed anew is refused too: the id is the
+    // request's, once.
+    let mut fields = fields_for(&refund_data("RR2"), now_ms());
+    let request_id = form_value(&body, "request_id");
+    for (k, v) in fields.iter_mut() {
+        if *k == "request_id" {
+            *v = request_id.clone();
+        }
+    }
+    replayed(&post(&gw, refund, signed_body(&fields)).await);
+    assert_eq!(refunds().await, (1, 3));
+
+    // Without a request_id (it is optional), the signed content is what is remembered:
+    // the same request again is refused, even signed as raw r‖s instead of DER.
+    let fields = fields_for(&refund_data("RR3"), now_ms());
+    let body = with(&fields, "request_id", None);
+    assert!(!body.contains("request_id"));
+    let first = post(&gw, refund, body.clone()).await;
+    assert_eq!(first["biz_data"]["code"], "1", "{first}");
+    assert_eq!(refunds().await, (2, 6));
+    replayed(&post(&gw, refund, body).await);
+    let mut form: Vec<(String, String)> = fields
+        .iter()
+        .filter(|(k, _)| *k != "request_id")
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    let raw = merchant_key().sign_raw(codec::string_to_sign(&form).as_bytes());
+    form.push(("sign".into(), raw));
+    replayed(&post(&gw, refund, codec::encode_request(&form)).await);
+    assert_eq!(refunds().await, (2, 6));
+
+    // A new request_id is a new request.
+    let next = post(
+        &gw,
+        refund,
+        signed_body(&fields_for(&refund_data("RR4"), now_ms())),
+    )
+    .await;
+    assert_eq!(next["biz_data"]["code"], "1", "{next}");
+    assert_eq!(refunds().await, (3, 9));
+}
+
+/// The decoded value of a field of a form body.
+fn form_value(body: &str, name: &str) -> String {
+    form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
 }
