@@ -2373,3 +2373,73 @@ fn form_value(body: &str, name: &str) -> String {
         .map(|(_, v)| v.into_owned())
         .unwrap_or_else(|| panic!("no {name} in {body}"))
 }
+
+#[tokio::test]
+async fn an_unacknowledged_notification_is_retried_through_the_whole_schedule_then_given_up() {
+    use paymux_core::clock::Clock;
+    // mod.rs: "retried after 15 s, 1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 3 h, 4 h, 6 h
+    // and 7 h: twelve tries, the last 23 h 51 min after the first".
+    let documented: [i64; 11] = [
+        15,
+        60,
+        5 * 60,
+        15 * 60,
+        30 * 60,
+        3600,
+        2 * 3600,
+        3 * 3600,
+        4 * 3600,
+        6 * 3600,
+        7 * 3600,
+    ];
+    assert_eq!(
+        paymux_dialects::hrss::RETRY_DELAYS_S,
+        documented.map(|d| d as u64)
+    );
+    assert_eq!(documented.iter().sum::<i64>(), 23 * 3600 + 51 * 60 + 15);
+
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    // It answers `success`, which is not hrss's acknowledgement.
+    let merchant = Receiver::start().await;
+    paid_order(&gw, "GIVEUP1", 5, &merchant.url).await;
+    let first = gw.clock.now();
+    assert_eq!(gw.deliver().await.retried, 1, "the first try at once");
+    for (i, delay) in documented.into_iter().enumerate() {
+        let retry = i + 1;
+        gw.advance(delay - 1);
+        assert_eq!(
+            gw.deliver().await.attempts(),
+            0,
+            "retry {retry} not before {delay} s"
+        );
+        gw.advance(1);
+        let round = gw.deliver().await;
+        if retry < documented.len() {
+            assert_eq!(
+                round.retried, 1,
+                "retry {retry} {delay} s after the last try"
+            );
+        } else {
+            assert_eq!(round.gave_up, 1, "the twelfth try is the last");
+        }
+        assert_eq!(merchant.received().len(), retry + 1);
+    }
+    assert_eq!(
+        gw.clock.now().0 - first.0,
+        (23 * 3600 + 51 * 60 + 15) * 1000,
+        "the last try 23 h 51 min after the first"
+    );
+    // Given up: nothing more, however long.
+    gw.advance(7 * 24 * 3600);
+    assert_eq!(gw.deliver().await.attempts(), 0);
+    let received = merchant.received();
+    assert_eq!(received.len(), 12);
+    // Every try was the payment's notification, signed by the platform.
+    for sent in &received {
+        let data = opened_notification(&sent.body);
+        assert_eq!(
+            (&data["mchOrderId"], &data["payStatus"]),
+            (&json!("GIVEUP1"), &json!("2"))
+        );
+    }
+}
