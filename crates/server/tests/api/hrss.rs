@@ -850,6 +850,12 @@ async fn every_public_return_code_of_the_table_with_its_sub_code() {
     let no_aaz001 = json!({"appid": HRSS_APP_ID, "data": "x"}).to_string();
     let reply = post(&gw, QUERY, with(&fields, "biz_content", Some(&no_aaz001))).await;
     expect(reply, "-101", "check.param.missing", "缺少aaz001参数");
+    let no_appid = json!({"aaz001": "1", "data": "x"}).to_string();
+    let reply = post(&gw, QUERY, with(&fields, "biz_content", Some(&no_appid))).await;
+    expect(reply, "-101", "check.param.missing", "缺少appid参数");
+    let empty_appid = json!({"aaz001": "1", "appid": "", "data": "x"}).to_string();
+    let reply = post(&gw, QUERY, with(&fields, "biz_content", Some(&empty_appid))).await;
+    expect(reply, "-101", "check.param.missing", "缺少appid参数");
     let reply = post(
         &gw,
         QUERY,
@@ -951,6 +957,16 @@ async fn every_public_return_code_of_the_table_with_its_sub_code() {
             "notifyUrl参数格式异常:is not an http(s) URL",
         ),
         (
+            "notifyUrl",
+            json!(format!("https://his.example/{}", "n".repeat(237))),
+            "notifyUrl参数格式异常:长度不能超过256",
+        ),
+        (
+            "idNameOrder",
+            json!("刘".repeat(81)),
+            "idNameOrder参数格式异常:长度不能超过80",
+        ),
+        (
             "orderCreateTime",
             json!("2023/06/26"),
             "orderCreateTime参数格式异常:格式应为yyyy-MM-dd HH:mm:ss",
@@ -971,6 +987,15 @@ async fn every_public_return_code_of_the_table_with_its_sub_code() {
         let reply = post(&gw, online, signed_body(&fields_for(&data, now_ms()))).await;
         expect(reply, "-102", "check.param.invalid", sub_msg);
     }
+    // At the limits, counted in characters: a name of 80 (240 bytes), a notifyUrl of 256.
+    let mut data = serde_json::to_value(spec_order(
+        "E80",
+        &format!("https://his.example/{}", "n".repeat(236)),
+    ))
+    .unwrap();
+    data["idNameOrder"] = json!("刘".repeat(80));
+    let reply = post(&gw, online, signed_body(&fields_for(&data, now_ms()))).await;
+    assert_eq!(reply["biz_data"]["code"], "1", "{reply}");
 
     let refund = "/engine/rest/88800100002";
     for (data, sub_msg) in [
