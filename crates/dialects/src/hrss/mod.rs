@@ -145,7 +145,8 @@ use static_codes::StaticCode;
 pub const NAME: &str = "hrss";
 pub const TAG: DialectTag = DialectTag::new(NAME);
 
-/// The notification schedule: retries over 24 hours (see the module doc).
+/// The notification schedule, the delays between tries: eleven retries, the last 23 h
+/// 51 min after the first try (see the module doc).
 pub const RETRY_DELAYS_S: &[u64] = &[
     15, 60, 300, 900, 1800, 3600, 7200, 10800, 14400, 21600, 25200,
 ];
