@@ -136,6 +136,7 @@ fn code(kind: CodeKind, code_ref: &str, amount: Option<i64>, bill: Option<NewBil
         bill_no_prefix: "3194".into(),
         one_at_a_time: false,
         escrow: false,
+        splits: None,
         bill,
     }
 }
@@ -807,5 +808,114 @@ async fn a_split_bills_refunds_stay_within_each_share_under_concurrency() {
             "{name}: all of it, share by share"
         );
         assert_eq!(order.status, OrderStatus::Refunded);
+    }
+}
+
+#[tokio::test]
+async fn a_fixed_amount_codes_split_is_kept_and_given_to_each_bill_it_makes() {
+    use paymux_core::order::{Share, Splits};
+    use paymux_core::refund::RefundSplit;
+    let b = backends("paymux_bills_test").await;
+    for (name, store) in &b.list {
+        let clock = Arc::new(ManualClock::new(T0));
+        let op = operator(store, &clock).await;
+        let gw = op.gateway();
+        let splits = Splits {
+            platform: fen(10),
+            shares: vec![
+                Share {
+                    party: "898A".into(),
+                    amount: fen(60),
+                },
+                Share {
+                    party: "898B".into(),
+                    amount: fen(30),
+                },
+            ],
+        };
+        let split_code = |kind, code_ref: &str, amount: Option<i64>| NewCode {
+            splits: Some(splits.clone()),
+            ..code(kind, code_ref, amount, None)
+        };
+        // Only a fixed-amount code, and only shares that add up to its amount.
+        assert!(
+            matches!(
+                gw.create_code(split_code(CodeKind::OpenAmount, "SO", None))
+                    .await,
+                Err(Error::InvalidField {
+                    field: "divisionFlag",
+                    ..
+                })
+            ),
+            "{name}: an open code's amounts are the payer's"
+        );
+        assert!(matches!(
+            gw.create_code(split_code(CodeKind::FixedAmount, "SF0", Some(99)))
+                .await,
+            Err(Error::InvalidField {
+                field: "subOrders",
+                ..
+            })
+        ));
+        let (fixed, _) = gw
+            .create_code(split_code(CodeKind::FixedAmount, "SF", Some(100)))
+            .await
+            .expect(name);
+        let stored = gw
+            .find_code(&merchant(), CodeKey::Ref("SF"))
+            .await
+            .expect(name);
+        assert_eq!(stored.splits.as_ref(), Some(&splits), "{name}: stored");
+
+        // Each bill carries it, so a refund takes from one share at a time.
+        for _ in 0..2 {
+            let bill = op
+                .bill_from_code(&fixed.id, BillFromCode::default())
+                .await
+                .expect(name);
+            assert_eq!(bill.splits.as_ref(), Some(&splits), "{name}");
+            let t = op.start_attempt(&bill.id, WECHAT, None).await.expect(name);
+            op.apply_attempt_outcome(&bill.id, t.attempt.seq, paid(fen(100)))
+                .await
+                .expect(name);
+            let refund = gw
+                .request_refund(NewRefund {
+                    merchant_id: merchant(),
+                    order_id: bill.id.clone(),
+                    dialect: TAG,
+                    refund_no: RefundNo::parse(&format!("SR{}", bill.id), 32).expect("no"),
+                    request_no: None,
+                    amount: fen(65),
+                    reason: String::new(),
+                    extra: Map::new(),
+                    split: Some(RefundSplit {
+                        platform: fen(5),
+                        party: Some(Share {
+                            party: "898A".into(),
+                            amount: fen(60),
+                        }),
+                    }),
+                })
+                .await
+                .expect(name);
+            assert_eq!(refund.status, RefundStatus::Succeeded, "{name}");
+        }
+
+        // An update replaces the split with the terms: without one, bills are not split.
+        clock.advance_secs(1);
+        let (updated, _) = gw
+            .update_code(
+                &merchant(),
+                CodeKey::Ref("SF"),
+                code(CodeKind::FixedAmount, "SF", Some(100), None),
+            )
+            .await
+            .expect(name);
+        assert!(updated.splits.is_none());
+        let plain = op
+            .bill_from_code(&fixed.id, BillFromCode::default())
+            .await
+            .expect(name);
+        assert!(plain.splits.is_none(), "{name}");
     }
 }

@@ -68,6 +68,9 @@ pub struct NewCode {
     pub bill_no_prefix: String,
     pub one_at_a_time: bool,
     pub escrow: bool,
+    /// A fixed-amount code's split, the same for each of its bills (a one-time code's bill
+    /// carries its own; an open code's amounts are not known, so it has none).
+    pub splits: Option<Splits>,
     /// A one-time code's bill, made with it.
     pub bill: Option<NewBill>,
 }
@@ -181,6 +184,7 @@ impl Gateway {
     pub async fn create_code(&self, new: NewCode) -> Result<(PaymentCode, Option<Order>)> {
         self.known_merchant(&new.merchant_id)?;
         check_code_terms(new.kind, new.amount, new.bill.is_some())?;
+        check_code_split(&new)?;
         let now = self.now();
         let id = self.new_id('Q');
         let bill = new
@@ -204,6 +208,7 @@ impl Gateway {
             bill_no_prefix: new.bill_no_prefix,
             tries: tries(new.one_at_a_time),
             escrow: new.escrow,
+            splits: new.splits,
             extra: new.extra,
             created_at: now,
             updated_at: now,
@@ -235,6 +240,7 @@ impl Gateway {
         new: NewCode,
     ) -> Result<(PaymentCode, Option<Order>)> {
         check_code_terms(new.kind, new.amount, new.bill.is_some())?;
+        check_code_split(&new)?;
         for _ in 0..MAX_RACE_RETRIES {
             let code = self.find_code(merchant, key).await?;
             if code.status == CodeStatus::Closed {
@@ -272,6 +278,7 @@ impl Gateway {
                 bill_no_prefix: new.bill_no_prefix.clone(),
                 tries: tries(new.one_at_a_time),
                 escrow: new.escrow,
+                splits: new.splits.clone(),
                 updated_at: changed_at(&code, now),
                 ..code.clone()
             };
@@ -454,7 +461,7 @@ impl Gateway {
                     expires_at: None,
                     one_at_a_time: code.tries == Tries::AgainOneAtATime,
                     escrow: code.escrow,
-                    splits: None,
+                    splits: code.splits.clone(),
                 },
                 Some(code.id.clone()),
                 now,
@@ -707,6 +714,34 @@ fn duplicate_order(e: StoreError) -> Error {
         StoreError::DuplicateOrderNo => Error::DuplicateOrderNo,
         other => other.into(),
     }
+}
+
+/// Only a fixed-amount code carries a split of its own: its bills all have its amount, so
+/// one split fits each (a one-time code's bill carries its own; an open code's amounts are
+/// the payer's, which no fixed shares add up to).
+fn check_code_split(new: &NewCode) -> Result<()> {
+    let Some(splits) = &new.splits else {
+        return Ok(());
+    };
+    if new.kind != CodeKind::FixedAmount {
+        return Err(Error::invalid(
+            "divisionFlag",
+            "only a fixed-amount code's bills share one split",
+        ));
+    }
+    if new.amount.is_none() || splits.total() != new.amount {
+        return Err(Error::invalid(
+            "subOrders",
+            "the shares and the platform's part must add up to the amount",
+        ));
+    }
+    if new.escrow {
+        return Err(Error::invalid(
+            "secureTransaction",
+            "a split bill cannot be escrowed",
+        ));
+    }
+    Ok(())
 }
 
 /// A one-time code carries a bill; a fixed-amount code an amount; an open code neither.

@@ -118,8 +118,14 @@
 //!   `goods` that each name `subMerchantId` and `subOrderAmount` (summing to totalAmount;
 //!   the sub-merchants then share totalAmount − platformAmount in proportion, to the fen,
 //!   left-over fen to the largest remainders); `secureTransaction` must then be false.
-//!   `subOrders`/`platformAmount` without the flag are refused. The split is kept on the
-//!   bill (`split`). At most 20 goods and 20 subOrders.
+//!   `subOrders`/`platformAmount` without the flag are refused. At most 20 goods and 20
+//!   subOrders. §1.1 does not keep the flag to one-time codes (as it does walletOption),
+//!   and its sum rule needs a totalAmount: a fixed-amount code may be split, and each of
+//!   its bills is split the same way; an open code may not (`BAD_REQUEST` naming
+//!   divisionFlag), its amounts being the payer's. The split is the core's (`Splits`, on
+//!   the bill and on a fixed-amount code), which keeps refunds within it; the bill shows it
+//!   in its `extra` (`split`). The flag's "only WeChat Pay and Alipay for now" is not
+//!   enforced: the sandbox splits nothing at the wallet.
 //! - §1.2: an update replaces the bill terms (amount, number, date, description, goods,
 //!   wallet option, real name, split, escrow, expiry); notifyUrl, returnUrl, memberId,
 //!   counterNo, systemId, limitCreditCard and payInfoQueryAddr stay as they were unless

@@ -757,14 +757,14 @@ fn split_refund(
     req: &RefundRequest,
     amount: Fen,
 ) -> Result<Option<RefundSplit>, ChinaumsError> {
-    let split = order.extra.get("split").filter(|s| !s.is_null());
     let subs = match &req.sub_orders {
         None => None,
         Some(Value::Array(items)) => Some(items.clone()),
         Some(_) => return Err(ChinaumsError::field("subOrders", "须为JSON数组")),
     };
     let platform = convert::amount(&req.platform_amount, "platformAmount", 0)?;
-    if split.is_none() {
+    // The core's split is the one its refunds are kept within.
+    if order.splits.is_none() {
         if subs.is_some() || platform.is_some() {
             return Err(ChinaumsError::field(
                 "subOrders",

@@ -198,6 +198,31 @@ fn json_field(fields: &[(String, String)], name: &str) -> Value {
     serde_json::from_str(field(fields, name).unwrap_or("null")).expect(name)
 }
 
+/// A payer at a code's page: posts `form` (the wallet, and what else the page asks), is
+/// sent to the sandbox's cashier, and pays there. Returns the bill that was paid.
+async fn pay_at_page(gw: &TestGateway, page_url: &str, form: &str) -> Order {
+    let went = submit(&format!("{page_url}/pay"), form).await;
+    assert_eq!(went.status(), 303, "{:?}", went.text().await);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+    let order_id = cashier
+        .split("/cashier/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("the cashier's link names the bill")
+        .to_owned();
+    let paid = submit(&format!("{cashier}/pay"), "result=success").await;
+    assert_eq!(paid.status(), 303);
+    gw.running
+        .operator
+        .gateway()
+        .find_order(
+            &merchant(),
+            OrderKey::Platform(&paymux_core::ids::PlatformId::from_string(order_id)),
+        )
+        .await
+        .expect("the bill the page made")
+}
+
 #[tokio::test]
 async fn the_header_is_refused_for_a_wrong_key_an_altered_body_a_stale_time_and_a_replayed_nonce() {
     let gw = TestGateway::spawn(Backend::Sqlite).await;
@@ -2365,4 +2390,80 @@ async fn a_full_run_of_a_real_name_bill_logs_no_name_or_certificate_number() {
     ] {
         assert!(!log.contains(personal), "{personal} in the log:\n{log}");
     }
+}
+
+// Splits of fixed codes, close-qrcode's refund, refund replays and numbers, MD5
+// notifications, the busy reply over HTTP, and the client as a process.
+
+#[tokio::test]
+async fn a_fixed_codes_split_goes_to_each_bill_and_its_refunds_keep_to_the_shares() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let date = today(&gw);
+    let split = json!({"divisionFlag": true, "platformAmount": 10,
+        "subOrders": [{"mid": "898340149000101", "totalAmount": 60},
+                      {"mid": "898340149000102", "totalAmount": 30}]});
+    let mut fields = json!({"qrCodeId": "Q-SPLIT", "totalAmount": 100, "billDesc": "套餐"});
+    if let (Some(f), Value::Object(more)) = (fields.as_object_mut(), split.clone()) {
+        f.extend(more);
+    }
+    let reply = call(&gw, GET, fields).await;
+    assert_code(&reply, "SUCCESS");
+    let page_url = reply["billQRCode"].as_str().unwrap().to_owned();
+
+    // Two payers, two bills, each split as the code says.
+    let first = pay_at_page(&gw, &page_url, "wallet=wechat").await;
+    let second = pay_at_page(&gw, &page_url, "wallet=alipay").await;
+    for bill in [&first, &second] {
+        let splits = bill.splits.as_ref().expect("the code's split");
+        assert_eq!(splits.platform.get(), 10);
+        assert_eq!(splits.share("898340149000101").map(|f| f.get()), Some(60));
+        assert_eq!(splits.share("898340149000102").map(|f| f.get()), Some(30));
+        assert_eq!(
+            bill.extra["split"]["subOrders"][0]["mid"],
+            "898340149000101"
+        );
+    }
+    let refund = |bill: &Order, id: &str, platform: i64, mid: &str, amount: i64| {
+        call(
+            &gw,
+            REFUND,
+            json!({"billNo": bill.merchant_order_no.as_str(), "billDate": date,
+                   "refundOrderId": id, "refundAmount": platform + amount,
+                   "platformAmount": platform,
+                   "subOrders": [{"mid": mid, "totalAmount": amount}]}),
+        )
+    };
+    let reply = call(
+        &gw,
+        REFUND,
+        json!({"billNo": first.merchant_order_no.as_str(), "billDate": date,
+               "refundAmount": 10}),
+    )
+    .await;
+    assert_refused(&reply, "BAD_REQUEST", "一次只能对一个子商户退款");
+    let reply = refund(&first, "1001SPA1", 2, "898340149000101", 50).await;
+    assert_code(&reply, "SUCCESS");
+    assert_eq!(reply["refundAmount"], json!(52));
+    let reply = refund(&first, "1001SPA2", 0, "898340149000101", 11).await;
+    assert_refused(&reply, "BAD_REQUEST", "可退10分");
+    let reply = refund(&first, "1001SPA3", 8, "898340149000102", 30).await;
+    assert_code(&reply, "SUCCESS");
+    // The second bill's shares are its own.
+    let reply = refund(&second, "1001SPB1", 10, "898340149000101", 60).await;
+    assert_code(&reply, "SUCCESS");
+    gw.advance(3);
+    gw.poll_channels().await;
+    let first = bill(&gw, first.merchant_order_no.as_str()).await;
+    assert_eq!(first.refunded.get(), 52 + 38);
+
+    // An open code has no amount for shares to add up to.
+    let reply = call(&gw, GET, {
+        let mut f = json!({"qrCodeId": "Q-SPLIT-OPEN"});
+        if let (Some(f), Value::Object(more)) = (f.as_object_mut(), split) {
+            f.extend(more);
+        }
+        f
+    })
+    .await;
+    assert_refused(&reply, "BAD_REQUEST", "divisionFlag");
 }
