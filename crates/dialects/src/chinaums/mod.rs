@@ -152,8 +152,9 @@
 //!   cashier, from what the wallet offers (UnionPay: cards only).
 //! - §1.5: refunds go through the core: never more than paid, under concurrency too. The
 //!   refundOrderId is the idempotency key (the same one again returns the same refund; with
-//!   other parameters `DUP_ORDER`); without one, paymux makes one (msgSrcId and the time,
-//!   as billNo) for the first refund and requires it from the second on. A refund that
+//!   other parameters, a split bill's shares included, `DUP_ORDER`); without one, paymux
+//!   makes one (msgSrcId and the time, as billNo) for the first refund and requires it
+//!   from the second on. A refund that
 //!   does not fit only because other refunds of the bill are still under way gets
 //!   `ORDER_PROCESSING` (the loser of a race); one that does not fit at all `BAD_REQUEST`.
 //!   refundStatus: PROCESSING while the channel executes it, SUCCESS, FAIL. A split bill's

@@ -2451,10 +2451,19 @@ async fn a_fixed_codes_split_goes_to_each_bill_and_its_refunds_keep_to_the_share
     // The second bill's shares are its own.
     let reply = refund(&second, "1001SPB1", 10, "898340149000101", 60).await;
     assert_code(&reply, "SUCCESS");
+
+    // A refundOrderId used again is the same refund only if it names the same shares.
+    let reply = refund(&first, "1001SPA3", 8, "898340149000102", 30).await;
+    assert_code(&reply, "SUCCESS");
+    assert_eq!(reply["refundOrderId"], "1001SPA3");
+    let reply = refund(&first, "1001SPA1", 2, "898340149000102", 50).await;
+    assert_refused(&reply, "DUP_ORDER", "refundOrderId");
+    let reply = refund(&first, "1001SPA1", 0, "898340149000101", 52).await;
+    assert_refused(&reply, "DUP_ORDER", "refundOrderId");
     gw.advance(3);
     gw.poll_channels().await;
     let first = bill(&gw, first.merchant_order_no.as_str()).await;
-    assert_eq!(first.refunded.get(), 52 + 38);
+    assert_eq!(first.refunded.get(), 52 + 38, "each refund once");
 
     // An open code has no amount for shares to add up to.
     let reply = call(&gw, GET, {
