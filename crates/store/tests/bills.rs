@@ -919,3 +919,149 @@ async fn a_fixed_amount_codes_split_is_kept_and_given_to_each_bill_it_makes() {
         assert!(plain.splits.is_none(), "{name}");
     }
 }
+
+/// Payments wait for the payer; refunds are refused while `refuse` is set.
+struct RefusingRefunds {
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl Channel for RefusingRefunds {
+    fn name(&self) -> &'static str {
+        "waiting"
+    }
+
+    async fn start_payment(&self, order: &Order, attempt: &Attempt) -> PaymentStart {
+        Waiting.start_payment(order, attempt).await
+    }
+
+    async fn close_payment(&self, order: &Order, attempt: &Attempt) -> ChannelOutcome {
+        Waiting.close_payment(order, attempt).await
+    }
+
+    async fn refund(&self, order: &Order, refund: &Refund, now: Millis) -> ChannelOutcome {
+        if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+            return ChannelOutcome::Failed {
+                code: "REFUND_REFUSED".into(),
+                msg: "余额不足".into(),
+            };
+        }
+        Waiting.refund(order, refund, now).await
+    }
+}
+
+/// A payer pays the bill in full with one try.
+async fn pay(op: &Operator, bill: &Order) {
+    let t = op.start_attempt(&bill.id, WECHAT, None).await.expect("try");
+    op.apply_attempt_outcome(&bill.id, t.attempt.seq, paid(bill.amount))
+        .await
+        .expect("paid");
+}
+
+#[tokio::test]
+async fn closing_a_code_with_its_refund_changes_nothing_when_the_refund_is_refused() {
+    let b = backends("paymux_bills_test").await;
+    for (name, store) in &b.list {
+        let clock = Arc::new(ManualClock::new(T0));
+        let channel = Arc::new(RefusingRefunds {
+            refuse: std::sync::atomic::AtomicBool::new(true),
+        });
+        let op = operator_with(store, &clock, channel.clone()).await;
+        let gw = op.gateway();
+
+        // The channel refuses the refund: the code stays open, nothing is taken.
+        let (_, first) = gw
+            .create_code(code(
+                CodeKind::OneTime,
+                "CR1",
+                None,
+                Some(bill("CRB1", 100, false, false)),
+            ))
+            .await
+            .expect(name);
+        let first = first.expect("bill");
+        pay(&op, &first).await;
+        let refused = gw.close_code(&merchant(), CodeKey::Ref("CR1"), true).await;
+        assert!(
+            matches!(refused, Err(Error::ChannelRefused { ref code, .. }) if code == "REFUND_REFUSED"),
+            "{name}: {refused:?}"
+        );
+        let code1 = gw
+            .find_code(&merchant(), CodeKey::Ref("CR1"))
+            .await
+            .expect(name);
+        assert_eq!(code1.status, CodeStatus::Active, "{name}: still open");
+        let order = gw
+            .find_order(&merchant(), OrderKey::Platform(&first.id))
+            .await
+            .expect(name);
+        assert_eq!(order.refund_reserved, Fen::ZERO, "{name}: released");
+        // Again once the channel takes it: refunded, then closed.
+        channel
+            .refuse
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let closed = gw
+            .close_code(&merchant(), CodeKey::Ref("CR1"), true)
+            .await
+            .expect(name);
+        assert_eq!(closed.status, CodeStatus::Closed);
+        let order = gw
+            .find_order(&merchant(), OrderKey::Platform(&first.id))
+            .await
+            .expect(name);
+        assert_eq!(
+            (order.status, order.refunded),
+            (OrderStatus::Refunded, fen(100))
+        );
+
+        // An escrow not completed: refused before anything changes.
+        let (_, escrowed) = gw
+            .create_code(code(
+                CodeKind::OneTime,
+                "CR2",
+                None,
+                Some(bill("CRB2", 100, false, true)),
+            ))
+            .await
+            .expect(name);
+        let escrowed = escrowed.expect("bill");
+        pay(&op, &escrowed).await;
+        assert!(matches!(
+            gw.close_code(&merchant(), CodeKey::Ref("CR2"), true).await,
+            Err(Error::EscrowNotCompleted(EscrowStatus::Uncompleted))
+        ));
+        let code2 = gw
+            .find_code(&merchant(), CodeKey::Ref("CR2"))
+            .await
+            .expect(name);
+        assert_eq!(code2.status, CodeStatus::Active, "{name}");
+
+        // Closed without the refund, then with it: the second close refunds, a third
+        // finds nothing left.
+        let (_, later) = gw
+            .create_code(code(
+                CodeKind::OneTime,
+                "CR3",
+                None,
+                Some(bill("CRB3", 70, false, false)),
+            ))
+            .await
+            .expect(name);
+        let later = later.expect("bill");
+        pay(&op, &later).await;
+        gw.close_code(&merchant(), CodeKey::Ref("CR3"), false)
+            .await
+            .expect(name);
+        for _ in 0..2 {
+            gw.close_code(&merchant(), CodeKey::Ref("CR3"), true)
+                .await
+                .expect(name);
+        }
+        let refunds = gw
+            .refunds_of_order(&merchant(), &later.id)
+            .await
+            .expect(name);
+        assert_eq!(refunds.len(), 1, "{name}");
+        assert_eq!(refunds[0].amount, fen(70));
+    }
+}

@@ -304,7 +304,10 @@ impl Gateway {
     }
 
     /// Closes a code: opening it makes no bill any more. A one-time code's unpaid bill
-    /// closes with it; with `refund`, a paid one is refunded in full.
+    /// closes with it; with `refund`, a paid one is refunded in full first, so that a
+    /// refund refused (an escrow not completed, the channel) leaves the code as it was,
+    /// and a code closed already still has what is left of its bill refunded (the retry of
+    /// a close whose refund failed).
     pub async fn close_code(
         &self,
         merchant: &MerchantId,
@@ -313,6 +316,13 @@ impl Gateway {
     ) -> Result<PaymentCode> {
         for _ in 0..MAX_RACE_RETRIES {
             let code = self.find_code(merchant, key).await?;
+            let bill = match &code.order_id {
+                Some(id) => Some(self.order_by_id(id).await?),
+                None => None,
+            };
+            if refund && let Some(bill) = &bill {
+                self.refund_rest(merchant, bill).await?;
+            }
             if code.status == CodeStatus::Closed {
                 return Ok(code);
             }
@@ -336,14 +346,32 @@ impl Gateway {
                 if bill.status.is_open() {
                     self.close_order_by_id(bill_id, "its code was closed")
                         .await?;
-                } else if refund && bill.refundable() > Fen::ZERO {
-                    self.refund_in_full(merchant, &bill, "its code was closed with a refund")
-                        .await?;
+                } else if refund {
+                    // Paid between the reading above and the close.
+                    self.refund_rest(merchant, &bill).await?;
                 }
             }
             return Ok(closed);
         }
         Err(Error::Contention)
+    }
+
+    /// A closing code's refund of its paid bill: what is left of it, refused while its
+    /// escrow is not completed (cancel it, which returns the money, or complete it first).
+    async fn refund_rest(&self, merchant: &MerchantId, bill: &Order) -> Result<()> {
+        if !bill.status.is_paid() {
+            return Ok(());
+        }
+        if let Some(escrow) = bill.escrow
+            && escrow.status == EscrowStatus::Uncompleted
+        {
+            return Err(Error::EscrowNotCompleted(escrow.status));
+        }
+        if bill.refundable() > Fen::ZERO {
+            self.refund_in_full(merchant, bill, "its code was closed with a refund")
+                .await?;
+        }
+        Ok(())
     }
 
     /// Refunds what is left of a paid order; a split order's shares one refund each (a
@@ -400,18 +428,30 @@ impl Gateway {
             }
         };
         for (amount, split) in parts.into_iter().filter(|(amount, _)| *amount > Fen::ZERO) {
-            self.request_refund(super::NewRefund {
-                merchant_id: merchant.clone(),
-                order_id: order.id.clone(),
-                dialect: order.dialect.clone(),
-                refund_no: RefundNo::from_stored(self.new_id('R').to_string()),
-                request_no: None,
-                amount,
-                reason: reason.to_owned(),
-                extra: Map::new(),
-                split,
-            })
-            .await?;
+            let made = self
+                .request_refund(super::NewRefund {
+                    merchant_id: merchant.clone(),
+                    order_id: order.id.clone(),
+                    dialect: order.dialect.clone(),
+                    refund_no: RefundNo::from_stored(self.new_id('R').to_string()),
+                    request_no: None,
+                    amount,
+                    reason: reason.to_owned(),
+                    extra: Map::new(),
+                    split,
+                })
+                .await?;
+            if made.status == RefundStatus::Failed {
+                // Released: a retry refunds it again.
+                let reason = made.fail_reason.unwrap_or_default();
+                let (code, msg) = reason
+                    .split_once(": ")
+                    .unwrap_or(("REFUND_FAILED", &reason));
+                return Err(Error::ChannelRefused {
+                    code: code.to_owned(),
+                    msg: msg.to_owned(),
+                });
+            }
         }
         Ok(())
     }

@@ -130,8 +130,12 @@
 //!   wallet option, real name, split, escrow, expiry); notifyUrl, returnUrl, memberId,
 //!   counterNo, systemId, limitCreditCard and payInfoQueryAddr stay as they were unless
 //!   sent. A one-time code's unpaid bill is closed and replaced; a paid one stays.
-//! - §1.3: `attachRefund` refunds a one-time code's paid bill in full; for fixed codes it
-//!   is ignored.
+//! - §1.3: `attachRefund` refunds what is left of a one-time code's paid bill (a split
+//!   bill's shares one refund each), before the code closes: a refund refused leaves the
+//!   code open (`OPERATION_NOT_ALLOWED` while the escrow is UNCOMPLETED: cancel it, which
+//!   returns the money, or complete it first; `TARGET_FAIL` when the channel refuses), and
+//!   a close with attachRefund of a code closed already still refunds what is left (so a
+//!   retry finishes what failed). For fixed codes attachRefund is ignored.
 //! - §1.4/§1.5: `billNo` may hold a bill number or a try's merOrderId (§1.4 says so), with
 //!   `billDate`, which must be the bill's (a fixed code's bill is dated the day it was
 //!   made); a `merOrderId` field may be sent instead, without a date. billStatus: UNPAID,

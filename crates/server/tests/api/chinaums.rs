@@ -2476,3 +2476,65 @@ async fn a_fixed_codes_split_goes_to_each_bill_and_its_refunds_keep_to_the_share
     .await;
     assert_refused(&reply, "BAD_REQUEST", "divisionFlag");
 }
+
+#[tokio::test]
+async fn closing_with_attach_refund_refunds_before_it_closes_and_a_retry_refunds_what_is_left() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let close = |qr: &'static str, attach: bool| {
+        call(&gw, CLOSE, json!({"qrCodeId": qr, "attachRefund": attach}))
+    };
+    // An escrow not completed cannot be refunded (§2.3): refused, and the code stays open.
+    paid_bill(
+        &gw,
+        "1001000000001000",
+        100,
+        json!({"qrCodeId": "Q-ESC", "secureTransaction": true}),
+    )
+    .await;
+    let reply = close("Q-ESC", true).await;
+    assert_refused(&reply, "OPERATION_NOT_ALLOWED", "担保交易未完成");
+    assert_eq!(
+        code(&gw, "Q-ESC").await.status,
+        paymux_core::code::CodeStatus::Active
+    );
+    assert_eq!(bill(&gw, "1001000000001000").await.refund_reserved.get(), 0);
+    // Completed with 60 (40 back to the payer): the close refunds the 60 and closes.
+    let reply = call(
+        &gw,
+        COMPLETE,
+        json!({"merOrderId": "10010000000010000", "completedAmount": 60}),
+    )
+    .await;
+    assert_code(&reply, "SUCCESS");
+    let reply = close("Q-ESC", true).await;
+    assert_code(&reply, "SUCCESS");
+    assert_eq!(
+        code(&gw, "Q-ESC").await.status,
+        paymux_core::code::CodeStatus::Closed
+    );
+    gw.advance(3);
+    gw.poll_channels().await;
+    let order = bill(&gw, "1001000000001000").await;
+    assert_eq!(
+        (order.status, order.refunded.get()),
+        (OrderStatus::Refunded, 100)
+    );
+
+    // Closed without attachRefund, then again with it: the second close refunds.
+    paid_bill(&gw, "1001000000001001", 50, json!({"qrCodeId": "Q-LATER"})).await;
+    assert_code(&close("Q-LATER", false).await, "SUCCESS");
+    assert_eq!(bill(&gw, "1001000000001001").await.refund_reserved.get(), 0);
+    for _ in 0..2 {
+        assert_code(&close("Q-LATER", true).await, "SUCCESS");
+    }
+    let order = bill(&gw, "1001000000001001").await;
+    assert_eq!(order.refund_reserved.get(), 50, "refunded once");
+    let refunds = gw
+        .running
+        .operator
+        .gateway()
+        .refunds_of_order(&merchant(), &order.id)
+        .await
+        .unwrap();
+    assert_eq!(refunds.len(), 1);
+}
