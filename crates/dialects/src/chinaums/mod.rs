@@ -157,8 +157,13 @@
 //! - §1.5: refunds go through the core: never more than paid, under concurrency too. The
 //!   refundOrderId is the idempotency key (the same one again returns the same refund; with
 //!   other parameters, a split bill's shares included, `DUP_ORDER`); without one, paymux
-//!   makes one (msgSrcId and the time, as billNo) for the first refund and requires it
-//!   from the second on. A refund that
+//!   makes one for the first refund and requires it from the second on (`BAD_REQUEST`
+//!   naming refundOrderId). The number made is msgSrcId, the time the bill was made
+//!   (`yyyyMMddHHmmss`) and ten more digits of the bill's paymux id (the form of §1.5's
+//!   example, 28 characters): one per bill, so the store's unique key admits one refund
+//!   without refundOrderId per bill even when several arrive at once. One that arrives
+//!   with it asking the same is that refund (as a resend is), one asking otherwise
+//!   `BAD_REQUEST`. A refund that
 //!   does not fit only because other refunds of the bill are still under way gets
 //!   `ORDER_PROCESSING` (the loser of a race); one that does not fit at all `BAD_REQUEST`.
 //!   refundStatus: PROCESSING while the channel executes it, SUCCESS, FAIL. A split bill's

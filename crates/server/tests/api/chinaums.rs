@@ -2538,3 +2538,70 @@ async fn closing_with_attach_refund_refunds_before_it_closes_and_a_retry_refunds
         .unwrap();
     assert_eq!(refunds.len(), 1);
 }
+
+#[tokio::test]
+async fn a_bill_has_one_refund_without_refund_order_id_even_when_several_arrive_at_once() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let gw = TestGateway::spawn(backend).await;
+        let date = today(&gw);
+        // Twenty different refunds at once, none with a refundOrderId: one is made.
+        paid_bill(&gw, "1001000000001100", 1000, json!({})).await;
+        let replies = join_all(
+            (1..=20)
+                .map(|i| {
+                    call(
+                        &gw,
+                        REFUND,
+                        json!({"billNo": "1001000000001100", "billDate": date,
+                               "refundAmount": i}),
+                    )
+                })
+                .collect(),
+        )
+        .await;
+        let accepted: Vec<&Params> = replies.iter().filter(|r| code_of(r) == "SUCCESS").collect();
+        assert_eq!(accepted.len(), 1, "{backend:?}: {replies:?}");
+        for r in replies.iter().filter(|r| code_of(r) != "SUCCESS") {
+            assert_refused(r, "BAD_REQUEST", "refundOrderId");
+        }
+        let order = bill(&gw, "1001000000001100").await;
+        assert_eq!(
+            Some(order.refund_reserved.get()),
+            accepted[0]["refundAmount"].as_i64(),
+            "{backend:?}"
+        );
+        let generated = accepted[0]["refundOrderId"].as_str().unwrap().to_owned();
+        assert!(generated.starts_with("1001"), "{generated}");
+
+        // The same refund twenty times at once (a resend): at most that one refund.
+        paid_bill(&gw, "1001000000001101", 1000, json!({})).await;
+        let replies = join_all(
+            (0..20)
+                .map(|_| {
+                    call(
+                        &gw,
+                        REFUND,
+                        json!({"billNo": "1001000000001101", "billDate": date,
+                               "refundAmount": 30}),
+                    )
+                })
+                .collect(),
+        )
+        .await;
+        let mut numbers: Vec<&str> = Vec::new();
+        for r in &replies {
+            if code_of(r) == "SUCCESS" {
+                numbers.push(r["refundOrderId"].as_str().unwrap());
+            } else {
+                assert_refused(r, "BAD_REQUEST", "refundOrderId");
+            }
+        }
+        numbers.dedup();
+        assert_eq!(numbers.len(), 1, "{backend:?}: {replies:?}");
+        assert_eq!(
+            bill(&gw, "1001000000001101").await.refund_reserved.get(),
+            30,
+            "{backend:?}"
+        );
+    }
+}
