@@ -1012,6 +1012,7 @@ pub fn secure_reply(
         reply.target_sys = payment.target_sys;
         reply.target_order_id = payment.target_order_id;
         reply.seq_id = payment.pay_seq_id.clone();
+        reply.seg_id = payment.pay_seq_id.clone();
         reply.settle_ref_id = payment.pay_seq_id;
         reply.card_attr = card_attr(a).map(Into::into);
     }

@@ -84,8 +84,10 @@
 //!   the request's `requestTimestamp`.
 //! - `completeAmount` (§1.4, §1.11) vs `completedAmount` (§1.7, §1.8): each interface keeps
 //!   its own spelling. `qrCodeUrl` (§1.6's table) vs `billQRCode` (its example): both.
-//! - Paths are the test environment's (`get-qrcode`, `update-qrcode`, `query-qrcode-info`);
-//!   the production URLs' `grcode`/`guery` are OCR errors.
+//! - Paths: the scan reads `q` as `g` in places: §1.1/§1.2's production URLs end in
+//!   `get-grcode`/`update-grcode` (their test URLs in `qrcode`), and both of §1.6's URLs in
+//!   `guery-grcode-info`. paymux serves the spelling of §1.3's, which reads the same in
+//!   both: `qrcode`, `query` (`get-qrcode`, `update-qrcode`, `query-qrcode-info`).
 //! - The examples' `ORPAYDEFAULT` is `QRPAYDEFAULT`; their broken JSON (a missing `{`, a
 //!   `]` read as `1`) is fixed in the tests. `instMid` is required, kept with the code, and
 //!   an update must name the same one; its value is not restricted.
@@ -129,7 +131,13 @@
 //! - §1.2: an update replaces the bill terms (amount, number, date, description, goods,
 //!   wallet option, real name, split, escrow, expiry); notifyUrl, returnUrl, memberId,
 //!   counterNo, systemId, limitCreditCard and payInfoQueryAddr stay as they were unless
-//!   sent. A one-time code's unpaid bill is closed and replaced; a paid one stays.
+//!   sent. A one-time code's unpaid bill is closed and replaced; a paid one stays. The
+//!   reading: §1.2 is for binding bill information to codes made in bulk, or "更换二维码中
+//!   账单信息" (replacing it), its request is §1.1's, and its example sends the whole bill
+//!   again; so the update's billNo, billDate and totalAmount decide the code's kind by
+//!   §1.1's rule, as a new code's do. An update that sends none of them (say, only a new
+//!   payInfoQueryAddr) makes the code an open one, whose amount the payer enters or the
+//!   merchant's §1.9 system gives; to keep a fixed amount, send totalAmount again.
 //! - §1.3: `attachRefund` refunds what is left of a one-time code's paid bill (a split
 //!   bill's shares one refund each), before the code closes: a refund refused leaves the
 //!   code open (`OPERATION_NOT_ALLOWED` while the escrow is UNCOMPLETED: cancel it, which
@@ -149,7 +157,10 @@
 //!   wallet (§2.4): WeChat `WXPay`, Alipay `Alipay 2.0`, UnionPay QR `ACP` (otherwise
 //!   `UnionPay`), JD `JD`, Baidu `BaiDu`, bank cards `QMF`, others `NetPayBills`.
 //!   `paySeqId` is paymux's bill id and the try's number; `payDetail` says how much was
-//!   paid. `cardAttr` (§1.4, §1.5, §1.7/§1.8, and `extraBuyerInfo` of §1.11) is where the
+//!   paid. `buyerId` is the payer's account at the wallet as the channel reported it;
+//!   `buyerUsername` (the example's masked login `119***@qq.com`) is left out: no channel,
+//!   the sandbox's payer included, reports a login name.
+//!   `cardAttr` (§1.4, §1.5, §1.7/§1.8, and `extraBuyerInfo` of §1.11) is where the
 //!   paying try's money came from, as the channel reported it: `DEBIT_CARD` or
 //!   `CREDIT_CARD` (§1.4's table), or `BALANCE` (the wallet's balance, as §1.7's example
 //!   says); left out when the channel did not say. The sandbox's payer chooses at the
@@ -175,7 +186,11 @@
 //!   a completion, at most `completedAmount` is refundable, the rest having gone back to the
 //!   payer at once. The reply carries the table's fields and the example's (`totalAmount`,
 //!   `status`, `targetSys`, `targetOrderId`, `seqId`/`settleRefId` = paySeqId, `cardAttr`,
-//!   `merName`).
+//!   `merName`). §1.8's example spells `segId`, likely `seqId` with the scan's `g` for
+//!   `q` (as in `grcode`), but no table names either: both are sent, the same value. Its
+//!   `connectSys` (the acquiring system the wallet payment went through, `MYBANK2`) and
+//!   `targetMid` (the merchant's number at the wallet, an Alipay PID) are left out:
+//!   paymux's channels report neither, and a value made up here would look real.
 //! - §1.9: for a fixed code with a `payInfoQueryAddr` (the code's, else the merchant's
 //!   configured one), paymux POSTs the table's fields (those it has: an absent memberId,
 //!   counterNo, systemId or srcReserve is left out, never sent empty) with `signType=SHA256`

@@ -672,7 +672,13 @@ async fn the_secure_examples_cancel_and_complete_an_escrowed_payment() {
         assert_eq!(reply[name], value, "{name}");
     }
     assert!(reply["targetOrderId"].as_str().is_some());
+    assert!(reply["seqId"].as_str().is_some());
     assert_eq!(reply["seqId"], reply["settleRefId"]);
+    assert_eq!(reply["segId"], reply["seqId"], "the example's spelling too");
+    assert!(
+        reply.get("connectSys").is_none() && reply.get("targetMid").is_none(),
+        "no channel reports them: not made up"
+    );
 }
 
 async fn notifications_to(receiver: &Receiver, n: usize, gw: &TestGateway) -> Vec<Received> {
@@ -1364,7 +1370,7 @@ async fn codes_are_updated_and_closed_with_their_bills() {
     assert_eq!(
         fixed.kind,
         paymux_core::code::CodeKind::OpenAmount,
-        "no amount: an open code now"
+        "§1.2 describes the terms anew: no totalAmount, an open code now"
     );
     assert_eq!(
         fixed.extra["payInfoQueryAddr"],
