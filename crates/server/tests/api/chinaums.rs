@@ -842,16 +842,22 @@ async fn the_three_kinds_of_code_are_paid_and_notified_to_both_addresses() {
         reply.get("billNo").is_none() && reply.get("billDate").is_none(),
         "no bill of its own"
     );
-    let fixed = code(&gw, "Q-FIXED").await;
-    let made = gw
-        .running
-        .operator
-        .bill_from_code(&fixed.id, Default::default())
+    // A payer opens its page, sees its amount, and pays with Alipay at the sandbox's
+    // cashier.
+    let fixed_page = reply["billQRCode"].as_str().unwrap().to_owned();
+    let html = browser()
+        .get(&fixed_page)
+        .send()
         .await
-        .expect("a bill");
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("挂号费") && html.contains("¥3.00"), "{html}");
+    let made = pay_at_page(&gw, &fixed_page, "wallet=alipay").await;
     assert_eq!(made.amount.get(), 300);
     assert!(made.merchant_order_no.as_str().starts_with("1001"));
-    scan_and_pay(&gw, &made, ALIPAY).await;
+    assert_eq!(made.code_id, Some(code(&gw, "Q-FIXED").await.id));
     let received = notifications_to(&bill_receiver, 3, &gw).await;
     let fields = form(&received[2]);
     assert_signed(&fields, &c);
@@ -874,20 +880,19 @@ async fn the_three_kinds_of_code_are_paid_and_notified_to_both_addresses() {
     )
     .await;
     assert_code(&reply, "SUCCESS");
-    let open = code(&gw, "Q-OPEN").await;
-    let made = gw
-        .running
-        .operator
-        .bill_from_code(
-            &open.id,
-            paymux_core::gateway::BillFromCode {
-                amount: Some(paymux_core::Fen::new(250).unwrap()),
-                ..Default::default()
-            },
-        )
+    // Its page asks the amount; the payer enters ¥2.50 and pays with WeChat Pay.
+    let open_page = reply["billQRCode"].as_str().unwrap().to_owned();
+    let html = browser()
+        .get(&open_page)
+        .send()
         .await
-        .expect("a bill");
-    scan_and_pay(&gw, &made, WECHAT).await;
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("name=\"amount\""), "{html}");
+    let made = pay_at_page(&gw, &open_page, "wallet=wechat&amount=2.50").await;
+    assert_eq!(made.amount.get(), 250);
     let received = notifications_to(&bill_receiver, 4, &gw).await;
     let fields = form(&received[3]);
     assert_signed(&fields, &c);
