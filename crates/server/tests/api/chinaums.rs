@@ -2616,3 +2616,190 @@ async fn a_bill_has_one_refund_without_refund_order_id_even_when_several_arrive_
         );
     }
 }
+
+#[tokio::test]
+async fn md5_signed_notifications_and_return_links_verify_end_to_end() {
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| {
+        if let Some(t) = c.merchants[0].dialects.get_mut("chinaums") {
+            t.insert("sign_type".into(), toml::Value::String("MD5".into()));
+        }
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.answer_with(&["SUCCESS"]);
+    let reply = one_time(
+        &gw,
+        "1001000000001200",
+        88,
+        json!({"notifyUrl": receiver.url, "returnUrl": "https://shop.example/back"}),
+    )
+    .await;
+    let page_url = reply["billQRCode"].as_str().unwrap().to_owned();
+    pay_at_page(&gw, &page_url, "wallet=unionpay").await;
+
+    let fields = form(&notifications_to(&receiver, 1, &gw).await[0]);
+    assert_eq!(field(&fields, "signType"), Some("MD5"));
+    let sign = field(&fields, "sign").unwrap();
+    assert_eq!(sign.len(), 32, "MD5 in hex: {sign}");
+    assert_eq!(sign, sign.to_uppercase());
+    let c = client(&gw);
+    assert!(c.verify_notification(&fields), "{fields:?}");
+    // It is MD5 the signature is: named SHA256, it does not verify.
+    let renamed: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| {
+            if k == "signType" {
+                (k.clone(), "SHA256".to_owned())
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect();
+    assert!(!c.verify_notification(&renamed));
+    assert_eq!(field(&fields, "billNo"), Some("1001000000001200"));
+    assert_eq!(json_field(&fields, "billPayment")["targetSys"], "ACP");
+
+    // The return link on the code's page is signed the same way.
+    let html = browser()
+        .get(&page_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = html
+        .find("https://shop.example/back?")
+        .expect("a link back");
+    let back = html[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let returned = paymux_dialects::common::decode_form(back.split_once('?').unwrap().1, true);
+    assert_eq!(field(&returned, "signType"), Some("MD5"));
+    assert!(c.verify_notification(&returned), "{returned:?}");
+}
+
+#[tokio::test]
+async fn a_request_not_done_in_time_gets_txn_discarded_over_http() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| {
+        c.server.request_timeout_s = std::num::NonZeroU64::new(1).unwrap();
+    })
+    .await;
+    let body = json!({"requestTimestamp": timestamp(&gw), "msgId": "M-SLOW",
+        "mid": CHINAUMS_MID, "tid": "88880001", "instMid": "QRPAYDEFAULT",
+        "billNo": "1001000000001300", "billDate": today(&gw)})
+    .to_string();
+    let host = gw.running.addr.to_string();
+    let head = format!(
+        "POST {QUERY} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n\
+         authorization: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        client(&gw).authorization(body.as_bytes()),
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // Half the body, then nothing: the request cannot be done in time.
+    stream
+        .write_all(&body.as_bytes()[..body.len() / 2])
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut raw),
+    )
+    .await
+    .expect("answered after the timeout")
+    .unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP reply");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let reply: Params = serde_json::from_str(body).expect(body);
+    assert_refused(&reply, "TXN_DISCARDED", "请求被丢弃");
+    assert!(
+        reply.get("responseTimeStamp").is_some() && reply.get("responseTimestamp").is_some(),
+        "§1.4's spellings: {body}"
+    );
+}
+
+/// Runs `paymux client chinaums --url … --config … <args>`: (exit code, stdout, stderr).
+fn chinaums_cli(url: &str, config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let output = crate::helpers::paymux()
+        .args(["client", "chinaums", "--url", url, "--config"])
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("paymux client");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+// Multi-threaded: the client runs as a blocking child process while this runtime serves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chinaums_client_makes_a_code_and_refunds_its_bill_as_a_process() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("merchant.toml");
+    std::fs::write(&config, config_text("sqlite://unused.db")).unwrap();
+
+    let (exit, stdout, stderr) = chinaums_cli(
+        &gw.url,
+        &config,
+        &[
+            "get-qrcode",
+            "--kind",
+            "one-time",
+            "--amount",
+            "120",
+            "--bill-no",
+            "1001000000001400",
+            "--desc",
+            "药费",
+            "--qr-code-id",
+            "Q-CLI",
+        ],
+    );
+    assert_eq!(exit, 0, "{stderr}");
+    let reply: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    assert_eq!(reply["errCode"], "SUCCESS", "{stdout}");
+    assert_eq!(reply["qrCodeId"], "Q-CLI");
+    assert_eq!(reply["billNo"], "1001000000001400");
+    let page = reply["billQRCode"].as_str().unwrap();
+    assert!(page.starts_with(&format!("{}/bills/", gw.url)), "{page}");
+    let made = bill(&gw, "1001000000001400").await;
+    assert_eq!((made.amount.get(), made.subject.as_str()), (120, "药费"));
+
+    scan_and_pay(&gw, &made, WECHAT).await;
+    let (exit, stdout, stderr) = chinaums_cli(
+        &gw.url,
+        &config,
+        &["refund", "--bill-no", "1001000000001400", "--amount", "20"],
+    );
+    assert_eq!(exit, 0, "{stderr}");
+    let reply: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    assert_eq!(reply["refundStatus"], "PROCESSING", "{stdout}");
+    assert_eq!(reply["refundAmount"], 20);
+    assert_eq!(
+        bill(&gw, "1001000000001400").await.refund_reserved.get(),
+        20
+    );
+
+    // The server refuses: exit 1, the reply on stdout, its words on stderr.
+    let (exit, stdout, stderr) = chinaums_cli(
+        &gw.url,
+        &config,
+        &["refund", "--bill-no", "1001000000001400", "--amount", "20"],
+    );
+    assert_eq!(exit, 1, "{stderr}");
+    assert!(stdout.contains("\"errCode\": \"BAD_REQUEST\""), "{stdout}");
+    assert!(
+        stderr.contains("the server refused our request: BAD_REQUEST: refundOrderId"),
+        "{stderr}"
+    );
+}
