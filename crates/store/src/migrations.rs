@@ -21,6 +21,7 @@ const SQLITE: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/sqlite/0005_attempt_funding.sql"),
     ),
+    (6, include_str!("../migrations/sqlite/0006_code_splits.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -36,6 +37,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         5,
         include_str!("../migrations/postgres/0005_attempt_funding.sql"),
+    ),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_code_splits.sql"),
     ),
 ];
 

@@ -327,6 +327,7 @@ pub fn static_code(
         bill_no_prefix: String::new(),
         one_at_a_time: false,
         escrow: false,
+        splits: None,
         bill: Some(bill),
     };
     Ok((code, product))
