@@ -85,6 +85,12 @@ fn form(pairs: &[(&str, &str)]) -> String {
     paymux_dialects::common::encode_form(pairs)
 }
 
+/// paymux's id of an ORDERNO (20 digits on the wire).
+fn pid(orderno: &str) -> String {
+    assert_eq!(orderno.len(), 20, "{orderno}");
+    paymux_dialects::common::ids::named('P', orderno).to_string()
+}
+
 fn field(reply: &Reply, name: &str) -> String {
     reply.field(name).unwrap_or_default()
 }
@@ -171,9 +177,14 @@ async fn the_worked_example_sent_as_raw_bytes_gets_a_signed_cashier_link() {
     assert_eq!(body["TRADETYPE"], json!("1"));
     assert_eq!(body["MERORDERID"], json!("711245"));
     let orderno = body["ORDERNO"].as_str().unwrap();
-    assert_eq!(body["URL"], json!(gw.cashier_url(orderno)));
+    assert_eq!(body["URL"], json!(gw.cashier_url(&pid(&orderno))));
     // The payer's link opens the cashier.
-    let page = gw.http.get(gw.cashier_url(orderno)).send().await.unwrap();
+    let page = gw
+        .http
+        .get(gw.cashier_url(&pid(&orderno)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("测试商品"));
 }
@@ -269,7 +280,7 @@ async fn every_scan_product_is_paid_at_the_cashier_queried_and_pushed() {
         assert_eq!(field(&reply, "MERORDERID"), no);
         assert_eq!(reply.field("TRADETYPE"), order.trade_type, "{no}");
         let orderno = field(&reply, "ORDERNO");
-        assert_eq!(field(&reply, "URL"), gw.cashier_url(&orderno), "{no}");
+        assert_eq!(field(&reply, "URL"), gw.cashier_url(&pid(&orderno)), "{no}");
         assert!(reply.field("PAY_INFO").is_none());
 
         let waiting = client.query(&by_no(&no)).await.unwrap();
@@ -277,7 +288,7 @@ async fn every_scan_product_is_paid_at_the_cashier_queried_and_pushed() {
         assert_eq!(field(&waiting, "STATUS"), "3");
         assert_eq!(field(&waiting, "ERR_CODE"), "AA");
         assert_eq!(field(&waiting, "PAYTIME"), "");
-        assert_eq!(gw.pay(&orderno, "success").await.status(), 200);
+        assert_eq!(gw.pay(&pid(&orderno), "success").await.status(), 200);
         let paid = client
             .query(&OrderRef {
                 orderno: Some(orderno.clone()),
@@ -433,7 +444,7 @@ async fn scan_orders_follow_their_field_rules() {
     assert_eq!(info["appId"], json!("wx8888888888888888"));
     assert_eq!(
         info["package"],
-        json!(format!("prepay_id={}", field(&reply, "ORDERNO")))
+        json!(format!("prepay_id={}", pid(&field(&reply, "ORDERNO"))))
     );
     let to_sign = format!(
         "appId={}&nonceStr={}&package={}&signType=MD5&timeStamp={}&key={MMSP_KEY}",
@@ -469,17 +480,23 @@ async fn limit_pay_keeps_credit_cards_out_of_the_payers_choice() {
         .await
         .unwrap();
     let orderno = field(&reply, "ORDERNO");
-    let page = page_text(&gw.cashier_url(&orderno)).await;
+    let page = page_text(&gw.cashier_url(&pid(&orderno))).await;
     assert!(
         page.contains(r#"value="credit_card" disabled>信用卡(本单不支持)"#)
             && page.contains(r#"value="debit_card">借记卡"#),
         "{page}"
     );
     // A credit card is refused before anything is paid; the order stays payable.
-    assert_eq!(gw.pay_from(&orderno, "credit_card").await.status(), 409);
+    assert_eq!(
+        gw.pay_from(&pid(&orderno), "credit_card").await.status(),
+        409
+    );
     assert_scan_status(&client.query(&by_no("L1")).await.unwrap(), "3", "AA");
     assert_eq!(gw.deliver().await.delivered, 0);
-    assert_eq!(gw.pay_from(&orderno, "debit_card").await.status(), 200);
+    assert_eq!(
+        gw.pay_from(&pid(&orderno), "debit_card").await.status(),
+        200
+    );
     let paid = client.query(&by_no("L1")).await.unwrap();
     assert_eq!(field(&paid, "STATUS"), "1");
 
@@ -495,7 +512,7 @@ async fn limit_pay_keeps_credit_cards_out_of_the_payers_choice() {
             .unwrap();
         let orderno = field(&reply, "ORDERNO");
         assert_eq!(
-            gw.pay_from(&orderno, "credit_card").await.status(),
+            gw.pay_from(&pid(&orderno), "credit_card").await.status(),
             200,
             "{no}"
         );
@@ -610,7 +627,7 @@ async fn the_alipay_static_code_carries_the_latest_order_and_its_payer_pays_with
     let went = post_form(&format!("{url}/pay"), "wallet=alipay").await;
     assert_eq!(went.status(), 303);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
-    assert_eq!(cashier, gw.cashier_url(&s2));
+    assert_eq!(cashier, gw.cashier_url(&pid(&s2)));
     let at_cashier = page_text(&cashier).await;
     assert!(at_cashier.contains("支付宝 · 订单号"), "{at_cashier}");
     assert_eq!(
@@ -754,7 +771,7 @@ async fn orders_bound_to_the_static_code_at_once_leave_one_code_carrying_one_of_
         let orderno = field(&client.query(&by_no(&open[0])).await.unwrap(), "ORDERNO");
         assert_eq!(
             went.headers()["location"].to_str().unwrap(),
-            gw.cashier_url(&orderno)
+            gw.cashier_url(&pid(&orderno))
         );
     }
 }
@@ -818,7 +835,7 @@ async fn micropay_paid_at_once_is_answered_not_pushed_and_one_confirmed_later_is
             "nothing paid at once is pushed"
         );
         assert_eq!(
-            gw.pay(&field(&confirming, "ORDERNO"), "success")
+            gw.pay(&pid(&field(&confirming, "ORDERNO")), "success")
                 .await
                 .status(),
             200
@@ -925,7 +942,9 @@ async fn close_closes_an_unpaid_order_and_refuses_a_paid_one() {
     );
     // The payer is too late.
     assert_eq!(
-        gw.pay(&field(&open, "ORDERNO"), "success").await.status(),
+        gw.pay(&pid(&field(&open, "ORDERNO")), "success")
+            .await
+            .status(),
         200
     );
     assert_eq!(
@@ -1356,7 +1375,7 @@ async fn a_bound_card_pays_with_780_and_779() {
         bind_id: s(bind),
         merorderid: s(no),
         user_id: s("U9"),
-        phoneno: s("13912345678"),
+        phoneno: s(PHONE),
         amt: s(amt),
         randstr: s("1234567890"),
         ..QuickRequest::default()
@@ -1390,6 +1409,49 @@ async fn a_bound_card_pays_with_780_and_779() {
             .unwrap(),
         "2004",
     );
+    // The code goes to the phone the bank has for the card: another phone is 要素不匹配,
+    // and nothing is made or sent.
+    let elsewhere = client
+        .quick(
+            command::BOUND_SMS,
+            &QuickRequest {
+                phoneno: s("13912345678"),
+                ..sms("BQ2", &bind_id, "500")
+            },
+        )
+        .await
+        .unwrap();
+    assert_positive(&elsewhere, 33548);
+    assert_eq!(field(&elsewhere, "STATUS"), "2", "{:?}", elsewhere.body);
+    assert_eq!(field(&elsewhere, "ERRCODE"), "D4");
+    assert_eq!(field(&elsewhere, "ERRMSG"), "要素不匹配");
+    for required in ["USER_ID", "LIST_ID", "MERORDERID", "CARDNO"] {
+        assert!(elsewhere.body.contains_key(required), "{required}");
+    }
+    let inbox = gw
+        .http
+        .get(format!("{}/sandbox/sms?phone=13912345678", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        inbox.status(),
+        404,
+        "no code was sent to the merchant's phone"
+    );
+    assert_negative(
+        &client
+            .quick(
+                command::QUICK_QUERY,
+                &QuickRequest {
+                    merorderid: s("BQ2"),
+                    ..QuickRequest::default()
+                },
+            )
+            .await
+            .unwrap(),
+        "2002",
+    );
     let sent = client
         .quick(command::BOUND_SMS, &sms("BQ2", &bind_id, "500"))
         .await
@@ -1398,7 +1460,21 @@ async fn a_bound_card_pays_with_780_and_779() {
     assert_eq!(field(&sent, "USER_ID"), "U9");
     assert_eq!(field(&sent, "MERORDERID"), "BQ2");
     assert_eq!(field(&sent, "CARDNO"), "622848*********0018");
-    let code = sms_code(&gw, "13912345678").await;
+    let code = sms_code(&gw, PHONE).await;
+    // 772 does not confirm it: that skips 779's checks and its NOTIFY_URL.
+    let by_772 = client
+        .quick(
+            command::QUICK_CONFIRM,
+            &QuickRequest {
+                list_id: s(&field(&sent, "LIST_ID")),
+                msg_code: s(&code),
+                ..QuickRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&by_772, "STATUS"), "2", "{:?}", by_772.body);
+    assert_eq!(field(&by_772, "ERRCODE"), "3015");
     let pay = |amt: &str, code: &str| QuickRequest {
         bind_id: s(&bind_id),
         merorderid: s("BQ2"),
@@ -1416,6 +1492,20 @@ async fn a_bound_card_pays_with_780_and_779() {
             .unwrap(),
         "3005",
     );
+    // A wrong code names another NOTIFY_URL: it is not kept.
+    let stranger = Receiver::start().await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let refused = client
+        .quick(
+            command::BOUND_PAY,
+            &QuickRequest {
+                notify_url: s(&stranger.url),
+                ..pay("500", wrong)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&refused, "ERRCODE"), "3007", "{:?}", refused.body);
     let paid = client
         .quick(command::BOUND_PAY, &pay("500", &code))
         .await
@@ -1427,6 +1517,7 @@ async fn a_bound_card_pays_with_780_and_779() {
     assert_eq!(field(&paid, "BANK_NAME"), "农业银行");
     assert_eq!(field(&paid, "AMT"), "500");
     assert_eq!(gw.deliver().await.delivered, 1, "to 779's NOTIFY_URL");
+    assert!(stranger.received().is_empty());
     let pushed = notifications(&gw, &merchant);
     assert_eq!(pushed.len(), 1);
     assert_eq!(pushed[0].body["MERORDERID"], json!("BQ2"));
@@ -1950,7 +2041,7 @@ async fn an_agent_signs_with_its_own_key() {
     let mut frame = mmsp(&gw).frame(command::QUERY, &by_no("AG1"));
     frame.insert("AGENTNO".into(), json!("88800001"));
     assert_negative(&mmsp(&gw).send(Part::Scan, &frame).await.unwrap(), "1006");
-    gw.pay(&field(&reply, "ORDERNO"), "success").await;
+    gw.pay(&pid(&field(&reply, "ORDERNO")), "success").await;
     gw.deliver().await;
     let received = merchant.received();
     let push: Value = serde_json::from_str(&received[0].body).unwrap();
