@@ -604,7 +604,6 @@ async fn refund(state: &MmspState, caller: &Caller<'_>, body: &Params) -> Result
                 refund_merorderid: Some(number.to_owned()),
                 err_code_msg: Some(r.msg),
                 err_code: Some(r.code.into()),
-                ..RefundState::default()
             })),
             negative => Err(negative),
         },
