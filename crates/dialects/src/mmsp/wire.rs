@@ -1069,7 +1069,8 @@ pub fn reply_fields(part: crate::mmsp::routes::Part, cmd: i64) -> &'static [&'st
     }
 }
 
-/// Gateway §8.1.1: the bank channels, by code.
+/// Gateway §8.1.1: the bank channels, by code, all 20 rows of the table (its last,
+/// HXB-NET-B2C, is the spec file's last line).
 pub const BANKS: &[(&str, &str)] = &[
     ("YLBILL-NET-B2C", "银联"),
     ("ICBC-NET-B2C", "工商银行"),
