@@ -22,6 +22,10 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0005_attempt_funding.sql"),
     ),
     (6, include_str!("../migrations/sqlite/0006_code_splits.sql")),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_code_checks_and_bound_phones.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -41,6 +45,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         6,
         include_str!("../migrations/postgres/0006_code_splits.sql"),
+    ),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_code_checks_and_bound_phones.sql"),
     ),
 ];
 

@@ -284,43 +284,10 @@ impl RefundTerms {
     }
 }
 
-/// payOrderId and refundOrderId are C(20); paymux's ids are 23 characters (`P` or `R`,
-/// `yyMMddHHmmss` Beijing time, a 4-digit node, a 6-digit sequence). On the hrss wire they
-/// are 20 digits: the id's time as seconds since 1970 (10 digits), then its node and
-/// sequence. Requests may also use paymux's own form.
-pub fn wire_id(id: &PlatformId) -> String {
-    let s = id.as_str();
-    let digits = s
-        .get(1..)
-        .filter(|d| d.len() == 22 && d.bytes().all(|b| b.is_ascii_digit()));
-    if let Some(digits) = digits
-        && let Some(at) = time::parse_beijing(&format!("20{}", &digits[..12]), "%Y%m%d%H%M%S")
-    {
-        return format!("{:010}{}", at.0 / 1000, &digits[12..]);
-    }
-    s.to_owned()
-}
-
-/// paymux's id of a 20-digit wire id (`prefix` `P` for orders, `R` for refunds): the
-/// inverse of [`wire_id`], for operators reading an hrss merchant's numbers.
-pub fn platform_id(prefix: char, wire: &str) -> Option<PlatformId> {
-    if wire.len() != 20 || !wire.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let secs: i64 = wire[..10].parse().ok()?;
-    let stamp = time::beijing(paymux_core::time::Millis(secs.checked_mul(1000)?))
-        .format("%y%m%d%H%M%S")
-        .to_string();
-    Some(PlatformId::from_string(format!(
-        "{prefix}{stamp}{}",
-        &wire[10..]
-    )))
-}
-
-/// Whether a payOrderId or refundOrderId a merchant sent names this id.
-pub fn names(id: &PlatformId, text: &str) -> bool {
-    text == id.as_str() || text == wire_id(id)
-}
+/// payOrderId and refundOrderId are C(20); paymux's ids are 23 characters. On the hrss wire
+/// they are 20 digits (`crate::common::ids`, shared with mmsp). Requests may also use
+/// paymux's own form.
+pub use crate::common::ids::{names, platform_id, wire_id};
 
 /// §6.1 支付状态 (payStatus).
 pub fn pay_status(order: &Order) -> &'static str {
