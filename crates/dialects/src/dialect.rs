@@ -187,6 +187,12 @@ pub trait Dialect: Send + Sync {
         false
     }
 
+    /// Its routes whose path carries a secret (`{token}` marks the segment; other `{…}`
+    /// match any segment), which the access log leaves out.
+    fn secret_paths(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Reads and checks its merchants' tables: the config is refused at start-up with the
     /// message, which names the merchant and the key.
     fn check(&self, merchants: &[MerchantTable]) -> Result<(), String>;

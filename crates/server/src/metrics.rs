@@ -10,6 +10,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use paymux_core::store::Store;
+use paymux_dialects::DIALECTS;
 use paymux_dialects::common::Outcome;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -148,12 +149,29 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     response
 }
 
-/// The path as logged: the token of a payer's link (`/cashier/{id}/{token}/…`,
-/// `/bills/{id}/{token}/…`) opens the page, so it is not written down.
+/// The payer pages' links, whose token opens the page.
+const PAYER_LINKS: [&str; 2] = ["/cashier/{order_id}/{token}", "/bills/{code}/{token}"];
+
+/// The path as logged: the secret segment of a payer's link (`/cashier/{id}/{token}/…`,
+/// `/bills/{id}/{token}/…`, and the dialects' [`Dialect::secret_paths`]) opens a page or
+/// proves a payment, so it is not written down.
+///
+/// [`Dialect::secret_paths`]: paymux_dialects::Dialect::secret_paths
 fn loggable_path(path: &str) -> String {
     let mut parts: Vec<&str> = path.split('/').collect();
-    if matches!(parts.get(1), Some(&"cashier" | &"bills")) && parts.len() > 3 {
-        parts[3] = "…";
+    let patterns = PAYER_LINKS
+        .iter()
+        .chain(DIALECTS.iter().flat_map(|d| d.secret_paths()));
+    for pattern in patterns {
+        let segments: Vec<&str> = pattern.split('/').collect();
+        let matches = parts.len() >= segments.len()
+            && segments
+                .iter()
+                .zip(&parts)
+                .all(|(want, got)| want.starts_with('{') || want == got);
+        if matches && let Some(at) = segments.iter().position(|s| *s == "{token}") {
+            parts[at] = "…";
+        }
     }
     parts.join("/").chars().take(200).collect()
 }
@@ -186,6 +204,10 @@ mod tests {
         assert_eq!(loggable_path("/cashier/P1/abcdef"), "/cashier/P1/…");
         assert_eq!(loggable_path("/bills/Q1/abcdef/pay"), "/bills/Q1/…/pay");
         assert_eq!(loggable_path("/assets/paymux.css"), "/assets/paymux.css");
+        assert_eq!(
+            loggable_path("/mmsp/gateway/return/001440353999853/G1/0123456789ABCDEF"),
+            "/mmsp/gateway/return/001440353999853/G1/…"
+        );
         assert_eq!(
             loggable_path("/api/pay/create_order"),
             "/api/pay/create_order"

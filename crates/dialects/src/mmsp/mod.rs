@@ -284,6 +284,10 @@ impl Dialect for Mmsp {
         "mmsp (MMSP开放平台): scan pay, micropay, quick pay (SMS), gateway pay, queries, refunds"
     }
 
+    fn secret_paths(&self) -> &'static [&'static str] {
+        &["/mmsp/gateway/return/{merno}/{merorderid}/{token}"]
+    }
+
     fn schedules(&self) -> &'static [Schedule] {
         &[
             Schedule {
