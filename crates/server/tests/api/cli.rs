@@ -8,10 +8,17 @@ use serde_json::Value;
 
 use crate::helpers::{Backend, TestGateway, config_text, free_port, paymux};
 
-/// Runs `paymux serve` on the embedded defaults just long enough to read its banner.
-fn banner(data_dir: &std::path::Path) -> Vec<String> {
+/// Runs `paymux serve` on the embedded defaults (on a free port: someone's gateway may be
+/// on the default one) just long enough to read its banner; returns it and the port.
+fn banner(data_dir: &std::path::Path) -> (Vec<String>, u16) {
+    let port = free_port();
     let mut child = paymux()
-        .args(["serve", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(data_dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -29,13 +36,13 @@ fn banner(data_dir: &std::path::Path) -> Vec<String> {
     }
     let _ = child.kill();
     let _ = child.wait();
-    lines
+    (lines, port)
 }
 
 #[test]
 fn serve_without_a_config_prints_a_demo_merchant_and_a_request_that_signs() {
     let dir = tempfile::tempdir().unwrap();
-    let first = banner(dir.path());
+    let (first, port) = banner(dir.path());
     assert!(first[0].contains("generated and kept in"), "{first:?}");
     let xxpay = first
         .iter()
@@ -64,7 +71,7 @@ fn serve_without_a_config_prints_a_demo_merchant_and_a_request_that_signs() {
         paymux_dialects::xxpay::codec::verify(&params, &key),
         "{curl}"
     );
-    assert!(curl.contains("http://127.0.0.1:8080/api/pay/create_order"));
+    assert!(curl.contains(&format!("http://127.0.0.1:{port}/api/pay/create_order")));
 
     let kept = dir.path().join("demo-merchant.toml");
     #[cfg(unix)]
@@ -73,7 +80,7 @@ fn serve_without_a_config_prints_a_demo_merchant_and_a_request_that_signs() {
         let mode = std::fs::metadata(&kept).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "only the owner can read the keys");
     }
-    let second = banner(dir.path());
+    let (second, _) = banner(dir.path());
     assert!(second[0].contains("read from"), "{second:?}");
     assert!(
         second.iter().any(|l| l.contains(&key)),
