@@ -111,8 +111,22 @@ pub trait PayerHooks: Send + Sync {
         Vec::new()
     }
 
+    /// Whether the payer's answers to `payer_fields` can be looked up at all, before the
+    /// merchant's system is asked: `Err` says what the payer is to correct (the page asks
+    /// again, showing it, and nobody is called). A failure of `bills_for_code` afterwards is
+    /// the merchant's system's, never the payer's.
+    fn check_answers(
+        &self,
+        _code: &PaymentCode,
+        _input: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
     /// When a payer opens a fixed code: the bills the merchant's system says to offer
-    /// (chinaums §1.9, hrss §5.1); `Ok(None)`: the code's own terms apply.
+    /// (chinaums §1.9, hrss §5.1); `Ok(None)`: the code's own terms apply. `input` has
+    /// passed `check_answers`; `Err`: the merchant's system did not say (unreachable, a
+    /// refusal, an answer that does not verify).
     async fn bills_for_code(
         &self,
         _code: &PaymentCode,

@@ -27,6 +27,7 @@ use serde_json::Value;
 use super::codec;
 use super::convert;
 use super::crypto::PrivateKey;
+use super::error::HrssError;
 use super::notify;
 use super::static_codes::{Mode, mode_of};
 use super::wire::{self, MerchantOrder, OrderQueryData, Params, Personal, UnpaidOrders};
@@ -149,6 +150,24 @@ impl PayerHooks for HrssPayer {
         ]
     }
 
+    /// §5.1.2's fields as §6.1 and the field limits have them; what is wrong is said by the
+    /// field's label, never by its value.
+    fn check_answers(
+        &self,
+        code: &PaymentCode,
+        input: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        if mode_of(code) != Mode::MerchantOrders {
+            return Ok(());
+        }
+        convert::payer_id(
+            input.get(ID_TYPE).map(String::as_str),
+            input.get(ID_NUMBER).map(String::as_str),
+        )
+        .map(drop)
+        .map_err(|e| payer_mistake(&e))
+    }
+
     async fn bills_for_code(
         &self,
         code: &PaymentCode,
@@ -180,6 +199,25 @@ impl PayerHooks for HrssPayer {
     fn wallets(&self, _code: &PaymentCode) -> Vec<Wallet> {
         vec![Wallet::SocialSecurity, Wallet::WeChat, Wallet::Alipay]
     }
+}
+
+/// What the payer is told to correct in their answers, by the fields' labels.
+fn payer_mistake(e: &HrssError) -> String {
+    let label = |field: &str| match field {
+        ID_TYPE => "证件类型",
+        ID_NUMBER => "证件号码",
+        _ => "输入",
+    };
+    let what = match e {
+        HrssError::Missing(field) => format!("请填写{}", label(field)),
+        HrssError::Invalid {
+            field,
+            reason: Some(reason),
+        } => format!("{}{reason}", label(field)),
+        HrssError::Invalid { field, .. } => format!("{}格式不正确", label(field)),
+        _ => "输入有误".to_owned(),
+    };
+    format!("请检查证件类型/号码:{what}")
 }
 
 /// The §5.1 request's body: the payer, signed by the platform.
@@ -521,8 +559,22 @@ mod tests {
             (Some("01"), Some("1 2")),
             (Some("01"), Some(&*"9".repeat(33))),
         ] {
-            let error = convert::payer_id(t, n).unwrap_err().to_string();
-            assert!(!error.contains("999"), "{error}");
+            let error = convert::payer_id(t, n).unwrap_err();
+            assert!(!error.to_string().contains("999"), "{error}");
+            assert!(!payer_mistake(&error).contains("999"), "{error}");
         }
+        let said = |t, n| payer_mistake(&convert::payer_id(t, n).unwrap_err());
+        assert_eq!(
+            said(Some("02"), Some("1")),
+            "请检查证件类型/号码:证件类型应为01、90或99"
+        );
+        assert_eq!(
+            said(Some("01"), Some("")),
+            "请检查证件类型/号码:请填写证件号码"
+        );
+        assert_eq!(
+            said(Some("01"), Some(&*"9".repeat(33))),
+            "请检查证件类型/号码:证件号码长度不能超过32"
+        );
     }
 }

@@ -6,8 +6,10 @@
 //! to the channel's page (the sandbox's cashier). A bill that names its payer (chinaums
 //! real-name bills) asks who pays, and the dialect refuses anyone else before any try.
 //! The answers to a code's questions go from the lookup to the pay form in hidden fields:
-//! the personal ones (hrss: the ID number) sealed (`sealed.rs`), never in clear. Only the link the merchant was given opens
-//! it: a wrong or missing token is the same 404 as an unknown code.
+//! the personal ones (hrss: the ID number) sealed (`sealed.rs`), never in clear. A payer's
+//! mistake in them is a 400 that asks again saying what to correct, and the merchant's
+//! system is not called; its own failure to answer is a 502. Only the link the merchant
+//! was given opens it: a wrong or missing token is the same 404 as an unknown code.
 
 use std::collections::BTreeMap;
 
@@ -98,25 +100,35 @@ async fn show(State(state): State<CodePages>, path: LinkPath) -> Response {
             "This code is closed or expired",
         );
     }
-    let fields: Vec<(String, String)> = hooks(&state, &code)
-        .map(|h| h.payer_fields(&code))
-        .unwrap_or_default()
+    if !asked(&state, &code).is_empty() {
+        return questions_page(&state, &code, &link, StatusCode::OK, None);
+    }
+    offers_page(&state, &code, &link, &BTreeMap::new()).await
+}
+
+/// A code's questions to the payer; `notice`: what to correct in the answers just given.
+fn questions_page(
+    state: &CodePages,
+    code: &PaymentCode,
+    link: &str,
+    status: StatusCode,
+    notice: Option<&str>,
+) -> Response {
+    let fields: Vec<(String, String)> = asked(state, code)
         .into_iter()
         .map(|f| (f.name.to_owned(), f.label.to_owned()))
         .collect();
-    if !fields.is_empty() {
-        return super::page(
-            StatusCode::OK,
-            page::code_questions(
-                &merchant_name(&state, &code),
-                &code.subject,
-                &link,
-                &fields,
-                state.sandbox,
-            ),
-        );
-    }
-    offers_page(&state, &code, &link, &BTreeMap::new()).await
+    super::page(
+        status,
+        page::code_questions(
+            &merchant_name(state, code),
+            &code.subject,
+            link,
+            &fields,
+            notice,
+            state.sandbox,
+        ),
+    )
 }
 
 async fn one_time_page(state: &CodePages, code: &PaymentCode, link: &str) -> Response {
@@ -294,6 +306,11 @@ async fn lookup(
         .unwrap_or_default();
     let input = answers(&state, &code, &decode_form(&form, true));
     let link = state.payer.links.code_path(code.id.as_str());
+    // The payer's own mistake: said to them, and the merchant's system is not asked.
+    let checked = hooks(&state, &code).map_or(Ok(()), |h| h.check_answers(&code, &input));
+    if let Err(why) = checked {
+        return questions_page(&state, &code, &link, StatusCode::BAD_REQUEST, Some(&why));
+    }
     offers_page(&state, &code, &link, &input).await
 }
 
@@ -454,6 +471,11 @@ async fn pay(
                     "This page has expired; look up your bills again",
                 );
             };
+            // The plain answers travel in clear and may have been altered since the lookup.
+            let checked = hooks(&state, &code).map_or(Ok(()), |h| h.check_answers(&code, &input));
+            if let Err(why) = checked {
+                return message(StatusCode::BAD_REQUEST, "请重新查询", &why);
+            }
             let from = match merchant_bills(&state, &code, &input).await {
                 Err(response) => return response,
                 Ok(Some(choices)) => {

@@ -237,12 +237,14 @@ pub fn code_page(
     document(&format!("付款 - {}", escape(merchant_name)), &content)
 }
 
-/// The fields a code's page asks for before the merchant's system says what to bill.
+/// The fields a code's page asks for before the merchant's system says what to bill;
+/// `notice`: what to correct in the answers just given (which are not shown back).
 pub fn code_questions(
     merchant_name: &str,
     subject: &str,
     link: &str,
     fields: &[(String, String)],
+    notice: Option<&str>,
     sandbox: bool,
 ) -> String {
     let link = escape(link);
@@ -256,8 +258,11 @@ pub fn code_questions(
             )
         })
         .collect();
+    let notice = notice
+        .map(|n| format!("<p class=\"notice\">{}</p>", escape(n)))
+        .unwrap_or_default();
     let content = format!(
-        "{banner}<h1>{merchant}</h1><p class=\"subject\">{subject}</p>\
+        "{banner}<h1>{merchant}</h1><p class=\"subject\">{subject}</p>{notice}\
          <form method=\"post\" action=\"{link}\">{inputs}<button class=\"pay\">查询待缴费用</button></form>",
         banner = sandbox_banner(sandbox),
         merchant = escape(merchant_name),

@@ -1903,9 +1903,12 @@ static_codes = [{{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = 
         !html.contains("不该出现的订单"),
         "the invalid entry is left out"
     );
-    // A wrong ID type is the payer's mistake: the merchant is not asked.
+    // A wrong ID type is the payer's mistake: said to them, and the merchant is not asked.
     let wrong = post_page(&url, &format!("idTypeOrder=07&idNumberOrder={PAYER_ID}")).await;
-    assert_eq!(wrong.status(), 502);
+    assert_eq!(wrong.status(), 400);
+    let said = wrong.text().await.unwrap();
+    assert!(said.contains("请检查证件类型/号码"), "{said}");
+    assert!(!said.contains(PAYER_ID), "{said}");
     assert_eq!(his.asked().len(), 1);
 
     // A pay form without the sealed answers, with them altered, or with the number in
@@ -2137,7 +2140,7 @@ async fn a_full_run_of_static_codes_logs_no_id_number() {
         &format!("idTypeOrder=01&idNumberOrder={PAYER_ID}{PAYER_ID}"),
     )
     .await;
-    assert_eq!(wrong.status(), 502);
+    assert_eq!(wrong.status(), 400);
     assert!(his.asked().iter().all(|(_, n)| n == PAYER_ID));
 
     drop(server);
@@ -2153,4 +2156,92 @@ async fn a_full_run_of_static_codes_logs_no_id_number() {
     );
     assert!(!log.contains(PAYER_ID), "the ID number in the log:\n{log}");
     assert!(!log.contains(HRSS_SM4_KEY) && !log.contains(HRSS_PLATFORM_PRIVATE_KEY));
+}
+
+/// A gateway whose demo merchant has mode 2 static code S2 asking `order_query_url`, and
+/// the code's page.
+async fn mode_2_code(
+    order_query_url: &str,
+    tweak: impl FnOnce(&mut paymux_server::config::Config),
+) -> (TestGateway, String) {
+    let declared = format!(
+        r#"
+order_query_url = "{order_query_url}"
+static_codes = [{{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = "https://his.example/n" }}]
+"#
+    );
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| {
+        hrss_table(c, &declared);
+        tweak(c);
+    })
+    .await;
+    let url = static_code_url(&gw, "S2").await;
+    (gw, url)
+}
+
+#[tokio::test]
+async fn a_payers_mistake_on_a_lookup_is_a_400_saying_what_to_correct_and_a_silent_merchant_a_502()
+{
+    let his = MerchantSystem::start(vec![his_order("ZY1", 20, "住院预交金", None)]).await;
+    let (_gw, url) = mode_2_code(&his.url, |_| {}).await;
+    let too_long = "1".repeat(33);
+    for (form, says) in [
+        (
+            format!("idTypeOrder=07&idNumberOrder={PAYER_ID}"),
+            "证件类型应为01、90或99",
+        ),
+        (
+            format!("idTypeOrder=01&idNumberOrder={too_long}"),
+            "证件号码长度不能超过32",
+        ),
+        ("idTypeOrder=01&idNumberOrder=".to_owned(), "请填写证件号码"),
+        (
+            "idTypeOrder=01&idNumberOrder=1%E4%B8%80".to_owned(),
+            "证件号码含有非法字符",
+        ),
+    ] {
+        let answer = post_page(&url, &form).await;
+        assert_eq!(answer.status(), 400, "{form}");
+        let html = answer.text().await.unwrap();
+        assert!(
+            html.contains("请检查证件类型/号码") && html.contains(says),
+            "{form}: {html}"
+        );
+        // The questions again, to correct; what was typed is not shown back.
+        assert!(html.contains("name=\"idNumberOrder\""), "{html}");
+        assert!(
+            !html.contains(PAYER_ID) && !html.contains(&too_long),
+            "{html}"
+        );
+    }
+    assert!(his.asked().is_empty(), "the merchant is not asked");
+
+    // A pay form whose plain answer was altered after the lookup: the same, on paying.
+    let html = post_page(&url, &format!("idTypeOrder=01&idNumberOrder={PAYER_ID}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(his.asked().len(), 1);
+    let altered = pick(&html, 0, "wechat").replace("q.idTypeOrder=01", "q.idTypeOrder=07");
+    let refused = post_page(&format!("{url}/pay"), &altered).await;
+    assert_eq!(refused.status(), 400);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("请检查证件类型/号码")
+    );
+    assert_eq!(his.asked().len(), 1);
+
+    // The merchant's system not answering is not the payer's doing: 502.
+    let (_gw, url) = mode_2_code(
+        &format!("http://127.0.0.1:{}/his/orders", free_port()),
+        |_| {},
+    )
+    .await;
+    let answer = post_page(&url, &format!("idTypeOrder=01&idNumberOrder={PAYER_ID}")).await;
+    assert_eq!(answer.status(), 502);
+    assert!(answer.text().await.unwrap().contains("暂时无法获取账单"));
 }
