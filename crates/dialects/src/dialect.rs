@@ -103,6 +103,28 @@ pub struct BillChoice {
     pub label: String,
 }
 
+impl BillChoice {
+    /// What names this bill between the page that offered it and the payment (the pay
+    /// form carries it): the merchant's order number, else its subject, and its amount.
+    /// On paying, the merchant's system is asked again and the bill with the same key is
+    /// the one paid; when none has it (paid meanwhile, its amount changed), nothing is.
+    pub fn key(&self) -> String {
+        let named = match &self.bill.merchant_order_no {
+            Some(no) => ("no", no.as_str()),
+            None => (
+                "subject",
+                self.bill.subject.as_deref().unwrap_or(&self.label),
+            ),
+        };
+        let amount = self
+            .bill
+            .amount
+            .map(|a| a.get().to_string())
+            .unwrap_or_default();
+        crate::common::encode_form(&[named, ("amount", &amount)])
+    }
+}
+
 /// What a dialect does on the payer's side of its codes and bills.
 #[async_trait]
 pub trait PayerHooks: Send + Sync {

@@ -196,11 +196,10 @@ async fn offers_page(
             };
             choices
                 .iter()
-                .enumerate()
-                .map(|(i, c)| BillOffer {
+                .map(|c| BillOffer {
                     label: c.label.clone(),
                     amount: c.bill.amount.map(|a| a.to_yuan_string()),
-                    hidden: std::iter::once(("choice".to_owned(), i.to_string()))
+                    hidden: std::iter::once(("choice".to_owned(), c.key()))
                         .chain(carried.iter().cloned())
                         .collect(),
                 })
@@ -478,14 +477,19 @@ async fn pay(
             }
             let from = match merchant_bills(&state, &code, &input).await {
                 Err(response) => return response,
+                // The bill the payer clicked, as the merchant's system has it now: by
+                // its number and amount, never by its place in a list that may have moved.
                 Ok(Some(choices)) => {
                     let picked = field("choice")
-                        .and_then(|c| c.parse::<usize>().ok())
-                        .and_then(|i| choices.into_iter().nth(i));
+                        .and_then(|key| choices.into_iter().find(|c| c.key() == key));
                     match picked {
                         Some(choice) => choice.bill,
                         None => {
-                            return message(StatusCode::OK, "账单已变化", "Choose the bill again");
+                            return message(
+                                StatusCode::CONFLICT,
+                                "账单已变化,请重新选择",
+                                "This bill was paid or changed meanwhile; choose again",
+                            );
                         }
                     }
                 }

@@ -1488,7 +1488,8 @@ async fn post_page(url: &str, body: &str) -> reqwest::Response {
 fn pick(html: &str, choice: usize, wallet: &str) -> String {
     let form = html
         .split("<form")
-        .find(|f| f.contains(&format!("name=\"choice\" value=\"{choice}\"")))
+        .filter(|f| f.contains("name=\"choice\""))
+        .nth(choice)
         .unwrap_or_else(|| panic!("no offer {choice} in {html}"));
     let mut fields: Vec<String> = form
         .split("<input type=\"hidden\" name=\"")
@@ -2244,4 +2245,81 @@ async fn a_payers_mistake_on_a_lookup_is_a_400_saying_what_to_correct_and_a_sile
     let answer = post_page(&url, &format!("idTypeOrder=01&idNumberOrder={PAYER_ID}")).await;
     assert_eq!(answer.status(), 502);
     assert!(answer.text().await.unwrap().contains("暂时无法获取账单"));
+}
+
+/// paymux's bill for a merchant's order number, if it made one.
+async fn bill_of(gw: &TestGateway, no: &str) -> Option<paymux_core::order::Order> {
+    let no = paymux_core::ids::MerchantOrderNo::parse(no, 32).unwrap();
+    match gw
+        .running
+        .operator
+        .gateway()
+        .find_order(
+            &paymux_core::ids::MerchantId::new("demo"),
+            paymux_core::store::OrderKey::Merchant(&no),
+        )
+        .await
+    {
+        Ok(order) => Some(order),
+        Err(paymux_core::Error::OrderNotFound) => None,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test]
+async fn the_order_the_payer_clicked_is_paid_though_the_list_moved_and_none_once_it_changed() {
+    let his = MerchantSystem::start(vec![
+        his_order("ZYA", 20, "住院预交金", None),
+        his_order("ZYB", 1800, "检验费", None),
+        his_order("ZYC", 300, "挂号费", None),
+    ])
+    .await;
+    let (gw, url) = mode_2_code(&his.url, |_| {}).await;
+    let html = post_page(&url, &format!("idTypeOrder=01&idNumberOrder={PAYER_ID}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let (a, b, c) = (
+        pick(&html, 0, "alipay"),
+        pick(&html, 1, "wechat"),
+        pick(&html, 2, "wechat"),
+    );
+    assert!(b.contains("ZYB"), "the form names the order: {b}");
+
+    // Meanwhile ZYA was paid at the hospital's window and a new order came first.
+    *his.orders.lock().unwrap() = vec![
+        his_order("ZYN", 5000, "新开检查", None),
+        his_order("ZYC", 300, "挂号费", None),
+        his_order("ZYB", 1800, "检验费", None),
+    ];
+    // The payer clicked 检验费: that order is paid, now third in the list.
+    let went = post_page(&format!("{url}/pay"), &b).await;
+    assert_eq!(went.status(), 303, "{:?}", went.text().await);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+    let id = paymux_core::ids::PlatformId::from_string(order_id_of(&gw, &cashier));
+    let bill = gw.running.operator.order_by_id(&id).await.unwrap();
+    assert_eq!(
+        (bill.merchant_order_no.as_str(), bill.amount.get()),
+        ("ZYB", 1800)
+    );
+
+    // The order that dropped out: the payer is told, and nothing starts.
+    let gone = post_page(&format!("{url}/pay"), &a).await;
+    assert_eq!(gone.status(), 409);
+    assert!(gone.text().await.unwrap().contains("账单已变化,请重新选择"));
+    // An order whose amount changed: the same.
+    his.orders.lock().unwrap()[1] = his_order("ZYC", 350, "挂号费", None);
+    let changed = post_page(&format!("{url}/pay"), &c).await;
+    assert_eq!(changed.status(), 409);
+    assert!(
+        changed
+            .text()
+            .await
+            .unwrap()
+            .contains("账单已变化,请重新选择")
+    );
+    for no in ["ZYA", "ZYC", "ZYN"] {
+        assert!(bill_of(&gw, no).await.is_none(), "{no} was billed");
+    }
 }
