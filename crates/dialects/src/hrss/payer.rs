@@ -6,10 +6,13 @@
 //! the merchant's key (the object itself for a plaintext merchant), and `sign` is the
 //! platform's SM2 signature over the top-level fields (§3.5.1.3's rule), which the merchant
 //! verifies with the platform public key. The merchant answers the same shape, `data`
-//! holding §5.1.3's fields, signed with its own SM2 key: the table lists no `sign`, but the
-//! orders shown are what the payer pays, so paymux verifies the answer with the merchant's
-//! public key and refuses an unsigned one. Each `orderData` entry is checked as a §4.1 order
-//! is; an entry that fails is left out and logged (its mchOrderId and what is wrong, never
+//! holding §5.1.3's fields. §5.1.3's table and example have no `sign`, so an answer without
+//! one is taken (TLS, or for an encrypted merchant the SM4 key its `data` must open with,
+//! vouches for it; a plaintext merchant's http:// address is refused at start, see
+//! [`HrssPayer::new`]); an answer with a `sign` must verify with the merchant's public key,
+//! over the text the merchant sent (a plaintext `data` as written, spacing and repeated
+//! keys kept: `codec::received_json_string_to_sign`). Each `orderData` entry is checked as a
+//! §4.1 order is; an entry that fails is left out and logged (its mchOrderId and what is wrong, never
 //! the payer's ID). An order paymux already billed elsewhere, or paid or closed, is left
 //! out too: the merchant's system has not heard yet.
 
@@ -244,8 +247,6 @@ pub fn order_query_body(
 pub enum AnswerError {
     #[error("the answer is not a JSON object")]
     NotJson,
-    #[error("the answer has no sign")]
-    Unsigned,
     #[error("the answer's signature does not verify with the merchant's SM2 public key")]
     BadSignature,
     #[error("the answer's mchId is not the merchant's")]
@@ -270,17 +271,17 @@ pub fn read_answer(
         Ok(Value::Object(fields)) => fields,
         _ => return Err(AnswerError::NotJson),
     };
-    let sign = fields
-        .get("sign")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or(AnswerError::Unsigned)?;
-    if !merchant
-        .keys
-        .public
-        .verify(codec::json_string_to_sign(&fields).as_bytes(), sign)
-    {
-        return Err(AnswerError::BadSignature);
+    // §5.1.3 defines no `sign`: without one the answer is taken; with one, it must verify.
+    match fields.get("sign") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(sign)) if sign.is_empty() => {}
+        Some(Value::String(sign)) => {
+            let signed = codec::received_json_string_to_sign(body).ok_or(AnswerError::NotJson)?;
+            if !merchant.keys.public.verify(signed.as_bytes(), sign) {
+                return Err(AnswerError::BadSignature);
+            }
+        }
+        Some(_) => return Err(AnswerError::BadSignature),
     }
     let mch_id = fields.get("mchId").and_then(crate::common::value_text);
     if mch_id.as_deref() != Some(merchant.credentials.mch_id.as_str()) {
@@ -438,11 +439,14 @@ mod tests {
         let forged = answer(merchant, &spec_data(), &PrivateKey::generate().unwrap());
         assert_eq!(read(&forged), Err(AnswerError::BadSignature));
 
-        let mut unsigned: Params =
+        let mut not_a_signature: Params =
             serde_json::from_slice(&answer(merchant, &spec_data(), &merchant_key())).unwrap();
-        unsigned.remove("sign");
-        let unsigned = Value::Object(unsigned).to_string();
-        assert_eq!(read(unsigned.as_bytes()), Err(AnswerError::Unsigned));
+        not_a_signature.insert("sign".into(), json!(1));
+        let not_a_signature = Value::Object(not_a_signature).to_string();
+        assert_eq!(
+            read(not_a_signature.as_bytes()),
+            Err(AnswerError::BadSignature)
+        );
 
         let mut tampered: Params =
             serde_json::from_slice(&answer(merchant, &spec_data(), &merchant_key())).unwrap();
@@ -484,6 +488,61 @@ mod tests {
             Ok(Vec::new())
         );
         assert_eq!(read(b"<html>"), Err(AnswerError::NotJson));
+    }
+
+    #[test]
+    fn an_answer_without_sign_is_taken_as_the_spec_shows_it() {
+        for plaintext in [false, true] {
+            let merchants = merchants(plaintext);
+            let merchant = merchants.all()[0];
+            let mut body: Params =
+                serde_json::from_slice(&answer(merchant, &spec_data(), &merchant_key())).unwrap();
+            for unsigned in [Value::Null, json!("")] {
+                body.insert("sign".into(), unsigned);
+                let text = Value::Object(body.clone()).to_string();
+                assert_eq!(
+                    read_answer(merchant, text.as_bytes(), "01", &payer())
+                        .unwrap()
+                        .len(),
+                    2
+                );
+            }
+            body.remove("sign");
+            let text = Value::Object(body).to_string();
+            assert_eq!(
+                read_answer(merchant, text.as_bytes(), "01", &payer())
+                    .unwrap()
+                    .len(),
+                2
+            );
+        }
+    }
+
+    #[test]
+    fn a_plaintext_answer_is_verified_over_the_text_the_merchant_signed() {
+        let merchants = merchants(true);
+        let merchant = merchants.all()[0];
+        // As the spec prints it, orderType twice in each order, and spaced.
+        let data = fixture("hrss", "order-query.answer-data.json")
+            .trim()
+            .replace(",\"", ", \"");
+        assert!(data.matches("\"orderType\"").count() > 2, "{data}");
+        let signed = format!("appId=A203&data={data}&mchId=M100043");
+        let sign = merchant_key().sign(signed.as_bytes());
+        let body =
+            format!(r#"{{"appId": "A203", "mchId": "M100043", "data": {data}, "sign": "{sign}"}}"#);
+        assert_eq!(
+            read_answer(merchant, body.as_bytes(), "01", &payer())
+                .unwrap()
+                .len(),
+            2
+        );
+        // Altered after it was signed, it does not verify.
+        let tampered = body.replacen("测试订单1", "测试订单9", 1);
+        assert_eq!(
+            read_answer(merchant, tampered.as_bytes(), "01", &payer()),
+            Err(AnswerError::BadSignature)
+        );
     }
 
     #[test]

@@ -2176,7 +2176,17 @@ static_codes = [{{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = 
         tweak(c);
     })
     .await;
-    let url = static_code_url(&gw, "S2").await;
+    let code = gw
+        .running
+        .operator
+        .gateway()
+        .find_code(
+            &paymux_core::ids::MerchantId::new("demo"),
+            paymux_core::store::CodeKey::Ref("S2"),
+        )
+        .await
+        .unwrap();
+    let url = format!("{}{}", gw.url, gw.code_path(code.id.as_str()));
     (gw, url)
 }
 
@@ -2322,4 +2332,93 @@ async fn the_order_the_payer_clicked_is_paid_though_the_list_moved_and_none_once
     for no in ["ZYA", "ZYC", "ZYN"] {
         assert!(bill_of(&gw, no).await.is_none(), "{no} was billed");
     }
+}
+
+/// A merchant's §5.1 service that answers with the body it is given, byte for byte, and
+/// keeps the requests it got.
+#[derive(Clone, Default)]
+struct ScriptedHis {
+    answer: std::sync::Arc<std::sync::Mutex<String>>,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ScriptedHis {
+    async fn start(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/his/orders", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .fallback(
+                |axum::extract::State(his): axum::extract::State<ScriptedHis>,
+                 body: String| async move {
+                    his.requests.lock().unwrap().push(body);
+                    his.answer.lock().unwrap().clone()
+                },
+            )
+            .with_state(self.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        url
+    }
+
+    fn answer_with(&self, body: String) {
+        *self.answer.lock().unwrap() = body;
+    }
+}
+
+#[tokio::test]
+async fn a_merchants_answer_is_taken_unsigned_as_the_spec_shows_it_and_verified_over_its_own_text_when_signed()
+ {
+    let his = ScriptedHis::default();
+    let his_url = his.start().await;
+    let lookup = format!("idTypeOrder=01&idNumberOrder={PAYER_ID}");
+
+    // §5.1.3's answer has no sign: an encrypted merchant's is taken without one.
+    let (_gw, url) = mode_2_code(&his_url, |_| {}).await;
+    let data = json!({"idTypeOrder": "01", "idNumberOrder": PAYER_ID,
+                      "orderData": [his_order("ZY1", 20, "住院预交金", None)]});
+    his.answer_with(
+        json!({"appId": HRSS_APP_ID, "mchId": HRSS_MCH_ID, "data": sm4().encrypt(&data.to_string())})
+            .to_string(),
+    );
+    let answer = post_page(&url, &lookup).await;
+    assert_eq!(answer.status(), 200);
+    let html = answer.text().await.unwrap();
+    assert!(
+        html.contains("住院预交金") && html.contains("¥0.20"),
+        "{html}"
+    );
+
+    // A plaintext merchant signs data as it writes it (spaced, a key repeated as in the
+    // spec's example): verified over that text.
+    let (gw, url) = mode_2_code(&his_url, |c| hrss_table(c, "plaintext = true")).await;
+    let data = format!(
+        r#"{{ "idTypeOrder": "01", "idNumberOrder": "{PAYER_ID}",
+  "orderData": [ {{ "orderAmount": 1800, "mchOrderId": "ZY2", "orderType": "02", "orderType": "10002",
+    "orderCreateTime": "2026-12-06 09:30:00", "orderTitle": "检验费" }} ] }}"#
+    );
+    let signed_by = |key: &PrivateKey| {
+        let sign =
+            key.sign(format!("appId={HRSS_APP_ID}&data={data}&mchId={HRSS_MCH_ID}").as_bytes());
+        format!(
+            r#"{{"appId": "{HRSS_APP_ID}", "mchId": "{HRSS_MCH_ID}", "data": {data}, "sign": "{sign}"}}"#
+        )
+    };
+    his.answer_with(signed_by(&merchant_key()));
+    let answer = post_page(&url, &lookup).await;
+    assert_eq!(answer.status(), 200);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("检验费") && html.contains("¥18.00"), "{html}");
+    // paymux asked it in plaintext, as configured.
+    let asked: Value = serde_json::from_str(his.requests.lock().unwrap().last().unwrap()).unwrap();
+    assert_eq!(asked["data"]["idNumberOrder"], PAYER_ID);
+    let went = post_page(&format!("{url}/pay"), &pick(&html, 0, "wechat")).await;
+    assert_eq!(went.status(), 303);
+    assert_eq!(bill_of(&gw, "ZY2").await.unwrap().amount.get(), 1800);
+
+    // A sign that does not verify is refused: nothing to pay.
+    his.answer_with(signed_by(&PrivateKey::generate().unwrap()));
+    let answer = post_page(&url, &lookup).await;
+    assert_eq!(answer.status(), 502);
+    assert!(answer.text().await.unwrap().contains("暂时无法获取账单"));
 }
