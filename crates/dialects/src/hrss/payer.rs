@@ -54,12 +54,17 @@ pub struct HrssPayer {
 }
 
 impl HrssPayer {
+    /// Refuses a plaintext merchant whose `order_query_url` would carry payers' ID numbers
+    /// in clear over the network (see [`in_clear`]).
     pub fn new(
         merchants: Arc<HrssMerchants>,
         platform_key: Option<Arc<PrivateKey>>,
         gateway: Gateway,
     ) -> Result<HrssPayer, String> {
         let allow_private = gateway.settings().allow_private_callbacks;
+        for merchant in merchants.all() {
+            in_clear(merchant, allow_private)?;
+        }
         Ok(HrssPayer {
             merchants,
             platform_key,
@@ -202,6 +207,31 @@ impl PayerHooks for HrssPayer {
     fn wallets(&self, _code: &PaymentCode) -> Vec<Wallet> {
         vec![Wallet::SocialSecurity, Wallet::WeChat, Wallet::Alipay]
     }
+}
+
+/// A plaintext merchant's §5.1 call carries the payer's ID number as it is, and its answer
+/// too: over http:// both would cross the network in clear. Refused at start, naming the
+/// key, unless the address is a loopback or private one and `[server]
+/// allow_private_callbacks` is on (the merchant's system on the same host or network).
+/// Refused rather than warned about: a warning in a start-up log is easily missed, and the
+/// fix (https://, or encrypting `data`) is the merchant's configuration, not the payer's.
+fn in_clear(merchant: HrssMerchant<'_>, allow_private: bool) -> Result<(), String> {
+    let url = &merchant.credentials.order_query_url;
+    let http = url
+        .get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+    if !merchant.keys.plaintext || !http {
+        return Ok(());
+    }
+    let private = paymux_core::url::NotifyUrl::parse(url, false)
+        == Err(paymux_core::url::UrlError::PrivateAddress);
+    if allow_private && private {
+        return Ok(());
+    }
+    Err(format!(
+        "merchant {}: [merchant.hrss] order_query_url is http:// while plaintext = true: payers' ID numbers would cross the network in clear. Use https:// (http:// is taken only for a loopback or private address with [server] allow_private_callbacks = true), or turn plaintext off",
+        merchant.id
+    ))
 }
 
 /// What the payer is told to correct in their answers, by the fields' labels.
@@ -351,8 +381,12 @@ mod tests {
     use serde_json::json;
 
     fn merchants(plaintext: bool) -> HrssMerchants {
+        merchants_at(plaintext, "https://his.example/orders")
+    }
+
+    fn merchants_at(plaintext: bool, order_query_url: &str) -> HrssMerchants {
         let text = format!(
-            "access_key = \"DOTEST\"\napp_id = \"A203\"\nmch_id = \"M100043\"\nsm2_public_key = \"{}\"\nsm4_key = \"{}\"\nplaintext = {plaintext}\norder_query_url = \"https://his.example/orders\"\n",
+            "access_key = \"DOTEST\"\napp_id = \"A203\"\nmch_id = \"M100043\"\nsm2_public_key = \"{}\"\nsm4_key = \"{}\"\nplaintext = {plaintext}\norder_query_url = \"{order_query_url}\"\n",
             fixture("hrss", "merchant.public-key.txt"),
             fixture("hrss", "sm4.key.txt"),
         );
@@ -543,6 +577,35 @@ mod tests {
             read_answer(merchant, tampered.as_bytes(), "01", &payer()),
             Err(AnswerError::BadSignature)
         );
+    }
+
+    #[test]
+    fn a_plaintext_merchant_is_not_asked_over_http_but_on_its_own_network_when_allowed() {
+        let refused = |plaintext: bool, url: &str, allow_private: bool| {
+            let merchants = merchants_at(plaintext, url);
+            in_clear(merchants.all()[0], allow_private).err()
+        };
+        for (url, allow_private) in [
+            ("http://his.example/orders", false),
+            ("http://his.example/orders", true),
+            ("HTTP://1.1.1.1:8080/orders", true),
+            ("http://8.8.8.8/orders", true),
+        ] {
+            let error = refused(true, url, allow_private).expect(url);
+            assert!(
+                error.contains("merchant demo") && error.contains("order_query_url"),
+                "{error}"
+            );
+        }
+        for (plaintext, url, allow_private) in [
+            (true, "https://his.example/orders", false),
+            (true, "http://127.0.0.1:9000/orders", true),
+            (true, "http://10.1.2.3/orders", true),
+            (true, "http://localhost/orders", true),
+            (false, "http://his.example/orders", false),
+        ] {
+            assert_eq!(refused(plaintext, url, allow_private), None, "{url}");
+        }
     }
 
     #[test]

@@ -2422,3 +2422,61 @@ async fn a_merchants_answer_is_taken_unsigned_as_the_spec_shows_it_and_verified_
     assert_eq!(answer.status(), 502);
     assert!(answer.text().await.unwrap().contains("暂时无法获取账单"));
 }
+
+#[tokio::test]
+async fn a_plaintext_merchant_whose_order_query_url_is_http_is_refused_at_start() {
+    // The error, if the gateway refuses to start with these [merchant.hrss] keys.
+    let refusal = |keys: &'static str, allow_private: bool| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = paymux_server::config::Config::parse(
+            &crate::helpers::config_text(&format!("sqlite://{}/paymux.db", dir.path().display())),
+            "test",
+        )
+        .unwrap();
+        config.server.allow_private_callbacks = allow_private;
+        hrss_table(&mut config, keys);
+        let clock = std::sync::Arc::new(paymux_core::clock::ManualClock::new(
+            paymux_core::time::Millis(now_ms()),
+        ));
+        match paymux_server::startup::start(config, clock, paymux_server::startup::Workers::Manual)
+            .await
+        {
+            Ok(running) => {
+                running.stop().await;
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        }
+    };
+    for (keys, allow_private) in [
+        (
+            "plaintext = true\norder_query_url = \"http://his.example/orders\"",
+            false,
+        ),
+        (
+            "plaintext = true\norder_query_url = \"http://his.example/orders\"",
+            true,
+        ),
+    ] {
+        let error = refusal(keys, allow_private).await.expect(keys);
+        assert!(
+            error.contains("order_query_url") && error.contains("plaintext"),
+            "{error}"
+        );
+    }
+    for (keys, allow_private) in [
+        (
+            "plaintext = true\norder_query_url = \"https://his.example/orders\"",
+            false,
+        ),
+        // The merchant's system on the gateway's own network, where tests run it.
+        (
+            "plaintext = true\norder_query_url = \"http://127.0.0.1:9000/orders\"",
+            true,
+        ),
+        // Encrypted, the ID number does not travel in clear.
+        ("order_query_url = \"http://his.example/orders\"", false),
+    ] {
+        assert_eq!(refusal(keys, allow_private).await, None, "{keys}");
+    }
+}
