@@ -12,13 +12,15 @@
 //! was given opens it: a wrong or missing token is the same 404 as an unknown code.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::http::header::LOCATION;
+use axum::extract::rejection::{BytesRejection, ExtensionRejection, PathRejection};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::header::{LOCATION, RETRY_AFTER};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use paymux_core::Operator;
@@ -32,6 +34,7 @@ use paymux_dialects::common::decode_form;
 use paymux_dialects::{BillChoice, PayerCheck, PayerField, PayerHooks};
 use serde_json::{Map, Value};
 
+use super::lookups::LookupLimit;
 use super::page::{self, BillOffer};
 use super::sealed;
 use super::{PayerSide, not_found};
@@ -42,6 +45,8 @@ pub struct CodePages {
     pub payer: PayerSide,
     /// The sandbox serves the payments: the pages say so.
     pub sandbox: bool,
+    /// How often a client may look up a code's bills.
+    pub lookups: Arc<LookupLimit>,
 }
 
 pub fn router(state: CodePages) -> Router {
@@ -287,6 +292,7 @@ async fn merchant_bills(
 /// The payer's answers to the code's questions: posted to the page itself.
 async fn lookup(
     State(state): State<CodePages>,
+    client: Result<ConnectInfo<SocketAddr>, ExtensionRejection>,
     path: LinkPath,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -299,6 +305,20 @@ async fn lookup(
             "二维码已失效",
             "This code is closed or expired",
         );
+    }
+    // Counted before anything is read: a payer's mistakes count too.
+    let client = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let now = state.operator.now();
+    if let Err(wait_s) = state.lookups.take(code.id.as_str(), client, now) {
+        let mut refused = message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "查询过于频繁,请稍后再试",
+            &format!("Too many lookups of this code from your network; try again in {wait_s} s"),
+        );
+        refused
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(wait_s));
+        return refused;
     }
     let form = body
         .map(|b| String::from_utf8_lossy(&b).into_owned())

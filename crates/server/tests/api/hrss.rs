@@ -2480,3 +2480,69 @@ async fn a_plaintext_merchant_whose_order_query_url_is_http_is_refused_at_start(
         assert_eq!(refusal(keys, allow_private).await, None, "{keys}");
     }
 }
+
+#[tokio::test]
+async fn lookups_are_limited_per_code_and_client_address_so_id_numbers_cannot_be_tried_in_bulk() {
+    let his = MerchantSystem::start(vec![his_order("ZY1", 20, "住院预交金", None)]).await;
+    let declared = format!(
+        r#"
+order_query_url = "{}"
+static_codes = [
+  {{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = "https://his.example/n" }},
+  {{ ref = "S3", mode = 2, subject = "门诊缴费", notify_url = "https://his.example/n" }},
+]
+"#,
+        his.url
+    );
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| hrss_table(c, &declared)).await;
+    let (s2, s3) = (
+        static_code_url(&gw, "S2").await,
+        static_code_url(&gw, "S3").await,
+    );
+    let guess = |n: u32| format!("idTypeOrder=01&idNumberOrder=1101011990030{n:05}");
+    // The default: ten a minute.
+    for n in 0..10 {
+        assert_eq!(post_page(&s2, &guess(n)).await.status(), 200, "{n}");
+    }
+    let refused = post_page(&s2, &guess(10)).await;
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("查询过于频繁,请稍后再试")
+    );
+    assert_eq!(his.asked().len(), 10, "the merchant is not asked");
+    // Another code, and another address, count apart.
+    assert_eq!(post_page(&s3, &guess(11)).await.status(), 200);
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let answer = elsewhere
+        .post(&s2)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(guess(12))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    // A minute on, the first address may look up again.
+    gw.advance(60);
+    assert_eq!(post_page(&s2, &guess(13)).await.status(), 200);
+    assert_eq!(his.asked().len(), 13);
+
+    // The limit is `[server] code_lookups_per_minute`.
+    let (_gw, url) = mode_2_code(&his.url, |c| c.server.code_lookups_per_minute = 2).await;
+    for n in 0..2 {
+        assert_eq!(post_page(&url, &guess(n)).await.status(), 200);
+    }
+    assert_eq!(post_page(&url, &guess(2)).await.status(), 429);
+}
