@@ -157,6 +157,12 @@ pub trait PayerHooks: Send + Sync {
         Ok(None)
     }
 
+    /// What the page shows of a bill of these terms besides its subject and amount, a
+    /// line each (chinaums §1.1 goods); plain text, which the page escapes.
+    fn bill_lines(&self, _terms: &Map<String, Value>) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Who may pay a bill of these terms (a one-time code's bill's `extra`, or a fixed
     /// code's own): what the page asks the payer (chinaums `fixBuyer=T`); empty: anyone.
     fn payer_checks(&self, _terms: &Map<String, Value>) -> Vec<PayerCheck> {

@@ -19,6 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use paymux_core::card::mask;
 use paymux_core::code::{CodeKind, PaymentCode};
 use paymux_core::gateway::BillFromCode;
+use paymux_core::money::Fen;
 use paymux_core::order::{Attempt, Order};
 use paymux_core::payway::Funding;
 use paymux_core::url::NotifyUrl;
@@ -290,6 +291,11 @@ impl PayerHooks for ChinaumsPayer {
         }]))
     }
 
+    /// §1.1 goods: each `goodsName × quantity` and its unit `price` (fen) in yuan.
+    fn bill_lines(&self, terms: &Map<String, Value>) -> Vec<String> {
+        goods_lines(terms)
+    }
+
     /// §1.1 `fixBuyer=T`: the payer's name and certificate number.
     fn payer_checks(&self, terms: &Map<String, Value>) -> Vec<PayerCheck> {
         let Some((name, cert_no)) = named_payer(terms) else {
@@ -345,6 +351,40 @@ impl PayerHooks for ChinaumsPayer {
         };
         Some(append_query(url.as_str(), &codec::encode_form(&fields)))
     }
+}
+
+/// A bill's goods (§1.1) as the page lists them: the name (else the description, else the
+/// id), `× quantity`, and the unit price in yuan, each where the merchant gave it.
+fn goods_lines(terms: &Map<String, Value>) -> Vec<String> {
+    let Some(Value::Array(goods)) = terms.get("goods") else {
+        return Vec::new();
+    };
+    goods
+        .iter()
+        .filter_map(Value::as_object)
+        .map(|item| {
+            let text = |key: &str| {
+                item.get(key)
+                    .and_then(crate::common::value_text)
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty())
+            };
+            let mut line = text("goodsName")
+                .or_else(|| text("body"))
+                .or_else(|| text("goodsId"))
+                .unwrap_or_else(|| "商品".to_owned());
+            if let Some(quantity) = text("quantity") {
+                line.push_str(&format!(" × {quantity}"));
+            }
+            let price = text("price")
+                .and_then(|p| p.parse::<i64>().ok())
+                .and_then(|fen| Fen::new(fen).ok());
+            if let Some(price) = price {
+                line.push_str(&format!(",单价 ¥{}", price.to_yuan_string()));
+            }
+            line
+        })
+        .collect()
 }
 
 /// `url` with `query` added to its query string (before any fragment).
@@ -418,6 +458,31 @@ mod tests {
         let mut not_real_name = terms.clone();
         not_real_name.insert("fixBuyer".into(), Value::String("F".into()));
         assert!(is_named_payer(&not_real_name, &BTreeMap::new()));
+    }
+
+    #[test]
+    fn goods_are_listed_by_name_quantity_and_unit_price_in_yuan() {
+        let terms: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "goods": [
+                {"goodsId": "1", "goodsName": "微信二维码测试", "quantity": "2", "price": "150",
+                 "goodsCategory": "TEST", "body": "说明"},
+                {"goodsId": "2", "body": "只有说明", "quantity": 1, "price": 1},
+                {"goodsId": "3", "price": "1.5"},
+                {},
+                "not an object",
+            ],
+        }))
+        .unwrap();
+        assert_eq!(
+            goods_lines(&terms),
+            [
+                "微信二维码测试 × 2,单价 ¥1.50",
+                "只有说明 × 1,单价 ¥0.01",
+                "3",
+                "商品",
+            ]
+        );
+        assert!(goods_lines(&Map::new()).is_empty());
     }
 
     #[test]

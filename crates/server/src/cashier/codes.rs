@@ -164,6 +164,7 @@ async fn one_time_page(state: &CodePages, code: &PaymentCode, link: &str) -> Res
     }
     let offer = BillOffer {
         label: bill.subject.clone(),
+        lines: bill_lines(state, code, &bill.extra),
         amount: Some(bill.amount.to_yuan_string()),
         hidden: Vec::new(),
     };
@@ -203,6 +204,12 @@ async fn offers_page(
                 .iter()
                 .map(|c| BillOffer {
                     label: c.label.clone(),
+                    // The bill made of it carries the code's terms with the choice's over them.
+                    lines: bill_lines(state, code, &{
+                        let mut terms = code.extra.clone();
+                        terms.extend(c.bill.extra.clone());
+                        terms
+                    }),
                     amount: c.bill.amount.map(|a| a.to_yuan_string()),
                     hidden: std::iter::once(("choice".to_owned(), c.key()))
                         .chain(carried.iter().cloned())
@@ -212,6 +219,7 @@ async fn offers_page(
         }
         Ok(None) => vec![BillOffer {
             label: code.subject.clone(),
+            lines: bill_lines(state, code, &code.extra),
             amount: match code.kind {
                 CodeKind::FixedAmount => code.amount.map(|a| a.to_yuan_string()),
                 _ => None,
@@ -231,6 +239,13 @@ async fn offers_page(
             state.sandbox,
         ),
     )
+}
+
+/// What the page shows of a bill of these terms besides its subject and amount.
+fn bill_lines(state: &CodePages, code: &PaymentCode, terms: &Map<String, Value>) -> Vec<String> {
+    hooks(state, code)
+        .map(|h| h.bill_lines(terms))
+        .unwrap_or_default()
 }
 
 /// What a bill of these terms asks its payer (a real-name bill: who they are).

@@ -35,7 +35,8 @@ button{font-size:16px;border:0;border-radius:8px;padding:12px 26px;margin:8px;cu
 input{font-size:18px;padding:10px;border:1px solid #ccc;border-radius:8px;width:80%;margin:6px 0}\
 label{display:block;color:#555;font-size:14px;margin-top:8px}.choice{border-top:1px solid #eee;padding-top:12px;margin-top:12px}\
 .funding{border:0;margin:0 0 8px;text-align:left}.funding input{width:auto;margin:0 8px 0 0}\
-.notice{background:#fdecea;color:#a8071a;font-size:14px;padding:8px 10px;border-radius:6px}";
+.notice{background:#fdecea;color:#a8071a;font-size:14px;padding:8px 10px;border-radius:6px}\
+.goods{list-style:none;padding:0;margin:0 0 8px;color:#555;font-size:14px}";
 
 fn document(title: &str, content: &str) -> String {
     format!(
@@ -158,6 +159,8 @@ fn sandbox_banner(sandbox: bool) -> &'static str {
 /// One bill the payer may pay from a code's page: what it is and how to pay it.
 pub struct BillOffer {
     pub label: String,
+    /// What else the page shows of it, a line each (its goods).
+    pub lines: Vec<String>,
     /// `None`: the payer enters it.
     pub amount: Option<String>,
     /// Hidden fields the pay form carries back (which choice, the payer's lookup input).
@@ -222,9 +225,19 @@ pub fn code_page(
             None => "<label>金额(元)<input name=\"amount\" inputmode=\"decimal\" required></label>"
                 .to_owned(),
         };
+        let lines = if offer.lines.is_empty() {
+            String::new()
+        } else {
+            let items: String = offer
+                .lines
+                .iter()
+                .map(|l| format!("<li>{}</li>", escape(l)))
+                .collect();
+            format!("<ul class=\"goods\">{items}</ul>")
+        };
         body.push_str(&format!(
             "<form class=\"choice wallets\" method=\"post\" action=\"{link}/pay\">\
-             <p class=\"subject\">{label}</p>{amount}{hidden}{who}{buttons}</form>",
+             <p class=\"subject\">{label}</p>{lines}{amount}{hidden}{who}{buttons}</form>",
             label = escape(&offer.label),
         ));
     }
