@@ -95,6 +95,15 @@ pub struct PayerCheck {
     pub hint: String,
 }
 
+/// A note the payer may add to a payment for the merchant (chinaums 付款附言): optional,
+/// kept with the try, and given back to the merchant with its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayerNote {
+    pub label: &'static str,
+    /// The most characters it takes.
+    pub max_chars: usize,
+}
+
 /// A bill the payer may choose on a code's page, as the merchant's system described it.
 #[derive(Debug, Clone)]
 pub struct BillChoice {
@@ -161,6 +170,11 @@ pub trait PayerHooks: Send + Sync {
     /// line each (chinaums §1.1 goods); plain text, which the page escapes.
     fn bill_lines(&self, _terms: &Map<String, Value>) -> Vec<String> {
         Vec::new()
+    }
+
+    /// The note a code's page lets the payer add to their payment; `None`: none.
+    fn payer_note(&self, _code: &PaymentCode) -> Option<PayerNote> {
+        None
     }
 
     /// Who may pay a bill of these terms (a one-time code's bill's `extra`, or a fixed

@@ -21,6 +21,10 @@ const SQLITE: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/sqlite/0005_attempt_funding.sql"),
     ),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_attempt_memo.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -36,6 +40,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         5,
         include_str!("../migrations/postgres/0005_attempt_funding.sql"),
+    ),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_attempt_memo.sql"),
     ),
 ];
 

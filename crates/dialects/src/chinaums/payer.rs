@@ -9,6 +9,12 @@
 //! `1101**********002X`), and refuses a payer who does not match before any try starts.
 //! Names compare with surrounding and repeated spaces ignored and Latin letters in any
 //! case; certificate numbers without spaces and in any case (a trailing `x` is `X`).
+//!
+//! The page lists a bill's §1.1 goods (name × quantity, unit price), and lets the payer add
+//! `memo` (付款附言, which wallets let a payer type): kept with the try, it is the `memo` of
+//! §1.4's query, §1.10's return link and §1.11's notification for the try that paid (or,
+//! in the query, the try under way). The spec gives it no length: paymux takes up to
+//! [`MEMO_MAX_CHARS`] characters, no control characters.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -32,7 +38,10 @@ use super::merchants::ChinaumsMerchant;
 use super::notify::Signer;
 use super::wire::{PayInfoQuery, PayInfoReply, read_params, to_params};
 use crate::common::{ClientError, read_at_most};
-use crate::dialect::{BillChoice, PayerCheck, PayerField, PayerHooks};
+use crate::dialect::{BillChoice, PayerCheck, PayerField, PayerHooks, PayerNote};
+
+/// The most characters of a payer's `memo` (the spec gives no length).
+pub const MEMO_MAX_CHARS: usize = 64;
 
 /// How long the merchant's system has to answer §1.9 while the payer waits.
 const PAY_INFO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -289,6 +298,14 @@ impl PayerHooks for ChinaumsPayer {
             },
             label,
         }]))
+    }
+
+    /// `memo` (付款附言), on every chinaums code's page.
+    fn payer_note(&self, _code: &PaymentCode) -> Option<PayerNote> {
+        Some(PayerNote {
+            label: "付款附言",
+            max_chars: MEMO_MAX_CHARS,
+        })
     }
 
     /// §1.1 goods: each `goodsName × quantity` and its unit `price` (fen) in yuan.

@@ -31,6 +31,7 @@ use paymux_core::links::LinkKind;
 use paymux_core::money::Fen;
 use paymux_core::payway::{PayMethod, PayWay, Wallet};
 use paymux_dialects::common::decode_form;
+use paymux_dialects::dialect::PayerNote;
 use paymux_dialects::{BillChoice, PayerCheck, PayerField, PayerHooks};
 use serde_json::{Map, Value};
 
@@ -176,6 +177,7 @@ async fn one_time_page(state: &CodePages, code: &PaymentCode, link: &str) -> Res
             link,
             &[offer],
             &payer_checks(state, code, &bill.extra),
+            payer_note(state, code),
             &wallets(state, code),
             state.sandbox,
         ),
@@ -235,10 +237,46 @@ async fn offers_page(
             link,
             &offers,
             &payer_checks(state, code, &code.extra),
+            payer_note(state, code),
             &wallets(state, code),
             state.sandbox,
         ),
     )
+}
+
+/// The note the code's page lets the payer add for the merchant.
+fn payer_note(state: &CodePages, code: &PaymentCode) -> Option<PayerNote> {
+    hooks(state, code).and_then(|h| h.payer_note(code))
+}
+
+/// The payer's note in the pay form, trimmed (`None`: none, or the code takes none);
+/// `Err`: the page saying what is wrong with it.
+fn note_in(
+    state: &CodePages,
+    code: &PaymentCode,
+    value: Option<&str>,
+) -> Result<Option<String>, Box<Response>> {
+    let (Some(note), Some(text)) = (payer_note(state, code), value.map(str::trim)) else {
+        return Ok(None);
+    };
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.chars().count() > note.max_chars {
+        return Err(Box::new(message(
+            StatusCode::BAD_REQUEST,
+            &format!("{}过长", note.label),
+            &format!("At most {} characters", note.max_chars),
+        )));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(Box::new(message(
+            StatusCode::BAD_REQUEST,
+            &format!("{}含有无法识别的字符", note.label),
+            "No control characters",
+        )));
+    }
+    Ok(Some(text.to_owned()))
 }
 
 /// What the page shows of a bill of these terms besides its subject and amount.
@@ -480,6 +518,10 @@ async fn pay(
         );
     }
     let pay_way = PayWay::new(wallet, PayMethod::Qr);
+    let memo = match note_in(&state, &code, field(page::NOTE_FIELD)) {
+        Ok(memo) => memo,
+        Err(refusal) => return *refusal,
+    };
     let bill_id = match code.kind {
         CodeKind::OneTime => {
             let Some(id) = &code.order_id else {
@@ -554,7 +596,11 @@ async fn pay(
             }
         }
     };
-    match state.operator.start_attempt(&bill_id, pay_way, None).await {
+    match state
+        .operator
+        .start_noted_attempt(&bill_id, pay_way, memo)
+        .await
+    {
         Ok(started) => match started.action {
             paymux_core::channel::PayAction::Redirect(url)
             | paymux_core::channel::PayAction::QrCode(url)

@@ -5,6 +5,10 @@
 use paymux_core::order::{Order, OrderStatus};
 use paymux_core::payway::{Funding, Wallet};
 use paymux_dialects::PayerCheck;
+use paymux_dialects::dialect::PayerNote;
+
+/// The pay form's field of the payer's note to the merchant.
+pub const NOTE_FIELD: &str = "memo";
 
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -169,13 +173,15 @@ pub struct BillOffer {
 
 /// A payment code's page: the merchant, the code's subject, and for each bill on offer the
 /// wallets to pay it with (each a button whose value and class are the wallet's name; and
-/// an amount field for an open code).
+/// an amount field for an open code, a note field when the dialect takes one).
+#[allow(clippy::too_many_arguments)]
 pub fn code_page(
     merchant_name: &str,
     subject: &str,
     link: &str,
     offers: &[BillOffer],
     checks: &[PayerCheck],
+    note: Option<PayerNote>,
     wallets: &[Wallet],
     sandbox: bool,
 ) -> String {
@@ -197,6 +203,15 @@ pub fn code_page(
             .collect();
         format!("<p class=\"meta\">实名账单,仅限本人支付</p>{inputs}")
     };
+    let note = note
+        .map(|n| {
+            format!(
+                "<label>{label}(选填)<input name=\"{NOTE_FIELD}\" maxlength=\"{max}\" autocomplete=\"off\"></label>",
+                label = escape(n.label),
+                max = n.max_chars,
+            )
+        })
+        .unwrap_or_default();
     let buttons: String = wallets
         .iter()
         .map(|w| {
@@ -237,7 +252,7 @@ pub fn code_page(
         };
         body.push_str(&format!(
             "<form class=\"choice wallets\" method=\"post\" action=\"{link}/pay\">\
-             <p class=\"subject\">{label}</p>{lines}{amount}{hidden}{who}{buttons}</form>",
+             <p class=\"subject\">{label}</p>{lines}{amount}{hidden}{who}{note}{buttons}</form>",
             label = escape(&offer.label),
         ));
     }
