@@ -22,8 +22,8 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0005_attempt_funding.sql"),
     ),
     (
-        7,
-        include_str!("../migrations/sqlite/0007_attempt_memo.sql"),
+        8,
+        include_str!("../migrations/sqlite/0008_attempt_memo.sql"),
     ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
@@ -42,8 +42,8 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0005_attempt_funding.sql"),
     ),
     (
-        7,
-        include_str!("../migrations/postgres/0007_attempt_memo.sql"),
+        8,
+        include_str!("../migrations/postgres/0008_attempt_memo.sql"),
     ),
 ];
 
