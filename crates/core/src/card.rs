@@ -3,9 +3,11 @@
 //!
 //! Card and identity numbers are personal data: they are parsed at the edge
 //! ([`CardNo`], [`IdCardNo`]), handed to the channel for the payment, and never stored or
-//! logged. What is kept is a masked card number and the channel's token for the card
-//! ([`CardBinding`]). The payer's phone is kept with the code sent to it ([`SmsChallenge`]),
-//! because a code is sent again on request; it is logged masked only.
+//! logged. What is kept is a masked card number, the channel's token for the card and the
+//! phone the bank checked with it ([`CardBinding`]): a bound card's code goes to that phone,
+//! as a bank sends it to the number it has on file, never to one the merchant names. The
+//! payer's phone is kept with the code sent to it ([`SmsChallenge`]), because a code is sent
+//! again on request; phones are logged masked only.
 
 use std::fmt;
 
@@ -302,10 +304,14 @@ pub struct CardBinding {
     pub origin_order_id: PlatformId,
     pub created_at: Millis,
     pub active_at: Option<Millis>,
+    /// The phone the bank checked with the card when it was bound, where the codes of later
+    /// payments go. `None` for bindings made before it was kept: those cannot pay by code
+    /// until the card is bound again.
+    pub phone: Option<Phone>,
 }
 
 /// The code sent to a payer for an attempt: where, the channel's reference, when, how
-/// often, and how many wrong codes were tried since.
+/// many codes were sent, and how many times a code was checked since the last one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmsChallenge {
     pub order_id: PlatformId,
@@ -314,7 +320,9 @@ pub struct SmsChallenge {
     pub code_ref: String,
     pub sent_at: Millis,
     pub sends: i32,
-    pub wrong_tries: i32,
+    /// Codes checked against the one sent, right or wrong: each check is counted before the
+    /// channel is asked, so that guesses sent at once cannot share one try.
+    pub checks: i32,
 }
 
 /// The store's side of card payments.
@@ -347,26 +355,32 @@ pub trait CardStore: Send + Sync {
         order_id: &PlatformId,
         seq: i32,
     ) -> Result<Option<SmsChallenge>, StoreError>;
-    /// Takes the right to send the code again: moves `sent_at` to `now` and clears the
-    /// wrong tries, only if the last one was sent at or before `last_sent_before`.
+    /// Takes the right to send the code again: moves `sent_at` to `now` and counts the
+    /// send, only if the last one was sent at or before `last_sent_before` and fewer than
+    /// `max_sends` codes were sent. The old code keeps its checks until
+    /// [`CardStore::set_sms_code_ref`] replaces it.
     async fn claim_sms_resend(
         &self,
         order_id: &PlatformId,
         seq: i32,
         now: Millis,
         last_sent_before: Millis,
+        max_sends: i32,
     ) -> Result<bool, StoreError>;
+    /// Replaces the code (its reference) with one just sent, which has had no checks yet.
     async fn set_sms_code_ref(
         &self,
         order_id: &PlatformId,
         seq: i32,
         code_ref: &str,
     ) -> Result<(), StoreError>;
-    /// Counts a wrong code, if fewer than `max` were tried; `false` once they were.
-    async fn count_wrong_code(
+    /// Reserves one check of the code `code_ref` stands for, before the channel is asked:
+    /// `false` once `max` checks were made, or when another code was sent meanwhile.
+    async fn reserve_code_check(
         &self,
         order_id: &PlatformId,
         seq: i32,
+        code_ref: &str,
         max: i32,
     ) -> Result<bool, StoreError>;
     /// Where to notify about an order still being paid (the payer's confirmation names it).

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::dialect::DialectTag;
 use crate::ids::{MerchantId, PlatformId};
 use crate::money::Fen;
-use crate::order::Tries;
+use crate::order::{Splits, Tries};
 use crate::time::Millis;
 use crate::url::{NotifyUrl, ReturnUrl};
 
@@ -114,6 +114,9 @@ pub struct PaymentCode {
     pub tries: Tries,
     /// Its bills are escrowed payments.
     pub escrow: bool,
+    /// A fixed-amount code's split (chinaums 分账): every bill it makes is split so, the
+    /// amount being the same each time.
+    pub splits: Option<Splits>,
     /// The dialect's own fields (goods, memberId, the merchant's lookup address, …), copied
     /// into each bill's `extra`.
     pub extra: Map<String, Value>,

@@ -67,6 +67,12 @@ pub enum Error {
     NoCodeSent,
     #[error("a code was sent less than a minute ago; try again in {wait_s} s")]
     ResendTooSoon { wait_s: i64 },
+    /// As many codes were sent for the payment as are ever sent: it cannot be confirmed.
+    #[error("no more confirmation codes are sent for this payment")]
+    TooManyCodes,
+    /// The card's details do not match what the bank has (a bound card's phone).
+    #[error("the card's details do not match")]
+    CardDetailsMismatch,
     #[error("card binding not found")]
     BindingNotFound,
     /// The payment that bound the card is not paid (yet).

@@ -33,7 +33,8 @@ pub struct OrderPage {
 
 #[async_trait]
 pub trait OrderListing: Send + Sync {
-    /// The merchant's orders that were paid (refunded since or not) in the window, by
-    /// payment time; a payment that arrived after its order closed is not among them.
+    /// The merchant's orders paid in the window and not refunded in full since (mmsp's
+    /// batch queries list only orders whose STATUS is 1, 支付成功), by payment time; a
+    /// payment that arrived after its order closed is not among them.
     async fn paid_orders(&self, query: &PaidOrdersQuery) -> Result<OrderPage, StoreError>;
 }

@@ -248,6 +248,18 @@ pub trait NotificationFormat: Send + Sync {
         subject: &NotificationSubject,
     ) -> Result<OutgoingRequest, String>;
 
+    /// [`render`](Self::render) for the attempt being sent at `now`: a format whose
+    /// notification says when it was sent (mmsp's NOTIFY_DATE) overrides this.
+    fn render_at(
+        &self,
+        notification: &Notification,
+        subject: &NotificationSubject,
+        now: Millis,
+    ) -> Result<OutgoingRequest, String> {
+        let _ = now;
+        self.render(notification, subject)
+    }
+
     /// Whether the merchant's answer acknowledges the notification.
     fn is_acknowledged(&self, body: &[u8]) -> bool;
 

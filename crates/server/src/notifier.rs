@@ -251,7 +251,7 @@ impl Notifier {
             .get(&notification.dialect)
             .ok_or_else(|| format!("no notification format for {}", notification.dialect))?;
         let subject = self.load_subject(notification).await?;
-        let request = format.render(notification, &subject)?;
+        let request = format.render_at(notification, &subject, self.clock.now())?;
         // Literal addresses never reach the resolver, so they are checked here.
         NotifyUrl::parse(&request.url, self.allow_private)
             .map_err(|e| format!("callback URL refused: {e}"))?;

@@ -194,23 +194,27 @@ pub async fn start(
         links: links.clone(),
         hooks: Arc::new(payer_hooks),
     };
-    router = router
-        .merge(cashier::assets_router())
-        .merge(cashier::codes::router(CodePages {
-            operator: operator.clone(),
-            payer: payer.clone(),
-            sandbox: sandbox.is_some(),
-            lookups: Arc::new(cashier::lookups::LookupLimit::new(
-                config.server.code_lookups_per_minute,
-            )),
-        }));
+    // The payer's pages take their slots from the same pool, so a slow body or a flood of
+    // lookups there is bounded and timed out like a merchant's request.
+    let mut payer_pages =
+        Router::new()
+            .merge(cashier::assets_router())
+            .merge(cashier::codes::router(CodePages {
+                operator: operator.clone(),
+                payer: payer.clone(),
+                sandbox: sandbox.is_some(),
+                lookups: Arc::new(cashier::lookups::LookupLimit::new(
+                    config.server.code_lookups_per_minute,
+                )),
+            }));
     if let Some(sandbox) = &sandbox {
-        router = router.merge(cashier::router(CashierState {
+        payer_pages = payer_pages.merge(cashier::router(CashierState {
             operator: operator.clone(),
             sandbox: sandbox.clone(),
             payer,
         }));
     }
+    router = router.merge(with_limits(payer_pages, limits, |_| busy_page()));
 
     let metrics = Arc::new(Metrics::new());
     let notifier = Arc::new(Notifier::new(
@@ -288,4 +292,15 @@ async fn cashier_link_key(
         .map_err(|e| paymux_core::store::StoreError::Database(format!("no randomness: {e}")))?;
     let candidate: String = key.iter().map(|b| format!("{b:02x}")).collect();
     store.gateway_secret("cashier_links", &candidate).await
+}
+
+/// What a payer sees when the gateway is too busy to take the page's request in time.
+fn busy_page() -> axum::response::Response {
+    cashier::page(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        cashier::page::message(
+            "系统繁忙",
+            "请稍后再试 (the gateway is busy; try again shortly)",
+        ),
+    )
 }

@@ -30,6 +30,7 @@ fn binding(row: &dyn RowAccess) -> Result<CardBinding, StoreError> {
         origin_order_id: PlatformId::from_string(row.text("origin_order_id")?),
         created_at: Millis(row.int("created_at")?),
         active_at: row.opt_int("active_at")?.map(Millis),
+        phone: row.opt_text("phone")?.map(Phone::from_stored),
     })
 }
 
@@ -45,7 +46,7 @@ fn challenge(row: &dyn RowAccess) -> Result<SmsChallenge, StoreError> {
         code_ref: row.text("code_ref")?,
         sent_at: Millis(row.int("sent_at")?),
         sends: small(row, "sends")?,
-        wrong_tries: small(row, "wrong_tries")?,
+        checks: small(row, "checks")?,
     })
 }
 
@@ -60,10 +61,14 @@ impl CardStore for SqlStore {
     async fn bind_card(&self, b: &CardBinding) -> Result<CardBinding, StoreError> {
         self.write(vec![Step::new(
             "INSERT INTO card_bindings (id, merchant_id, user_id, card_masked, card_kind, bank_name, \
-             channel, channel_token, origin_order_id, created_at, active_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             channel, channel_token, origin_order_id, created_at, active_at, phone) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (merchant_id, user_id, channel, channel_token) \
-             DO UPDATE SET origin_order_id = excluded.origin_order_id WHERE card_bindings.active_at IS NULL",
+             DO UPDATE SET \
+             origin_order_id = CASE WHEN card_bindings.active_at IS NULL \
+               THEN excluded.origin_order_id ELSE card_bindings.origin_order_id END, \
+             phone = CASE WHEN card_bindings.active_at IS NULL THEN excluded.phone \
+               ELSE COALESCE(card_bindings.phone, excluded.phone) END",
             vec![
                 v(b.id.as_str()),
                 v(b.merchant_id.as_str()),
@@ -76,6 +81,7 @@ impl CardStore for SqlStore {
                 v(b.origin_order_id.as_str()),
                 v(b.created_at.0),
                 v(b.active_at.map(|m| m.0)),
+                v(b.phone.as_ref().map(Phone::as_str)),
             ],
         )])
         .await?;
@@ -149,7 +155,7 @@ impl CardStore for SqlStore {
 
     async fn insert_sms_challenge(&self, c: &SmsChallenge) -> Result<(), StoreError> {
         self.write(vec![Step::new(
-            "INSERT INTO sms_challenges (order_id, seq, phone, code_ref, sent_at, sends, wrong_tries) \
+            "INSERT INTO sms_challenges (order_id, seq, phone, code_ref, sent_at, sends, checks) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
             vec![
                 v(c.order_id.as_str()),
@@ -158,7 +164,7 @@ impl CardStore for SqlStore {
                 v(c.code_ref.as_str()),
                 v(c.sent_at.0),
                 v(i64::from(c.sends)),
-                v(i64::from(c.wrong_tries)),
+                v(i64::from(c.checks)),
             ],
         )])
         .await
@@ -190,15 +196,17 @@ impl CardStore for SqlStore {
         seq: i32,
         now: Millis,
         last_sent_before: Millis,
+        max_sends: i32,
     ) -> Result<bool, StoreError> {
         self.write(vec![Step::guarded(
-            "UPDATE sms_challenges SET sent_at = $1, sends = sends + 1, wrong_tries = 0 \
-             WHERE order_id = $2 AND seq = $3 AND sent_at <= $4",
+            "UPDATE sms_challenges SET sent_at = $1, sends = sends + 1 \
+             WHERE order_id = $2 AND seq = $3 AND sent_at <= $4 AND sends < $5",
             vec![
                 v(now.0),
                 v(order_id.as_str()),
                 v(i64::from(seq)),
                 v(last_sent_before.0),
+                v(i64::from(max_sends)),
             ],
         )])
         .await
@@ -211,23 +219,31 @@ impl CardStore for SqlStore {
         code_ref: &str,
     ) -> Result<(), StoreError> {
         self.write(vec![Step::new(
-            "UPDATE sms_challenges SET code_ref = $1 WHERE order_id = $2 AND seq = $3",
+            "UPDATE sms_challenges SET code_ref = $1, checks = 0 WHERE order_id = $2 AND seq = $3",
             vec![v(code_ref), v(order_id.as_str()), v(i64::from(seq))],
         )])
         .await
         .map(drop)
     }
 
-    async fn count_wrong_code(
+    async fn reserve_code_check(
         &self,
         order_id: &PlatformId,
         seq: i32,
+        code_ref: &str,
         max: i32,
     ) -> Result<bool, StoreError> {
+        // One guarded statement: concurrent checks are counted one after another by the
+        // database, and the one past `max` changes no row.
         self.write(vec![Step::guarded(
-            "UPDATE sms_challenges SET wrong_tries = wrong_tries + 1 \
-             WHERE order_id = $1 AND seq = $2 AND wrong_tries < $3",
-            vec![v(order_id.as_str()), v(i64::from(seq)), v(i64::from(max))],
+            "UPDATE sms_challenges SET checks = checks + 1 \
+             WHERE order_id = $1 AND seq = $2 AND code_ref = $3 AND checks < $4",
+            vec![
+                v(order_id.as_str()),
+                v(i64::from(seq)),
+                v(code_ref),
+                v(i64::from(max)),
+            ],
         )])
         .await
     }
@@ -260,7 +276,6 @@ impl OrderListing for SqlStore {
                 v(format!("%.{}", q.method.as_str())),
                 v(OrderStatus::Succeeded.as_str()),
                 v(OrderStatus::PartiallyRefunded.as_str()),
-                v(OrderStatus::Refunded.as_str()),
                 v(q.from.0),
                 v(q.until.0),
             ]
@@ -269,8 +284,8 @@ impl OrderListing for SqlStore {
             .engine
             .read(
                 "SELECT COUNT(*) AS n FROM orders WHERE merchant_id = $1 AND dialect = $2 \
-                     AND pay_way LIKE $3 AND status IN ($4, $5, $6) \
-                     AND paid_at IS NOT NULL AND paid_at >= $7 AND paid_at < $8",
+                     AND pay_way LIKE $3 AND status IN ($4, $5) \
+                     AND paid_at IS NOT NULL AND paid_at >= $6 AND paid_at < $7",
                 filter(),
                 rows::first_int,
             )
@@ -286,9 +301,9 @@ impl OrderListing for SqlStore {
             self.engine
                 .read(
                     "SELECT * FROM orders WHERE merchant_id = $1 AND dialect = $2 \
-                     AND pay_way LIKE $3 AND status IN ($4, $5, $6) \
-                     AND paid_at IS NOT NULL AND paid_at >= $7 AND paid_at < $8 \
-                     ORDER BY paid_at, id LIMIT $9 OFFSET $10",
+                     AND pay_way LIKE $3 AND status IN ($4, $5) \
+                     AND paid_at IS NOT NULL AND paid_at >= $6 AND paid_at < $7 \
+                     ORDER BY paid_at, id LIMIT $8 OFFSET $9",
                     values,
                     rows::order,
                 )

@@ -21,6 +21,11 @@ const SQLITE: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/sqlite/0005_attempt_funding.sql"),
     ),
+    (6, include_str!("../migrations/sqlite/0006_code_splits.sql")),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_code_checks_and_bound_phones.sql"),
+    ),
     (
         8,
         include_str!("../migrations/sqlite/0008_attempt_memo.sql"),
@@ -40,6 +45,14 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         5,
         include_str!("../migrations/postgres/0005_attempt_funding.sql"),
+    ),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_code_splits.sql"),
+    ),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_code_checks_and_bound_phones.sql"),
     ),
     (
         8,

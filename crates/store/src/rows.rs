@@ -8,7 +8,7 @@ use paymux_core::code::PaymentCode;
 use paymux_core::dialect::DialectTag;
 use paymux_core::ids::{MerchantId, MerchantOrderNo, PlatformId, RefundNo, RefundRequestNo};
 use paymux_core::notification::Notification;
-use paymux_core::order::{Attempt, Escrow, Order, Share};
+use paymux_core::order::{Attempt, Escrow, Order, Share, Splits};
 use paymux_core::payway::Funding;
 use paymux_core::refund::{Refund, RefundSplit};
 use paymux_core::store::StoreError;
@@ -108,14 +108,17 @@ pub(crate) fn order(row: &dyn RowAccess) -> Result<Order, StoreError> {
                 completed: fen(row, "escrow_completed")?,
             }),
         },
-        splits: match row.opt_text("splits")? {
-            None => None,
-            Some(text) => Some(
-                serde_json::from_str(&text)
-                    .map_err(|e| StoreError::Corrupt(format!("splits: {e}")))?,
-            ),
-        },
+        splits: splits(row)?,
     })
+}
+
+fn splits(row: &dyn RowAccess) -> Result<Option<Splits>, StoreError> {
+    match row.opt_text("splits")? {
+        None => Ok(None),
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("splits: {e}"))),
+    }
 }
 
 pub(crate) fn code(row: &dyn RowAccess) -> Result<PaymentCode, StoreError> {
@@ -143,6 +146,7 @@ pub(crate) fn code(row: &dyn RowAccess) -> Result<PaymentCode, StoreError> {
         bill_no_prefix: row.text("bill_no_prefix")?,
         tries: parsed(row, "tries")?,
         escrow: row.int("escrow")? != 0,
+        splits: splits(row)?,
         extra: json_object(row, "extra")?,
         created_at: millis(row, "created_at")?,
         updated_at: millis(row, "updated_at")?,

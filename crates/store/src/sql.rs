@@ -9,7 +9,7 @@ use paymux_core::Fen;
 use paymux_core::code::PaymentCode;
 use paymux_core::ids::{MerchantId, PlatformId};
 use paymux_core::notification::{DeliveryRecord, Notification, NotificationStatus};
-use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus, REFUNDABLE_STATUSES};
+use paymux_core::order::{Attempt, AttemptStatus, Order, OrderStatus, REFUNDABLE_STATUSES, Splits};
 use paymux_core::refund::{Refund, RefundStatus};
 use paymux_core::store::{
     AttemptSettlement, AttemptStart, CodeChange, CodeKey, EscrowSettlement, NodeLease,
@@ -138,10 +138,13 @@ pub(crate) fn order_values(o: &Order) -> Vec<SqlValue> {
         v(o.also_notify.as_ref().map(|u| u.as_str())),
         v(o.escrow.map(|e| e.status.as_str())),
         v(o.escrow.map_or(0, |e| e.completed.get())),
-        v(o.splits
-            .as_ref()
-            .map(|s| serde_json::to_string(s).unwrap_or_default())),
+        v(splits_text(o.splits.as_ref())),
     ]
+}
+
+/// A split as its stored JSON text.
+fn splits_text(splits: Option<&Splits>) -> Option<String> {
+    splits.map(|s| serde_json::to_string(s).unwrap_or_default())
 }
 
 /// An attempt's values in the order of `ATTEMPT_COLUMNS`.
@@ -406,7 +409,7 @@ static INSERT_CODE: LazyLock<String> = LazyLock::new(|| {
 
 const CODE_COLUMNS: &str = "id, merchant_id, dialect, code_ref, kind, status, amount, order_id, subject, \
      notify_url, also_notify_url, return_url, expires_at, bill_no_prefix, tries, escrow, extra, \
-     created_at, updated_at";
+     created_at, updated_at, splits";
 
 fn code_values(c: &PaymentCode) -> Vec<SqlValue> {
     vec![
@@ -429,6 +432,7 @@ fn code_values(c: &PaymentCode) -> Vec<SqlValue> {
         v(json_text(&c.extra)),
         v(c.created_at.0),
         v(c.updated_at.0),
+        v(splits_text(c.splits.as_ref())),
     ]
 }
 
@@ -1159,8 +1163,8 @@ impl Store for SqlStore {
         steps.push(Step::guarded(
             "UPDATE payment_codes SET kind = $1, status = $2, amount = $3, order_id = $4, \
              subject = $5, notify_url = $6, also_notify_url = $7, return_url = $8, expires_at = $9, \
-             bill_no_prefix = $10, tries = $11, escrow = $12, extra = $13, updated_at = $14 \
-             WHERE id = $15 AND updated_at = $16",
+             bill_no_prefix = $10, tries = $11, escrow = $12, extra = $13, updated_at = $14, \
+             splits = $15 WHERE id = $16 AND updated_at = $17",
             vec![
                 v(c.kind.as_str()),
                 v(c.status.as_str()),
@@ -1176,6 +1180,7 @@ impl Store for SqlStore {
                 v(i64::from(c.escrow)),
                 v(json_text(&c.extra)),
                 v(c.updated_at.0),
+                v(splits_text(c.splits.as_ref())),
                 v(c.id.as_str()),
                 v(change.read_at.0),
             ],

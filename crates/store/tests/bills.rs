@@ -136,6 +136,7 @@ fn code(kind: CodeKind, code_ref: &str, amount: Option<i64>, bill: Option<NewBil
         bill_no_prefix: "3194".into(),
         one_at_a_time: false,
         escrow: false,
+        splits: None,
         bill,
     }
 }
@@ -807,5 +808,260 @@ async fn a_split_bills_refunds_stay_within_each_share_under_concurrency() {
             "{name}: all of it, share by share"
         );
         assert_eq!(order.status, OrderStatus::Refunded);
+    }
+}
+
+#[tokio::test]
+async fn a_fixed_amount_codes_split_is_kept_and_given_to_each_bill_it_makes() {
+    use paymux_core::order::{Share, Splits};
+    use paymux_core::refund::RefundSplit;
+    let b = backends("paymux_bills_test").await;
+    for (name, store) in &b.list {
+        let clock = Arc::new(ManualClock::new(T0));
+        let op = operator(store, &clock).await;
+        let gw = op.gateway();
+        let splits = Splits {
+            platform: fen(10),
+            shares: vec![
+                Share {
+                    party: "898A".into(),
+                    amount: fen(60),
+                },
+                Share {
+                    party: "898B".into(),
+                    amount: fen(30),
+                },
+            ],
+        };
+        let split_code = |kind, code_ref: &str, amount: Option<i64>| NewCode {
+            splits: Some(splits.clone()),
+            ..code(kind, code_ref, amount, None)
+        };
+        // Only a fixed-amount code, and only shares that add up to its amount.
+        assert!(
+            matches!(
+                gw.create_code(split_code(CodeKind::OpenAmount, "SO", None))
+                    .await,
+                Err(Error::InvalidField {
+                    field: "divisionFlag",
+                    ..
+                })
+            ),
+            "{name}: an open code's amounts are the payer's"
+        );
+        assert!(matches!(
+            gw.create_code(split_code(CodeKind::FixedAmount, "SF0", Some(99)))
+                .await,
+            Err(Error::InvalidField {
+                field: "subOrders",
+                ..
+            })
+        ));
+        let (fixed, _) = gw
+            .create_code(split_code(CodeKind::FixedAmount, "SF", Some(100)))
+            .await
+            .expect(name);
+        let stored = gw
+            .find_code(&merchant(), CodeKey::Ref("SF"))
+            .await
+            .expect(name);
+        assert_eq!(stored.splits.as_ref(), Some(&splits), "{name}: stored");
+
+        // Each bill carries it, so a refund takes from one share at a time.
+        for _ in 0..2 {
+            let bill = op
+                .bill_from_code(&fixed.id, BillFromCode::default())
+                .await
+                .expect(name);
+            assert_eq!(bill.splits.as_ref(), Some(&splits), "{name}");
+            let t = op.start_attempt(&bill.id, WECHAT, None).await.expect(name);
+            op.apply_attempt_outcome(&bill.id, t.attempt.seq, paid(fen(100)))
+                .await
+                .expect(name);
+            let refund = gw
+                .request_refund(NewRefund {
+                    merchant_id: merchant(),
+                    order_id: bill.id.clone(),
+                    dialect: TAG,
+                    refund_no: RefundNo::parse(&format!("SR{}", bill.id), 32).expect("no"),
+                    request_no: None,
+                    amount: fen(65),
+                    reason: String::new(),
+                    extra: Map::new(),
+                    split: Some(RefundSplit {
+                        platform: fen(5),
+                        party: Some(Share {
+                            party: "898A".into(),
+                            amount: fen(60),
+                        }),
+                    }),
+                })
+                .await
+                .expect(name);
+            assert_eq!(refund.status, RefundStatus::Succeeded, "{name}");
+        }
+
+        // An update replaces the split with the terms: without one, bills are not split.
+        clock.advance_secs(1);
+        let (updated, _) = gw
+            .update_code(
+                &merchant(),
+                CodeKey::Ref("SF"),
+                code(CodeKind::FixedAmount, "SF", Some(100), None),
+            )
+            .await
+            .expect(name);
+        assert!(updated.splits.is_none());
+        let plain = op
+            .bill_from_code(&fixed.id, BillFromCode::default())
+            .await
+            .expect(name);
+        assert!(plain.splits.is_none(), "{name}");
+    }
+}
+
+/// Payments wait for the payer; refunds are refused while `refuse` is set.
+struct RefusingRefunds {
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl Channel for RefusingRefunds {
+    fn name(&self) -> &'static str {
+        "waiting"
+    }
+
+    async fn start_payment(&self, order: &Order, attempt: &Attempt) -> PaymentStart {
+        Waiting.start_payment(order, attempt).await
+    }
+
+    async fn close_payment(&self, order: &Order, attempt: &Attempt) -> ChannelOutcome {
+        Waiting.close_payment(order, attempt).await
+    }
+
+    async fn refund(&self, order: &Order, refund: &Refund, now: Millis) -> ChannelOutcome {
+        if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+            return ChannelOutcome::Failed {
+                code: "REFUND_REFUSED".into(),
+                msg: "余额不足".into(),
+            };
+        }
+        Waiting.refund(order, refund, now).await
+    }
+}
+
+/// A payer pays the bill in full with one try.
+async fn pay(op: &Operator, bill: &Order) {
+    let t = op.start_attempt(&bill.id, WECHAT, None).await.expect("try");
+    op.apply_attempt_outcome(&bill.id, t.attempt.seq, paid(bill.amount))
+        .await
+        .expect("paid");
+}
+
+#[tokio::test]
+async fn closing_a_code_with_its_refund_changes_nothing_when_the_refund_is_refused() {
+    let b = backends("paymux_bills_test").await;
+    for (name, store) in &b.list {
+        let clock = Arc::new(ManualClock::new(T0));
+        let channel = Arc::new(RefusingRefunds {
+            refuse: std::sync::atomic::AtomicBool::new(true),
+        });
+        let op = operator_with(store, &clock, channel.clone()).await;
+        let gw = op.gateway();
+
+        // The channel refuses the refund: the code stays open, nothing is taken.
+        let (_, first) = gw
+            .create_code(code(
+                CodeKind::OneTime,
+                "CR1",
+                None,
+                Some(bill("CRB1", 100, false, false)),
+            ))
+            .await
+            .expect(name);
+        let first = first.expect("bill");
+        pay(&op, &first).await;
+        let refused = gw.close_code(&merchant(), CodeKey::Ref("CR1"), true).await;
+        assert!(
+            matches!(refused, Err(Error::ChannelRefused { ref code, .. }) if code == "REFUND_REFUSED"),
+            "{name}: {refused:?}"
+        );
+        let code1 = gw
+            .find_code(&merchant(), CodeKey::Ref("CR1"))
+            .await
+            .expect(name);
+        assert_eq!(code1.status, CodeStatus::Active, "{name}: still open");
+        let order = gw
+            .find_order(&merchant(), OrderKey::Platform(&first.id))
+            .await
+            .expect(name);
+        assert_eq!(order.refund_reserved, Fen::ZERO, "{name}: released");
+        // Again once the channel takes it: refunded, then closed.
+        channel
+            .refuse
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let closed = gw
+            .close_code(&merchant(), CodeKey::Ref("CR1"), true)
+            .await
+            .expect(name);
+        assert_eq!(closed.status, CodeStatus::Closed);
+        let order = gw
+            .find_order(&merchant(), OrderKey::Platform(&first.id))
+            .await
+            .expect(name);
+        assert_eq!(
+            (order.status, order.refunded),
+            (OrderStatus::Refunded, fen(100))
+        );
+
+        // An escrow not completed: refused before anything changes.
+        let (_, escrowed) = gw
+            .create_code(code(
+                CodeKind::OneTime,
+                "CR2",
+                None,
+                Some(bill("CRB2", 100, false, true)),
+            ))
+            .await
+            .expect(name);
+        let escrowed = escrowed.expect("bill");
+        pay(&op, &escrowed).await;
+        assert!(matches!(
+            gw.close_code(&merchant(), CodeKey::Ref("CR2"), true).await,
+            Err(Error::EscrowNotCompleted(EscrowStatus::Uncompleted))
+        ));
+        let code2 = gw
+            .find_code(&merchant(), CodeKey::Ref("CR2"))
+            .await
+            .expect(name);
+        assert_eq!(code2.status, CodeStatus::Active, "{name}");
+
+        // Closed without the refund, then with it: the second close refunds, a third
+        // finds nothing left.
+        let (_, later) = gw
+            .create_code(code(
+                CodeKind::OneTime,
+                "CR3",
+                None,
+                Some(bill("CRB3", 70, false, false)),
+            ))
+            .await
+            .expect(name);
+        let later = later.expect("bill");
+        pay(&op, &later).await;
+        gw.close_code(&merchant(), CodeKey::Ref("CR3"), false)
+            .await
+            .expect(name);
+        for _ in 0..2 {
+            gw.close_code(&merchant(), CodeKey::Ref("CR3"), true)
+                .await
+                .expect(name);
+        }
+        let refunds = gw
+            .refunds_of_order(&merchant(), &later.id)
+            .await
+            .expect(name);
+        assert_eq!(refunds.len(), 1, "{name}");
+        assert_eq!(refunds[0].amount, fen(70));
     }
 }

@@ -84,6 +84,7 @@ fn binding(id: &str, origin: &str, token: &str) -> CardBinding {
         origin_order_id: PlatformId::from_string(origin),
         created_at: T0,
         active_at: None,
+        phone: Some(Phone::parse("18826570890").expect("phone")),
     }
 }
 
@@ -127,7 +128,7 @@ async fn a_users_card_is_bound_once_and_becomes_effective_with_its_payment() {
 }
 
 #[tokio::test]
-async fn a_code_is_resent_once_a_minute_and_voided_by_wrong_tries() {
+async fn a_code_is_resent_once_a_minute_at_most_five_times_and_checked_five_times() {
     let b = common::backends("paymux_cards_test").await;
     for (name, store) in &b.list {
         let (o, a) = stored(store, order("P1", "Q1", PayMethod::Quick, "mmsp")).await;
@@ -138,20 +139,23 @@ async fn a_code_is_resent_once_a_minute_and_voided_by_wrong_tries() {
             code_ref: "r1".into(),
             sent_at: T0,
             sends: 1,
-            wrong_tries: 0,
+            checks: 0,
         };
         store.insert_sms_challenge(&challenge).await.unwrap();
         for _ in 0..3 {
-            assert!(store.count_wrong_code(&o.id, 1, 3).await.unwrap(), "{name}");
+            assert!(
+                store.reserve_code_check(&o.id, 1, "r1", 3).await.unwrap(),
+                "{name}"
+            );
         }
         assert!(
-            !store.count_wrong_code(&o.id, 1, 3).await.unwrap(),
-            "{name}"
+            !store.reserve_code_check(&o.id, 1, "r1", 3).await.unwrap(),
+            "{name}: three checks were made"
         );
         let now = T0.plus_secs(30);
         assert!(
             !store
-                .claim_sms_resend(&o.id, 1, now, now.plus_secs(-60))
+                .claim_sms_resend(&o.id, 1, now, now.plus_secs(-60), 5)
                 .await
                 .unwrap(),
             "{name}: too soon"
@@ -159,17 +163,22 @@ async fn a_code_is_resent_once_a_minute_and_voided_by_wrong_tries() {
         let now = T0.plus_secs(61);
         assert!(
             store
-                .claim_sms_resend(&o.id, 1, now, now.plus_secs(-60))
+                .claim_sms_resend(&o.id, 1, now, now.plus_secs(-60), 5)
                 .await
                 .unwrap(),
             "{name}"
         );
         assert!(
             !store
-                .claim_sms_resend(&o.id, 1, now, now.plus_secs(-60))
+                .claim_sms_resend(&o.id, 1, now, now.plus_secs(-60), 5)
                 .await
                 .unwrap(),
             "{name}: one resend per turn"
+        );
+        // Until the new code replaces it, the old one has no fresh checks.
+        assert!(
+            !store.reserve_code_check(&o.id, 1, "r1", 3).await.unwrap(),
+            "{name}"
         );
         store.set_sms_code_ref(&o.id, 1, "r2").await.unwrap();
         let c = store
@@ -178,9 +187,33 @@ async fn a_code_is_resent_once_a_minute_and_voided_by_wrong_tries() {
             .unwrap()
             .expect("stored");
         assert_eq!(
-            (c.code_ref.as_str(), c.sent_at, c.sends, c.wrong_tries),
+            (c.code_ref.as_str(), c.sent_at, c.sends, c.checks),
             ("r2", now, 2, 0),
             "{name}"
+        );
+        assert!(
+            !store.reserve_code_check(&o.id, 1, "r1", 3).await.unwrap(),
+            "{name}: a check of the old code"
+        );
+        assert!(
+            store.reserve_code_check(&o.id, 1, "r2", 3).await.unwrap(),
+            "{name}"
+        );
+        // Sends are capped: with a cap of 3, one more resend and no other.
+        let later = now.plus_secs(61);
+        assert!(
+            store
+                .claim_sms_resend(&o.id, 1, later, later.plus_secs(-60), 3)
+                .await
+                .unwrap()
+        );
+        let later = later.plus_secs(61);
+        assert!(
+            !store
+                .claim_sms_resend(&o.id, 1, later, later.plus_secs(-60), 3)
+                .await
+                .unwrap(),
+            "{name}: three codes were sent"
         );
         let url = NotifyUrl::from_stored("http://m.example/n".into());
         assert!(store.set_order_notify_url(&o.id, &url).await.unwrap());
@@ -190,6 +223,66 @@ async fn a_code_is_resent_once_a_minute_and_voided_by_wrong_tries() {
             .unwrap()
             .unwrap();
         assert_eq!(o.notify_url, Some(url), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn checks_made_at_once_are_counted_one_by_one() {
+    let b = common::backends("paymux_cards_test").await;
+    for (name, store) in &b.list {
+        let (o, a) = stored(store, order("P1", "Q1", PayMethod::Quick, "mmsp")).await;
+        store
+            .insert_sms_challenge(&SmsChallenge {
+                order_id: o.id.clone(),
+                seq: a.seq,
+                phone: Phone::parse("18826570890").unwrap(),
+                code_ref: "r1".into(),
+                sent_at: T0,
+                sends: 1,
+                checks: 0,
+            })
+            .await
+            .unwrap();
+        let mut tries = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let store = store.clone();
+            let id = o.id.clone();
+            tries.spawn(async move { store.reserve_code_check(&id, 1, "r1", 5).await });
+        }
+        let mut granted = 0;
+        while let Some(done) = tries.join_next().await {
+            if done.expect("task").expect("reserve") {
+                granted += 1;
+            }
+        }
+        assert_eq!(granted, 5, "{name}");
+        let c = store.sms_challenge(&o.id, 1).await.unwrap().unwrap();
+        assert_eq!(c.checks, 5, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_binding_keeps_the_phone_the_bank_checked() {
+    let b = common::backends("paymux_cards_test").await;
+    for (name, store) in &b.list {
+        stored(store, order("P1", "Q1", PayMethod::Quick, "mmsp")).await;
+        stored(store, order("P2", "Q2", PayMethod::Quick, "mmsp")).await;
+        let made = store.bind_card(&binding("B1", "P1", "tok")).await.unwrap();
+        assert_eq!(made.phone, Phone::parse("18826570890").ok(), "{name}");
+        // Before it is effective, a newer payment's phone replaces it.
+        let newer = CardBinding {
+            phone: Phone::parse("13912345678").ok(),
+            ..binding("B2", "P2", "tok")
+        };
+        let moved = store.bind_card(&newer).await.unwrap();
+        assert_eq!(moved.phone, Phone::parse("13912345678").ok(), "{name}");
+        store
+            .activate_card_bindings(&PlatformId::from_string("P2"), T0)
+            .await
+            .unwrap();
+        // Once effective, it stays.
+        let again = store.bind_card(&binding("B3", "P1", "tok")).await.unwrap();
+        assert_eq!(again.phone, Phone::parse("13912345678").ok(), "{name}");
     }
 }
 
@@ -241,5 +334,31 @@ async fn paid_orders_are_listed_by_payment_time_a_page_at_a_time() {
             ..query(1, 10)
         };
         assert_eq!(store.paid_orders(&other).await.unwrap().total, 0, "{name}");
+        // Refunded in full (STATUS 3) is not listed; refunded in part (still 1) is.
+        for (id, status) in [
+            ("PR", OrderStatus::Refunded),
+            ("PP", OrderStatus::PartiallyRefunded),
+        ] {
+            let (o, a) = stored(store, order(id, id, PayMethod::Quick, "mmsp")).await;
+            let at = T0.plus_secs(200);
+            assert!(
+                store
+                    .settle_attempt(&AttemptSettlement {
+                        paid_at: Some(at),
+                        channel_trade_no: Some("T".into()),
+                        ..AttemptSettlement::new(&o, &a, AttemptStatus::Succeeded, status, at)
+                    })
+                    .await
+                    .unwrap()
+            );
+        }
+        let later = PaidOrdersQuery {
+            from: T0.plus_secs(150),
+            until: T0.plus_secs(300),
+            ..query(1, 10)
+        };
+        let listed = store.paid_orders(&later).await.unwrap();
+        let ids: Vec<&str> = listed.orders.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!((listed.total, ids), (1, vec!["PP"]), "{name}");
     }
 }

@@ -68,6 +68,9 @@ pub struct NewCode {
     pub bill_no_prefix: String,
     pub one_at_a_time: bool,
     pub escrow: bool,
+    /// A fixed-amount code's split, the same for each of its bills (a one-time code's bill
+    /// carries its own; an open code's amounts are not known, so it has none).
+    pub splits: Option<Splits>,
     /// A one-time code's bill, made with it.
     pub bill: Option<NewBill>,
 }
@@ -181,6 +184,7 @@ impl Gateway {
     pub async fn create_code(&self, new: NewCode) -> Result<(PaymentCode, Option<Order>)> {
         self.known_merchant(&new.merchant_id)?;
         check_code_terms(new.kind, new.amount, new.bill.is_some())?;
+        check_code_split(&new)?;
         let now = self.now();
         let id = self.new_id('Q');
         let bill = new
@@ -204,6 +208,7 @@ impl Gateway {
             bill_no_prefix: new.bill_no_prefix,
             tries: tries(new.one_at_a_time),
             escrow: new.escrow,
+            splits: new.splits,
             extra: new.extra,
             created_at: now,
             updated_at: now,
@@ -235,6 +240,7 @@ impl Gateway {
         new: NewCode,
     ) -> Result<(PaymentCode, Option<Order>)> {
         check_code_terms(new.kind, new.amount, new.bill.is_some())?;
+        check_code_split(&new)?;
         for _ in 0..MAX_RACE_RETRIES {
             let code = self.find_code(merchant, key).await?;
             if code.status == CodeStatus::Closed {
@@ -272,6 +278,7 @@ impl Gateway {
                 bill_no_prefix: new.bill_no_prefix.clone(),
                 tries: tries(new.one_at_a_time),
                 escrow: new.escrow,
+                splits: new.splits.clone(),
                 updated_at: changed_at(&code, now),
                 ..code.clone()
             };
@@ -297,7 +304,10 @@ impl Gateway {
     }
 
     /// Closes a code: opening it makes no bill any more. A one-time code's unpaid bill
-    /// closes with it; with `refund`, a paid one is refunded in full.
+    /// closes with it; with `refund`, a paid one is refunded in full first, so that a
+    /// refund refused (an escrow not completed, the channel) leaves the code as it was,
+    /// and a code closed already still has what is left of its bill refunded (the retry of
+    /// a close whose refund failed).
     pub async fn close_code(
         &self,
         merchant: &MerchantId,
@@ -306,6 +316,13 @@ impl Gateway {
     ) -> Result<PaymentCode> {
         for _ in 0..MAX_RACE_RETRIES {
             let code = self.find_code(merchant, key).await?;
+            let bill = match &code.order_id {
+                Some(id) => Some(self.order_by_id(id).await?),
+                None => None,
+            };
+            if refund && let Some(bill) = &bill {
+                self.refund_rest(merchant, bill).await?;
+            }
             if code.status == CodeStatus::Closed {
                 return Ok(code);
             }
@@ -329,14 +346,32 @@ impl Gateway {
                 if bill.status.is_open() {
                     self.close_order_by_id(bill_id, "its code was closed")
                         .await?;
-                } else if refund && bill.refundable() > Fen::ZERO {
-                    self.refund_in_full(merchant, &bill, "its code was closed with a refund")
-                        .await?;
+                } else if refund {
+                    // Paid between the reading above and the close.
+                    self.refund_rest(merchant, &bill).await?;
                 }
             }
             return Ok(closed);
         }
         Err(Error::Contention)
+    }
+
+    /// A closing code's refund of its paid bill: what is left of it, refused while its
+    /// escrow is not completed (cancel it, which returns the money, or complete it first).
+    async fn refund_rest(&self, merchant: &MerchantId, bill: &Order) -> Result<()> {
+        if !bill.status.is_paid() {
+            return Ok(());
+        }
+        if let Some(escrow) = bill.escrow
+            && escrow.status == EscrowStatus::Uncompleted
+        {
+            return Err(Error::EscrowNotCompleted(escrow.status));
+        }
+        if bill.refundable() > Fen::ZERO {
+            self.refund_in_full(merchant, bill, "its code was closed with a refund")
+                .await?;
+        }
+        Ok(())
     }
 
     /// Refunds what is left of a paid order; a split order's shares one refund each (a
@@ -393,18 +428,30 @@ impl Gateway {
             }
         };
         for (amount, split) in parts.into_iter().filter(|(amount, _)| *amount > Fen::ZERO) {
-            self.request_refund(super::NewRefund {
-                merchant_id: merchant.clone(),
-                order_id: order.id.clone(),
-                dialect: order.dialect.clone(),
-                refund_no: RefundNo::from_stored(self.new_id('R').to_string()),
-                request_no: None,
-                amount,
-                reason: reason.to_owned(),
-                extra: Map::new(),
-                split,
-            })
-            .await?;
+            let made = self
+                .request_refund(super::NewRefund {
+                    merchant_id: merchant.clone(),
+                    order_id: order.id.clone(),
+                    dialect: order.dialect.clone(),
+                    refund_no: RefundNo::from_stored(self.new_id('R').to_string()),
+                    request_no: None,
+                    amount,
+                    reason: reason.to_owned(),
+                    extra: Map::new(),
+                    split,
+                })
+                .await?;
+            if made.status == RefundStatus::Failed {
+                // Released: a retry refunds it again.
+                let reason = made.fail_reason.unwrap_or_default();
+                let (code, msg) = reason
+                    .split_once(": ")
+                    .unwrap_or(("REFUND_FAILED", &reason));
+                return Err(Error::ChannelRefused {
+                    code: code.to_owned(),
+                    msg: msg.to_owned(),
+                });
+            }
         }
         Ok(())
     }
@@ -454,7 +501,7 @@ impl Gateway {
                     expires_at: None,
                     one_at_a_time: code.tries == Tries::AgainOneAtATime,
                     escrow: code.escrow,
-                    splits: None,
+                    splits: code.splits.clone(),
                 },
                 Some(code.id.clone()),
                 now,
@@ -710,6 +757,34 @@ fn duplicate_order(e: StoreError) -> Error {
         StoreError::DuplicateOrderNo => Error::DuplicateOrderNo,
         other => other.into(),
     }
+}
+
+/// Only a fixed-amount code carries a split of its own: its bills all have its amount, so
+/// one split fits each (a one-time code's bill carries its own; an open code's amounts are
+/// the payer's, which no fixed shares add up to).
+fn check_code_split(new: &NewCode) -> Result<()> {
+    let Some(splits) = &new.splits else {
+        return Ok(());
+    };
+    if new.kind != CodeKind::FixedAmount {
+        return Err(Error::invalid(
+            "divisionFlag",
+            "only a fixed-amount code's bills share one split",
+        ));
+    }
+    if new.amount.is_none() || splits.total() != new.amount {
+        return Err(Error::invalid(
+            "subOrders",
+            "the shares and the platform's part must add up to the amount",
+        ));
+    }
+    if new.escrow {
+        return Err(Error::invalid(
+            "secureTransaction",
+            "a split bill cannot be escrowed",
+        ));
+    }
+    Ok(())
 }
 
 /// A one-time code carries a bill; a fixed-amount code an amount; an open code neither.

@@ -3,9 +3,15 @@
 //!
 //! The order is committed before the channel is asked, as every order is. The channel
 //! checks the card and sends the code; the core keeps the channel's reference for it, when
-//! it was sent, and how many wrong codes were tried ([`SmsChallenge`]), so that the rules
-//! hold on every instance: a code is sent again at most once a minute, is good for
-//! [`CODE_TTL_S`], and is void after [`MAX_WRONG_CODES`] wrong tries.
+//! it was sent, how many codes were sent and how often the last was checked
+//! ([`SmsChallenge`]), so that the rules hold on every instance: a code is sent again at
+//! most once a minute and at most [`MAX_CODES_SENT`] codes in all, is good for
+//! [`CODE_TTL_S`], and is checked at most [`MAX_CODE_CHECKS`] times. A check is reserved in
+//! the database before the channel sees the code, so guesses sent at once each take a try
+//! and at most [`MAX_CODE_CHECKS`] × [`MAX_CODES_SENT`] codes are ever tried for one payment
+//! (one in 40,000 for six digits), as banks cap both the tries of a code and the codes sent
+//! for one transaction. Once the last code is used up the payment cannot be confirmed; the
+//! order stays until it expires or the merchant closes it.
 
 use super::{FirstAnswer, Gateway};
 use crate::card::{CardBinding, CardDetails, CardSource, Confirmation, Phone, SmsChallenge};
@@ -20,8 +26,10 @@ use crate::url::NotifyUrl;
 pub const RESEND_AFTER_S: i64 = 60;
 /// A code is good for this long after it was sent.
 pub const CODE_TTL_S: i64 = 300;
-/// Wrong codes tried before the code is void and a new one must be sent.
-pub const MAX_WRONG_CODES: i32 = 5;
+/// Checks of one code (right or wrong) before it is void and a new one must be sent.
+pub const MAX_CODE_CHECKS: i32 = 5;
+/// Codes sent for one payment, the first included.
+pub const MAX_CODES_SENT: i32 = 5;
 
 /// A card to bind to the merchant's user once the payment is paid.
 struct ToBind<'a> {
@@ -52,7 +60,9 @@ impl Gateway {
             .await
     }
 
-    /// Creates an order paid by the merchant's user's bound card; the code goes to `phone`.
+    /// Creates an order paid by the merchant's user's bound card. The code goes to the phone
+    /// the card was bound with; `phone`, the one the merchant names, must be that one
+    /// ([`Error::CardDetailsMismatch`] before anything is made or sent otherwise).
     pub async fn create_bound_card_order(
         &self,
         new: NewOrder,
@@ -64,6 +74,10 @@ impl Gateway {
             return Err(Error::BindingNotFound);
         }
         self.effective(binding).await?;
+        let phone = match &binding.phone {
+            Some(on_file) if on_file == phone => on_file,
+            _ => return Err(Error::CardDetailsMismatch),
+        };
         let source = CardSource::Bound {
             token: &binding.channel_token,
             phone,
@@ -128,7 +142,7 @@ impl Gateway {
                     code_ref,
                     sent_at: self.now(),
                     sends: 1,
-                    wrong_tries: 0,
+                    checks: 0,
                 })
                 .await?;
         }
@@ -148,6 +162,7 @@ impl Gateway {
                         origin_order_id: order.id.clone(),
                         created_at: self.now(),
                         active_at: None,
+                        phone: Some(bind.card.phone.clone()),
                     })
                     .await?,
             ),
@@ -196,8 +211,10 @@ impl Gateway {
     }
 
     /// The payer's code for a card payment. A right code pays the order (and makes the
-    /// card's binding effective); a wrong one leaves it waiting. `notify_url`: where the
-    /// payment's notification goes, when the confirmation is where the merchant names it.
+    /// card's binding effective); a wrong one leaves it waiting. Every check is counted
+    /// before the channel sees the code. `notify_url`: where the payment's notification
+    /// goes, when the confirmation is where the merchant names it; set only once the code
+    /// is right, so a wrong code changes nothing.
     pub async fn confirm_payment(
         &self,
         merchant: &MerchantId,
@@ -207,13 +224,15 @@ impl Gateway {
     ) -> Result<Order> {
         let (order, attempt, challenge) = self.waiting_for_code(merchant, key).await?;
         let now = self.now();
-        if challenge.wrong_tries >= MAX_WRONG_CODES
-            || now >= challenge.sent_at.plus_secs(CODE_TTL_S)
-        {
+        if challenge.checks >= MAX_CODE_CHECKS || now >= challenge.sent_at.plus_secs(CODE_TTL_S) {
             return Err(Error::CodeExpired);
         }
-        if let Some(url) = notify_url {
-            self.store().set_order_notify_url(&order.id, url).await?;
+        let reserved = self
+            .store()
+            .reserve_code_check(&order.id, attempt.seq, &challenge.code_ref, MAX_CODE_CHECKS)
+            .await?;
+        if !reserved {
+            return Err(Error::CodeExpired);
         }
         let channel = self.channel(&attempt.channel)?.clone();
         match channel
@@ -221,18 +240,21 @@ impl Gateway {
             .await
         {
             Confirmation::WrongCode => {
-                let counted = self
+                let checks = self
                     .store()
-                    .count_wrong_code(&order.id, attempt.seq, MAX_WRONG_CODES)
-                    .await?;
-                if !counted {
-                    return Err(Error::CodeExpired);
-                }
+                    .sms_challenge(&order.id, attempt.seq)
+                    .await?
+                    .filter(|c| c.code_ref == challenge.code_ref)
+                    .map_or(MAX_CODE_CHECKS, |c| c.checks);
                 Err(Error::WrongCode {
-                    tries_left: (MAX_WRONG_CODES - challenge.wrong_tries - 1).max(0),
+                    tries_left: (MAX_CODE_CHECKS - checks).max(0),
                 })
             }
             Confirmation::Outcome(outcome) => {
+                // Before the outcome is applied: its notification is written with it.
+                if let Some(url) = notify_url {
+                    self.store().set_order_notify_url(&order.id, url).await?;
+                }
                 let order = self
                     .apply_attempt_outcome(&order.id, attempt.seq, outcome)
                     .await?;
@@ -244,9 +266,13 @@ impl Gateway {
         }
     }
 
-    /// Sends the payer a new code, at most once every [`RESEND_AFTER_S`].
+    /// Sends the payer a new code, at most once every [`RESEND_AFTER_S`] and
+    /// [`MAX_CODES_SENT`] codes in all.
     pub async fn resend_code(&self, merchant: &MerchantId, key: OrderKey<'_>) -> Result<Order> {
         let (order, attempt, challenge) = self.waiting_for_code(merchant, key).await?;
+        if challenge.sends >= MAX_CODES_SENT {
+            return Err(Error::TooManyCodes);
+        }
         let now = self.now();
         let due = challenge.sent_at.plus_secs(RESEND_AFTER_S);
         let too_soon = |at: crate::time::Millis| Error::ResendTooSoon {
@@ -258,9 +284,23 @@ impl Gateway {
         // Take the turn first, so that two requests at once send one code.
         if !self
             .store()
-            .claim_sms_resend(&order.id, attempt.seq, now, now.plus_secs(-RESEND_AFTER_S))
+            .claim_sms_resend(
+                &order.id,
+                attempt.seq,
+                now,
+                now.plus_secs(-RESEND_AFTER_S),
+                MAX_CODES_SENT,
+            )
             .await?
         {
+            let sends = self
+                .store()
+                .sms_challenge(&order.id, attempt.seq)
+                .await?
+                .map_or(MAX_CODES_SENT, |c| c.sends);
+            if sends >= MAX_CODES_SENT {
+                return Err(Error::TooManyCodes);
+            }
             return Err(too_soon(now.plus_secs(RESEND_AFTER_S)));
         }
         let channel = self.channel(&attempt.channel)?.clone();

@@ -208,7 +208,8 @@ impl Gateway {
     }
 
     /// The refund an earlier request with the same `request_no` made, if its parameters
-    /// match; `RequestNoConflict` if they differ.
+    /// match (the order, the amount, the refund number, and of a split bill the shares it
+    /// takes from); `RequestNoConflict` if they differ.
     async fn same_request(&self, new: &NewRefund) -> Result<Option<Refund>> {
         let Some(request_no) = &new.request_no else {
             return Ok(None);
@@ -222,7 +223,8 @@ impl Gateway {
         };
         let same = existing.order_id == new.order_id
             && existing.amount == new.amount
-            && existing.refund_no.as_ref() == Some(&new.refund_no);
+            && existing.refund_no.as_ref() == Some(&new.refund_no)
+            && existing.split == new.split;
         if same {
             Ok(Some(existing))
         } else {

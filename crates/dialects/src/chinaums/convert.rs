@@ -375,6 +375,12 @@ pub fn new_code(
         CodeKind::OpenAmount => (None, None, false),
     };
     let expires_at = bill.as_ref().and_then(|b| b.expires_at).or(expire_time);
+    // A fixed-amount code's split goes to each bill it makes (a one-time code's bill
+    // carries its own).
+    let splits = match kind {
+        CodeKind::FixedAmount => extra.get("split").and_then(splits_of),
+        CodeKind::OneTime | CodeKind::OpenAmount => None,
+    };
     Ok(NewCode {
         merchant_id: ctx.merchant.merchant_id.clone(),
         dialect: super::TAG,
@@ -390,6 +396,7 @@ pub fn new_code(
         bill_no_prefix: c.msg_src_id.clone(),
         one_at_a_time,
         escrow,
+        splits,
         bill,
     })
 }
@@ -412,8 +419,6 @@ fn goods(req: &QrCodeRequest) -> Result<Option<Vec<Value>>> {
     Ok(Some(items.into_iter().map(Value::Object).collect()))
 }
 
-/// §1.1 分账: with `divisionFlag`, the split (`platformAmount` and each sub-merchant's
-/// share) after checking the spec's rules; `None` without it.
 /// The core's split of a bill from the split kept in its `extra`
 /// (`{"platformAmount": n, "subOrders": [{"mid", "totalAmount"}]}`, checked by `division`).
 pub fn splits_of(split: &Value) -> Option<Splits> {
@@ -432,6 +437,8 @@ pub fn splits_of(split: &Value) -> Option<Splits> {
     Some(Splits { platform, shares })
 }
 
+/// §1.1 分账: with `divisionFlag`, the split (`platformAmount` and each sub-merchant's
+/// share) after checking the spec's rules; `None` without it.
 fn division(
     req: &QrCodeRequest,
     total: Option<Fen>,
@@ -455,7 +462,14 @@ fn division(
             "须为false或不上送:分账账单不能是担保交易",
         ));
     }
-    let total = total.ok_or_else(|| ChinaumsError::field("totalAmount", "分账账单必传"))?;
+    // The shares add up to totalAmount: an open code (no amount of its own) has none to
+    // split, and each of a fixed-amount code's bills is split the same way.
+    let total = total.ok_or_else(|| {
+        ChinaumsError::field(
+            "divisionFlag",
+            "为true时须传totalAmount:分账总额须等于totalAmount,不带金额的固定二维码不能分账",
+        )
+    })?;
     let platform = amount(&req.platform_amount, "platformAmount", 0)?
         .ok_or_else(|| ChinaumsError::field("platformAmount", "分账账单必传"))?;
     let mut shares: Vec<(String, i64)> = Vec::new();
@@ -999,6 +1013,7 @@ pub fn secure_reply(
         reply.target_sys = payment.target_sys;
         reply.target_order_id = payment.target_order_id;
         reply.seq_id = payment.pay_seq_id.clone();
+        reply.seg_id = payment.pay_seq_id.clone();
         reply.settle_ref_id = payment.pay_seq_id;
         reply.card_attr = card_attr(a).map(Into::into);
     }

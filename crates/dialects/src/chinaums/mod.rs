@@ -84,8 +84,10 @@
 //!   the request's `requestTimestamp`.
 //! - `completeAmount` (§1.4, §1.11) vs `completedAmount` (§1.7, §1.8): each interface keeps
 //!   its own spelling. `qrCodeUrl` (§1.6's table) vs `billQRCode` (its example): both.
-//! - Paths are the test environment's (`get-qrcode`, `update-qrcode`, `query-qrcode-info`);
-//!   the production URLs' `grcode`/`guery` are OCR errors.
+//! - Paths: the scan reads `q` as `g` in places: §1.1/§1.2's production URLs end in
+//!   `get-grcode`/`update-grcode` (their test URLs in `qrcode`), and both of §1.6's URLs in
+//!   `guery-grcode-info`. paymux serves the spelling of §1.3's, which reads the same in
+//!   both: `qrcode`, `query` (`get-qrcode`, `update-qrcode`, `query-qrcode-info`).
 //! - The examples' `ORPAYDEFAULT` is `QRPAYDEFAULT`; their broken JSON (a missing `{`, a
 //!   `]` read as `1`) is fixed in the tests. `instMid` is required, kept with the code, and
 //!   an update must name the same one; its value is not restricted.
@@ -118,14 +120,30 @@
 //!   `goods` that each name `subMerchantId` and `subOrderAmount` (summing to totalAmount;
 //!   the sub-merchants then share totalAmount − platformAmount in proportion, to the fen,
 //!   left-over fen to the largest remainders); `secureTransaction` must then be false.
-//!   `subOrders`/`platformAmount` without the flag are refused. The split is kept on the
-//!   bill (`split`). At most 20 goods and 20 subOrders.
+//!   `subOrders`/`platformAmount` without the flag are refused. At most 20 goods and 20
+//!   subOrders. §1.1 does not keep the flag to one-time codes (as it does walletOption),
+//!   and its sum rule needs a totalAmount: a fixed-amount code may be split, and each of
+//!   its bills is split the same way; an open code may not (`BAD_REQUEST` naming
+//!   divisionFlag), its amounts being the payer's. The split is the core's (`Splits`, on
+//!   the bill and on a fixed-amount code), which keeps refunds within it; the bill shows it
+//!   in its `extra` (`split`). The flag's "only WeChat Pay and Alipay for now" is not
+//!   enforced: the sandbox splits nothing at the wallet.
 //! - §1.2: an update replaces the bill terms (amount, number, date, description, goods,
 //!   wallet option, real name, split, escrow, expiry); notifyUrl, returnUrl, memberId,
 //!   counterNo, systemId, limitCreditCard and payInfoQueryAddr stay as they were unless
-//!   sent. A one-time code's unpaid bill is closed and replaced; a paid one stays.
-//! - §1.3: `attachRefund` refunds a one-time code's paid bill in full; for fixed codes it
-//!   is ignored.
+//!   sent. A one-time code's unpaid bill is closed and replaced; a paid one stays. The
+//!   reading: §1.2 is for binding bill information to codes made in bulk, or "更换二维码中
+//!   账单信息" (replacing it), its request is §1.1's, and its example sends the whole bill
+//!   again; so the update's billNo, billDate and totalAmount decide the code's kind by
+//!   §1.1's rule, as a new code's do. An update that sends none of them (say, only a new
+//!   payInfoQueryAddr) makes the code an open one, whose amount the payer enters or the
+//!   merchant's §1.9 system gives; to keep a fixed amount, send totalAmount again.
+//! - §1.3: `attachRefund` refunds what is left of a one-time code's paid bill (a split
+//!   bill's shares one refund each), before the code closes: a refund refused leaves the
+//!   code open (`OPERATION_NOT_ALLOWED` while the escrow is UNCOMPLETED: cancel it, which
+//!   returns the money, or complete it first; `TARGET_FAIL` when the channel refuses), and
+//!   a close with attachRefund of a code closed already still refunds what is left (so a
+//!   retry finishes what failed). For fixed codes attachRefund is ignored.
 //! - §1.4/§1.5: `billNo` may hold a bill number or a try's merOrderId (§1.4 says so), with
 //!   `billDate`, which must be the bill's (a fixed code's bill is dated the day it was
 //!   made); a `merOrderId` field may be sent instead, without a date. billStatus: UNPAID,
@@ -139,15 +157,24 @@
 //!   wallet (§2.4): WeChat `WXPay`, Alipay `Alipay 2.0`, UnionPay QR `ACP` (otherwise
 //!   `UnionPay`), JD `JD`, Baidu `BaiDu`, bank cards `QMF`, others `NetPayBills`.
 //!   `paySeqId` is paymux's bill id and the try's number; `payDetail` says how much was
-//!   paid. `cardAttr` (§1.4, §1.5, §1.7/§1.8, and `extraBuyerInfo` of §1.11) is where the
+//!   paid. `buyerId` is the payer's account at the wallet as the channel reported it;
+//!   `buyerUsername` (the example's masked login `119***@qq.com`) is left out: no channel,
+//!   the sandbox's payer included, reports a login name.
+//!   `cardAttr` (§1.4, §1.5, §1.7/§1.8, and `extraBuyerInfo` of §1.11) is where the
 //!   paying try's money came from, as the channel reported it: `DEBIT_CARD` or
 //!   `CREDIT_CARD` (§1.4's table), or `BALANCE` (the wallet's balance, as §1.7's example
 //!   says); left out when the channel did not say. The sandbox's payer chooses at the
 //!   cashier, from what the wallet offers (UnionPay: cards only).
 //! - §1.5: refunds go through the core: never more than paid, under concurrency too. The
 //!   refundOrderId is the idempotency key (the same one again returns the same refund; with
-//!   other parameters `DUP_ORDER`); without one, paymux makes one (msgSrcId and the time,
-//!   as billNo) for the first refund and requires it from the second on. A refund that
+//!   other parameters, a split bill's shares included, `DUP_ORDER`); without one, paymux
+//!   makes one for the first refund and requires it from the second on (`BAD_REQUEST`
+//!   naming refundOrderId). The number made is msgSrcId, the time the bill was made
+//!   (`yyyyMMddHHmmss`) and ten more digits of the bill's paymux id (the form of §1.5's
+//!   example, 28 characters): one per bill, so the store's unique key admits one refund
+//!   without refundOrderId per bill even when several arrive at once. One that arrives
+//!   with it asking the same is that refund (as a resend is), one asking otherwise
+//!   `BAD_REQUEST`. A refund that
 //!   does not fit only because other refunds of the bill are still under way gets
 //!   `ORDER_PROCESSING` (the loser of a race); one that does not fit at all `BAD_REQUEST`.
 //!   refundStatus: PROCESSING while the channel executes it, SUCCESS, FAIL. A split bill's
@@ -159,7 +186,11 @@
 //!   a completion, at most `completedAmount` is refundable, the rest having gone back to the
 //!   payer at once. The reply carries the table's fields and the example's (`totalAmount`,
 //!   `status`, `targetSys`, `targetOrderId`, `seqId`/`settleRefId` = paySeqId, `cardAttr`,
-//!   `merName`).
+//!   `merName`). §1.8's example spells `segId`, likely `seqId` with the scan's `g` for
+//!   `q` (as in `grcode`), but no table names either: both are sent, the same value. Its
+//!   `connectSys` (the acquiring system the wallet payment went through, `MYBANK2`) and
+//!   `targetMid` (the merchant's number at the wallet, an Alipay PID) are left out:
+//!   paymux's channels report neither, and a value made up here would look real.
 //! - §1.9: for a fixed code with a `payInfoQueryAddr` (the code's, else the merchant's
 //!   configured one), paymux POSTs the table's fields (those it has: an absent memberId,
 //!   counterNo, systemId or srcReserve is left out, never sent empty) with `signType=SHA256`

@@ -652,7 +652,9 @@ async fn refund(state: &ChinaumsState, caller: &Caller<'_>, reply: Reply) -> Ans
         .ok_or_else(|| ChinaumsError::missing("refundAmount"))?;
     let desc = convert::optional(&req.refund_desc, "refundDesc", 255)?;
     let split = split_refund(&order, &req, amount)?;
-    let refund_no = match convert::key(&req.refund_order_id, "refundOrderId", 32)? {
+    let sent = convert::key(&req.refund_order_id, "refundOrderId", 32)?;
+    let generated = sent.is_none();
+    let refund_no = match sent {
         Some(no) => no,
         None => {
             let earlier = state
@@ -660,15 +662,9 @@ async fn refund(state: &ChinaumsState, caller: &Caller<'_>, reply: Reply) -> Ans
                 .refunds_of_order(&merchant.merchant_id, &order.id)
                 .await?;
             if earlier.iter().any(|r| r.request_no.is_some()) {
-                return Err(ChinaumsError::field(
-                    "refundOrderId",
-                    "多次退款必传,且每次不同",
-                ));
+                return Err(second_refund_needs_its_own_number());
             }
-            state
-                .gateway
-                .bill_number(&merchant.credentials.msg_src_id)?
-                .to_string()
+            first_refund_no(merchant, &order)
         }
     };
     let mut extra = Map::new();
@@ -701,6 +697,11 @@ async fn refund(state: &ChinaumsState, caller: &Caller<'_>, reply: Reply) -> Ans
                 format!("超过该分账方可退金额,可退{}分", left.get()),
             ));
         }
+        // Another refund without refundOrderId was made at the same moment (it took the
+        // bill's one generated number) and asked otherwise than this one.
+        Err(CoreError::RequestNoConflict | CoreError::DuplicateRefundNo) if generated => {
+            return Err(second_refund_needs_its_own_number());
+        }
         Err(e) => return Err(e.into()),
     };
     // The bill as the refund left it (its status moves with the refund).
@@ -714,6 +715,24 @@ async fn refund(state: &ChinaumsState, caller: &Caller<'_>, reply: Reply) -> Ans
         _ => "退款请求已受理",
     };
     Ok((reply, message))
+}
+
+fn second_refund_needs_its_own_number() -> ChinaumsError {
+    ChinaumsError::field("refundOrderId", "多次退款必传,且每次不同")
+}
+
+/// The number of a bill's refund sent without `refundOrderId`: msgSrcId and the digits of
+/// the bill's paymux id (`yyMMddHHmmss`, the node, the sequence), the year written in
+/// full: 28 characters, the form of the spec's example. One per bill, so the store's
+/// unique key lets only one such refund in, however many arrive at once.
+fn first_refund_no(merchant: &ChinaumsMerchant, order: &Order) -> String {
+    let digits: String = order
+        .id
+        .as_str()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    format!("{}20{digits}", merchant.credentials.msg_src_id)
 }
 
 /// A refund larger than what is left: while other refunds of the bill are still under
@@ -757,14 +776,14 @@ fn split_refund(
     req: &RefundRequest,
     amount: Fen,
 ) -> Result<Option<RefundSplit>, ChinaumsError> {
-    let split = order.extra.get("split").filter(|s| !s.is_null());
     let subs = match &req.sub_orders {
         None => None,
         Some(Value::Array(items)) => Some(items.clone()),
         Some(_) => return Err(ChinaumsError::field("subOrders", "须为JSON数组")),
     };
     let platform = convert::amount(&req.platform_amount, "platformAmount", 0)?;
-    if split.is_none() {
+    // The core's split is the one its refunds are kept within.
+    if order.splits.is_none() {
         if subs.is_some() || platform.is_some() {
             return Err(ChinaumsError::field(
                 "subOrders",

@@ -1128,6 +1128,13 @@ pub struct Reply {
         skip_serializing_if = "Option::is_none"
     )]
     pub seq_id: Option<String>,
+    /// §1.8's example spells it `segId`; the same value as `seqId`.
+    #[serde(
+        default,
+        deserialize_with = "crate::common::text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub seg_id: Option<String>,
     #[serde(
         default,
         deserialize_with = "crate::common::text",

@@ -1,9 +1,11 @@
 //! What every dialect uses, written once: reading fields ([`fields`]), the merchants of a
 //! dialect from the config ([`merchants`]), the client side's HTTP and failures ([`http`]),
+//! paymux's ids in 20 digits ([`ids`]),
 //! lenient form decoding, MD5 hex, and the outcome tag the server's metrics read.
 
 pub mod fields;
 pub mod http;
+pub mod ids;
 pub mod merchants;
 pub mod qr;
 #[cfg(test)]

@@ -54,6 +54,25 @@ impl Answer {
     }
 }
 
+/// A request_id (C(30)) no other call repeats: the gateway refuses one it has seen as a
+/// replay. `R`, the time in milliseconds, 16 random hex digits.
+fn request_id(now_ms: i64) -> String {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No randomness from the system: the nanoseconds still tell calls apart.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes = (nanos as u64).to_be_bytes();
+    }
+    format!(
+        "R{:013}{}",
+        now_ms.rem_euclid(10_000_000_000_000),
+        hex::encode(bytes)
+    )
+}
+
 pub struct HrssClient {
     base_url: String,
     context: String,
@@ -119,7 +138,7 @@ impl HrssClient {
             ("access_key".into(), self.access_key.clone()),
             ("biz_content".into(), Value::Object(biz).to_string()),
             ("format".into(), "json".into()),
-            ("request_id".into(), format!("R{timestamp_ms}")),
+            ("request_id".into(), request_id(timestamp_ms)),
             ("timestamp".into(), timestamp_ms.to_string()),
             ("version".into(), wire::VERSION.into()),
         ];
@@ -226,5 +245,37 @@ impl HrssClient {
         let data = codec::open(data, self.data_key())
             .map_err(|e| ClientError::BadReply(format!("data: {e}")))?;
         wire::read_params(&data).map_err(|e| ClientError::BadReply(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_in_the_same_millisecond_have_their_own_request_id() {
+        let key = PrivateKey::parse(&"11".repeat(32)).unwrap();
+        let sm4 = Sm4Key::parse("0123456789abcdeffedcba9876543210").unwrap();
+        let client = HrssClient::new(
+            "http://127.0.0.1:1",
+            "engine",
+            "DOTEST",
+            "A203",
+            key,
+            sm4,
+            false,
+        )
+        .unwrap();
+        let ids: std::collections::BTreeSet<String> = (0..50)
+            .map(|_| {
+                let form = client.signed_form(&Params::new(), 1_687_845_436_478);
+                codec::field(&form, "request_id").unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(ids.len(), 50);
+        for id in &ids {
+            assert_eq!(id.len(), 30, "{id}");
+            assert!(id.starts_with("R1687845436478"), "{id}");
+        }
     }
 }

@@ -54,14 +54,23 @@ pub fn wallet(value: &Option<String>) -> Result<Wallet, HrssError> {
     }
 }
 
-/// The wayCode of an order's wallet. An order made through another dialect may have a
-/// wallet §6.1 does not list: it shows paymux's name for it, in capitals.
-pub fn way_code(wallet: Wallet) -> String {
+/// The wayCode reported when the wallet says nothing §6.1 can: §4.5.3's "固定:由支付平台分配
+/// SBK", the platform's own (see the module doc).
+pub const DEFAULT_WAY_CODE: &str = "SBK";
+
+/// The §6.1 wayCode of a wallet. A wallet the table does not list (an order made through
+/// another dialect: UnionPay, a bank, …) is [`DEFAULT_WAY_CODE`]: WX and ALI are only
+/// ever said of a payment made with that wallet.
+pub fn way_code(wallet: Wallet) -> &'static str {
     match wallet {
-        Wallet::SocialSecurity => "SBK".into(),
-        Wallet::WeChat => "WX".into(),
-        Wallet::Alipay => "ALI".into(),
-        other => other.as_str().to_ascii_uppercase(),
+        Wallet::WeChat => "WX",
+        Wallet::Alipay => "ALI",
+        Wallet::SocialSecurity
+        | Wallet::UnionPay
+        | Wallet::Qq
+        | Wallet::Jd
+        | Wallet::Baidu
+        | Wallet::Bank => DEFAULT_WAY_CODE,
     }
 }
 
@@ -275,43 +284,10 @@ impl RefundTerms {
     }
 }
 
-/// payOrderId and refundOrderId are C(20); paymux's ids are 23 characters (`P` or `R`,
-/// `yyMMddHHmmss` Beijing time, a 4-digit node, a 6-digit sequence). On the hrss wire they
-/// are 20 digits: the id's time as seconds since 1970 (10 digits), then its node and
-/// sequence. Requests may also use paymux's own form.
-pub fn wire_id(id: &PlatformId) -> String {
-    let s = id.as_str();
-    let digits = s
-        .get(1..)
-        .filter(|d| d.len() == 22 && d.bytes().all(|b| b.is_ascii_digit()));
-    if let Some(digits) = digits
-        && let Some(at) = time::parse_beijing(&format!("20{}", &digits[..12]), "%Y%m%d%H%M%S")
-    {
-        return format!("{:010}{}", at.0 / 1000, &digits[12..]);
-    }
-    s.to_owned()
-}
-
-/// paymux's id of a 20-digit wire id (`prefix` `P` for orders, `R` for refunds): the
-/// inverse of [`wire_id`], for operators reading an hrss merchant's numbers.
-pub fn platform_id(prefix: char, wire: &str) -> Option<PlatformId> {
-    if wire.len() != 20 || !wire.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let secs: i64 = wire[..10].parse().ok()?;
-    let stamp = time::beijing(paymux_core::time::Millis(secs.checked_mul(1000)?))
-        .format("%y%m%d%H%M%S")
-        .to_string();
-    Some(PlatformId::from_string(format!(
-        "{prefix}{stamp}{}",
-        &wire[10..]
-    )))
-}
-
-/// Whether a payOrderId or refundOrderId a merchant sent names this id.
-pub fn names(id: &PlatformId, text: &str) -> bool {
-    text == id.as_str() || text == wire_id(id)
-}
+/// payOrderId and refundOrderId are C(20); paymux's ids are 23 characters. On the hrss wire
+/// they are 20 digits (`crate::common::ids`, shared with mmsp). Requests may also use
+/// paymux's own form.
+pub use crate::common::ids::{names, platform_id, wire_id};
 
 /// §6.1 支付状态 (payStatus).
 pub fn pay_status(order: &Order) -> &'static str {
@@ -397,7 +373,8 @@ fn paid_fields(order: &Order) -> (Option<String>, Option<i64>, Option<i64>, Opti
 }
 
 /// §4.5.3. `wallet`: the order's, or for a bill the wallet of the try that paid it (or
-/// of the latest try; `None` before any).
+/// of the latest try; `None` before any, reported as [`DEFAULT_WAY_CODE`]: wayCode is
+/// required).
 pub fn order_data(order: &Order, wallet: Option<Wallet>, automatic: Option<&Refund>) -> OrderData {
     let (pay_time, total, receipt, coupon) = paid_fields(order);
     let channel_msg = if order.status.is_paid() {
@@ -411,7 +388,7 @@ pub fn order_data(order: &Order, wallet: Option<Wallet>, automatic: Option<&Refu
         pay_status: pay_status(order).to_owned(),
         refund_status: Some(order_refund_status(order, automatic).to_owned()),
         pay_time,
-        way_code: wallet.map(way_code),
+        way_code: Some(wallet.map_or(DEFAULT_WAY_CODE, way_code).to_owned()),
         order_amount: Some(order.amount.get()),
         total_amount: total,
         receipt_amount: receipt,
@@ -470,7 +447,7 @@ pub fn notification_data(order: &Order, wallet: Wallet, app_id: &str) -> Notific
         pay_order_id: wire_id(&order.id),
         pay_status: pay_status(order).to_owned(),
         pay_time,
-        way_code: way_code(wallet),
+        way_code: way_code(wallet).to_owned(),
         order_amount: Some(order.amount.get()),
         total_amount: total,
         receipt_amount: receipt,
@@ -732,6 +709,23 @@ mod tests {
             assert_eq!(way_code(wallet), code);
         }
         assert!(self::wallet(&Some("sbk".into())).is_err());
-        assert_eq!(way_code(Wallet::UnionPay), "UNIONPAY");
+        // Only §6.1's values go out: wallets the table does not list, and no wallet at
+        // all (a bill before its first try), are the platform's SBK.
+        for other in [
+            Wallet::UnionPay,
+            Wallet::Bank,
+            Wallet::Qq,
+            Wallet::Jd,
+            Wallet::Baidu,
+        ] {
+            assert_eq!(way_code(other), "SBK", "{other:?}");
+        }
+        let mut order = spec_order();
+        order.status = OrderStatus::Created;
+        order.paid_at = None;
+        let unpaid = serde_json::to_value(order_data(&order, None, None)).unwrap();
+        assert_eq!(unpaid["wayCode"], "SBK");
+        let by_bank = serde_json::to_value(order_data(&order, Some(Wallet::Bank), None)).unwrap();
+        assert_eq!(by_bank["wayCode"], "SBK");
     }
 }

@@ -483,26 +483,74 @@ mod tests {
 }
 
 /// Interoperability with OpenSSL 3 on this machine, both ways: what paymux signs and
-/// encrypts, OpenSSL verifies and decrypts, and the other way round.
+/// encrypts, OpenSSL verifies and decrypts, and the other way round. Without `openssl` a
+/// test says SKIPPED on stderr and passes, unless `PAYMUX_INTEROP=1` (as CI sets it, and
+/// as `tests/hrss_interop.rs` reads it), which makes it a failure.
 #[cfg(test)]
 mod openssl {
+    use std::io::Write;
     use std::path::Path;
     use std::process::Command;
 
     use super::*;
     use crate::common::testdata::fixture;
 
-    /// `None` (and a message saying the test was skipped) when there is no `openssl`.
-    fn openssl(args: &[&str], dir: &Path) -> Option<std::process::Output> {
-        match Command::new("openssl").args(args).current_dir(dir).output() {
+    /// Whether a missing tool fails the test rather than skipping it.
+    fn required(interop: Option<&str>) -> bool {
+        interop == Some("1")
+    }
+
+    /// What becomes of a run of `openssl` that could not start: `None` after saying
+    /// SKIPPED on `report`, or a panic when interoperability is `required`.
+    fn skipped(
+        started: std::io::Result<std::process::Output>,
+        required: bool,
+        report: &mut dyn Write,
+    ) -> Option<std::process::Output> {
+        match started {
             Ok(output) => Some(output),
+            Err(e) if required => {
+                panic!("PAYMUX_INTEROP=1 and openssl cannot run: {e}")
+            }
             Err(e) => {
-                eprintln!(
-                    "SKIPPED: cannot run openssl ({e}); the OpenSSL interoperability tests need it on PATH"
+                let _ = writeln!(
+                    report,
+                    "crypto::openssl: SKIPPED: cannot run openssl ({e}); the OpenSSL interoperability tests need it on PATH. Set PAYMUX_INTEROP=1 to make this a failure."
                 );
                 None
             }
         }
+    }
+
+    /// `openssl args` run in `dir`; `None` when there is no `openssl` (see [`skipped`]).
+    fn openssl(args: &[&str], dir: &Path) -> Option<std::process::Output> {
+        let interop = std::env::var("PAYMUX_INTEROP").ok();
+        skipped(
+            Command::new("openssl").args(args).current_dir(dir).output(),
+            required(interop.as_deref()),
+            // io::stderr() directly: the harness captures eprintln! of a passing test.
+            &mut std::io::stderr(),
+        )
+    }
+
+    #[test]
+    fn a_missing_openssl_is_skipped_unless_interop_is_required() {
+        let missing = || {
+            Command::new("paymux-no-such-openssl")
+                .arg("version")
+                .output()
+        };
+        assert!(!required(None));
+        assert!(!required(Some("0")));
+        assert!(required(Some("1")));
+        let mut said = Vec::new();
+        assert!(skipped(missing(), false, &mut said).is_none());
+        let said = String::from_utf8(said).unwrap();
+        assert!(said.contains("SKIPPED"), "{said}");
+        let failed = std::panic::catch_unwind(|| skipped(missing(), true, &mut Vec::new()));
+        let why = failed.expect_err("PAYMUX_INTEROP=1 makes a missing openssl a failure");
+        let why = why.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(why.contains("PAYMUX_INTEROP=1"), "{why}");
     }
 
     /// The key in the DER forms OpenSSL reads: SEC1 `ECPrivateKey` and

@@ -27,17 +27,26 @@
 //! check.param.missing naming the parameter (public or business); -102 check.param.invalid
 //! naming it and saying why, also for a timestamp further than `[server]
 //! max_clock_skew_s` from the platform's clock, a non-POST request, `data` that does not
-//! decrypt; -103 check.service.undefine for an unknown serviceKey, a version other than
-//! 1.0, or a context that is not the caller's; -103 check.service.server_busy when the
-//! gateway is overloaded; -104 check.system.forbidden for an unknown access_key; -105
-//! check.aop.invalid_sign, saying so when the signature was made with the empty user ID
-//! (OpenSSL's default) or `sign` is neither DER nor r‖s; -200 auth.insufficient.service_permissions for an appid that is
-//! not the access system's; -300 run.error.internal. Business failures (a duplicate
+//! decrypt, a replayed request (below); -103 check.service.undefine for an unknown
+//! serviceKey, a version other than 1.0, or a context that is not the caller's; -103
+//! check.service.server_busy when the gateway is overloaded; -104 check.system.forbidden
+//! for an unknown access_key; -105 check.aop.invalid_sign, saying so when the signature
+//! was made with the empty user ID (OpenSSL's default) or `sign` is neither DER nor r‖s;
+//! -200 auth.insufficient.service_permissions for an appid that is not the access
+//! system's; -300 run.error.internal. Business failures (a duplicate
 //! mchOrderId, an unknown order, a payOrderId that is not the mchOrderId's order, an
 //! over-refund, a paid order closed, a mchRefundId reused) are code 1 with `biz_data.code`
 //! "0" and a message that says which.
 //!
 //! Choices where the spec is silent or garbled:
+//! - Replays (DESIGN.md: a replayed request is refused and changes nothing): a request's
+//!   `request_id` (§3.5.1.4 "请求唯一编码", optional) is remembered per merchant for twice
+//!   `max_clock_skew_s`, as long as its timestamp stays acceptable (24 h when the check is
+//!   off); a request without one is remembered by its signed content. Seen again, it is
+//!   refused with -102 check.param.invalid naming request_id: its signature verifies, so
+//!   -105 would send the merchant checking its keys, and the fault is a parameter that is
+//!   not the unique one the spec asks for. Only a request that passed every other check
+//!   is remembered: one refused for another reason may be fixed and sent again.
 //! - `payOrderId` and `refundOrderId` are C(20); paymux's ids have 23 characters, so on the
 //!   hrss wire they are 20 digits: the id's time as Unix seconds, its node and sequence
 //!   (`convert::wire_id`). Requests may name orders either way.
@@ -55,13 +64,19 @@
 //!   for any PNG).
 //! - idNumberOrder and idNameOrder are personal data: checked, never stored, never logged
 //!   (`wire::Personal` hides them from `Debug`). idTypeOrder is kept.
-//! - Code tables (§6.1): wayCode SBK (社保卡), WX, ALI; payType 1 only; orderType 10001,
-//!   10002, 10003, 10099 (the §5.1 example's "02" is not in the table); idTypeOrder 01, 90,
-//!   99. payStatus: 0 unpaid, 1 a payer-code payment the channel is deciding (orders of
-//!   other dialects), 2 paid, 3 failed, 4 closed or expired, 5 paid after it closed or
-//!   failed (异常交易; paymux refunds such a payment by itself). The order's refundStatus
-//!   (§4.5): 7 refunded in full, 8 in part, 9 none; a refund's (§4.6, §4.7): 1 while the
-//!   channel executes it, 2 done, 3 failed (0 and 4 are not used).
+//! - Code tables (§6.1): wayCode SBK (社保卡), WX, ALI, and only these on output (§4.5,
+//!   §5.2; §4.5 requires it): the wallet of the order, or of a bill's try that paid it
+//!   (else its latest try). A bill no payer has tried yet (a static code's order, another
+//!   dialect's bill) and a wallet the table does not list (an order made through another
+//!   dialect: UnionPay, a bank card, …) report SBK, the platform's own (§4.5.3: "固定:由
+//!   支付平台分配 SBK"), so that WX and ALI are only ever said of payments made with them.
+//!   payType 1 only; orderType 10001, 10002, 10003, 10099 (the §5.1 example's "02" is not
+//!   in the table); idTypeOrder 01, 90, 99. payStatus: 0 unpaid, 1 a payer-code payment
+//!   the channel is deciding (orders of other dialects), 2 paid, 3 failed, 4 closed or
+//!   expired, 5 paid after it closed or failed (异常交易; paymux refunds such a payment by
+//!   itself). The order's refundStatus (§4.5): 7 refunded in full, 8 in part, 9 none; a
+//!   refund's (§4.6, §4.7): 1 while the channel executes it, 2 done, 3 failed (0 and 4 are
+//!   not used).
 //! - §4.6: mchRefundId is both the refund's number and the request's idempotency key: the
 //!   same request again answers with the same refund; the same mchRefundId with other
 //!   parameters is a business failure whose `data` shows the refund that has it.
@@ -131,7 +146,8 @@ use static_codes::StaticCode;
 pub const NAME: &str = "hrss";
 pub const TAG: DialectTag = DialectTag::new(NAME);
 
-/// The notification schedule: retries over 24 hours (see the module doc).
+/// The notification schedule, the delays between tries: eleven retries, the last 23 h
+/// 51 min after the first try (see the module doc).
 pub const RETRY_DELAYS_S: &[u64] = &[
     15, 60, 300, 900, 1800, 3600, 7200, 10800, 14400, 21600, 25200,
 ];

@@ -172,6 +172,7 @@ impl StaticCode {
             // one order are one too many, and the core refunds the second.
             one_at_a_time: false,
             escrow: false,
+            splits: None,
             bill: None,
         }
     }

@@ -348,6 +348,15 @@ pub enum Operation {
         #[arg(long)]
         merorderid: String,
     },
+    /// A merchant's notification endpoint on ADDR: prints each push (2324 scan, 35104
+    /// quick, 35090 gateway) and answers `SUCCESS` when its Sign verifies with the
+    /// merchant's key (the spec: the merchant prints SUCCESS; quick and gateway read a body
+    /// starting with it), `FAIL` otherwise, so that paymux tries again.
+    Listen {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        addr: String,
+    },
     /// Any CommandID with a Body of your own (JSON object), signed.
     Send {
         /// The part whose path it goes to.
@@ -722,6 +731,7 @@ pub async fn run(matches: &clap::ArgMatches, target: ClientTarget) -> Result<(),
                 .await
                 .map_err(fail)?
         }
+        Operation::Listen { addr } => return listen(client, &addr).await,
     };
     finish(&reply)
 }
@@ -734,4 +744,52 @@ fn finish(reply: &Reply) -> Result<(), ClientFailure> {
     }
     eprintln!("reply signature verified");
     Ok(())
+}
+
+/// The pushes a merchant receives.
+const PUSHES: [i64; 3] = [
+    command::SCAN_PUSH,
+    command::QUICK_NOTICE,
+    command::GATEWAY_NOTICE,
+];
+
+/// What `listen` answers a push: `SUCCESS` when it is a push signed with the merchant's
+/// key, `FAIL` otherwise. Prints the frame and, on stderr, why.
+pub fn answer_push(client: &MmspClient, body: &str) -> &'static str {
+    match client.verify_notification(body) {
+        Ok(push) if !push.is_negative() && PUSHES.contains(&push.command_id()) => {
+            crate::common::print_json(&Value::Object(push.frame));
+            eprintln!("signature verified: answering SUCCESS");
+            "SUCCESS"
+        }
+        Ok(other) => {
+            crate::common::print_json(&Value::Object(other.frame));
+            eprintln!("not a payment push (CommandID 2324, 35104 or 35090): answering FAIL");
+            "FAIL"
+        }
+        Err(e) => {
+            crate::common::print_out(body);
+            eprintln!("signature INVALID ({e}): answering FAIL");
+            "FAIL"
+        }
+    }
+}
+
+/// A merchant's notification endpoint: any path, any method with a body.
+async fn listen(client: MmspClient, addr: &str) -> Result<(), ClientFailure> {
+    use axum::extract::State;
+    use std::sync::Arc;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| ClientFailure::Setup(format!("cannot listen on {addr}: {e}")))?;
+    eprintln!("listening for mmsp notifications on http://{addr}/ (any path)");
+    let handler = |State(client): State<Arc<MmspClient>>, body: String| async move {
+        answer_push(&client, &body)
+    };
+    let app = axum::Router::new()
+        .fallback(handler)
+        .with_state(Arc::new(client));
+    axum::serve(listener, app)
+        .await
+        .map_err(|e| ClientFailure::Setup(e.to_string()))
 }

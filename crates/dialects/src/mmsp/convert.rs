@@ -18,7 +18,7 @@ use super::wire::{
     BatchItem, GatewayRequest, GatewayResult, OrderState, QuickReply, QuickRequest, RefundState,
     ScanOrder, ScanOrderReply, ScanPush, command,
 };
-use crate::common::fields;
+use crate::common::{fields, ids};
 
 /// Orders of the scan part without TIME_END expire this long after they are made.
 pub const SCAN_TTL_S: i64 = 5 * 60;
@@ -327,6 +327,7 @@ pub fn static_code(
         bill_no_prefix: String::new(),
         one_at_a_time: false,
         escrow: false,
+        splits: None,
         bill: Some(bill),
     };
     Ok((code, product))
@@ -458,7 +459,7 @@ pub fn scan_order_reply(
         )
     };
     ScanOrderReply {
-        orderno: Some(order.id.to_string()),
+        orderno: Some(ids::wire_id(&order.id)),
         url: (!micropay && !raw && status == "1")
             .then(|| pay_url(action))
             .flatten(),
@@ -476,7 +477,7 @@ pub fn scan_order_reply(
 pub fn order_state(order: &Order) -> OrderState {
     let (status, code, msg) = scan_status(order);
     OrderState {
-        orderno: Some(order.id.to_string()),
+        orderno: Some(ids::wire_id(&order.id)),
         amt: Some(order.amount.get().to_string()),
         trade_time: Some(time::format_beijing_datetime(order.created_at)),
         pay_time: Some(
@@ -498,14 +499,23 @@ pub fn order_state(order: &Order) -> OrderState {
 pub fn refund_state(refund: &Refund, refund_merorderid: Option<&str>) -> RefundState {
     let failed = refund.status == RefundStatus::Failed;
     RefundState {
-        refund_orderno: Some(refund.id.to_string()),
+        refund_orderno: Some(ids::wire_id(&refund.id)),
         amt: Some(refund.amount.get().to_string()),
         refund_time: Some(time::format_beijing_datetime(refund.created_at)),
         status: Some(if failed { "2" } else { "1" }.to_owned()),
         refund_merorderid: Some(
             refund_merorderid
                 .map(str::to_owned)
-                .or_else(|| refund.refund_no.as_ref().map(|n| n.to_string()))
+                .or_else(|| {
+                    // A reversal's (2311) number is its order's id: shown as the ORDERNO.
+                    refund.refund_no.as_ref().map(|n| {
+                        if n.as_str() == refund.order_id.as_str() {
+                            ids::wire_id(&refund.order_id)
+                        } else {
+                            n.to_string()
+                        }
+                    })
+                })
                 .unwrap_or_default(),
         ),
         err_code_msg: failed.then(|| {
@@ -522,7 +532,7 @@ pub fn refund_state(refund: &Refund, refund_merorderid: Option<&str>) -> RefundS
 pub fn scan_push(order: &Order) -> ScanPush {
     ScanPush {
         amt: Some(order.amount.get()),
-        orderno: Some(order.id.to_string()),
+        orderno: Some(ids::wire_id(&order.id)),
         trde_time: Some(time::format_beijing_datetime(order.created_at)),
         pay_time: Some(
             order
@@ -669,7 +679,7 @@ pub fn quick_reply(order: &Order) -> QuickReply {
         list_id: Some(order.id.to_string()),
         merorderid: Some(order.merchant_order_no.to_string()),
         pay_date: Some(compact(paid)),
-        notify_date: Some(compact(paid)),
+        notify_date: Some(compact(order.merchant_acked_at)),
         amt: Some(order.amount.get().to_string()),
         bank_name: text("BANK_NAME"),
         cardno: text("CARDNO"),
@@ -804,6 +814,7 @@ pub fn gateway_order(
 }
 
 /// A gateway order as its query, notification and front-page return show it.
+/// `notify_date`: the notification's send time; else when the merchant acknowledged one.
 pub fn gateway_result(order: &Order, notify_date: Option<Millis>) -> GatewayResult {
     let (status, code, msg) = quick_status(order);
     let paid = order.paid_at.filter(|_| order.status.is_paid());
@@ -818,12 +829,12 @@ pub fn gateway_result(order: &Order, notify_date: Option<Millis>) -> GatewayResu
         goodsname: text("GOODSNAME"),
         pay_channel: text("PAY_CHANNEL"),
         pay_date: Some(compact(paid)),
-        notify_date: Some(compact(notify_date.or(paid))),
+        notify_date: Some(compact(notify_date.or(order.merchant_acked_at))),
         remark: text("REMARK"),
     }
 }
 
-/// ORDERNO (paymux's id) or MERORDERID, whichever was sent.
+/// ORDERNO (the 20-digit wire form, or paymux's own id) or MERORDERID, whichever was sent.
 pub enum OrderNo {
     Platform(PlatformId),
     Merchant(MerchantOrderNo),
@@ -835,7 +846,7 @@ pub fn order_no(
     max: usize,
 ) -> Result<OrderNo, MmspError> {
     if let Some(id) = optional(orderno, "ORDERNO", 32)? {
-        return Ok(OrderNo::Platform(PlatformId::from_string(id)));
+        return Ok(OrderNo::Platform(ids::named('P', &id)));
     }
     if merorderid.is_some() {
         return Ok(OrderNo::Merchant(merorderid_of(merorderid, max)?));

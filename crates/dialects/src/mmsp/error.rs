@@ -125,6 +125,8 @@ pub mod codes {
     pub const REFUND_FAILED: &str = "3011";
     pub const NO_DATA: &str = "3012";
     pub const CHANNEL: &str = "3013";
+    pub const TOO_MANY_CODES: &str = "3014";
+    pub const BOUND_ORDER: &str = "3015";
 }
 
 /// What a command can come to besides its reply: a negative reply, or a refusal.
@@ -187,6 +189,10 @@ impl From<paymux_core::Error> for Failure {
                 format!("60秒内只能重发一次,请{wait_s}秒后再试"),
             )
             .into(),
+            E::TooManyCodes => {
+                Refusal::new(codes::TOO_MANY_CODES, "验证码发送次数已达上限,请重新下单").into()
+            }
+            E::CardDetailsMismatch => Refusal::new(codes::CLOSED, "要素不匹配").into(),
             E::BindingNotActive => {
                 Refusal::new(codes::BINDING_NOT_ACTIVE, "绑卡未生效:首笔支付未完成").into()
             }

@@ -48,9 +48,18 @@
 //!   data) and ERR_CODE/ERR_CODE_MSG (scan) or ERRCODE/ERRMSG (quick, gateway): the spec's
 //!   AA 用户支付中 and D4 订单已关闭 / 要素不匹配, and paymux's 3001 订单已支付, 3002 too early
 //!   to cancel, 3003 refund exceeds the refundable amount, 3004 not paid, 3006 refund
-//!   number used for another refund, 3007 wrong code, 3008 code expired (or tried 5
+//!   number used for another refund, 3007 wrong code, 3008 code expired (or checked 5
 //!   times), 3009 a code was sent less than 60 s ago, 3010 the binding's first payment is
-//!   not confirmed, 3011 refund failed, 3012 no data, 3013 the channel refused.
+//!   not confirmed, 3011 refund failed, 3012 no data, 3013 the channel refused, 3014 the
+//!   payment's 5 codes were all sent, 3015 a bound card's payment confirmed with 772.
+//!   A refusal carries every field the spec marks required in that reply: the request's
+//!   numbers echoed (a card number masked), the rest empty (a refused 2312's
+//!   REFUND_ORDERNO and REFUND_TIME, a refused 771's LIST_ID, PAY_DATE, …).
+//! - Each command sees the orders of its own part only, and only mmsp's: 2310, 2311, 2312,
+//!   2314 and 2313 the scan part's, 772, 773, 778 and 779 the quick part's, 2323 the
+//!   gateway's. Another part's or another dialect's order of the merchant is -2002
+//!   没有该订单 (a refund of one, -2003): quick refunds are 暂未实现 (§5.10) and the
+//!   gateway part has no refund.
 //! - Numbers arrive as JSON numbers or strings; the Body as an object or a string holding
 //!   one. The signature is checked over the Body as received, with its own types. MERNO
 //!   is also read from the spec's typos MERNNO, MERN0 and MEORDERID. AGENTNO and TERMNO
@@ -90,14 +99,26 @@
 //! - 2310 STATUS: 1 paid (refunds since or not), 3 + AA unpaid, 2 + D4 closed (订单已关闭),
 //!   expired (订单已过期) or failed (the reason). TRADETYPE 1 WeChat, 2 Alipay, 3 QQ, and
 //!   paymux's 4 UnionPay, 5 JD, 6 bank. TRADETIME and PAYTIME `YYYY-MM-DD HH:mm:ss`.
-//! - 2311 (撤销) reverses: an unpaid order is closed, a paid one refunded in full (the
-//!   refund's number is the ORDERNO; asking again answers the same). Not within 15 s of the
+//! - 2311 (撤销) reverses: an unpaid order is closed, a paid one refunded what is left of
+//!   it (the whole amount, or the rest after the merchant's own refunds; the refund's
+//!   REFUND_MERORDERID is the ORDERNO; asking again answers the same). §10.4 says only
+//!   that the payer must end up not charged (撤单成功) or the reversal fails: a paid order
+//!   already refunded in full is 撤单成功 with nothing refunded. Not within 15 s of the
 //!   order (§10.4): STATUS 2, 3002. 2314 (关闭) closes an unpaid order; a paid one is
 //!   STATUS 2, 3001.
 //! - 2312: REFUND_MERORDERID required, the refund's number and idempotency key (the same
 //!   number with the same amount answers the same refund). STATUS 1 受理成功 (under way or
 //!   done), 2 refused or failed. 2313 by REFUND_ORDERNO or REFUND_MERORDERID, the same.
 //! - Orders by ORDERNO or MERORDERID, ORDERNO first when both are sent.
+//! - ORDERNO and REFUND_ORDERNO are 20 digits (`crate::common::ids`, as hrss's numbers):
+//!   the id's time in seconds since 1970, its node and its sequence, reversible to
+//!   paymux's 23-character id, which requests may also send. The spec gives no example
+//!   of either; it sizes ORDERNO string(18) in the create replies but string(20) in every
+//!   table where the merchant sends it back or receives it again (2310, 2311, 2314, 2312
+//!   requests and replies, the 2324 push), and REFUND_ORDERNO string(20). The number must
+//!   fit where it is sent back, and 18 digits cannot hold paymux's ids reversibly (node
+//!   and sequence alone are 10), so 20 it is, and the 18 is read as a stale width. LIST_ID
+//!   (string(32), quick and gateway) is paymux's id as it is.
 //!
 //! Quick (§5):
 //! - 771: card number (Luhn), ID number (GB 11643 check character and birth date) and
@@ -108,17 +129,23 @@
 //!   ID number. With USER_ID, the reply's BIND_ID names the card bound to that user; it is
 //!   effective once this payment is paid.
 //! - 772 confirms with the code (STATUS 1; a payment already confirmed answers 1 again);
-//!   778 sends a new code at most once every 60 s; codes are good for 5 minutes and void
-//!   after 5 wrong tries.
+//!   778 sends a new code at most once every 60 s and at most 5 codes per order (then
+//!   3014: the merchant makes a new order); a code is good for 5 minutes and for 5 checks,
+//!   each counted before the bank sees the code, so guesses sent at once share nothing
+//!   (at most 25 guesses per order). 772 does not confirm a bound card's order (780):
+//!   3015, that is 779's, which checks BIND_ID, USER_ID and AMT and names NOTIFY_URL.
 //! - 773 STATUS 0 待支付, 1 成功, 2 失败/关闭, 3 已退款 (the spec's 5.7 example sends 775
 //!   for it: a 775 with MERORDERID and no BIND_ID is answered as 773, CommandID 33541).
 //! - 777/782: START_DATE and END_DATE of 8 (a day), 10 (an hour) or 14 digits (a second),
 //!   both included, START_DATE within 3 months; PERPAGE default 10, at most 1000; PAGE
-//!   default 1; paid orders of the part only, by payment time. STATUS 0 + 3012 when the
-//!   page is empty.
+//!   default 1; the part's paid orders whose STATUS is 1 (§5.9: "目前只查询状态为 1 且支付成功的
+//!   订单"; one refunded in full, STATUS 3, is not listed; a partly refunded one is), by
+//!   payment time. STATUS 0 + 3012 when the page is empty.
 //! - 780 (MERORDERID, BIND_ID, USER_ID, PHONENO, AMT) makes the order on the bound card and
-//!   sends the code to PHONENO; 779 (the same MERORDERID, BIND_ID, USER_ID, AMT) confirms it
-//!   with MSG_CODE and names NOTIFY_URL.
+//!   sends the code to the phone the card was bound with (§5.13: 用户在银行预留的手机号码);
+//!   a PHONENO that is not that phone is STATUS 2, D4 要素不匹配, and nothing is made or
+//!   sent. 779 (the same MERORDERID, BIND_ID, USER_ID, AMT) confirms it with MSG_CODE and
+//!   names NOTIFY_URL, which is kept only once the code is right.
 //! - 783: JUMP_URL required; PAY_URL is the sandbox page, TRADE_MODE 2 adds HTML (a form
 //!   that takes the payer there).
 //! - 774, 775 (解绑), 776 (绑卡查询), 781: -1009 暂未开通, as the spec marks them. 5.10
@@ -126,7 +153,8 @@
 //!
 //! Gateway (网关):
 //! - 2322 answers with the sandbox bank page of PAY_CHANNEL (§8.1.1; an unknown code is
-//!   -1008), which leads to the cashier. JUMP_URL receives the front-page return (§5.5):
+//!   -1008), which leads to the cashier. §8.1.1's table has 20 codes; its last row,
+//!   HXB-NET-B2C 华夏银行, is the spec file's last line (without a line break), easy to miss. JUMP_URL receives the front-page return (§5.5):
 //!   a GET with the order's fields in the query, not proof of payment (unsigned, as the
 //!   spec lists no Sign). 2323 answers 35091 (the table; one example shows 35104).
 //!

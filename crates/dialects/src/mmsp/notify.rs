@@ -9,6 +9,10 @@
 //! - scan (扫码 §10.8): CommandID 2324, a request (no RetCode); Body AMT (an int), ORDERNO,
 //!   TRDETIME, PAYTIME, STATUS 1, TRADETYPE, MERORDERID. Schedule `mmsp_scan`.
 //!
+//! NOTIFY_DATE is the time of the attempt that carries it (each retry its own). In replies
+//! (771, 773, 779, 783, 777, 2323, 782) it is when the merchant acknowledged the payment's
+//! notification, empty until then.
+//!
 //! Acknowledged by a body that starts with `SUCCESS`, in any case (the scan part's
 //! merchants print exactly `SUCCESS`, which this accepts too). Signed with the agent's key
 //! when the merchant has one (the spec: the agent's key first), else the merchant's.
@@ -21,6 +25,7 @@ use paymux_core::notification::{
 };
 use paymux_core::order::Order;
 use paymux_core::payway::PayMethod;
+use paymux_core::time::Millis;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
@@ -39,10 +44,21 @@ fn part_of(order: &Order) -> PayMethod {
 }
 
 impl NotificationFormat for MmspNotifications {
+    /// As it would have been sent when it was made.
     fn render(
         &self,
         notification: &Notification,
         subject: &NotificationSubject,
+    ) -> Result<OutgoingRequest, String> {
+        self.render_at(notification, subject, notification.created_at)
+    }
+
+    /// NOTIFY_DATE (quick, gateway) is `now`, the time of this attempt.
+    fn render_at(
+        &self,
+        notification: &Notification,
+        subject: &NotificationSubject,
+        now: Millis,
     ) -> Result<OutgoingRequest, String> {
         let Some(order) = subject.paid_order() else {
             return Err(format!(
@@ -73,9 +89,7 @@ impl NotificationFormat for MmspNotifications {
                     list_id: full.list_id,
                     merorderid: full.merorderid,
                     pay_date: full.pay_date,
-                    notify_date: Some(paymux_core::time::format_beijing_compact(
-                        notification.created_at,
-                    )),
+                    notify_date: Some(paymux_core::time::format_beijing_compact(now)),
                     amt: full.amt,
                     cardno: full.cardno,
                     push_count: Some(i64::from(notification.attempts.max(1))),
@@ -86,7 +100,7 @@ impl NotificationFormat for MmspNotifications {
                 (command::QUICK_NOTICE, Some(1), to_params(&body))
             }
             PayMethod::Gateway => {
-                let mut body = convert::gateway_result(order, Some(notification.created_at));
+                let mut body = convert::gateway_result(order, Some(now));
                 body.status = Some("1".into());
                 body.errcode = None;
                 body.errmsg = None;

@@ -84,6 +84,20 @@ pub enum Part {
 }
 
 impl Part {
+    /// The part an order was made in; `None` for another dialect's order. Commands of one
+    /// part do not see the orders of another (quick refunds are 暂未实现, §5.10; the
+    /// gateway part has no refund at all), nor another dialect's orders of the merchant.
+    pub fn of(order: &Order) -> Option<Part> {
+        if order.dialect != super::TAG {
+            return None;
+        }
+        Some(match order.pay_way.method {
+            PayMethod::Quick => Part::Quick,
+            PayMethod::Gateway => Part::Gateway,
+            _ => Part::Scan,
+        })
+    }
+
     pub fn path(self) -> &'static str {
         match self {
             Part::Scan => "/mmsp/scan",
@@ -192,7 +206,7 @@ async fn serve(state: &MmspState, part: Part, body: Body) -> Response {
         Ok(Served::Page(html)) => tag(pages::page(StatusCode::OK, html), "mmsp", true),
         Err(Failure::Negative(e)) => negative(Some(header), &e),
         Err(Failure::Refused(refusal)) => {
-            let reply = refusal_body(part, body, &refusal);
+            let reply = refusal_body(part, reply_cmd, body, &refusal);
             positive(header, reply_command(reply_cmd), reply, caller.key)
         }
     }
@@ -274,8 +288,9 @@ pub fn negative(header: Option<&Header>, error: &MmspError) -> Response {
 }
 
 /// A refusal as the part writes it: scan `STATUS`/`ERR_CODE`/`ERR_CODE_MSG`, quick and
-/// gateway `STATUS`/`ERRCODE`/`ERRMSG`, with the request's numbers echoed.
-fn refusal_body(part: Part, request: &Params, refusal: &Refusal) -> Params {
+/// gateway `STATUS`/`ERRCODE`/`ERRMSG`, with the request's numbers echoed and the reply's
+/// other required fields empty. A card number is echoed masked.
+fn refusal_body(part: Part, cmd: i64, request: &Params, refusal: &Refusal) -> Params {
     let mut body = Params::new();
     body.insert("STATUS".into(), Value::from(refusal.status));
     let (code, msg, echoed): (&str, &str, &[&str]) = match part {
@@ -287,12 +302,21 @@ fn refusal_body(part: Part, request: &Params, refusal: &Refusal) -> Params {
                 "MERORDERID",
                 "REFUND_ORDERNO",
                 "REFUND_MERORDERID",
+                "AMT",
+                "TRADETYPE",
             ],
         ),
         Part::Quick | Part::Gateway => (
             "ERRCODE",
             "ERRMSG",
-            &["LIST_ID", "MERORDERID", "USER_ID", "BIND_ID"],
+            &[
+                "LIST_ID",
+                "MERORDERID",
+                "USER_ID",
+                "BIND_ID",
+                "AMT",
+                "PAY_CHANNEL",
+            ],
         ),
     };
     body.insert(code.into(), Value::from(refusal.code));
@@ -302,6 +326,19 @@ fn refusal_body(part: Part, request: &Params, refusal: &Refusal) -> Params {
             body.insert((*name).into(), Value::String(text));
         }
     }
+    for name in wire::reply_fields(part, cmd) {
+        if body.contains_key(*name) {
+            continue;
+        }
+        let text = match *name {
+            "CARDNO" => request
+                .get("CARDNO")
+                .and_then(wire::value_text)
+                .map(|card| paymux_core::card::mask(&card, 6, 4)),
+            _ => None,
+        };
+        body.insert((*name).into(), Value::String(text.unwrap_or_default()));
+    }
     body
 }
 
@@ -309,7 +346,21 @@ fn allow_private(state: &MmspState) -> bool {
     state.gateway.settings().allow_private_callbacks
 }
 
-async fn find(state: &MmspState, caller: &Caller<'_>, no: OrderNo) -> Result<Order, Failure> {
+/// The merchant's order of `part`: another part's or another dialect's is 没有该订单.
+async fn find(
+    state: &MmspState,
+    caller: &Caller<'_>,
+    no: OrderNo,
+    part: Part,
+) -> Result<Order, Failure> {
+    let order = find_any(state, caller, no).await?;
+    if Part::of(&order) != Some(part) {
+        return Err(MmspError::OrderNotFound.into());
+    }
+    Ok(order)
+}
+
+async fn find_any(state: &MmspState, caller: &Caller<'_>, no: OrderNo) -> Result<Order, Failure> {
     let merchant = &caller.merchant.merchant_id;
     Ok(match &no {
         OrderNo::Platform(id) => {
@@ -344,6 +395,7 @@ async fn scan_command(
                 state,
                 caller,
                 convert::order_no(&req.orderno, &req.merorderid, 20)?,
+                Part::Scan,
             )
             .await?;
             to_params(&convert::order_state(&order))
@@ -454,6 +506,7 @@ async fn cancel(state: &MmspState, caller: &Caller<'_>, body: &Params) -> Result
         state,
         caller,
         convert::order_no(&req.orderno, &req.merorderid, 20)?,
+        Part::Scan,
     )
     .await?;
     match state
@@ -465,9 +518,9 @@ async fn cancel(state: &MmspState, caller: &Caller<'_>, body: &Params) -> Result
         )
         .await
     {
-        Ok(Reversal::Closed(order)) | Ok(Reversal::Refunded { order, .. }) => {
-            Ok(outcome_state(&order, None))
-        }
+        Ok(Reversal::Closed(order))
+        | Ok(Reversal::Refunded { order, .. })
+        | Ok(Reversal::NothingLeft(order)) => Ok(outcome_state(&order, None)),
         Err(e) => match Failure::from(e) {
             Failure::Refused(r) => Ok(outcome_state(&order, Some(&r))),
             negative => Err(negative),
@@ -482,6 +535,7 @@ async fn close(state: &MmspState, caller: &Caller<'_>, body: &Params) -> Result<
         state,
         caller,
         convert::order_no(&req.orderno, &req.merorderid, 20)?,
+        Part::Scan,
     )
     .await?;
     match state
@@ -496,7 +550,13 @@ async fn close(state: &MmspState, caller: &Caller<'_>, body: &Params) -> Result<
         Ok(order) => Ok(outcome_state(&order, None)),
         Err(e) => match Failure::from(e) {
             Failure::Refused(r) => {
-                let order = find(state, caller, OrderNo::Platform(order.id.clone())).await?;
+                let order = find(
+                    state,
+                    caller,
+                    OrderNo::Platform(order.id.clone()),
+                    Part::Scan,
+                )
+                .await?;
                 Ok(outcome_state(&order, Some(&r)))
             }
             negative => Err(negative),
@@ -511,6 +571,7 @@ async fn refund(state: &MmspState, caller: &Caller<'_>, body: &Params) -> Result
         state,
         caller,
         convert::order_no(&req.orderno, &req.merorderid, 20)?,
+        Part::Scan,
     )
     .await?;
     let number = required(&req.refund_merorderid, "REFUND_MERORDERID", 20)?;
@@ -535,12 +596,14 @@ async fn refund(state: &MmspState, caller: &Caller<'_>, body: &Params) -> Result
         Ok(refund) => Ok(to_params(&convert::refund_state(&refund, Some(number)))),
         Err(e) => match Failure::from(e) {
             Failure::Refused(r) => Ok(to_params(&RefundState {
+                // Required in the reply: empty, no refund was made.
+                refund_orderno: Some(String::new()),
+                refund_time: Some(String::new()),
                 amt: Some(amount.get().to_string()),
                 status: Some("2".into()),
                 refund_merorderid: Some(number.to_owned()),
                 err_code_msg: Some(r.msg),
                 err_code: Some(r.code.into()),
-                ..RefundState::default()
             })),
             negative => Err(negative),
         },
@@ -556,7 +619,7 @@ async fn refund_query(
     let req: RefundRef = from_params(body);
     let merchant = &caller.merchant.merchant_id;
     let refund = if let Some(id) = optional(&req.refund_orderno, "REFUND_ORDERNO", 32)? {
-        let id = PlatformId::from_string(id);
+        let id = crate::common::ids::named('R', &id);
         state
             .gateway
             .find_refund(merchant, RefundKey::Platform(&id))
@@ -565,11 +628,29 @@ async fn refund_query(
         let number = required(&req.refund_merorderid, "REFUND_MERORDERID", 32)?;
         let no = RefundNo::parse(number, 32)
             .map_err(|e| MmspError::invalid("REFUND_MERORDERID", e.to_string()))?;
-        state
+        match state
             .gateway
             .find_refund(merchant, RefundKey::RefundNo(&no))
-            .await?
+            .await
+        {
+            Ok(refund) => refund,
+            // A reversal's number is its order's ORDERNO (paymux's id as refund number).
+            Err(CoreError::RefundNotFound) => {
+                let reversal =
+                    RefundNo::from_stored(crate::common::ids::named('P', number).to_string());
+                state
+                    .gateway
+                    .find_refund(merchant, RefundKey::RefundNo(&reversal))
+                    .await?
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
+    // Refunds of the scan part's orders only (2312 makes no other).
+    let order = find_any(state, caller, OrderNo::Platform(refund.order_id.clone())).await?;
+    if Part::of(&order) != Some(Part::Scan) {
+        return Err(MmspError::RefundNotFound.into());
+    }
     Ok(to_params(&convert::refund_state(&refund, None)))
 }
 
@@ -665,14 +746,20 @@ async fn quick_confirm(
     let code = required(&req.msg_code, "MSG_CODE", 6)?;
     optional(&req.randstr, "RANDSTR", 32)?;
     let merchant = &caller.merchant.merchant_id;
+    let order = find(state, caller, OrderNo::Platform(id.clone()), Part::Quick).await?;
+    // A bound card's payment is confirmed by 779, which checks BIND_ID, USER_ID and AMT and
+    // names NOTIFY_URL.
+    if order.extra_str("BIND_ID").is_some() {
+        return Err(Refusal::new(codes::BOUND_ORDER, "绑卡支付订单须以779确认").into());
+    }
     let order = match state
         .gateway
-        .confirm_payment(merchant, OrderKey::Platform(&id), code, None)
+        .confirm_payment(merchant, OrderKey::Platform(&order.id), code, None)
         .await
     {
         Ok(order) => order,
         Err(paymux_core::Error::OrderAlreadyPaid) => {
-            find(state, caller, OrderNo::Platform(id.clone())).await?
+            find(state, caller, OrderNo::Platform(id.clone()), Part::Quick).await?
         }
         Err(e) => return Err(e.into()),
     };
@@ -693,7 +780,7 @@ async fn quick_query(
     req: &QuickRequest,
 ) -> Result<Params, Failure> {
     let no = convert::merorderid(&req.merorderid, "MERORDERID", 32)?;
-    let order = find(state, caller, OrderNo::Merchant(no)).await?;
+    let order = find(state, caller, OrderNo::Merchant(no), Part::Quick).await?;
     Ok(to_params(&quick_state(state, caller, &order).await?))
 }
 
@@ -705,9 +792,10 @@ async fn quick_resend(
 ) -> Result<Params, Failure> {
     let id = PlatformId::from_string(required(&req.list_id, "LIST_ID", 32)?);
     optional(&req.randstr, "RANDSTR", 32)?;
+    let order = find(state, caller, OrderNo::Platform(id), Part::Quick).await?;
     let order = state
         .gateway
-        .resend_code(&caller.merchant.merchant_id, OrderKey::Platform(&id))
+        .resend_code(&caller.merchant.merchant_id, OrderKey::Platform(&order.id))
         .await?;
     Ok(to_params(&QuickReply {
         status: Some("1".into()),
@@ -777,7 +865,7 @@ async fn bound_pay(
     let code = required(&req.msg_code, "MSG_CODE", 6)?;
     let notify_url = convert::notify_url(&req.notify_url, 255, allow_private(state))?;
     optional(&req.randstr, "RANDSTR", 32)?;
-    let order = find(state, caller, OrderNo::Merchant(no)).await?;
+    let order = find(state, caller, OrderNo::Merchant(no), Part::Quick).await?;
     if order.extra_str("BIND_ID") != Some(bind_id) || order.extra_str("USER_ID") != Some(user_id) {
         return Err(MmspError::invalid("BIND_ID", "与绑卡支付短信请求(780)不一致").into());
     }
@@ -797,7 +885,13 @@ async fn bound_pay(
     {
         Ok(order) => order,
         Err(paymux_core::Error::OrderAlreadyPaid) => {
-            find(state, caller, OrderNo::Platform(order.id.clone())).await?
+            find(
+                state,
+                caller,
+                OrderNo::Platform(order.id.clone()),
+                Part::Quick,
+            )
+            .await?
         }
         Err(e) => return Err(e.into()),
     };
@@ -922,7 +1016,7 @@ async fn gateway_command(
         command::GATEWAY_QUERY => {
             let req: GatewayRequest = from_params(body);
             let no = convert::merorderid(&req.merorderid, "MERORDERID", 32)?;
-            let order = find(state, caller, OrderNo::Merchant(no)).await?;
+            let order = find(state, caller, OrderNo::Merchant(no), Part::Gateway).await?;
             Ok(Served::Body(to_params(&convert::gateway_result(
                 &order, None,
             ))))
@@ -1019,8 +1113,8 @@ async fn front_return(
         .find_order(&merchant.merchant_id, OrderKey::Merchant(&no))
         .await
     {
-        Ok(order) => order,
-        Err(_) => return not_found(),
+        Ok(order) if Part::of(&order) == Some(Part::Gateway) => order,
+        _ => return not_found(),
     };
     let Some(jump) = order.extra_str("JUMP_URL") else {
         return not_found();

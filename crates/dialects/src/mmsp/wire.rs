@@ -989,7 +989,88 @@ pub struct GatewayResult {
     pub remark: Option<String>,
 }
 
-/// Gateway §8.1.1: the bank channels, by code.
+/// The fields the spec marks required (必须) in a command's reply, besides STATUS and the
+/// error code and message: a refusal carries them too, echoed from the request where it
+/// has them, else empty.
+pub fn reply_fields(part: crate::mmsp::routes::Part, cmd: i64) -> &'static [&'static str] {
+    use crate::mmsp::routes::Part;
+    use command::*;
+    match (part, cmd) {
+        (
+            Part::Scan,
+            WECHAT_NATIVE | ALIPAY_NATIVE | QQ_NATIVE | ALIPAY_STATIC | ALIPAY_DYNAMIC,
+        )
+        | (Part::Scan, UNIONPAY_NATIVE | JD_NATIVE) => {
+            &["ORDERNO", "URL", "TRADETYPE", "TRADETIME", "MERORDERID"]
+        }
+        (Part::Scan, WECHAT_H5 | ALIPAY_H5) => &["ORDERNO", "TRADETIME", "MERORDERID", "URL"],
+        (Part::Scan, WECHAT_MICROPAY | ALIPAY_MICROPAY | QQ_MICROPAY | QQ_MICROPAY_ALT) => {
+            &["ORDERNO", "TRADETIME", "MERORDERID"]
+        }
+        (Part::Scan, QUERY | CANCEL | CLOSE) => &[
+            "ORDERNO",
+            "AMT",
+            "TRADETIME",
+            "PAYTIME",
+            "MERORDERID",
+            "TRADETYPE",
+        ],
+        (Part::Scan, REFUND | REFUND_QUERY) => {
+            &["REFUND_ORDERNO", "AMT", "REFUND_TIME", "REFUND_MERORDERID"]
+        }
+        (Part::Quick, QUICK_PAY) => &[
+            "LIST_ID",
+            "MERORDERID",
+            "PAY_DATE",
+            "NOTIFY_DATE",
+            "AMT",
+            "BANK_NAME",
+            "CARDNO",
+        ],
+        (Part::Quick, QUICK_QUERY | UNBIND_CARD) => &[
+            "LIST_ID",
+            "MERORDERID",
+            "PAY_DATE",
+            "NOTIFY_DATE",
+            "CARDNO",
+            "AMT",
+            "CARDTYPE",
+        ],
+        (Part::Quick, QUICK_RESEND) => &["LIST_ID"],
+        (Part::Quick, BOUND_PAY) => &[
+            "USER_ID",
+            "BIND_ID",
+            "LIST_ID",
+            "MERORDERID",
+            "PAY_DATE",
+            "NOTIFY_DATE",
+            "AMT",
+            "BANK_NAME",
+            "CARDNO",
+        ],
+        (Part::Quick, BOUND_SMS) => &["USER_ID", "LIST_ID", "MERORDERID", "CARDNO"],
+        (Part::Quick, UNIONPAY_QUICK) => &[
+            "LIST_ID",
+            "MERORDERID",
+            "PAY_DATE",
+            "NOTIFY_DATE",
+            "PAY_URL",
+            "AMT",
+        ],
+        (Part::Gateway, GATEWAY_PAY | GATEWAY_QUERY) => &[
+            "LIST_ID",
+            "MERORDERID",
+            "AMT",
+            "PAY_CHANNEL",
+            "PAY_DATE",
+            "NOTIFY_DATE",
+        ],
+        _ => &[],
+    }
+}
+
+/// Gateway §8.1.1: the bank channels, by code, all 20 rows of the table (its last,
+/// HXB-NET-B2C, is the spec file's last line).
 pub const BANKS: &[(&str, &str)] = &[
     ("YLBILL-NET-B2C", "银联"),
     ("ICBC-NET-B2C", "工商银行"),

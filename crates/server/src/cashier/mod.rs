@@ -10,7 +10,7 @@
 
 pub mod codes;
 pub mod lookups;
-mod page;
+pub(crate) mod page;
 mod sealed;
 mod sms;
 

@@ -198,6 +198,31 @@ fn json_field(fields: &[(String, String)], name: &str) -> Value {
     serde_json::from_str(field(fields, name).unwrap_or("null")).expect(name)
 }
 
+/// A payer at a code's page: posts `form` (the wallet, and what else the page asks), is
+/// sent to the sandbox's cashier, and pays there. Returns the bill that was paid.
+async fn pay_at_page(gw: &TestGateway, page_url: &str, form: &str) -> Order {
+    let went = submit(&format!("{page_url}/pay"), form).await;
+    assert_eq!(went.status(), 303, "{:?}", went.text().await);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+    let order_id = cashier
+        .split("/cashier/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("the cashier's link names the bill")
+        .to_owned();
+    let paid = submit(&format!("{cashier}/pay"), "result=success").await;
+    assert_eq!(paid.status(), 303);
+    gw.running
+        .operator
+        .gateway()
+        .find_order(
+            &merchant(),
+            OrderKey::Platform(&paymux_core::ids::PlatformId::from_string(order_id)),
+        )
+        .await
+        .expect("the bill the page made")
+}
+
 #[tokio::test]
 async fn the_header_is_refused_for_a_wrong_key_an_altered_body_a_stale_time_and_a_replayed_nonce() {
     let gw = TestGateway::spawn(Backend::Sqlite).await;
@@ -647,7 +672,13 @@ async fn the_secure_examples_cancel_and_complete_an_escrowed_payment() {
         assert_eq!(reply[name], value, "{name}");
     }
     assert!(reply["targetOrderId"].as_str().is_some());
+    assert!(reply["seqId"].as_str().is_some());
     assert_eq!(reply["seqId"], reply["settleRefId"]);
+    assert_eq!(reply["segId"], reply["seqId"], "the example's spelling too");
+    assert!(
+        reply.get("connectSys").is_none() && reply.get("targetMid").is_none(),
+        "no channel reports them: not made up"
+    );
 }
 
 async fn notifications_to(receiver: &Receiver, n: usize, gw: &TestGateway) -> Vec<Received> {
@@ -811,16 +842,22 @@ async fn the_three_kinds_of_code_are_paid_and_notified_to_both_addresses() {
         reply.get("billNo").is_none() && reply.get("billDate").is_none(),
         "no bill of its own"
     );
-    let fixed = code(&gw, "Q-FIXED").await;
-    let made = gw
-        .running
-        .operator
-        .bill_from_code(&fixed.id, Default::default())
+    // A payer opens its page, sees its amount, and pays with Alipay at the sandbox's
+    // cashier.
+    let fixed_page = reply["billQRCode"].as_str().unwrap().to_owned();
+    let html = browser()
+        .get(&fixed_page)
+        .send()
         .await
-        .expect("a bill");
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("挂号费") && html.contains("¥3.00"), "{html}");
+    let made = pay_at_page(&gw, &fixed_page, "wallet=alipay").await;
     assert_eq!(made.amount.get(), 300);
     assert!(made.merchant_order_no.as_str().starts_with("1001"));
-    scan_and_pay(&gw, &made, ALIPAY).await;
+    assert_eq!(made.code_id, Some(code(&gw, "Q-FIXED").await.id));
     let received = notifications_to(&bill_receiver, 3, &gw).await;
     let fields = form(&received[2]);
     assert_signed(&fields, &c);
@@ -843,20 +880,19 @@ async fn the_three_kinds_of_code_are_paid_and_notified_to_both_addresses() {
     )
     .await;
     assert_code(&reply, "SUCCESS");
-    let open = code(&gw, "Q-OPEN").await;
-    let made = gw
-        .running
-        .operator
-        .bill_from_code(
-            &open.id,
-            paymux_core::gateway::BillFromCode {
-                amount: Some(paymux_core::Fen::new(250).unwrap()),
-                ..Default::default()
-            },
-        )
+    // Its page asks the amount; the payer enters ¥2.50 and pays with WeChat Pay.
+    let open_page = reply["billQRCode"].as_str().unwrap().to_owned();
+    let html = browser()
+        .get(&open_page)
+        .send()
         .await
-        .expect("a bill");
-    scan_and_pay(&gw, &made, WECHAT).await;
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("name=\"amount\""), "{html}");
+    let made = pay_at_page(&gw, &open_page, "wallet=wechat&amount=2.50").await;
+    assert_eq!(made.amount.get(), 250);
     let received = notifications_to(&bill_receiver, 4, &gw).await;
     let fields = form(&received[3]);
     assert_signed(&fields, &c);
@@ -1339,7 +1375,7 @@ async fn codes_are_updated_and_closed_with_their_bills() {
     assert_eq!(
         fixed.kind,
         paymux_core::code::CodeKind::OpenAmount,
-        "no amount: an open code now"
+        "§1.2 describes the terms anew: no totalAmount, an open code now"
     );
     assert_eq!(
         fixed.extra["payInfoQueryAddr"],
@@ -2374,4 +2410,405 @@ async fn a_full_run_of_a_real_name_bill_logs_no_name_or_certificate_number() {
     ] {
         assert!(!log.contains(personal), "{personal} in the log:\n{log}");
     }
+}
+
+// Splits of fixed codes, close-qrcode's refund, refund replays and numbers, MD5
+// notifications, the busy reply over HTTP, and the client as a process.
+
+#[tokio::test]
+async fn a_fixed_codes_split_goes_to_each_bill_and_its_refunds_keep_to_the_shares() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let date = today(&gw);
+    let split = json!({"divisionFlag": true, "platformAmount": 10,
+        "subOrders": [{"mid": "898340149000101", "totalAmount": 60},
+                      {"mid": "898340149000102", "totalAmount": 30}]});
+    let mut fields = json!({"qrCodeId": "Q-SPLIT", "totalAmount": 100, "billDesc": "套餐"});
+    if let (Some(f), Value::Object(more)) = (fields.as_object_mut(), split.clone()) {
+        f.extend(more);
+    }
+    let reply = call(&gw, GET, fields).await;
+    assert_code(&reply, "SUCCESS");
+    let page_url = reply["billQRCode"].as_str().unwrap().to_owned();
+
+    // Two payers, two bills, each split as the code says.
+    let first = pay_at_page(&gw, &page_url, "wallet=wechat").await;
+    let second = pay_at_page(&gw, &page_url, "wallet=alipay").await;
+    for bill in [&first, &second] {
+        let splits = bill.splits.as_ref().expect("the code's split");
+        assert_eq!(splits.platform.get(), 10);
+        assert_eq!(splits.share("898340149000101").map(|f| f.get()), Some(60));
+        assert_eq!(splits.share("898340149000102").map(|f| f.get()), Some(30));
+        assert_eq!(
+            bill.extra["split"]["subOrders"][0]["mid"],
+            "898340149000101"
+        );
+    }
+    let refund = |bill: &Order, id: &str, platform: i64, mid: &str, amount: i64| {
+        call(
+            &gw,
+            REFUND,
+            json!({"billNo": bill.merchant_order_no.as_str(), "billDate": date,
+                   "refundOrderId": id, "refundAmount": platform + amount,
+                   "platformAmount": platform,
+                   "subOrders": [{"mid": mid, "totalAmount": amount}]}),
+        )
+    };
+    let reply = call(
+        &gw,
+        REFUND,
+        json!({"billNo": first.merchant_order_no.as_str(), "billDate": date,
+               "refundAmount": 10}),
+    )
+    .await;
+    assert_refused(&reply, "BAD_REQUEST", "一次只能对一个子商户退款");
+    let reply = refund(&first, "1001SPA1", 2, "898340149000101", 50).await;
+    assert_code(&reply, "SUCCESS");
+    assert_eq!(reply["refundAmount"], json!(52));
+    let reply = refund(&first, "1001SPA2", 0, "898340149000101", 11).await;
+    assert_refused(&reply, "BAD_REQUEST", "可退10分");
+    let reply = refund(&first, "1001SPA3", 8, "898340149000102", 30).await;
+    assert_code(&reply, "SUCCESS");
+    // The second bill's shares are its own.
+    let reply = refund(&second, "1001SPB1", 10, "898340149000101", 60).await;
+    assert_code(&reply, "SUCCESS");
+
+    // A refundOrderId used again is the same refund only if it names the same shares.
+    let reply = refund(&first, "1001SPA3", 8, "898340149000102", 30).await;
+    assert_code(&reply, "SUCCESS");
+    assert_eq!(reply["refundOrderId"], "1001SPA3");
+    let reply = refund(&first, "1001SPA1", 2, "898340149000102", 50).await;
+    assert_refused(&reply, "DUP_ORDER", "refundOrderId");
+    let reply = refund(&first, "1001SPA1", 0, "898340149000101", 52).await;
+    assert_refused(&reply, "DUP_ORDER", "refundOrderId");
+    gw.advance(3);
+    gw.poll_channels().await;
+    let first = bill(&gw, first.merchant_order_no.as_str()).await;
+    assert_eq!(first.refunded.get(), 52 + 38, "each refund once");
+
+    // An open code has no amount for shares to add up to.
+    let reply = call(&gw, GET, {
+        let mut f = json!({"qrCodeId": "Q-SPLIT-OPEN"});
+        if let (Some(f), Value::Object(more)) = (f.as_object_mut(), split) {
+            f.extend(more);
+        }
+        f
+    })
+    .await;
+    assert_refused(&reply, "BAD_REQUEST", "divisionFlag");
+}
+
+#[tokio::test]
+async fn closing_with_attach_refund_refunds_before_it_closes_and_a_retry_refunds_what_is_left() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let close = |qr: &'static str, attach: bool| {
+        call(&gw, CLOSE, json!({"qrCodeId": qr, "attachRefund": attach}))
+    };
+    // An escrow not completed cannot be refunded (§2.3): refused, and the code stays open.
+    paid_bill(
+        &gw,
+        "1001000000001000",
+        100,
+        json!({"qrCodeId": "Q-ESC", "secureTransaction": true}),
+    )
+    .await;
+    let reply = close("Q-ESC", true).await;
+    assert_refused(&reply, "OPERATION_NOT_ALLOWED", "担保交易未完成");
+    assert_eq!(
+        code(&gw, "Q-ESC").await.status,
+        paymux_core::code::CodeStatus::Active
+    );
+    assert_eq!(bill(&gw, "1001000000001000").await.refund_reserved.get(), 0);
+    // Completed with 60 (40 back to the payer): the close refunds the 60 and closes.
+    let reply = call(
+        &gw,
+        COMPLETE,
+        json!({"merOrderId": "10010000000010000", "completedAmount": 60}),
+    )
+    .await;
+    assert_code(&reply, "SUCCESS");
+    let reply = close("Q-ESC", true).await;
+    assert_code(&reply, "SUCCESS");
+    assert_eq!(
+        code(&gw, "Q-ESC").await.status,
+        paymux_core::code::CodeStatus::Closed
+    );
+    gw.advance(3);
+    gw.poll_channels().await;
+    let order = bill(&gw, "1001000000001000").await;
+    assert_eq!(
+        (order.status, order.refunded.get()),
+        (OrderStatus::Refunded, 100)
+    );
+
+    // Closed without attachRefund, then again with it: the second close refunds.
+    paid_bill(&gw, "1001000000001001", 50, json!({"qrCodeId": "Q-LATER"})).await;
+    assert_code(&close("Q-LATER", false).await, "SUCCESS");
+    assert_eq!(bill(&gw, "1001000000001001").await.refund_reserved.get(), 0);
+    for _ in 0..2 {
+        assert_code(&close("Q-LATER", true).await, "SUCCESS");
+    }
+    let order = bill(&gw, "1001000000001001").await;
+    assert_eq!(order.refund_reserved.get(), 50, "refunded once");
+    let refunds = gw
+        .running
+        .operator
+        .gateway()
+        .refunds_of_order(&merchant(), &order.id)
+        .await
+        .unwrap();
+    assert_eq!(refunds.len(), 1);
+}
+
+#[tokio::test]
+async fn a_bill_has_one_refund_without_refund_order_id_even_when_several_arrive_at_once() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let gw = TestGateway::spawn(backend).await;
+        let date = today(&gw);
+        // Twenty different refunds at once, none with a refundOrderId: one is made.
+        paid_bill(&gw, "1001000000001100", 1000, json!({})).await;
+        let replies = join_all(
+            (1..=20)
+                .map(|i| {
+                    call(
+                        &gw,
+                        REFUND,
+                        json!({"billNo": "1001000000001100", "billDate": date,
+                               "refundAmount": i}),
+                    )
+                })
+                .collect(),
+        )
+        .await;
+        let accepted: Vec<&Params> = replies.iter().filter(|r| code_of(r) == "SUCCESS").collect();
+        assert_eq!(accepted.len(), 1, "{backend:?}: {replies:?}");
+        for r in replies.iter().filter(|r| code_of(r) != "SUCCESS") {
+            assert_refused(r, "BAD_REQUEST", "refundOrderId");
+        }
+        let order = bill(&gw, "1001000000001100").await;
+        assert_eq!(
+            Some(order.refund_reserved.get()),
+            accepted[0]["refundAmount"].as_i64(),
+            "{backend:?}"
+        );
+        let generated = accepted[0]["refundOrderId"].as_str().unwrap().to_owned();
+        assert!(generated.starts_with("1001"), "{generated}");
+
+        // The same refund twenty times at once (a resend): at most that one refund.
+        paid_bill(&gw, "1001000000001101", 1000, json!({})).await;
+        let replies = join_all(
+            (0..20)
+                .map(|_| {
+                    call(
+                        &gw,
+                        REFUND,
+                        json!({"billNo": "1001000000001101", "billDate": date,
+                               "refundAmount": 30}),
+                    )
+                })
+                .collect(),
+        )
+        .await;
+        let mut numbers: Vec<&str> = Vec::new();
+        for r in &replies {
+            if code_of(r) == "SUCCESS" {
+                numbers.push(r["refundOrderId"].as_str().unwrap());
+            } else {
+                assert_refused(r, "BAD_REQUEST", "refundOrderId");
+            }
+        }
+        numbers.dedup();
+        assert_eq!(numbers.len(), 1, "{backend:?}: {replies:?}");
+        assert_eq!(
+            bill(&gw, "1001000000001101").await.refund_reserved.get(),
+            30,
+            "{backend:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn md5_signed_notifications_and_return_links_verify_end_to_end() {
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| {
+        if let Some(t) = c.merchants[0].dialects.get_mut("chinaums") {
+            t.insert("sign_type".into(), toml::Value::String("MD5".into()));
+        }
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.answer_with(&["SUCCESS"]);
+    let reply = one_time(
+        &gw,
+        "1001000000001200",
+        88,
+        json!({"notifyUrl": receiver.url, "returnUrl": "https://shop.example/back"}),
+    )
+    .await;
+    let page_url = reply["billQRCode"].as_str().unwrap().to_owned();
+    pay_at_page(&gw, &page_url, "wallet=unionpay").await;
+
+    let fields = form(&notifications_to(&receiver, 1, &gw).await[0]);
+    assert_eq!(field(&fields, "signType"), Some("MD5"));
+    let sign = field(&fields, "sign").unwrap();
+    assert_eq!(sign.len(), 32, "MD5 in hex: {sign}");
+    assert_eq!(sign, sign.to_uppercase());
+    let c = client(&gw);
+    assert!(c.verify_notification(&fields), "{fields:?}");
+    // It is MD5 the signature is: named SHA256, it does not verify.
+    let renamed: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| {
+            if k == "signType" {
+                (k.clone(), "SHA256".to_owned())
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect();
+    assert!(!c.verify_notification(&renamed));
+    assert_eq!(field(&fields, "billNo"), Some("1001000000001200"));
+    assert_eq!(json_field(&fields, "billPayment")["targetSys"], "ACP");
+
+    // The return link on the code's page is signed the same way.
+    let html = browser()
+        .get(&page_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = html
+        .find("https://shop.example/back?")
+        .expect("a link back");
+    let back = html[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let returned = paymux_dialects::common::decode_form(back.split_once('?').unwrap().1, true);
+    assert_eq!(field(&returned, "signType"), Some("MD5"));
+    assert!(c.verify_notification(&returned), "{returned:?}");
+}
+
+#[tokio::test]
+async fn a_request_not_done_in_time_gets_txn_discarded_over_http() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| {
+        c.server.request_timeout_s = std::num::NonZeroU64::new(1).unwrap();
+    })
+    .await;
+    let body = json!({"requestTimestamp": timestamp(&gw), "msgId": "M-SLOW",
+        "mid": CHINAUMS_MID, "tid": "88880001", "instMid": "QRPAYDEFAULT",
+        "billNo": "1001000000001300", "billDate": today(&gw)})
+    .to_string();
+    let host = gw.running.addr.to_string();
+    let head = format!(
+        "POST {QUERY} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n\
+         authorization: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        client(&gw).authorization(body.as_bytes()),
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // Half the body, then nothing: the request cannot be done in time.
+    stream
+        .write_all(&body.as_bytes()[..body.len() / 2])
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut raw),
+    )
+    .await
+    .expect("answered after the timeout")
+    .unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP reply");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let reply: Params = serde_json::from_str(body).expect(body);
+    assert_refused(&reply, "TXN_DISCARDED", "请求被丢弃");
+    assert!(
+        reply.get("responseTimeStamp").is_some() && reply.get("responseTimestamp").is_some(),
+        "§1.4's spellings: {body}"
+    );
+}
+
+/// Runs `paymux client chinaums --url … --config … <args>`: (exit code, stdout, stderr).
+fn chinaums_cli(url: &str, config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let output = crate::helpers::paymux()
+        .args(["client", "chinaums", "--url", url, "--config"])
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("paymux client");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+// Multi-threaded: the client runs as a blocking child process while this runtime serves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chinaums_client_makes_a_code_and_refunds_its_bill_as_a_process() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("merchant.toml");
+    std::fs::write(&config, config_text("sqlite://unused.db")).unwrap();
+
+    let (exit, stdout, stderr) = chinaums_cli(
+        &gw.url,
+        &config,
+        &[
+            "get-qrcode",
+            "--kind",
+            "one-time",
+            "--amount",
+            "120",
+            "--bill-no",
+            "1001000000001400",
+            "--desc",
+            "药费",
+            "--qr-code-id",
+            "Q-CLI",
+        ],
+    );
+    assert_eq!(exit, 0, "{stderr}");
+    let reply: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    assert_eq!(reply["errCode"], "SUCCESS", "{stdout}");
+    assert_eq!(reply["qrCodeId"], "Q-CLI");
+    assert_eq!(reply["billNo"], "1001000000001400");
+    let page = reply["billQRCode"].as_str().unwrap();
+    assert!(page.starts_with(&format!("{}/bills/", gw.url)), "{page}");
+    let made = bill(&gw, "1001000000001400").await;
+    assert_eq!((made.amount.get(), made.subject.as_str()), (120, "药费"));
+
+    scan_and_pay(&gw, &made, WECHAT).await;
+    let (exit, stdout, stderr) = chinaums_cli(
+        &gw.url,
+        &config,
+        &["refund", "--bill-no", "1001000000001400", "--amount", "20"],
+    );
+    assert_eq!(exit, 0, "{stderr}");
+    let reply: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    assert_eq!(reply["refundStatus"], "PROCESSING", "{stdout}");
+    assert_eq!(reply["refundAmount"], 20);
+    assert_eq!(
+        bill(&gw, "1001000000001400").await.refund_reserved.get(),
+        20
+    );
+
+    // The server refuses: exit 1, the reply on stdout, its words on stderr.
+    let (exit, stdout, stderr) = chinaums_cli(
+        &gw.url,
+        &config,
+        &["refund", "--bill-no", "1001000000001400", "--amount", "20"],
+    );
+    assert_eq!(exit, 1, "{stderr}");
+    assert!(stdout.contains("\"errCode\": \"BAD_REQUEST\""), "{stdout}");
+    assert!(
+        stderr.contains("the server refused our request: BAD_REQUEST: refundOrderId"),
+        "{stderr}"
+    );
 }

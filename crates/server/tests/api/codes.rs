@@ -31,6 +31,7 @@ fn new_code(kind: CodeKind, code_ref: &str, amount: Option<i64>, bill_no: Option
         bill_no_prefix: "3194".into(),
         one_at_a_time: true,
         escrow: false,
+        splits: None,
         bill: bill_no.map(|no| NewBill {
             merchant_id: merchant(),
             merchant_order_no: MerchantOrderNo::parse(no, 32).unwrap(),

@@ -120,8 +120,11 @@ fn signed_body(fields: &[(&str, String)]) -> String {
     codec::encode_request(&form)
 }
 
-/// The public parameters of a call whose `data` is these fields, before signing.
+/// The public parameters of a call whose `data` is these fields, before signing. Each has
+/// its own request_id, shaped as the spec's example's: the gateway refuses one it has seen.
 fn fields_for(data: &Value, timestamp: i64) -> Vec<(&'static str, String)> {
+    static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let sealed = sm4().encrypt(&data.to_string());
     vec![
         ("access_key", HRSS_ACCESS_KEY.into()),
@@ -130,7 +133,7 @@ fn fields_for(data: &Value, timestamp: i64) -> Vec<(&'static str, String)> {
             json!({"aaz001": "1687845434400", "appid": HRSS_APP_ID, "data": sealed}).to_string(),
         ),
         ("format", "json".into()),
-        ("request_id", "a666bcc1720b4e2b9b02".into()),
+        ("request_id", format!("a666{n:016}")),
         ("timestamp", timestamp.to_string()),
         ("version", "1.0".into()),
     ]
@@ -192,7 +195,19 @@ async fn the_spec_example_request_signed_by_openssl_is_refused_only_for_its_2023
     assert_eq!(header.appid, "A203");
     assert_eq!(header.aaz002.len(), 20);
     assert!(header.aaz002.bytes().all(|b| b.is_ascii_digit()));
+    // The same request again is a replay, refused even with the timestamp check off.
+    let again = post(&gw, "/engine/rest/88800100001", body.clone()).await;
+    assert_eq!(
+        refusal(&again),
+        (
+            "-102".to_owned(),
+            "check.param.invalid".to_owned(),
+            "request_id参数格式异常:请求流水号已使用过,重放的请求被拒绝".to_owned()
+        )
+    );
+
     // With an order 1687837179580 of ours, the spec's payOrderId is not its number.
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| c.server.max_clock_skew_s = 0).await;
     paid_order(&gw, "1687837179580", 1, "http://127.0.0.1:9/notify").await;
     let answer = client(&gw)
         .send("/engine/rest/88800100001", &body)
@@ -835,6 +850,12 @@ async fn every_public_return_code_of_the_table_with_its_sub_code() {
     let no_aaz001 = json!({"appid": HRSS_APP_ID, "data": "x"}).to_string();
     let reply = post(&gw, QUERY, with(&fields, "biz_content", Some(&no_aaz001))).await;
     expect(reply, "-101", "check.param.missing", "缺少aaz001参数");
+    let no_appid = json!({"aaz001": "1", "data": "x"}).to_string();
+    let reply = post(&gw, QUERY, with(&fields, "biz_content", Some(&no_appid))).await;
+    expect(reply, "-101", "check.param.missing", "缺少appid参数");
+    let empty_appid = json!({"aaz001": "1", "appid": "", "data": "x"}).to_string();
+    let reply = post(&gw, QUERY, with(&fields, "biz_content", Some(&empty_appid))).await;
+    expect(reply, "-101", "check.param.missing", "缺少appid参数");
     let reply = post(
         &gw,
         QUERY,
@@ -936,6 +957,16 @@ async fn every_public_return_code_of_the_table_with_its_sub_code() {
             "notifyUrl参数格式异常:is not an http(s) URL",
         ),
         (
+            "notifyUrl",
+            json!(format!("https://his.example/{}", "n".repeat(237))),
+            "notifyUrl参数格式异常:长度不能超过256",
+        ),
+        (
+            "idNameOrder",
+            json!("刘".repeat(81)),
+            "idNameOrder参数格式异常:长度不能超过80",
+        ),
+        (
             "orderCreateTime",
             json!("2023/06/26"),
             "orderCreateTime参数格式异常:格式应为yyyy-MM-dd HH:mm:ss",
@@ -956,6 +987,15 @@ async fn every_public_return_code_of_the_table_with_its_sub_code() {
         let reply = post(&gw, online, signed_body(&fields_for(&data, now_ms()))).await;
         expect(reply, "-102", "check.param.invalid", sub_msg);
     }
+    // At the limits, counted in characters: a name of 80 (240 bytes), a notifyUrl of 256.
+    let mut data = serde_json::to_value(spec_order(
+        "E80",
+        &format!("https://his.example/{}", "n".repeat(236)),
+    ))
+    .unwrap();
+    data["idNameOrder"] = json!("刘".repeat(80));
+    let reply = post(&gw, online, signed_body(&fields_for(&data, now_ms()))).await;
+    assert_eq!(reply["biz_data"]["code"], "1", "{reply}");
 
     let refund = "/engine/rest/88800100002";
     for (data, sub_msg) in [
@@ -1161,30 +1201,46 @@ async fn signatures_and_bodies_in_every_form_merchants_send_are_accepted() {
     let (pay_order_id, _) = paid_order(&gw, "1687837179580", 1, "https://his.example/n").await;
     let data = json!({"mchOrderId": "1687837179580", "payOrderId": pay_order_id});
     let key = merchant_key();
-    let fields: Vec<(String, String)> = fields_for(&data, now_ms())
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-    let message = codec::string_to_sign(&fields);
-    let der = key.sign(message.as_bytes());
-    let raw = key.sign_raw(message.as_bytes());
+    // Each call its own request (its own request_id): the same one again is a replay.
+    let request = || -> (Vec<(String, String)>, String) {
+        let fields: Vec<(String, String)> = fields_for(&data, now_ms())
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let message = codec::string_to_sign(&fields);
+        (fields, message)
+    };
     let hex_of =
-        |b64: &str| hex_string(&paymux_dialects::hrss::crypto::decode_base64(b64).unwrap());
-    for sign in [der.clone(), raw.clone(), hex_of(&der), hex_of(&raw)] {
-        let mut form = fields.clone();
-        form.push(("sign".into(), sign.clone()));
+        |b64: String| hex_string(&paymux_dialects::hrss::crypto::decode_base64(&b64).unwrap());
+    for shape in ["DER", "r‖s", "DER hex", "r‖s hex"] {
+        let (mut form, message) = request();
+        let der = key.sign(message.as_bytes());
+        let raw = key.sign_raw(message.as_bytes());
+        let sign = match shape {
+            "DER" => der,
+            "r‖s" => raw,
+            "DER hex" => hex_of(der),
+            _ => hex_of(raw),
+        };
+        form.push(("sign".into(), sign));
         let answer = client(&gw)
             .send(QUERY, &codec::encode_request(&form))
             .await
             .unwrap();
         let order: OrderData = ok(&answer);
-        assert_eq!(order.pay_status, "2", "{sign}");
+        assert_eq!(order.pay_status, "2", "{shape}");
     }
-    // A merchant that does not URL-encode at all: its base64 keeps its `+`.
-    let mut form = fields.clone();
-    form.push(("sign".into(), der));
-    let unencoded: Vec<String> = form.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let body = unencoded.join("&");
+    // A merchant that does not URL-encode at all: its base64 keeps its `+` (a request
+    // with one is picked: not every body has one).
+    let body = (0..100)
+        .map(|_| {
+            let (mut form, message) = request();
+            form.push(("sign".into(), key.sign(message.as_bytes())));
+            let unencoded: Vec<String> = form.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            unencoded.join("&")
+        })
+        .find(|body| body.contains('+'))
+        .unwrap();
     assert!(body.contains('+'), "the test needs a + in the body: {body}");
     let order: OrderData = ok(&client(&gw).send(QUERY, &body).await.unwrap());
     assert_eq!(order.pay_status, "2");
@@ -2157,6 +2213,264 @@ async fn a_full_run_of_static_codes_logs_no_id_number() {
     );
     assert!(!log.contains(PAYER_ID), "the ID number in the log:\n{log}");
     assert!(!log.contains(HRSS_SM4_KEY) && !log.contains(HRSS_PLATFORM_PRIVATE_KEY));
+}
+
+/// §4.5's query of `no` / `pay_order_id`, answered with the order.
+async fn queried(gw: &TestGateway, no: &str, pay_order_id: &str) -> OrderData {
+    ok(&client(gw)
+        .query(&QueryRequest {
+            mch_order_id: Some(no.into()),
+            pay_order_id: Some(pay_order_id.into()),
+        })
+        .await
+        .unwrap())
+}
+
+#[tokio::test]
+async fn a_query_always_answers_a_code_table_way_code() {
+    let declared = r#"static_codes = [{ ref = "S1", mode = 1, subject = "门诊缴费", notify_url = "https://his.example/n" }]"#;
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| hrss_table(c, declared)).await;
+    let merchant = paymux_core::ids::MerchantId::new("demo");
+
+    // A static code's bill before the payer chose a wallet: no try, and wayCode is still
+    // there (§4.5.3 requires it), the platform's SBK.
+    let code = gw
+        .running
+        .operator
+        .gateway()
+        .find_code(&merchant, paymux_core::store::CodeKey::Ref("S1"))
+        .await
+        .unwrap();
+    let bill = gw
+        .running
+        .operator
+        .bill_from_code(
+            &code.id,
+            paymux_core::gateway::BillFromCode {
+                amount: Some(paymux_core::Fen::positive(300).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        gw.running
+            .operator
+            .attempts_of_order(&bill.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let found = queried(
+        &gw,
+        bill.merchant_order_no.as_str(),
+        &convert::wire_id(&bill.id),
+    )
+    .await;
+    assert_eq!(
+        (found.pay_status.as_str(), found.way_code.as_deref()),
+        ("0", Some("SBK"))
+    );
+
+    // An order the merchant made through xxpay with UnionPay (云闪付, 8019), a wallet §6.1
+    // does not list: SBK, not a value outside the table.
+    let reply = gw
+        .xxpay
+        .create_order(&paymux_dialects::xxpay::wire::CreateOrderRequest {
+            product_id: Some("8019".into()),
+            mch_order_no: Some("UNION1".into()),
+            notify_url: Some("https://his.example/n".into()),
+            currency: Some("cny".into()),
+            amount: Some("7".into()),
+            subject: Some("s".into()),
+            body: Some("b".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let id = reply
+        .pay_order_id
+        .clone()
+        .unwrap_or_else(|| panic!("{reply:?}"));
+    assert_eq!(gw.pay(&id, "success").await.status(), 200);
+    let found = queried(&gw, "UNION1", &id).await;
+    assert_eq!(
+        (found.pay_status.as_str(), found.way_code.as_deref()),
+        ("2", Some("SBK"))
+    );
+
+    // The table's own wallets are themselves.
+    let reply: OrderReply = ok(&client(&gw)
+        .online_order(&OrderRequest {
+            way_code: Some("ALI".into()),
+            ..spec_order("ALI1", "https://his.example/n")
+        })
+        .await
+        .unwrap());
+    let found = queried(&gw, "ALI1", &reply.pay_order_id).await;
+    assert_eq!(found.way_code.as_deref(), Some("ALI"));
+}
+
+#[tokio::test]
+async fn a_replayed_request_is_refused_and_changes_nothing() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let (pay_order_id, id) = paid_order(&gw, "REPLAY1", 10, "https://his.example/n").await;
+    let refund = "/engine/rest/88800100002";
+    let refund_data = |refund_id: &str| json!({"mchOrderId": "REPLAY1", "payOrderId": pay_order_id, "orderAmount": 3, "mchRefundId": refund_id});
+    let replayed = |reply: &Value| {
+        let (code, sub_code, sub_msg) = refusal(reply);
+        assert_eq!(
+            (code.as_str(), sub_code.as_str()),
+            ("-102", "check.param.invalid"),
+            "{reply}"
+        );
+        assert!(sub_msg.starts_with("request_id参数格式异常:"), "{sub_msg}");
+        assert!(sub_msg.contains("重放"), "{sub_msg}");
+    };
+    // The order's refunds: how many, and their sum.
+    let refunds = || async {
+        let refunds = gw
+            .running
+            .operator
+            .gateway()
+            .refunds_of_order(
+                &paymux_core::ids::MerchantId::new("demo"),
+                &paymux_core::ids::PlatformId::from_string(id.clone()),
+            )
+            .await
+            .unwrap();
+        (
+            refunds.len(),
+            refunds.iter().map(|r| r.amount.get()).sum::<i64>(),
+        )
+    };
+
+    // A refund, captured and sent again as it was: refused, and still one refund of 3.
+    let body = signed_body(&fields_for(&refund_data("RR1"), now_ms()));
+    let first = post(&gw, refund, body.clone()).await;
+    assert_eq!(first["biz_data"]["code"], "1", "{first}");
+    assert_eq!(refunds().await, (1, 3));
+    replayed(&post(&gw, refund, body.clone()).await);
+    assert_eq!(refunds().await, (1, 3));
+
+    // The same request_id with other content signed anew is refused too: the id is the
+    // request's, once.
+    let mut fields = fields_for(&refund_data("RR2"), now_ms());
+    let request_id = form_value(&body, "request_id");
+    for (k, v) in fields.iter_mut() {
+        if *k == "request_id" {
+            *v = request_id.clone();
+        }
+    }
+    replayed(&post(&gw, refund, signed_body(&fields)).await);
+    assert_eq!(refunds().await, (1, 3));
+
+    // Without a request_id (it is optional), the signed content is what is remembered:
+    // the same request again is refused, even signed as raw r‖s instead of DER.
+    let fields = fields_for(&refund_data("RR3"), now_ms());
+    let body = with(&fields, "request_id", None);
+    assert!(!body.contains("request_id"));
+    let first = post(&gw, refund, body.clone()).await;
+    assert_eq!(first["biz_data"]["code"], "1", "{first}");
+    assert_eq!(refunds().await, (2, 6));
+    replayed(&post(&gw, refund, body).await);
+    let mut form: Vec<(String, String)> = fields
+        .iter()
+        .filter(|(k, _)| *k != "request_id")
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    let raw = merchant_key().sign_raw(codec::string_to_sign(&form).as_bytes());
+    form.push(("sign".into(), raw));
+    replayed(&post(&gw, refund, codec::encode_request(&form)).await);
+    assert_eq!(refunds().await, (2, 6));
+
+    // A new request_id is a new request.
+    let next = post(
+        &gw,
+        refund,
+        signed_body(&fields_for(&refund_data("RR4"), now_ms())),
+    )
+    .await;
+    assert_eq!(next["biz_data"]["code"], "1", "{next}");
+    assert_eq!(refunds().await, (3, 9));
+}
+
+/// The decoded value of a field of a form body.
+fn form_value(body: &str, name: &str) -> String {
+    form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+}
+
+#[tokio::test]
+async fn an_unacknowledged_notification_is_retried_through_the_whole_schedule_then_given_up() {
+    use paymux_core::clock::Clock;
+    // mod.rs: "retried after 15 s, 1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 3 h, 4 h, 6 h
+    // and 7 h: twelve tries, the last 23 h 51 min after the first".
+    let documented: [i64; 11] = [
+        15,
+        60,
+        5 * 60,
+        15 * 60,
+        30 * 60,
+        3600,
+        2 * 3600,
+        3 * 3600,
+        4 * 3600,
+        6 * 3600,
+        7 * 3600,
+    ];
+    assert_eq!(
+        paymux_dialects::hrss::RETRY_DELAYS_S,
+        documented.map(|d| d as u64)
+    );
+    assert_eq!(documented.iter().sum::<i64>(), 23 * 3600 + 51 * 60 + 15);
+
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    // It answers `success`, which is not hrss's acknowledgement.
+    let merchant = Receiver::start().await;
+    paid_order(&gw, "GIVEUP1", 5, &merchant.url).await;
+    let first = gw.clock.now();
+    assert_eq!(gw.deliver().await.retried, 1, "the first try at once");
+    for (i, delay) in documented.into_iter().enumerate() {
+        let retry = i + 1;
+        gw.advance(delay - 1);
+        assert_eq!(
+            gw.deliver().await.attempts(),
+            0,
+            "retry {retry} not before {delay} s"
+        );
+        gw.advance(1);
+        let round = gw.deliver().await;
+        if retry < documented.len() {
+            assert_eq!(
+                round.retried, 1,
+                "retry {retry} {delay} s after the last try"
+            );
+        } else {
+            assert_eq!(round.gave_up, 1, "the twelfth try is the last");
+        }
+        assert_eq!(merchant.received().len(), retry + 1);
+    }
+    assert_eq!(
+        gw.clock.now().0 - first.0,
+        (23 * 3600 + 51 * 60 + 15) * 1000,
+        "the last try 23 h 51 min after the first"
+    );
+    // Given up: nothing more, however long.
+    gw.advance(7 * 24 * 3600);
+    assert_eq!(gw.deliver().await.attempts(), 0);
+    let received = merchant.received();
+    assert_eq!(received.len(), 12);
+    // Every try was the payment's notification, signed by the platform.
+    for sent in &received {
+        let data = opened_notification(&sent.body);
+        assert_eq!(
+            (&data["mchOrderId"], &data["payStatus"]),
+            (&json!("GIVEUP1"), &json!("2"))
+        );
+    }
 }
 
 /// A gateway whose demo merchant has mode 2 static code S2 asking `order_query_url`, and

@@ -259,6 +259,54 @@ async fn a_request_not_done_within_the_timeout_gets_the_dialects_busy_reply() {
     assert_eq!(reply["data"]["tradeStatus"], "refund_exception", "{body}");
 }
 
+#[tokio::test]
+async fn a_payer_page_whose_body_never_arrives_is_cut_off_and_others_are_served() {
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| {
+        c.server.request_timeout_s = nonzero(1);
+        c.server.max_concurrent_requests = NonZeroUsize::MIN;
+    })
+    .await;
+    let host = gw.running.addr.to_string();
+    // Any id and token: the body is read (and timed) before the link is checked.
+    let mut slow = Vec::new();
+    for path in ["/cashier/P1/t/pay", "/bills/C1/t", "/sandbox/orders/P1/pay"] {
+        let mut stream = TcpStream::connect(&host).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: {host}\r\n\
+             content-type: application/x-www-form-urlencoded\r\n\
+             content-length: 100\r\nconnection: close\r\n\r\nresult=succ"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        slow.push(stream);
+    }
+    let sent = Instant::now();
+
+    // The one slot is not held by them: a merchant and a payer are served meanwhile.
+    let reply = gw.xxpay.create_order(&order("MEANWHILE")).await.unwrap();
+    assert_eq!(reply.ret_code.as_deref(), Some("SUCCESS"));
+    let style = gw
+        .http
+        .get(format!("{}/assets/paymux.css", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(style.status(), 200);
+
+    for mut stream in slow {
+        let mut raw = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut raw))
+            .await
+            .expect("the slow request is cut off, not left waiting")
+            .unwrap();
+        let took = sent.elapsed();
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        let (status, body) = status_and_body(&raw).expect("an HTTP reply");
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("系统繁忙"), "{body}");
+    }
+    assert!(sent.elapsed() >= Duration::from_secs(1));
+}
+
 /// The real `paymux` binary, so that its memory is measured apart from the test's.
 struct Process {
     child: Child,

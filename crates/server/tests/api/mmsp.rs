@@ -85,6 +85,12 @@ fn form(pairs: &[(&str, &str)]) -> String {
     paymux_dialects::common::encode_form(pairs)
 }
 
+/// paymux's id of an ORDERNO (20 digits on the wire).
+fn pid(orderno: &str) -> String {
+    assert_eq!(orderno.len(), 20, "{orderno}");
+    paymux_dialects::common::ids::named('P', orderno).to_string()
+}
+
 fn field(reply: &Reply, name: &str) -> String {
     reply.field(name).unwrap_or_default()
 }
@@ -171,9 +177,14 @@ async fn the_worked_example_sent_as_raw_bytes_gets_a_signed_cashier_link() {
     assert_eq!(body["TRADETYPE"], json!("1"));
     assert_eq!(body["MERORDERID"], json!("711245"));
     let orderno = body["ORDERNO"].as_str().unwrap();
-    assert_eq!(body["URL"], json!(gw.cashier_url(orderno)));
+    assert_eq!(body["URL"], json!(gw.cashier_url(&pid(orderno))));
     // The payer's link opens the cashier.
-    let page = gw.http.get(gw.cashier_url(orderno)).send().await.unwrap();
+    let page = gw
+        .http
+        .get(gw.cashier_url(&pid(orderno)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("测试商品"));
 }
@@ -269,7 +280,7 @@ async fn every_scan_product_is_paid_at_the_cashier_queried_and_pushed() {
         assert_eq!(field(&reply, "MERORDERID"), no);
         assert_eq!(reply.field("TRADETYPE"), order.trade_type, "{no}");
         let orderno = field(&reply, "ORDERNO");
-        assert_eq!(field(&reply, "URL"), gw.cashier_url(&orderno), "{no}");
+        assert_eq!(field(&reply, "URL"), gw.cashier_url(&pid(&orderno)), "{no}");
         assert!(reply.field("PAY_INFO").is_none());
 
         let waiting = client.query(&by_no(&no)).await.unwrap();
@@ -277,7 +288,7 @@ async fn every_scan_product_is_paid_at_the_cashier_queried_and_pushed() {
         assert_eq!(field(&waiting, "STATUS"), "3");
         assert_eq!(field(&waiting, "ERR_CODE"), "AA");
         assert_eq!(field(&waiting, "PAYTIME"), "");
-        assert_eq!(gw.pay(&orderno, "success").await.status(), 200);
+        assert_eq!(gw.pay(&pid(&orderno), "success").await.status(), 200);
         let paid = client
             .query(&OrderRef {
                 orderno: Some(orderno.clone()),
@@ -433,7 +444,7 @@ async fn scan_orders_follow_their_field_rules() {
     assert_eq!(info["appId"], json!("wx8888888888888888"));
     assert_eq!(
         info["package"],
-        json!(format!("prepay_id={}", field(&reply, "ORDERNO")))
+        json!(format!("prepay_id={}", pid(&field(&reply, "ORDERNO"))))
     );
     let to_sign = format!(
         "appId={}&nonceStr={}&package={}&signType=MD5&timeStamp={}&key={MMSP_KEY}",
@@ -469,17 +480,23 @@ async fn limit_pay_keeps_credit_cards_out_of_the_payers_choice() {
         .await
         .unwrap();
     let orderno = field(&reply, "ORDERNO");
-    let page = page_text(&gw.cashier_url(&orderno)).await;
+    let page = page_text(&gw.cashier_url(&pid(&orderno))).await;
     assert!(
         page.contains(r#"value="credit_card" disabled>信用卡(本单不支持)"#)
             && page.contains(r#"value="debit_card">借记卡"#),
         "{page}"
     );
     // A credit card is refused before anything is paid; the order stays payable.
-    assert_eq!(gw.pay_from(&orderno, "credit_card").await.status(), 409);
+    assert_eq!(
+        gw.pay_from(&pid(&orderno), "credit_card").await.status(),
+        409
+    );
     assert_scan_status(&client.query(&by_no("L1")).await.unwrap(), "3", "AA");
     assert_eq!(gw.deliver().await.delivered, 0);
-    assert_eq!(gw.pay_from(&orderno, "debit_card").await.status(), 200);
+    assert_eq!(
+        gw.pay_from(&pid(&orderno), "debit_card").await.status(),
+        200
+    );
     let paid = client.query(&by_no("L1")).await.unwrap();
     assert_eq!(field(&paid, "STATUS"), "1");
 
@@ -495,7 +512,7 @@ async fn limit_pay_keeps_credit_cards_out_of_the_payers_choice() {
             .unwrap();
         let orderno = field(&reply, "ORDERNO");
         assert_eq!(
-            gw.pay_from(&orderno, "credit_card").await.status(),
+            gw.pay_from(&pid(&orderno), "credit_card").await.status(),
             200,
             "{no}"
         );
@@ -610,7 +627,7 @@ async fn the_alipay_static_code_carries_the_latest_order_and_its_payer_pays_with
     let went = post_form(&format!("{url}/pay"), "wallet=alipay").await;
     assert_eq!(went.status(), 303);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
-    assert_eq!(cashier, gw.cashier_url(&s2));
+    assert_eq!(cashier, gw.cashier_url(&pid(&s2)));
     let at_cashier = page_text(&cashier).await;
     assert!(at_cashier.contains("支付宝 · 订单号"), "{at_cashier}");
     assert_eq!(
@@ -754,7 +771,7 @@ async fn orders_bound_to_the_static_code_at_once_leave_one_code_carrying_one_of_
         let orderno = field(&client.query(&by_no(&open[0])).await.unwrap(), "ORDERNO");
         assert_eq!(
             went.headers()["location"].to_str().unwrap(),
-            gw.cashier_url(&orderno)
+            gw.cashier_url(&pid(&orderno))
         );
     }
 }
@@ -818,7 +835,7 @@ async fn micropay_paid_at_once_is_answered_not_pushed_and_one_confirmed_later_is
             "nothing paid at once is pushed"
         );
         assert_eq!(
-            gw.pay(&field(&confirming, "ORDERNO"), "success")
+            gw.pay(&pid(&field(&confirming, "ORDERNO")), "success")
                 .await
                 .status(),
             200
@@ -925,7 +942,9 @@ async fn close_closes_an_unpaid_order_and_refuses_a_paid_one() {
     );
     // The payer is too late.
     assert_eq!(
-        gw.pay(&field(&open, "ORDERNO"), "success").await.status(),
+        gw.pay(&pid(&field(&open, "ORDERNO")), "success")
+            .await
+            .status(),
         200
     );
     assert_eq!(
@@ -1290,6 +1309,13 @@ async fn impossible_card_elements_are_an_element_mismatch() {
         assert_eq!(field(&reply, "ERRCODE"), "D4");
         assert_eq!(field(&reply, "ERRMSG"), "要素不匹配");
         assert_eq!(field(&reply, "MERORDERID"), no);
+        // The reply's required fields are there, empty where no order was made; the card
+        // number masked.
+        for empty in ["LIST_ID", "PAY_DATE", "NOTIFY_DATE", "BANK_NAME"] {
+            assert_eq!(reply.body[empty], json!(""), "{empty}");
+        }
+        assert_eq!(field(&reply, "AMT"), "1234");
+        assert!(field(&reply, "CARDNO").starts_with("622848*********001"));
         let query = client
             .quick(
                 command::QUICK_QUERY,
@@ -1356,7 +1382,7 @@ async fn a_bound_card_pays_with_780_and_779() {
         bind_id: s(bind),
         merorderid: s(no),
         user_id: s("U9"),
-        phoneno: s("13912345678"),
+        phoneno: s(PHONE),
         amt: s(amt),
         randstr: s("1234567890"),
         ..QuickRequest::default()
@@ -1390,6 +1416,49 @@ async fn a_bound_card_pays_with_780_and_779() {
             .unwrap(),
         "2004",
     );
+    // The code goes to the phone the bank has for the card: another phone is 要素不匹配,
+    // and nothing is made or sent.
+    let elsewhere = client
+        .quick(
+            command::BOUND_SMS,
+            &QuickRequest {
+                phoneno: s("13912345678"),
+                ..sms("BQ2", &bind_id, "500")
+            },
+        )
+        .await
+        .unwrap();
+    assert_positive(&elsewhere, 33548);
+    assert_eq!(field(&elsewhere, "STATUS"), "2", "{:?}", elsewhere.body);
+    assert_eq!(field(&elsewhere, "ERRCODE"), "D4");
+    assert_eq!(field(&elsewhere, "ERRMSG"), "要素不匹配");
+    for required in ["USER_ID", "LIST_ID", "MERORDERID", "CARDNO"] {
+        assert!(elsewhere.body.contains_key(required), "{required}");
+    }
+    let inbox = gw
+        .http
+        .get(format!("{}/sandbox/sms?phone=13912345678", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        inbox.status(),
+        404,
+        "no code was sent to the merchant's phone"
+    );
+    assert_negative(
+        &client
+            .quick(
+                command::QUICK_QUERY,
+                &QuickRequest {
+                    merorderid: s("BQ2"),
+                    ..QuickRequest::default()
+                },
+            )
+            .await
+            .unwrap(),
+        "2002",
+    );
     let sent = client
         .quick(command::BOUND_SMS, &sms("BQ2", &bind_id, "500"))
         .await
@@ -1398,7 +1467,21 @@ async fn a_bound_card_pays_with_780_and_779() {
     assert_eq!(field(&sent, "USER_ID"), "U9");
     assert_eq!(field(&sent, "MERORDERID"), "BQ2");
     assert_eq!(field(&sent, "CARDNO"), "622848*********0018");
-    let code = sms_code(&gw, "13912345678").await;
+    let code = sms_code(&gw, PHONE).await;
+    // 772 does not confirm it: that skips 779's checks and its NOTIFY_URL.
+    let by_772 = client
+        .quick(
+            command::QUICK_CONFIRM,
+            &QuickRequest {
+                list_id: s(&field(&sent, "LIST_ID")),
+                msg_code: s(&code),
+                ..QuickRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&by_772, "STATUS"), "2", "{:?}", by_772.body);
+    assert_eq!(field(&by_772, "ERRCODE"), "3015");
     let pay = |amt: &str, code: &str| QuickRequest {
         bind_id: s(&bind_id),
         merorderid: s("BQ2"),
@@ -1416,6 +1499,20 @@ async fn a_bound_card_pays_with_780_and_779() {
             .unwrap(),
         "3005",
     );
+    // A wrong code names another NOTIFY_URL: it is not kept.
+    let stranger = Receiver::start().await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let refused = client
+        .quick(
+            command::BOUND_PAY,
+            &QuickRequest {
+                notify_url: s(&stranger.url),
+                ..pay("500", wrong)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&refused, "ERRCODE"), "3007", "{:?}", refused.body);
     let paid = client
         .quick(command::BOUND_PAY, &pay("500", &code))
         .await
@@ -1427,6 +1524,7 @@ async fn a_bound_card_pays_with_780_and_779() {
     assert_eq!(field(&paid, "BANK_NAME"), "农业银行");
     assert_eq!(field(&paid, "AMT"), "500");
     assert_eq!(gw.deliver().await.delivered, 1, "to 779's NOTIFY_URL");
+    assert!(stranger.received().is_empty());
     let pushed = notifications(&gw, &merchant);
     assert_eq!(pushed.len(), 1);
     assert_eq!(pushed[0].body["MERORDERID"], json!("BQ2"));
@@ -1950,7 +2048,7 @@ async fn an_agent_signs_with_its_own_key() {
     let mut frame = mmsp(&gw).frame(command::QUERY, &by_no("AG1"));
     frame.insert("AGENTNO".into(), json!("88800001"));
     assert_negative(&mmsp(&gw).send(Part::Scan, &frame).await.unwrap(), "1006");
-    gw.pay(&field(&reply, "ORDERNO"), "success").await;
+    gw.pay(&pid(&field(&reply, "ORDERNO")), "success").await;
     gw.deliver().await;
     let received = merchant.received();
     let push: Value = serde_json::from_str(&received[0].body).unwrap();
@@ -2123,4 +2221,822 @@ async fn the_cli_pays_by_card_with_the_code_and_quotes_negative_replies() {
     let (code, stdout, _) = run(&["gateway-pay", "--merorderid", "CLIG", "--form"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("name='web_api'"), "{stdout}");
+}
+
+fn wrong_code(right: &str) -> &'static str {
+    if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    }
+}
+
+fn confirm(list_id: &str, code: &str) -> QuickRequest {
+    QuickRequest {
+        list_id: s(list_id),
+        msg_code: s(code),
+        randstr: s("r"),
+        ..QuickRequest::default()
+    }
+}
+
+/// Sends the codes at once as 772s; their ERRCODEs ("" for STATUS 1).
+async fn guesses_at_once(client: &MmspClient, list_id: &str, codes: Vec<String>) -> Vec<String> {
+    let mut guesses = tokio::task::JoinSet::new();
+    for code in codes {
+        let client = client.clone();
+        let request = confirm(list_id, &code);
+        guesses.spawn(async move {
+            let reply = client
+                .quick(command::QUICK_CONFIRM, &request)
+                .await
+                .unwrap();
+            field(&reply, "ERRCODE")
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(answer) = guesses.join_next().await {
+        answers.push(answer.unwrap());
+    }
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_sent_at_once_share_no_check_and_an_order_gets_five_codes() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let gw = TestGateway::spawn(backend).await;
+        let client = mmsp(&gw);
+        let reply = client
+            .quick(
+                command::QUICK_PAY,
+                &quick_pay("G20", "http://merchant.example/n"),
+            )
+            .await
+            .unwrap();
+        let list_id = field(&reply, "LIST_ID");
+        let code = sms_code(&gw, PHONE).await;
+        let wrong = wrong_code(&code).to_owned();
+        // Twenty wrong guesses at once: five are checked, the rest find the code void.
+        let answers = guesses_at_once(&client, &list_id, vec![wrong.clone(); 20]).await;
+        let checked = answers.iter().filter(|c| *c == "3007").count();
+        let void = answers.iter().filter(|c| *c == "3008").count();
+        assert_eq!((checked, void), (5, 15), "{backend:?}: {answers:?}");
+        let right = client
+            .quick(command::QUICK_CONFIRM, &confirm(&list_id, &code))
+            .await
+            .unwrap();
+        assert_eq!(field(&right, "ERRCODE"), "3008", "{backend:?}: void");
+
+        // Four wrong guesses, then twenty at once with the right code among them: one
+        // check is left, so one of the twenty is checked (the right code pays only if it
+        // is that one), never all of them.
+        let reply = client
+            .quick(
+                command::QUICK_PAY,
+                &quick_pay("G21", "http://merchant.example/n"),
+            )
+            .await
+            .unwrap();
+        let list_id = field(&reply, "LIST_ID");
+        let code = sms_code(&gw, PHONE).await;
+        let wrong = wrong_code(&code).to_owned();
+        for _ in 0..4 {
+            let r = client
+                .quick(command::QUICK_CONFIRM, &confirm(&list_id, &wrong))
+                .await
+                .unwrap();
+            assert_eq!(field(&r, "ERRCODE"), "3007");
+        }
+        let mut codes = vec![wrong.clone(); 19];
+        codes.push(code.clone());
+        let answers = guesses_at_once(&client, &list_id, codes).await;
+        let checked = answers.iter().filter(|c| *c != "3008").count();
+        assert_eq!(checked, 1, "{backend:?}: {answers:?}");
+
+        // Five codes in all: the first and four more, a minute apart.
+        let reply = client
+            .quick(
+                command::QUICK_PAY,
+                &quick_pay("G22", "http://merchant.example/n"),
+            )
+            .await
+            .unwrap();
+        let list_id = field(&reply, "LIST_ID");
+        let resend = QuickRequest {
+            list_id: s(&list_id),
+            ..QuickRequest::default()
+        };
+        for _ in 0..4 {
+            gw.advance(60);
+            let sent = client.quick(command::QUICK_RESEND, &resend).await.unwrap();
+            assert_eq!(field(&sent, "STATUS"), "1", "{:?}", sent.body);
+        }
+        let fifth = sms_code(&gw, PHONE).await;
+        gw.advance(60);
+        let capped = client.quick(command::QUICK_RESEND, &resend).await.unwrap();
+        assert_positive(&capped, 33546);
+        assert_eq!(field(&capped, "STATUS"), "2", "{backend:?}");
+        assert_eq!(field(&capped, "ERRCODE"), "3014");
+        assert_eq!(field(&capped, "LIST_ID"), list_id);
+        assert_eq!(sms_code(&gw, PHONE).await, fifth, "no sixth code was sent");
+        // The last code sent is good for its own checks (sent 60 s ago, within 5 minutes).
+        let paid = client
+            .quick(command::QUICK_CONFIRM, &confirm(&list_id, &fifth))
+            .await
+            .unwrap();
+        assert_eq!(field(&paid, "STATUS"), "1", "{backend:?}: {:?}", paid.body);
+    }
+}
+
+#[tokio::test]
+async fn commands_see_only_their_own_parts_orders_and_no_other_dialects() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let client = mmsp(&gw);
+    let url = "http://merchant.example/n";
+    // A scan order paid at once, a quick order paid, a gateway order, an xxpay order.
+    let scan = client
+        .scan_order(
+            command::WECHAT_MICROPAY,
+            &micropay("PS1", "134567890123456781", url),
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&scan, "STATUS"), "1");
+    let quick = client
+        .quick(command::QUICK_PAY, &quick_pay("PQ1", url))
+        .await
+        .unwrap();
+    let quick_id = field(&quick, "LIST_ID");
+    let code = sms_code(&gw, PHONE).await;
+    let paid = client
+        .quick(command::QUICK_CONFIRM, &confirm(&quick_id, &code))
+        .await
+        .unwrap();
+    assert_eq!(field(&paid, "STATUS"), "1");
+    client
+        .gateway_pay(&GatewayRequest {
+            merorderid: s("PG1"),
+            amt: s("100"),
+            notify_url: s(url),
+            jump_url: s("https://shop.example.com/back"),
+            pay_channel: s("YLBILL-NET-B2C"),
+            ..GatewayRequest::default()
+        })
+        .await
+        .unwrap();
+    let xxpay = paymux_dialects::xxpay::XxpayClient::new(
+        &gw.url,
+        crate::helpers::XXPAY_MCH_ID,
+        crate::helpers::XXPAY_APP_ID,
+        SecretString::from(crate::helpers::XXPAY_KEY),
+    )
+    .unwrap();
+    let created = xxpay
+        .create_order(&paymux_dialects::xxpay::wire::CreateOrderRequest {
+            product_id: s("8002"),
+            mch_order_no: s("PX1"),
+            currency: s("cny"),
+            amount: s("100"),
+            notify_url: s(url),
+            subject: s("s"),
+            body: s("b"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let xxpay_id = created.pay_order_id.unwrap();
+    gw.advance(15);
+
+    // The scan part: not the quick, gateway or xxpay orders, by either number.
+    for no in ["PQ1", "PG1", "PX1"] {
+        for reply in [
+            client.query(&by_no(no)).await.unwrap(),
+            client.cancel(&by_no(no)).await.unwrap(),
+            client.close(&by_no(no)).await.unwrap(),
+            client
+                .refund(&OrderRef {
+                    refund_merorderid: s(&format!("R{no}")),
+                    amt: s("1"),
+                    ..by_no(no)
+                })
+                .await
+                .unwrap(),
+        ] {
+            assert_negative(&reply, "2002");
+        }
+    }
+    for id in [&quick_id, &xxpay_id] {
+        let by_id = OrderRef {
+            orderno: s(id),
+            randstr: s("r"),
+            ..OrderRef::default()
+        };
+        assert_negative(&client.query(&by_id).await.unwrap(), "2002");
+    }
+    assert_eq!(
+        field(&client.query(&by_no("PS1")).await.unwrap(), "STATUS"),
+        "1"
+    );
+    // The quick part: not the scan, gateway or xxpay orders.
+    for no in ["PS1", "PG1", "PX1"] {
+        let query = QuickRequest {
+            merorderid: s(no),
+            ..QuickRequest::default()
+        };
+        assert_negative(
+            &client.quick(command::QUICK_QUERY, &query).await.unwrap(),
+            "2002",
+        );
+    }
+    let scan_id = pid(&field(&scan, "ORDERNO"));
+    for cmd in [command::QUICK_CONFIRM, command::QUICK_RESEND] {
+        for id in [&scan_id, &xxpay_id] {
+            assert_negative(
+                &client.quick(cmd, &confirm(id, "123456")).await.unwrap(),
+                "2002",
+            );
+        }
+    }
+    // The gateway part: not the scan, quick or xxpay orders.
+    for no in ["PS1", "PQ1", "PX1"] {
+        let query = GatewayRequest {
+            merorderid: s(no),
+            ..GatewayRequest::default()
+        };
+        assert_negative(&client.gateway_query(&query).await.unwrap(), "2002");
+    }
+    let quick_query = client
+        .quick(
+            command::QUICK_QUERY,
+            &QuickRequest {
+                merorderid: s("PQ1"),
+                ..QuickRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&quick_query, "STATUS"), "1", "nothing was refunded");
+}
+
+#[tokio::test]
+async fn orderno_and_refund_orderno_are_20_digits_and_requests_may_use_either_form() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    let client = mmsp(&gw);
+    let made = client
+        .scan_order(
+            command::ALIPAY_NATIVE,
+            &scan_order("N20", "300", &merchant.url),
+        )
+        .await
+        .unwrap();
+    let orderno = field(&made, "ORDERNO");
+    assert!(
+        orderno.len() == 20 && orderno.bytes().all(|b| b.is_ascii_digit()),
+        "{orderno}"
+    );
+    assert_eq!(gw.pay(&pid(&orderno), "success").await.status(), 200);
+    for named in [orderno.clone(), pid(&orderno)] {
+        let query = client
+            .query(&OrderRef {
+                orderno: s(&named),
+                randstr: s("r"),
+                ..OrderRef::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(field(&query, "STATUS"), "1", "{named}");
+        assert_eq!(field(&query, "ORDERNO"), orderno);
+    }
+    gw.deliver().await;
+    let pushed = notifications(&gw, &merchant);
+    assert_eq!(pushed[0].body["ORDERNO"], json!(orderno));
+    let refund = client
+        .refund(&OrderRef {
+            orderno: s(&orderno),
+            refund_merorderid: s("NR1"),
+            amt: s("100"),
+            randstr: s("r"),
+            ..OrderRef::default()
+        })
+        .await
+        .unwrap();
+    let refund_orderno = field(&refund, "REFUND_ORDERNO");
+    assert!(
+        refund_orderno.len() == 20 && refund_orderno.bytes().all(|b| b.is_ascii_digit()),
+        "{refund_orderno}"
+    );
+    let paymux_form = paymux_dialects::common::ids::named('R', &refund_orderno).to_string();
+    assert!(paymux_form.starts_with('R'), "{paymux_form}");
+    for named in [refund_orderno.clone(), paymux_form] {
+        let found = client
+            .refund_query(&RefundRef {
+                refund_orderno: s(&named),
+                randstr: s("r"),
+                ..RefundRef::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(field(&found, "REFUND_ORDERNO"), refund_orderno, "{named}");
+        assert_eq!(field(&found, "REFUND_MERORDERID"), "NR1");
+    }
+}
+
+#[tokio::test]
+async fn a_partly_refunded_order_is_reversed_for_the_rest() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let client = mmsp(&gw);
+    let url = "http://merchant.example/n";
+    let paid = client
+        .scan_order(
+            command::WECHAT_MICROPAY,
+            &micropay("RV1", "134567890123456781", url),
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&paid, "STATUS"), "1");
+    let part = client
+        .refund(&OrderRef {
+            refund_merorderid: s("RV1-1"),
+            amt: s("30"),
+            ..by_no("RV1")
+        })
+        .await
+        .unwrap();
+    assert_eq!(field(&part, "STATUS"), "1", "{:?}", part.body);
+    gw.advance(15);
+    let reversed = client.cancel(&by_no("RV1")).await.unwrap();
+    assert_eq!(field(&reversed, "STATUS"), "1", "{:?}", reversed.body);
+    let orderno = field(&paid, "ORDERNO");
+    let rest = client
+        .refund_query(&RefundRef {
+            refund_merorderid: s(&orderno),
+            ..RefundRef::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(field(&rest, "AMT"), "70", "{:?}", rest.body);
+    assert_eq!(field(&rest, "REFUND_MERORDERID"), orderno);
+    // Asking again answers the same; nothing more is refunded.
+    assert_eq!(
+        field(&client.cancel(&by_no("RV1")).await.unwrap(), "STATUS"),
+        "1"
+    );
+    let over = client
+        .refund(&OrderRef {
+            refund_merorderid: s("RV1-2"),
+            amt: s("1"),
+            ..by_no("RV1")
+        })
+        .await
+        .unwrap();
+    assert_eq!(field(&over, "STATUS"), "2");
+    // A refusal carries the reply's required fields.
+    assert_eq!(field(&over, "ERR_CODE"), "3003");
+    assert_eq!(over.body["REFUND_ORDERNO"], json!(""));
+    assert_eq!(over.body["REFUND_TIME"], json!(""));
+    assert_eq!(field(&over, "REFUND_MERORDERID"), "RV1-2");
+    assert_eq!(field(&over, "AMT"), "1");
+    // Refunded in full by the merchant: nothing is left to reverse, the payer is not charged.
+    let full = client
+        .scan_order(
+            command::WECHAT_MICROPAY,
+            &micropay("RV2", "134567890123456781", url),
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&full, "STATUS"), "1");
+    client
+        .refund(&OrderRef {
+            refund_merorderid: s("RV2-1"),
+            amt: s("100"),
+            ..by_no("RV2")
+        })
+        .await
+        .unwrap();
+    gw.advance(15);
+    let nothing = client.cancel(&by_no("RV2")).await.unwrap();
+    assert_eq!(field(&nothing, "STATUS"), "1", "{:?}", nothing.body);
+}
+
+#[tokio::test]
+async fn notify_date_is_each_pushs_send_time_and_in_replies_the_acknowledgement() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    merchant.answer_with(&["FAIL"]);
+    let client = mmsp(&gw);
+    let made = client
+        .quick(command::QUICK_PAY, &quick_pay("ND1", &merchant.url))
+        .await
+        .unwrap();
+    let list_id = field(&made, "LIST_ID");
+    assert_eq!(made.body["NOTIFY_DATE"], json!(""), "not notified yet");
+    let code = sms_code(&gw, PHONE).await;
+    client
+        .quick(command::QUICK_CONFIRM, &confirm(&list_id, &code))
+        .await
+        .unwrap();
+    let query = || async {
+        client
+            .quick(
+                command::QUICK_QUERY,
+                &QuickRequest {
+                    merorderid: s("ND1"),
+                    ..QuickRequest::default()
+                },
+            )
+            .await
+            .unwrap()
+    };
+    gw.advance(7);
+    assert_eq!(gw.deliver().await.retried, 1);
+    assert_eq!(
+        query().await.body["NOTIFY_DATE"],
+        json!(""),
+        "not acknowledged"
+    );
+    gw.advance(1);
+    assert_eq!(gw.deliver().await.delivered, 1);
+    let pushes = notifications(&gw, &merchant);
+    let dates: Vec<String> = pushes
+        .iter()
+        .map(|p| p.body["NOTIFY_DATE"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(dates.len(), 2);
+    assert_ne!(dates[0], dates[1], "each push is dated when it is sent");
+    assert_ne!(dates[0], field(&query().await, "PAY_DATE"));
+    let acknowledged = query().await;
+    assert_eq!(field(&acknowledged, "NOTIFY_DATE"), dates[1]);
+    assert_eq!(field(&acknowledged, "NOTIFY_DATE").len(), 14);
+}
+
+/// The pushes a merchant received, with the manual clock's seconds since `start` when each
+/// was sent, until the notifier gives up or acknowledges.
+async fn push_times(gw: &TestGateway, merchant: &Receiver, delays: &[i64]) -> Vec<usize> {
+    let mut counts = vec![merchant.received().len()];
+    for delay in delays {
+        gw.advance(delay - 1);
+        let early = gw.deliver().await;
+        assert_eq!(early.attempts(), 0, "nothing is due a second early");
+        gw.advance(1);
+        let due = gw.deliver().await;
+        assert_eq!(due.attempts(), 1, "due after {delay} s");
+        counts.push(merchant.received().len());
+    }
+    counts
+}
+
+#[tokio::test]
+async fn pushes_follow_the_specs_schedules_and_give_up_after_the_last() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let merchant = Receiver::start().await;
+    merchant.answer_with(&["FAIL"; 20]);
+    let client = mmsp(&gw);
+    // Scan (§10.8): pushed at 0, 15, 15, 30, 180, 1800 ×5, 3600 s after each other.
+    let made = client
+        .scan_order(
+            command::WECHAT_NATIVE,
+            &scan_order("SC1", "5", &merchant.url),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        gw.pay(&pid(&field(&made, "ORDERNO")), "success")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(gw.deliver().await.retried, 1, "the first push");
+    let scan = [15, 15, 30, 180, 1800, 1800, 1800, 1800, 1800];
+    let counts = push_times(&gw, &merchant, &scan).await;
+    assert_eq!(counts, (1..=10).collect::<Vec<_>>());
+    gw.advance(3599);
+    assert_eq!(gw.deliver().await.attempts(), 0);
+    gw.advance(1);
+    assert_eq!(gw.deliver().await.gave_up, 1, "the 11th push is the last");
+    gw.advance(86_400);
+    assert_eq!(gw.deliver().await.attempts(), 0);
+    assert_eq!(merchant.received().len(), 11);
+    for push in notifications(&gw, &merchant) {
+        assert_eq!(push.command_id(), command::SCAN_PUSH);
+    }
+
+    // Quick (§5.5.3): 7 more tries, about 1, 5, 10, 30, 90, 180 and 300 s apart.
+    let quick = Receiver::start().await;
+    quick.answer_with(&["FAIL"; 20]);
+    let made = client
+        .quick(command::QUICK_PAY, &quick_pay("SQ1", &quick.url))
+        .await
+        .unwrap();
+    let code = sms_code(&gw, PHONE).await;
+    client
+        .quick(
+            command::QUICK_CONFIRM,
+            &confirm(&field(&made, "LIST_ID"), &code),
+        )
+        .await
+        .unwrap();
+    assert_eq!(gw.deliver().await.retried, 1);
+    let counts = push_times(&gw, &quick, &[1, 5, 10, 30, 90, 180]).await;
+    assert_eq!(counts, (1..=7).collect::<Vec<_>>());
+    gw.advance(300);
+    assert_eq!(gw.deliver().await.gave_up, 1, "the 8th push is the last");
+    gw.advance(86_400);
+    assert_eq!(gw.deliver().await.attempts(), 0);
+    let pushes: Vec<i64> = notifications(&gw, &quick)
+        .iter()
+        .map(|p| p.body["PUSH_COUNT"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pushes, (1..=8).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_merchant_order_number_is_used_once_in_quick_unionpay_quick_and_gateway() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let client = mmsp(&gw);
+    let url = "http://merchant.example/n";
+    let first = client
+        .quick(command::QUICK_PAY, &quick_pay("D771", url))
+        .await
+        .unwrap();
+    assert_eq!(field(&first, "STATUS"), "0");
+    assert_negative(
+        &client
+            .quick(command::QUICK_PAY, &quick_pay("D771", url))
+            .await
+            .unwrap(),
+        "2001",
+    );
+    let unionpay = QuickRequest {
+        merorderid: s("D783"),
+        amt: s("100"),
+        jump_url: s("https://shop.example.com/back"),
+        notify_url: s(url),
+        ..QuickRequest::default()
+    };
+    let first = client
+        .quick(command::UNIONPAY_QUICK, &unionpay)
+        .await
+        .unwrap();
+    assert_eq!(field(&first, "STATUS"), "0", "{:?}", first.body);
+    assert_negative(
+        &client
+            .quick(command::UNIONPAY_QUICK, &unionpay)
+            .await
+            .unwrap(),
+        "2001",
+    );
+    let gateway = GatewayRequest {
+        merorderid: s("D2322"),
+        amt: s("100"),
+        notify_url: s(url),
+        jump_url: s("https://shop.example.com/back"),
+        pay_channel: s("YLBILL-NET-B2C"),
+        ..GatewayRequest::default()
+    };
+    assert!(matches!(
+        client.gateway_pay(&gateway).await.unwrap(),
+        GatewayAnswer::Page(_)
+    ));
+    match client.gateway_pay(&gateway).await.unwrap() {
+        GatewayAnswer::Frame(reply) => assert_negative(&reply, "2001"),
+        GatewayAnswer::Page(page) => panic!("a second page: {page}"),
+    }
+}
+
+#[tokio::test]
+async fn is_raw_gives_alipay_and_qq_their_pay_info_instead_of_a_url() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let client = mmsp(&gw);
+    let url = "http://merchant.example/n";
+    let alipay = client
+        .scan_order(
+            command::ALIPAY_NATIVE,
+            &ScanOrder {
+                trade_type: s("2"),
+                alipay_user_id: s("2088102146225135"),
+                is_raw: s("1"),
+                ..scan_order("RAW1", "10", url)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&alipay, "STATUS"), "1", "{:?}", alipay.body);
+    assert!(alipay.body.get("URL").is_none(), "{:?}", alipay.body);
+    let info: Value = serde_json::from_str(&field(&alipay, "PAY_INFO")).unwrap();
+    assert_eq!(info, json!({ "tradeNO": pid(&field(&alipay, "ORDERNO")) }));
+    let qq = client
+        .scan_order(
+            command::QQ_NATIVE,
+            &ScanOrder {
+                trade_type: s("2"),
+                is_raw: s("1"),
+                ..scan_order("RAW2", "10", url)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&qq, "STATUS"), "1", "{:?}", qq.body);
+    assert!(qq.body.get("URL").is_none());
+    let info: Value = serde_json::from_str(&field(&qq, "PAY_INFO")).unwrap();
+    assert_eq!(info, json!({ "tokenId": pid(&field(&qq, "ORDERNO")) }));
+    // IS_RAW 2 (the default) gives the URL.
+    let with_url = client
+        .scan_order(
+            command::QQ_NATIVE,
+            &ScanOrder {
+                trade_type: s("2"),
+                is_raw: s("2"),
+                ..scan_order("RAW3", "10", url)
+            },
+        )
+        .await
+        .unwrap();
+    assert!(with_url.body.get("PAY_INFO").is_none());
+    assert_eq!(
+        field(&with_url, "URL"),
+        gw.cashier_url(&pid(&field(&with_url, "ORDERNO")))
+    );
+}
+
+/// Every text the database holds, as one string: the raw files for SQLite, every row of
+/// every table as text for PostgreSQL.
+async fn stored_text(gw: &TestGateway) -> String {
+    if let Some(path) = gw.database.strip_prefix("sqlite://") {
+        return [path.to_owned(), format!("{path}-wal")]
+            .iter()
+            .filter_map(|f| std::fs::read(f).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .collect();
+    }
+    let pool = sqlx::PgPool::connect(&gw.database).await.unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut text = String::new();
+    for table in tables {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT t::text FROM \"{table}\" t"
+        )))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        text.push_str(&rows.join("\n"));
+    }
+    text
+}
+
+#[tokio::test]
+async fn no_card_number_id_number_name_expiry_or_cvn2_is_stored() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let gw = TestGateway::spawn(backend).await;
+        let client = mmsp(&gw);
+        let reply = client
+            .quick(
+                command::QUICK_PAY,
+                &QuickRequest {
+                    cardtype: s("2"),
+                    expdate: s("0931"),
+                    cvn2: s("827"),
+                    name: s("欧阳安娜"),
+                    user_id: s("U1"),
+                    ..quick_pay("NS1", "http://merchant.example/n")
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(field(&reply, "STATUS"), "0", "{:?}", reply.body);
+        let code = sms_code(&gw, PHONE).await;
+        client
+            .quick(
+                command::QUICK_CONFIRM,
+                &confirm(&field(&reply, "LIST_ID"), &code),
+            )
+            .await
+            .unwrap();
+        gw.deliver().await;
+        let text = stored_text(&gw).await;
+        assert!(
+            text.contains("NS1"),
+            "{backend:?}: the order is there to be found"
+        );
+        for secret in [
+            CARD,
+            ID_NO,
+            "欧阳安娜",
+            "\"0931\"",
+            "\"827\"",
+            "CVN2",
+            "EXPDATE",
+        ] {
+            assert!(!text.contains(secret), "{backend:?} holds {secret}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_listens_for_pushes_and_answers_success_only_to_signed_ones() {
+    let gw = TestGateway::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("merchant.toml");
+    std::fs::write(&config, config_text("sqlite://unused.db")).unwrap();
+    let port = crate::helpers::free_port();
+    let out_path = dir.path().join("listen.out");
+    let err_path = dir.path().join("listen.err");
+    let _listener = crate::helpers::Child(
+        crate::helpers::paymux()
+            .args(["client", "--config"])
+            .arg(&config)
+            .args(["mmsp", "listen", "--addr", &format!("127.0.0.1:{port}")])
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let listen_url = format!("http://127.0.0.1:{port}/notify");
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    for _ in 0..200 {
+        if read(&err_path).contains("listening") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(read(&err_path).contains("listening"), "{}", read(&err_path));
+
+    // A forged push is answered FAIL.
+    let client = mmsp(&gw);
+    let forged = raw_frame(
+        json!(command::SCAN_PUSH),
+        json!({"AMT": 1, "ORDERNO": "1", "STATUS": "1"}),
+        "not the key",
+    );
+    let answer = gw
+        .http
+        .post(&listen_url)
+        .body(forged.to_string())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(answer, "FAIL");
+
+    // The three parts' pushes verify and are answered SUCCESS: delivered at the first try.
+    let scan = client
+        .scan_order(command::WECHAT_NATIVE, &scan_order("L1", "7", &listen_url))
+        .await
+        .unwrap();
+    gw.pay(&pid(&field(&scan, "ORDERNO")), "success").await;
+    let quick = client
+        .quick(command::QUICK_PAY, &quick_pay("L2", &listen_url))
+        .await
+        .unwrap();
+    let code = sms_code(&gw, PHONE).await;
+    client
+        .quick(
+            command::QUICK_CONFIRM,
+            &confirm(&field(&quick, "LIST_ID"), &code),
+        )
+        .await
+        .unwrap();
+    client
+        .gateway_pay(&GatewayRequest {
+            merorderid: s("L3"),
+            amt: s("9"),
+            notify_url: s(&listen_url),
+            jump_url: s("https://shop.example.com/back"),
+            pay_channel: s("YLBILL-NET-B2C"),
+            ..GatewayRequest::default()
+        })
+        .await
+        .unwrap();
+    let gateway = client
+        .gateway_query(&GatewayRequest {
+            merorderid: s("L3"),
+            ..GatewayRequest::default()
+        })
+        .await
+        .unwrap();
+    gw.pay(&field(&gateway, "LIST_ID"), "success").await;
+    let round = gw.deliver().await;
+    assert_eq!(
+        (round.delivered, round.attempts()),
+        (3, 3),
+        "{}",
+        read(&err_path)
+    );
+    let err = read(&err_path);
+    assert_eq!(
+        err.matches("signature verified: answering SUCCESS").count(),
+        3,
+        "{err}"
+    );
+    let out = read(&out_path);
+    for expected in ["2324", "35104", "35090", "\"L1\"", "\"L2\"", "\"L3\""] {
+        assert!(out.contains(expected), "{expected}: {out}");
+    }
 }
