@@ -87,6 +87,10 @@ impl FromStr for NotificationStatus {
     }
 }
 
+/// A claimed notification stays with its sender this long (its `next_attempt_at` is moved
+/// this far ahead); the store keeps a merchant's re-send request from pulling it back.
+pub const NOTIFICATION_LEASE_S: i64 = 60;
+
 #[derive(Debug, Clone)]
 pub struct Notification {
     pub id: PlatformId,

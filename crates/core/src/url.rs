@@ -11,7 +11,11 @@ use serde::{Deserialize, Serialize};
 pub enum UrlError {
     #[error("is not an http(s) URL")]
     NotHttpUrl,
-    #[error("points at a loopback, private or link-local address")]
+    /// The hint is for the operator testing on one machine; merchants in production see
+    /// why their URL was refused.
+    #[error(
+        "points at a loopback, private or link-local address ([server] allow_private_callbacks = true allows it)"
+    )]
     PrivateAddress,
 }
 

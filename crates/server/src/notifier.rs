@@ -43,7 +43,7 @@ use crate::workers::{Claimed, pump};
 /// A merchant gets this long to answer one notification.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// A claimed row stays with its sender this long (well beyond `SEND_TIMEOUT`).
-const LEASE_S: i64 = 60;
+const LEASE_S: i64 = paymux_core::notification::NOTIFICATION_LEASE_S;
 /// One attempt (reading the subject, sending, recording) is abandoned after this long;
 /// below the lease, so that no other instance sends the row while this one still might.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -239,11 +239,26 @@ fn insert_refund(r: &Refund) -> Step {
 /// At most one notification of an event is pending per subject and address (the partial unique index
 /// `notifications_one_pending`): queuing another while one is pending moves that one's
 /// next attempt instead (a merchant asking for a re-send, fifty times, gets one).
+/// A re-send of a pending notification (xxpay `executeNotify`) moves it to the re-send's
+/// time, except when it is due within a lease of it: that includes a row a sender has
+/// claimed (claiming moves it [`NOTIFICATION_LEASE_S`] ahead), which pulled back would be
+/// sent twice at once. 60000 is that lease in milliseconds (a test holds them together).
+///
+/// [`NOTIFICATION_LEASE_S`]: paymux_core::notification::NOTIFICATION_LEASE_S
 const INSERT_NOTIFICATION: &str = "INSERT INTO notifications (id, merchant_id, dialect, event, subject_id, url, \
      status, attempts, next_attempt_at, created_at, delivered_at, last_error) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
      ON CONFLICT (subject_id, event, url) WHERE status = 'pending' \
-     DO UPDATE SET next_attempt_at = excluded.next_attempt_at";
+     DO UPDATE SET next_attempt_at = excluded.next_attempt_at \
+     WHERE NOT (notifications.next_attempt_at > excluded.next_attempt_at \
+     AND notifications.next_attempt_at <= excluded.next_attempt_at + 60000)";
+
+#[cfg(test)]
+#[test]
+fn a_resend_keeps_away_from_a_claimed_row_for_the_whole_lease() {
+    let lease_ms = paymux_core::notification::NOTIFICATION_LEASE_S * 1000;
+    assert!(INSERT_NOTIFICATION.ends_with(&format!("+ {lease_ms})")));
+}
 
 fn insert_notification(n: &Notification) -> Step {
     Step::new(

@@ -922,12 +922,13 @@ async fn one_notification_per_order_and_event_is_pending_at_most() {
                 .expect(name),
             "{name}"
         );
-        let again = pay_notification(&o, "NAGAIN", now.plus_secs(1));
+        let again = pay_notification(&o, "NAGAIN", now.plus_secs(120));
         store.enqueue_notification(&again).await.expect(name);
         let notes = store.notifications_about(&o.id).await.expect(name);
         assert_eq!(notes.len(), 2, "{name}");
         assert_eq!(store.outbox_depth().await.expect(name), 1, "{name}");
-        // A re-send moves the pending one to its own time, earlier or later.
+        // A re-send moves the pending one to its own time, earlier (when it was due more
+        // than a lease later) or later.
         let sooner = pay_notification(&o, "NSOONER", now);
         store.enqueue_notification(&sooner).await.expect(name);
         let pending: Vec<_> = store
@@ -940,6 +941,48 @@ async fn one_notification_per_order_and_event_is_pending_at_most() {
         assert_eq!(pending.len(), 1, "{name}");
         assert_eq!(pending[0].id.as_str(), "NAGAIN", "{name}");
         assert_eq!(pending[0].next_attempt_at, now, "{name}: sent now");
+
+        // Claimed by a sender, it is not pulled back by a re-send while the send may be
+        // in flight: no second sender can claim it.
+        let claimed = store
+            .claim_notifications(now, now.plus_secs(60), 10)
+            .await
+            .expect(name);
+        assert_eq!(claimed.len(), 1, "{name}");
+        let during = pay_notification(&o, "NDURING", now.plus_secs(5));
+        store.enqueue_notification(&during).await.expect(name);
+        let again = store
+            .claim_notifications(now.plus_secs(5), now.plus_secs(65), 10)
+            .await
+            .expect(name);
+        assert!(again.is_empty(), "{name}: claimed twice: {again:?}");
+        // A retry scheduled far ahead is still pulled to the re-send's time.
+        let retry_at = now.plus_secs(3600);
+        let record = DeliveryRecord::RetryAt {
+            at: retry_at,
+            error: "HTTP 500".into(),
+        };
+        assert!(
+            store
+                .record_delivery(&claimed[0], &record, Some(&o.id))
+                .await
+                .expect(name),
+            "{name}"
+        );
+        let later = now.plus_secs(10);
+        store
+            .enqueue_notification(&pay_notification(&o, "NLATER", later))
+            .await
+            .expect(name);
+        let due = store
+            .claim_notifications(later, later.plus_secs(60), 10)
+            .await
+            .expect(name);
+        assert_eq!(
+            due.len(),
+            1,
+            "{name}: the merchant's re-send comes now, not in an hour"
+        );
     }
 }
 

@@ -211,7 +211,10 @@ pub fn notify_url(
 fn url_error(field: &'static str, e: UrlError) -> ChinaumsError {
     match e {
         UrlError::NotHttpUrl => ChinaumsError::field(field, "须为http(s)地址"),
-        UrlError::PrivateAddress => ChinaumsError::field(field, "不能指向本机或内网地址"),
+        UrlError::PrivateAddress => ChinaumsError::field(
+            field,
+            "不能指向本机或内网地址(允许内网回调须设置[server] allow_private_callbacks = true)",
+        ),
     }
 }
 

@@ -2812,3 +2812,28 @@ async fn the_chinaums_client_makes_a_code_and_refunds_its_bill_as_a_process() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_loopback_notify_url_is_refused_naming_the_setting_that_allows_it() {
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| {
+        c.server.allow_private_callbacks = false
+    })
+    .await;
+    let reply = call(
+        &gw,
+        GET,
+        json!({
+            "billNo": "3194LOOP0001",
+            "billDate": today(&gw),
+            "totalAmount": 1,
+            "notifyUrl": "http://127.0.0.1:9/n",
+        }),
+    )
+    .await;
+    assert_code(&reply, "BAD_REQUEST");
+    let message = reply["errMsg"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("notifyUrl") && message.contains("allow_private_callbacks = true"),
+        "{message}"
+    );
+}

@@ -2473,6 +2473,31 @@ async fn an_unacknowledged_notification_is_retried_through_the_whole_schedule_th
     }
 }
 
+#[tokio::test]
+async fn a_loopback_notify_url_is_refused_naming_the_setting_that_allows_it() {
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| {
+        c.server.allow_private_callbacks = false
+    })
+    .await;
+    let data = serde_json::to_value(spec_order("LOOP1", "http://127.0.0.1:9/n")).unwrap();
+    let reply = post(
+        &gw,
+        "/engine/rest/88800200001",
+        signed_body(&fields_for(&data, now_ms())),
+    )
+    .await;
+    let (code, sub_code, sub_msg) = refusal(&reply);
+    assert_eq!(
+        (code.as_str(), sub_code.as_str()),
+        ("-102", "check.param.invalid")
+    );
+    assert_eq!(
+        sub_msg,
+        "notifyUrl参数格式异常:points at a loopback, private or link-local address \
+         ([server] allow_private_callbacks = true allows it)"
+    );
+}
+
 /// A gateway whose demo merchant has mode 2 static code S2 asking `order_query_url`, and
 /// the code's page.
 async fn mode_2_code(

@@ -3040,3 +3040,24 @@ async fn the_cli_listens_for_pushes_and_answers_success_only_to_signed_ones() {
         assert!(out.contains(expected), "{expected}: {out}");
     }
 }
+
+#[tokio::test]
+async fn a_loopback_notify_url_is_refused_naming_the_setting_that_allows_it() {
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| {
+        c.server.allow_private_callbacks = false
+    })
+    .await;
+    let reply = mmsp(&gw)
+        .scan_order(
+            command::WECHAT_NATIVE,
+            &scan_order("LOOP1", "1", "http://127.0.0.1:9/n"),
+        )
+        .await
+        .unwrap();
+    let message = reply.error_msg();
+    assert!(
+        message.contains("NOTIFY_URL") && message.contains("allow_private_callbacks = true"),
+        "{message} {:?}",
+        reply.frame
+    );
+}
