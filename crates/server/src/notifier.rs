@@ -17,7 +17,6 @@
 //! followed, and the connection goes to the address that was checked.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,9 +29,8 @@ use paymux_core::notification::{
 };
 use paymux_core::order::{AttemptStatus, Tries};
 use paymux_core::store::{Store, StoreError};
-use paymux_core::url::{NotifyUrl, is_public_ip};
+use paymux_core::url::NotifyUrl;
 use paymux_dialects::common::read_at_most;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -102,16 +100,10 @@ impl Notifier {
         allow_private: bool,
         metrics: Arc<Metrics>,
     ) -> Result<Notifier, NotifierError> {
-        paymux_dialects::common::install_tls_provider();
-        let http = reqwest::Client::builder()
-            .timeout(SEND_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would resolve the merchant's host itself, past the address check.
-            .no_proxy()
-            .dns_resolver(Arc::new(CallbackResolver { allow_private }))
-            .user_agent("paymux-notifier")
-            .build()?;
+        let http =
+            paymux_dialects::common::http::callback_client_builder(allow_private, SEND_TIMEOUT)
+                .user_agent("paymux-notifier")
+                .build()?;
         Ok(Notifier {
             store,
             clock,
@@ -288,47 +280,6 @@ impl Notifier {
 /// Merchants acknowledge in a word; more than this of an answer is not read.
 const MAX_ANSWER_BYTES: usize = 16 * 1024;
 
-/// Resolves callback hosts, dropping addresses paymux may not call.
-struct CallbackResolver {
-    allow_private: bool,
-}
-
-impl Resolve for CallbackResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let addrs: Addrs = Box::new(
-                resolve_callback_host(&host, allow_private)
-                    .await?
-                    .into_iter(),
-            );
-            Ok(addrs)
-        })
-    }
-}
-
-/// The addresses of `host` that paymux may call.
-pub async fn resolve_callback_host(
-    host: &str,
-    allow_private: bool,
-) -> Result<Vec<SocketAddr>, String> {
-    let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
-        .await
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .collect();
-    let allowed: Vec<SocketAddr> = resolved
-        .into_iter()
-        .filter(|a| allow_private || is_public_ip(a.ip()))
-        .collect();
-    if allowed.is_empty() {
-        return Err(format!(
-            "{host} resolves only to loopback, private or link-local addresses"
-        ));
-    }
-    Ok(allowed)
-}
-
 /// Sends due notifications until `shutdown` fires, each on its own (see the module doc);
 /// then waits for the sends in flight.
 pub async fn run(notifier: Arc<Notifier>, shutdown: tokio::sync::watch::Receiver<bool>) {
@@ -479,7 +430,8 @@ mod tests {
 
     use paymux_core::ids::MerchantId;
 
-    use super::{MAX_HOLD, MIN_HOLD, MerchantLoads, PER_MERCHANT_IN_FLIGHT, resolve_callback_host};
+    use super::{MAX_HOLD, MIN_HOLD, MerchantLoads, PER_MERCHANT_IN_FLIGHT};
+    use paymux_dialects::common::http::resolve_callback_host;
 
     #[test]
     fn a_merchant_at_its_bound_gets_no_slot_and_its_rows_are_held_apart() {

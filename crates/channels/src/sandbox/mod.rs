@@ -15,14 +15,19 @@
 //! - Card payments (快捷) send the payer a six-digit code ([`sms`]): written to the log and
 //!   readable at `GET /sandbox/sms?phone=…`; the right code pays. A phone number ending in
 //!   `0000` is not the card's (要素不匹配). Bound cards are charged by the token the sandbox
-//!   gave for the card, with a code sent to the phone the merchant names.
+//!   gave for the card, with a code sent to the phone the card was bound with.
 //!
 //! Payments keep no state of their own here: every answer follows from the stored attempt
 //! and the time. Refunds are remembered as received, in memory, as a real channel remembers
-//! them; a refund it does not know is answered `REFUND_NOT_FOUND` (so after a restart the
-//! gateway sends its pending refunds again, as it would to a channel that lost them).
+//! them, the latest [`REFUNDS_REMEMBERED`]; a refund it does not know is answered
+//! `REFUND_NOT_FOUND` (so after a restart the gateway sends its pending refunds again, as it
+//! would to a channel that lost them).
 
 pub mod sms;
+
+/// How many refunds the sandbox remembers; beyond, the one received first is forgotten
+/// (its query answers `REFUND_NOT_FOUND`, and the gateway sends it again if still pending).
+pub const REFUNDS_REMEMBERED: usize = 100_000;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -258,6 +263,15 @@ impl Channel for SandboxChannel {
 
     async fn refund(&self, _order: &Order, refund: &Refund, now: Millis) -> ChannelOutcome {
         if let Ok(mut received) = self.refunds.lock() {
+            if received.len() >= REFUNDS_REMEMBERED && !received.contains_key(refund.id.as_str()) {
+                let first = received
+                    .iter()
+                    .min_by_key(|(_, at)| **at)
+                    .map(|(id, _)| id.clone());
+                if let Some(first) = first {
+                    received.remove(&first);
+                }
+            }
             received.entry(refund.id.to_string()).or_insert(now);
         }
         ChannelOutcome::Pending {
@@ -603,5 +617,34 @@ mod tests {
             sandbox.query_refund(&o, &refund, later.plus_secs(3)).await,
             ChannelOutcome::Succeeded { .. }
         ));
+
+        // It remembers a bounded number: the one received first goes first.
+        for n in 0..REFUNDS_REMEMBERED {
+            let other = Refund {
+                id: PlatformId::from_string(format!("R{n}")),
+                ..refund.clone()
+            };
+            sandbox.refund(&o, &other, later.plus_secs(10)).await;
+        }
+        let known = |id: String| {
+            let r = Refund {
+                id: PlatformId::from_string(id),
+                ..refund.clone()
+            };
+            let sandbox = &sandbox;
+            let o = &o;
+            async move {
+                !matches!(
+                    sandbox.query_refund(o, &r, later.plus_secs(20)).await,
+                    ChannelOutcome::Failed { ref code, .. } if code == REFUND_NOT_FOUND
+                )
+            }
+        };
+        assert!(
+            !known(refund.id.to_string()).await,
+            "the first one is forgotten"
+        );
+        assert!(known("R0".into()).await);
+        assert!(known(format!("R{}", REFUNDS_REMEMBERED - 1)).await);
     }
 }

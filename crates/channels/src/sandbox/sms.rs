@@ -35,36 +35,45 @@ pub struct SentSms {
 
 #[derive(Debug, Default)]
 pub struct SmsInbox {
-    latest: Mutex<HashMap<String, SentSms>>,
+    /// Each phone's last code, with the serial it was sent under (which orders them).
+    latest: Mutex<HashMap<String, (u64, SentSms)>>,
     sent: AtomicU64,
 }
 
 impl SmsInbox {
     /// The last code sent to `phone`.
     pub fn latest(&self, phone: &str) -> Option<SentSms> {
-        self.latest.lock().ok()?.get(phone).cloned()
+        self.latest
+            .lock()
+            .ok()?
+            .get(phone)
+            .map(|(_, sms)| sms.clone())
     }
 
-    fn deliver(&self, phone: &Phone, code: &str, order_id: &str) {
+    fn deliver(&self, serial: u64, phone: &Phone, code: &str, order_id: &str) {
         if let Ok(mut latest) = self.latest.lock() {
             if latest.len() >= INBOX_PHONES && !latest.contains_key(phone.as_str()) {
+                // The phone whose last code is the oldest.
                 let oldest = latest
                     .iter()
-                    .min_by_key(|(_, sms)| sms.count)
+                    .min_by_key(|(_, (serial, _))| *serial)
                     .map(|(p, _)| p.clone());
                 if let Some(oldest) = oldest {
                     latest.remove(&oldest);
                 }
             }
-            let count = latest.get(phone.as_str()).map_or(0, |s| s.count) + 1;
+            let count = latest.get(phone.as_str()).map_or(0, |(_, s)| s.count) + 1;
             latest.insert(
                 phone.as_str().to_owned(),
-                SentSms {
-                    phone: phone.as_str().to_owned(),
-                    code: code.to_owned(),
-                    order_id: order_id.to_owned(),
-                    count,
-                },
+                (
+                    serial,
+                    SentSms {
+                        phone: phone.as_str().to_owned(),
+                        code: code.to_owned(),
+                        order_id: order_id.to_owned(),
+                        count,
+                    },
+                ),
             );
         }
     }
@@ -105,7 +114,7 @@ pub(crate) fn send(
     );
     let code_ref = hex_of(&links.derive("sms ref", &code_ref)[..12]);
     let code = code_of(links, &code_ref);
-    inbox.deliver(phone, &code, order.id.as_str());
+    inbox.deliver(serial, phone, &code, order.id.as_str());
     tracing::info!(phone = %phone.masked(), order = %order.id, %code, "sandbox SMS: payment code sent");
     code_ref
 }
@@ -122,4 +131,36 @@ pub(crate) fn same_code(expected: &str, given: &str) -> bool {
             .zip(given.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phone(n: usize) -> Phone {
+        Phone::parse(&format!("138{n:08}")).expect("a phone")
+    }
+
+    #[test]
+    fn a_full_inbox_forgets_the_phone_whose_last_code_is_oldest() {
+        let inbox = SmsInbox::default();
+        let mut serial = 0;
+        let mut send = |inbox: &SmsInbox, n: usize| {
+            inbox.deliver(serial, &phone(n), "123456", "P1");
+            serial += 1;
+        };
+        // Every phone but the last gets two codes; the last one, one code, just now.
+        for n in 0..INBOX_PHONES - 1 {
+            send(&inbox, n);
+            send(&inbox, n);
+        }
+        let newest = INBOX_PHONES - 1;
+        send(&inbox, newest);
+        // One more phone: the first phone's code is the oldest, not the newest one's.
+        send(&inbox, INBOX_PHONES);
+        assert!(inbox.latest(phone(newest).as_str()).is_some());
+        assert!(inbox.latest(phone(INBOX_PHONES).as_str()).is_some());
+        assert!(inbox.latest(phone(0).as_str()).is_none());
+        assert_eq!(inbox.latest(phone(1).as_str()).map(|s| s.count), Some(2));
+    }
 }

@@ -110,22 +110,53 @@ impl ClientFailure {
 }
 
 /// An HTTP client for calls paymux makes to a merchant's system on a payer's behalf
-/// (chinaums §1.9, hrss §5.1), under the notifier's rules: no redirects, no proxy, and
-/// unless `allow_private`, no loopback, private or link-local address, also when a host
-/// name resolves to one (literal addresses are the caller's to check, with `NotifyUrl`).
+/// (chinaums §1.9, hrss §5.1), under the notifier's rules ([`callback_client_builder`]).
 pub fn callback_client(
     allow_private: bool,
     timeout: std::time::Duration,
 ) -> Result<reqwest::Client, ClientError> {
+    Ok(callback_client_builder(allow_private, timeout)
+        .user_agent("paymux")
+        .build()?)
+}
+
+/// How paymux calls merchants' systems (notifications, lookups): no redirects, no proxy
+/// (it would resolve the host itself, past the address check), and unless
+/// `allow_private`, no loopback, private or link-local address, also when a host name
+/// resolves to one (literal addresses are the caller's to check, with `NotifyUrl`). Few
+/// idle connections are kept, and not for long: the hosts are merchants' choice, and
+/// their sockets come out of the descriptors the gateway keeps for itself.
+pub fn callback_client_builder(
+    allow_private: bool,
+    timeout: std::time::Duration,
+) -> reqwest::ClientBuilder {
     install_tls_provider();
-    Ok(reqwest::Client::builder()
+    reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(std::time::Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
+        .pool_max_idle_per_host(4)
+        .pool_idle_timeout(std::time::Duration::from_secs(30))
         .dns_resolver(std::sync::Arc::new(CallbackResolver { allow_private }))
-        .user_agent("paymux")
-        .build()?)
+}
+
+/// The addresses of `host` that paymux may call.
+pub async fn resolve_callback_host(
+    host: &str,
+    allow_private: bool,
+) -> Result<Vec<std::net::SocketAddr>, String> {
+    let allowed: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, 0))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .filter(|a| allow_private || paymux_core::url::is_public_ip(a.ip()))
+        .collect();
+    if allowed.is_empty() {
+        return Err(format!(
+            "{host} resolves only to loopback, private or link-local addresses"
+        ));
+    }
+    Ok(allowed)
 }
 
 /// Resolves merchants' hosts, dropping the addresses paymux may not call.
@@ -138,16 +169,7 @@ impl reqwest::dns::Resolve for CallbackResolver {
         let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let allowed: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| allow_private || paymux_core::url::is_public_ip(a.ip()))
-                .collect();
-            if allowed.is_empty() {
-                return Err(format!(
-                    "{host} resolves only to loopback, private or link-local addresses"
-                )
-                .into());
-            }
+            let allowed = resolve_callback_host(&host, allow_private).await?;
             let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
             Ok(addrs)
         })
