@@ -413,6 +413,9 @@ pub struct Attempt {
     pub next_check_at: Option<Millis>,
     pub fail_code: Option<String>,
     pub fail_msg: Option<String>,
+    /// The payer's note to the merchant with this try (chinaums 付款附言), as typed on the
+    /// code's page.
+    pub memo: Option<String>,
 }
 
 impl Attempt {
@@ -438,6 +441,7 @@ impl Attempt {
             next_check_at,
             fail_code: None,
             fail_msg: None,
+            memo: None,
         }
     }
 }

@@ -95,12 +95,43 @@ pub struct PayerCheck {
     pub hint: String,
 }
 
+/// A note the payer may add to a payment for the merchant (chinaums 付款附言): optional,
+/// kept with the try, and given back to the merchant with its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayerNote {
+    pub label: &'static str,
+    /// The most characters it takes.
+    pub max_chars: usize,
+}
+
 /// A bill the payer may choose on a code's page, as the merchant's system described it.
 #[derive(Debug, Clone)]
 pub struct BillChoice {
     pub bill: BillFromCode,
     /// What the page shows for it (the subject; the amount is shown from `bill`).
     pub label: String,
+}
+
+impl BillChoice {
+    /// What names this bill between the page that offered it and the payment (the pay
+    /// form carries it): the merchant's order number, else its subject, and its amount.
+    /// On paying, the merchant's system is asked again and the bill with the same key is
+    /// the one paid; when none has it (paid meanwhile, its amount changed), nothing is.
+    pub fn key(&self) -> String {
+        let named = match &self.bill.merchant_order_no {
+            Some(no) => ("no", no.as_str()),
+            None => (
+                "subject",
+                self.bill.subject.as_deref().unwrap_or(&self.label),
+            ),
+        };
+        let amount = self
+            .bill
+            .amount
+            .map(|a| a.get().to_string())
+            .unwrap_or_default();
+        crate::common::encode_form(&[named, ("amount", &amount)])
+    }
 }
 
 /// What a dialect does on the payer's side of its codes and bills.
@@ -111,14 +142,39 @@ pub trait PayerHooks: Send + Sync {
         Vec::new()
     }
 
+    /// Whether the payer's answers to `payer_fields` can be looked up at all, before the
+    /// merchant's system is asked: `Err` says what the payer is to correct (the page asks
+    /// again, showing it, and nobody is called). A failure of `bills_for_code` afterwards is
+    /// the merchant's system's, never the payer's.
+    fn check_answers(
+        &self,
+        _code: &PaymentCode,
+        _input: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
     /// When a payer opens a fixed code: the bills the merchant's system says to offer
-    /// (chinaums §1.9, hrss §5.1); `Ok(None)`: the code's own terms apply.
+    /// (chinaums §1.9, hrss §5.1); `Ok(None)`: the code's own terms apply. `input` has
+    /// passed `check_answers`; `Err`: the merchant's system did not say (unreachable, a
+    /// refusal, an answer that does not verify).
     async fn bills_for_code(
         &self,
         _code: &PaymentCode,
         _input: &BTreeMap<String, String>,
     ) -> Result<Option<Vec<BillChoice>>, String> {
         Ok(None)
+    }
+
+    /// What the page shows of a bill of these terms besides its subject and amount, a
+    /// line each (chinaums §1.1 goods); plain text, which the page escapes.
+    fn bill_lines(&self, _terms: &Map<String, Value>) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The note a code's page lets the payer add to their payment; `None`: none.
+    fn payer_note(&self, _code: &PaymentCode) -> Option<PayerNote> {
+        None
     }
 
     /// Who may pay a bill of these terms (a one-time code's bill's `extra`, or a fixed

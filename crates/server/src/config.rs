@@ -83,6 +83,9 @@ pub struct ServerConfig {
     /// How long a connection may take to send a request's headers, and stay idle between
     /// requests. Merchants' servers send headers in one packet.
     pub header_read_timeout_s: NonZeroU64,
+    /// Lookups of a code's bills (hrss mode 2: by a payer's ID number) one client address
+    /// may make a minute, per code; beyond, 429 (`cashier/lookups.rs`). 0: no limit.
+    pub code_lookups_per_minute: u32,
 }
 
 impl Default for ServerConfig {
@@ -98,6 +101,7 @@ impl Default for ServerConfig {
             max_concurrent_requests: const { NonZeroUsize::new(256).unwrap() },
             request_timeout_s: const { NonZeroU64::new(15).unwrap() },
             header_read_timeout_s: const { NonZeroU64::new(10).unwrap() },
+            code_lookups_per_minute: 10,
         }
     }
 }

@@ -203,6 +203,9 @@ pub async fn start(
                 operator: operator.clone(),
                 payer: payer.clone(),
                 sandbox: sandbox.is_some(),
+                lookups: Arc::new(cashier::lookups::LookupLimit::new(
+                    config.server.code_lookups_per_minute,
+                )),
             }));
     if let Some(sandbox) = &sandbox {
         payer_pages = payer_pages.merge(cashier::router(CashierState {

@@ -372,10 +372,9 @@ mod tests {
     #[test]
     fn sqlite_statements_use_numbered_placeholders() {
         assert_eq!(placeholders(3, 1), "?1, ?2, ?3");
-        assert!(
-            SQLITE_INSERT_ATTEMPT
-                .ends_with("VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")
-        );
+        assert!(SQLITE_INSERT_ATTEMPT.ends_with(
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        ));
     }
 
     #[test]

@@ -26,6 +26,10 @@ const SQLITE: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/sqlite/0007_code_checks_and_bound_phones.sql"),
     ),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_attempt_memo.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -49,6 +53,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         7,
         include_str!("../migrations/postgres/0007_code_checks_and_bound_phones.sql"),
+    ),
+    (
+        8,
+        include_str!("../migrations/postgres/0008_attempt_memo.sql"),
     ),
 ];
 

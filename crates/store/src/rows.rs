@@ -175,6 +175,7 @@ pub(crate) fn attempt(row: &dyn RowAccess) -> Result<Attempt, StoreError> {
                     .ok_or_else(|| StoreError::Corrupt(format!("funding: {f:?}")))
             })
             .transpose()?,
+        memo: row.opt_text("memo")?,
     })
 }
 

@@ -91,6 +91,7 @@ pub(crate) const ATTEMPT_COLUMNS: &[Column] = &[
     Column::new("fail_code", ColumnType::Text),
     Column::new("fail_msg", ColumnType::Text),
     Column::new("funding", ColumnType::Text),
+    Column::new("memo", ColumnType::Text),
 ];
 
 fn json_text(map: &serde_json::Map<String, serde_json::Value>) -> String {
@@ -163,6 +164,7 @@ pub(crate) fn attempt_values(a: &Attempt) -> Vec<SqlValue> {
         v(a.fail_code.as_deref()),
         v(a.fail_msg.as_deref()),
         v(a.funding.map(|f| f.as_str())),
+        v(a.memo.as_deref()),
     ]
 }
 

@@ -558,12 +558,14 @@ impl Gateway {
     }
 
     /// A payer starts a try at an open bill with a wallet: a new attempt through the
-    /// channel. One at a time: refused while another try is paying.
+    /// channel, keeping the payer's `memo`. One at a time: refused while another try is
+    /// paying.
     pub(crate) async fn start_attempt(
         &self,
         order_id: &PlatformId,
         pay_way: PayWay,
         auth_code: Option<String>,
+        memo: Option<String>,
     ) -> Result<CreatedOrder> {
         let channel = self.default_channel()?;
         for _ in 0..MAX_RACE_RETRIES {
@@ -592,6 +594,7 @@ impl Gateway {
                 channel: channel.name().to_owned(),
                 pay_way,
                 created_at: now,
+                memo: memo.clone(),
                 ..Attempt::first(&order, auth_code.clone(), next_check_at)
             };
             let start = AttemptStart {

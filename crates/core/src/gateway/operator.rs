@@ -142,7 +142,20 @@ impl Operator {
         auth_code: Option<String>,
     ) -> Result<CreatedOrder> {
         self.gateway
-            .start_attempt(order_id, pay_way, auth_code)
+            .start_attempt(order_id, pay_way, auth_code, None)
+            .await
+    }
+
+    /// A payer starts a try at a bill from its code's page, with the note they add for the
+    /// merchant (chinaums 付款附言), which the try keeps.
+    pub async fn start_noted_attempt(
+        &self,
+        order_id: &PlatformId,
+        pay_way: PayWay,
+        memo: Option<String>,
+    ) -> Result<CreatedOrder> {
+        self.gateway
+            .start_attempt(order_id, pay_way, None, memo)
             .await
     }
 

@@ -960,6 +960,7 @@ pub fn query_reply(
             .then_some(escrow.completed.get());
     }
     let shown = reported_attempt(order, attempts);
+    reply.memo = shown.and_then(|a| a.memo.clone());
     reply.bill_payment = shown.map(|a| bill_payment(order, a));
     reply.card_attr = shown
         .filter(|a| a.status == AttemptStatus::Succeeded)
@@ -1059,6 +1060,7 @@ pub fn result_fields(
     put("memberId", order.extra_str("memberId").map(str::to_owned));
     put("counterNo", order.extra_str("counterNo").map(str::to_owned));
     put("merName", Some(merchant_name.to_owned()));
+    put("memo", paid.memo.clone());
     if let Some(id) = notify_id {
         put("notifyId", Some(id.to_owned()));
         if let Some(escrow) = order.escrow {

@@ -9,6 +9,12 @@
 //! `1101**********002X`), and refuses a payer who does not match before any try starts.
 //! Names compare with surrounding and repeated spaces ignored and Latin letters in any
 //! case; certificate numbers without spaces and in any case (a trailing `x` is `X`).
+//!
+//! The page lists a bill's §1.1 goods (name × quantity, unit price), and lets the payer add
+//! `memo` (付款附言, which wallets let a payer type): kept with the try, it is the `memo` of
+//! §1.4's query, §1.10's return link and §1.11's notification for the try that paid (or,
+//! in the query, the try under way). The spec gives it no length: paymux takes up to
+//! [`MEMO_MAX_CHARS`] characters, no control characters.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,6 +25,7 @@ use base64::engine::general_purpose::STANDARD;
 use paymux_core::card::mask;
 use paymux_core::code::{CodeKind, PaymentCode};
 use paymux_core::gateway::BillFromCode;
+use paymux_core::money::Fen;
 use paymux_core::order::{Attempt, Order};
 use paymux_core::payway::Funding;
 use paymux_core::url::NotifyUrl;
@@ -31,7 +38,10 @@ use super::merchants::ChinaumsMerchant;
 use super::notify::Signer;
 use super::wire::{PayInfoQuery, PayInfoReply, read_params, to_params};
 use crate::common::{ClientError, read_at_most};
-use crate::dialect::{BillChoice, PayerCheck, PayerField, PayerHooks};
+use crate::dialect::{BillChoice, PayerCheck, PayerField, PayerHooks, PayerNote};
+
+/// The most characters of a payer's `memo` (the spec gives no length).
+pub const MEMO_MAX_CHARS: usize = 64;
 
 /// How long the merchant's system has to answer §1.9 while the payer waits.
 const PAY_INFO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -290,6 +300,19 @@ impl PayerHooks for ChinaumsPayer {
         }]))
     }
 
+    /// `memo` (付款附言), on every chinaums code's page.
+    fn payer_note(&self, _code: &PaymentCode) -> Option<PayerNote> {
+        Some(PayerNote {
+            label: "付款附言",
+            max_chars: MEMO_MAX_CHARS,
+        })
+    }
+
+    /// §1.1 goods: each `goodsName × quantity` and its unit `price` (fen) in yuan.
+    fn bill_lines(&self, terms: &Map<String, Value>) -> Vec<String> {
+        goods_lines(terms)
+    }
+
     /// §1.1 `fixBuyer=T`: the payer's name and certificate number.
     fn payer_checks(&self, terms: &Map<String, Value>) -> Vec<PayerCheck> {
         let Some((name, cert_no)) = named_payer(terms) else {
@@ -345,6 +368,40 @@ impl PayerHooks for ChinaumsPayer {
         };
         Some(append_query(url.as_str(), &codec::encode_form(&fields)))
     }
+}
+
+/// A bill's goods (§1.1) as the page lists them: the name (else the description, else the
+/// id), `× quantity`, and the unit price in yuan, each where the merchant gave it.
+fn goods_lines(terms: &Map<String, Value>) -> Vec<String> {
+    let Some(Value::Array(goods)) = terms.get("goods") else {
+        return Vec::new();
+    };
+    goods
+        .iter()
+        .filter_map(Value::as_object)
+        .map(|item| {
+            let text = |key: &str| {
+                item.get(key)
+                    .and_then(crate::common::value_text)
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty())
+            };
+            let mut line = text("goodsName")
+                .or_else(|| text("body"))
+                .or_else(|| text("goodsId"))
+                .unwrap_or_else(|| "商品".to_owned());
+            if let Some(quantity) = text("quantity") {
+                line.push_str(&format!(" × {quantity}"));
+            }
+            let price = text("price")
+                .and_then(|p| p.parse::<i64>().ok())
+                .and_then(|fen| Fen::new(fen).ok());
+            if let Some(price) = price {
+                line.push_str(&format!(",单价 ¥{}", price.to_yuan_string()));
+            }
+            line
+        })
+        .collect()
 }
 
 /// `url` with `query` added to its query string (before any fragment).
@@ -418,6 +475,31 @@ mod tests {
         let mut not_real_name = terms.clone();
         not_real_name.insert("fixBuyer".into(), Value::String("F".into()));
         assert!(is_named_payer(&not_real_name, &BTreeMap::new()));
+    }
+
+    #[test]
+    fn goods_are_listed_by_name_quantity_and_unit_price_in_yuan() {
+        let terms: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "goods": [
+                {"goodsId": "1", "goodsName": "微信二维码测试", "quantity": "2", "price": "150",
+                 "goodsCategory": "TEST", "body": "说明"},
+                {"goodsId": "2", "body": "只有说明", "quantity": 1, "price": 1},
+                {"goodsId": "3", "price": "1.5"},
+                {},
+                "not an object",
+            ],
+        }))
+        .unwrap();
+        assert_eq!(
+            goods_lines(&terms),
+            [
+                "微信二维码测试 × 2,单价 ¥1.50",
+                "只有说明 × 1,单价 ¥0.01",
+                "3",
+                "商品",
+            ]
+        );
+        assert!(goods_lines(&Map::new()).is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::crypto::{DecryptError, PrivateKey, PublicKey, SignatureError, Sm4Key};
 use super::wire::Params;
@@ -118,6 +119,27 @@ pub fn json_string_to_sign(params: &Params) -> String {
         fields.entry(*key).or_insert(text.as_ref());
     }
     join(fields)
+}
+
+/// [`json_string_to_sign`] over a received message's own bytes: a string value as its
+/// text, any other value (`data` from a plaintext merchant) as the exact JSON text sent,
+/// its spacing, key order and repeated keys kept, so that a signature is checked over what
+/// its signer wrote, never over paymux's re-serialisation. `None`: not a JSON object.
+pub fn received_json_string_to_sign(body: &[u8]) -> Option<String> {
+    let raw: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(body).ok()?;
+    let mut texts: Vec<(&str, String)> = Vec::new();
+    for (key, value) in &raw {
+        let text = value.get();
+        let text = match text.as_bytes().first() {
+            Some(b'"') => serde_json::from_str::<String>(text).ok()?,
+            Some(b'n') => continue,
+            _ => text.to_owned(),
+        };
+        if !text.is_empty() && !UNSIGNED.contains(&key.as_str()) {
+            texts.push((key, text));
+        }
+    }
+    Some(join(texts.iter().map(|(k, v)| (*k, v.as_str())).collect()))
 }
 
 /// How a merchant's `data` travels: SM4-encrypted (the default), or as the JSON object
@@ -273,5 +295,23 @@ mod tests {
             json_string_to_sign(&plain),
             r#"data={"b":1,"a":"2"}&mchId=M1"#
         );
+    }
+
+    #[test]
+    fn a_received_message_is_signed_over_the_text_its_sender_wrote() {
+        let received = br#"{ "sign": "s", "mchId" : "M1", "appId": "", "n": null,
+            "data": { "b": 1, "a": "2",  "a": "3" }, "amount": 1.50, "x": "A\/" }"#;
+        assert_eq!(
+            received_json_string_to_sign(received).unwrap(),
+            r#"amount=1.50&data={ "b": 1, "a": "2",  "a": "3" }&mchId=M1&x=A/"#
+        );
+        let same: Params = serde_json::from_slice(received).unwrap();
+        assert_ne!(
+            json_string_to_sign(&same),
+            received_json_string_to_sign(received).unwrap(),
+            "a re-serialisation drops the spacing and the repeated key"
+        );
+        assert_eq!(received_json_string_to_sign(b"[1]"), None);
+        assert_eq!(received_json_string_to_sign(b"<html>"), None);
     }
 }

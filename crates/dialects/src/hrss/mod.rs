@@ -96,8 +96,9 @@
 //!   subject, notify_url), made at start-up. The code's page offers the wayCodes of §6.1
 //!   (社保卡, 微信, 支付宝). Mode 1: the payer enters the amount; the order's mchOrderId is
 //!   paymux's, 24 digits. Mode 2: the page asks idTypeOrder and idNumberOrder, calls
-//!   `order_query_url` (§5.1, shaped and signed as §5.2's notification; the merchant's
-//!   answer must carry its own SM2 `sign`, which the table leaves out) and offers the
+//!   `order_query_url` (§5.1, shaped and signed as §5.2's notification; §5.1.3 gives the
+//!   merchant's answer no `sign`, so an answer without one is taken, and one with a `sign`
+//!   must verify with the merchant's key over the text it sent) and offers the
 //!   payer's unpaid orders, each paid under its mchOrderId and notified to its notifyUrl
 //!   (else the code's). The example's repeated `orderType` ("02", then "10001") reads as
 //!   its last value, as JSON parsers take it. An order picked again after an unpaid try is

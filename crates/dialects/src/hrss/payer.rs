@@ -6,10 +6,13 @@
 //! the merchant's key (the object itself for a plaintext merchant), and `sign` is the
 //! platform's SM2 signature over the top-level fields (§3.5.1.3's rule), which the merchant
 //! verifies with the platform public key. The merchant answers the same shape, `data`
-//! holding §5.1.3's fields, signed with its own SM2 key: the table lists no `sign`, but the
-//! orders shown are what the payer pays, so paymux verifies the answer with the merchant's
-//! public key and refuses an unsigned one. Each `orderData` entry is checked as a §4.1 order
-//! is; an entry that fails is left out and logged (its mchOrderId and what is wrong, never
+//! holding §5.1.3's fields. §5.1.3's table and example have no `sign`, so an answer without
+//! one is taken (TLS, or for an encrypted merchant the SM4 key its `data` must open with,
+//! vouches for it; a plaintext merchant's http:// address is refused at start, see
+//! [`HrssPayer::new`]); an answer with a `sign` must verify with the merchant's public key,
+//! over the text the merchant sent (a plaintext `data` as written, spacing and repeated
+//! keys kept: `codec::received_json_string_to_sign`). Each `orderData` entry is checked as a
+//! §4.1 order is; an entry that fails is left out and logged (its mchOrderId and what is wrong, never
 //! the payer's ID). An order paymux already billed elsewhere, or paid or closed, is left
 //! out too: the merchant's system has not heard yet.
 
@@ -27,6 +30,7 @@ use serde_json::Value;
 use super::codec;
 use super::convert;
 use super::crypto::PrivateKey;
+use super::error::HrssError;
 use super::notify;
 use super::static_codes::{Mode, mode_of};
 use super::wire::{self, MerchantOrder, OrderQueryData, Params, Personal, UnpaidOrders};
@@ -50,12 +54,17 @@ pub struct HrssPayer {
 }
 
 impl HrssPayer {
+    /// Refuses a plaintext merchant whose `order_query_url` would carry payers' ID numbers
+    /// in clear over the network (see [`in_clear`]).
     pub fn new(
         merchants: Arc<HrssMerchants>,
         platform_key: Option<Arc<PrivateKey>>,
         gateway: Gateway,
     ) -> Result<HrssPayer, String> {
         let allow_private = gateway.settings().allow_private_callbacks;
+        for merchant in merchants.all() {
+            in_clear(merchant, allow_private)?;
+        }
         Ok(HrssPayer {
             merchants,
             platform_key,
@@ -149,6 +158,24 @@ impl PayerHooks for HrssPayer {
         ]
     }
 
+    /// §5.1.2's fields as §6.1 and the field limits have them; what is wrong is said by the
+    /// field's label, never by its value.
+    fn check_answers(
+        &self,
+        code: &PaymentCode,
+        input: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        if mode_of(code) != Mode::MerchantOrders {
+            return Ok(());
+        }
+        convert::payer_id(
+            input.get(ID_TYPE).map(String::as_str),
+            input.get(ID_NUMBER).map(String::as_str),
+        )
+        .map(drop)
+        .map_err(|e| payer_mistake(&e))
+    }
+
     async fn bills_for_code(
         &self,
         code: &PaymentCode,
@@ -182,6 +209,50 @@ impl PayerHooks for HrssPayer {
     }
 }
 
+/// A plaintext merchant's §5.1 call carries the payer's ID number as it is, and its answer
+/// too: over http:// both would cross the network in clear. Refused at start, naming the
+/// key, unless the address is a loopback or private one and `[server]
+/// allow_private_callbacks` is on (the merchant's system on the same host or network).
+/// Refused rather than warned about: a warning in a start-up log is easily missed, and the
+/// fix (https://, or encrypting `data`) is the merchant's configuration, not the payer's.
+fn in_clear(merchant: HrssMerchant<'_>, allow_private: bool) -> Result<(), String> {
+    let url = &merchant.credentials.order_query_url;
+    let http = url
+        .get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+    if !merchant.keys.plaintext || !http {
+        return Ok(());
+    }
+    let private = paymux_core::url::NotifyUrl::parse(url, false)
+        == Err(paymux_core::url::UrlError::PrivateAddress);
+    if allow_private && private {
+        return Ok(());
+    }
+    Err(format!(
+        "merchant {}: [merchant.hrss] order_query_url is http:// while plaintext = true: payers' ID numbers would cross the network in clear. Use https:// (http:// is taken only for a loopback or private address with [server] allow_private_callbacks = true), or turn plaintext off",
+        merchant.id
+    ))
+}
+
+/// What the payer is told to correct in their answers, by the fields' labels.
+fn payer_mistake(e: &HrssError) -> String {
+    let label = |field: &str| match field {
+        ID_TYPE => "证件类型",
+        ID_NUMBER => "证件号码",
+        _ => "输入",
+    };
+    let what = match e {
+        HrssError::Missing(field) => format!("请填写{}", label(field)),
+        HrssError::Invalid {
+            field,
+            reason: Some(reason),
+        } => format!("{}{reason}", label(field)),
+        HrssError::Invalid { field, .. } => format!("{}格式不正确", label(field)),
+        _ => "输入有误".to_owned(),
+    };
+    format!("请检查证件类型/号码:{what}")
+}
+
 /// The §5.1 request's body: the payer, signed by the platform.
 pub fn order_query_body(
     merchant: HrssMerchant<'_>,
@@ -206,8 +277,6 @@ pub fn order_query_body(
 pub enum AnswerError {
     #[error("the answer is not a JSON object")]
     NotJson,
-    #[error("the answer has no sign")]
-    Unsigned,
     #[error("the answer's signature does not verify with the merchant's SM2 public key")]
     BadSignature,
     #[error("the answer's mchId is not the merchant's")]
@@ -232,17 +301,17 @@ pub fn read_answer(
         Ok(Value::Object(fields)) => fields,
         _ => return Err(AnswerError::NotJson),
     };
-    let sign = fields
-        .get("sign")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or(AnswerError::Unsigned)?;
-    if !merchant
-        .keys
-        .public
-        .verify(codec::json_string_to_sign(&fields).as_bytes(), sign)
-    {
-        return Err(AnswerError::BadSignature);
+    // §5.1.3 defines no `sign`: without one the answer is taken; with one, it must verify.
+    match fields.get("sign") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(sign)) if sign.is_empty() => {}
+        Some(Value::String(sign)) => {
+            let signed = codec::received_json_string_to_sign(body).ok_or(AnswerError::NotJson)?;
+            if !merchant.keys.public.verify(signed.as_bytes(), sign) {
+                return Err(AnswerError::BadSignature);
+            }
+        }
+        Some(_) => return Err(AnswerError::BadSignature),
     }
     let mch_id = fields.get("mchId").and_then(crate::common::value_text);
     if mch_id.as_deref() != Some(merchant.credentials.mch_id.as_str()) {
@@ -312,8 +381,12 @@ mod tests {
     use serde_json::json;
 
     fn merchants(plaintext: bool) -> HrssMerchants {
+        merchants_at(plaintext, "https://his.example/orders")
+    }
+
+    fn merchants_at(plaintext: bool, order_query_url: &str) -> HrssMerchants {
         let text = format!(
-            "access_key = \"DOTEST\"\napp_id = \"A203\"\nmch_id = \"M100043\"\nsm2_public_key = \"{}\"\nsm4_key = \"{}\"\nplaintext = {plaintext}\norder_query_url = \"https://his.example/orders\"\n",
+            "access_key = \"DOTEST\"\napp_id = \"A203\"\nmch_id = \"M100043\"\nsm2_public_key = \"{}\"\nsm4_key = \"{}\"\nplaintext = {plaintext}\norder_query_url = \"{order_query_url}\"\n",
             fixture("hrss", "merchant.public-key.txt"),
             fixture("hrss", "sm4.key.txt"),
         );
@@ -400,11 +473,14 @@ mod tests {
         let forged = answer(merchant, &spec_data(), &PrivateKey::generate().unwrap());
         assert_eq!(read(&forged), Err(AnswerError::BadSignature));
 
-        let mut unsigned: Params =
+        let mut not_a_signature: Params =
             serde_json::from_slice(&answer(merchant, &spec_data(), &merchant_key())).unwrap();
-        unsigned.remove("sign");
-        let unsigned = Value::Object(unsigned).to_string();
-        assert_eq!(read(unsigned.as_bytes()), Err(AnswerError::Unsigned));
+        not_a_signature.insert("sign".into(), json!(1));
+        let not_a_signature = Value::Object(not_a_signature).to_string();
+        assert_eq!(
+            read(not_a_signature.as_bytes()),
+            Err(AnswerError::BadSignature)
+        );
 
         let mut tampered: Params =
             serde_json::from_slice(&answer(merchant, &spec_data(), &merchant_key())).unwrap();
@@ -446,6 +522,90 @@ mod tests {
             Ok(Vec::new())
         );
         assert_eq!(read(b"<html>"), Err(AnswerError::NotJson));
+    }
+
+    #[test]
+    fn an_answer_without_sign_is_taken_as_the_spec_shows_it() {
+        for plaintext in [false, true] {
+            let merchants = merchants(plaintext);
+            let merchant = merchants.all()[0];
+            let mut body: Params =
+                serde_json::from_slice(&answer(merchant, &spec_data(), &merchant_key())).unwrap();
+            for unsigned in [Value::Null, json!("")] {
+                body.insert("sign".into(), unsigned);
+                let text = Value::Object(body.clone()).to_string();
+                assert_eq!(
+                    read_answer(merchant, text.as_bytes(), "01", &payer())
+                        .unwrap()
+                        .len(),
+                    2
+                );
+            }
+            body.remove("sign");
+            let text = Value::Object(body).to_string();
+            assert_eq!(
+                read_answer(merchant, text.as_bytes(), "01", &payer())
+                    .unwrap()
+                    .len(),
+                2
+            );
+        }
+    }
+
+    #[test]
+    fn a_plaintext_answer_is_verified_over_the_text_the_merchant_signed() {
+        let merchants = merchants(true);
+        let merchant = merchants.all()[0];
+        // As the spec prints it, orderType twice in each order, and spaced.
+        let data = fixture("hrss", "order-query.answer-data.json")
+            .trim()
+            .replace(",\"", ", \"");
+        assert!(data.matches("\"orderType\"").count() > 2, "{data}");
+        let signed = format!("appId=A203&data={data}&mchId=M100043");
+        let sign = merchant_key().sign(signed.as_bytes());
+        let body =
+            format!(r#"{{"appId": "A203", "mchId": "M100043", "data": {data}, "sign": "{sign}"}}"#);
+        assert_eq!(
+            read_answer(merchant, body.as_bytes(), "01", &payer())
+                .unwrap()
+                .len(),
+            2
+        );
+        // Altered after it was signed, it does not verify.
+        let tampered = body.replacen("测试订单1", "测试订单9", 1);
+        assert_eq!(
+            read_answer(merchant, tampered.as_bytes(), "01", &payer()),
+            Err(AnswerError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_plaintext_merchant_is_not_asked_over_http_but_on_its_own_network_when_allowed() {
+        let refused = |plaintext: bool, url: &str, allow_private: bool| {
+            let merchants = merchants_at(plaintext, url);
+            in_clear(merchants.all()[0], allow_private).err()
+        };
+        for (url, allow_private) in [
+            ("http://his.example/orders", false),
+            ("http://his.example/orders", true),
+            ("HTTP://1.1.1.1:8080/orders", true),
+            ("http://8.8.8.8/orders", true),
+        ] {
+            let error = refused(true, url, allow_private).expect(url);
+            assert!(
+                error.contains("merchant demo") && error.contains("order_query_url"),
+                "{error}"
+            );
+        }
+        for (plaintext, url, allow_private) in [
+            (true, "https://his.example/orders", false),
+            (true, "http://127.0.0.1:9000/orders", true),
+            (true, "http://10.1.2.3/orders", true),
+            (true, "http://localhost/orders", true),
+            (false, "http://his.example/orders", false),
+        ] {
+            assert_eq!(refused(plaintext, url, allow_private), None, "{url}");
+        }
     }
 
     #[test]
@@ -521,8 +681,22 @@ mod tests {
             (Some("01"), Some("1 2")),
             (Some("01"), Some(&*"9".repeat(33))),
         ] {
-            let error = convert::payer_id(t, n).unwrap_err().to_string();
-            assert!(!error.contains("999"), "{error}");
+            let error = convert::payer_id(t, n).unwrap_err();
+            assert!(!error.to_string().contains("999"), "{error}");
+            assert!(!payer_mistake(&error).contains("999"), "{error}");
         }
+        let said = |t, n| payer_mistake(&convert::payer_id(t, n).unwrap_err());
+        assert_eq!(
+            said(Some("02"), Some("1")),
+            "请检查证件类型/号码:证件类型应为01、90或99"
+        );
+        assert_eq!(
+            said(Some("01"), Some("")),
+            "请检查证件类型/号码:请填写证件号码"
+        );
+        assert_eq!(
+            said(Some("01"), Some(&*"9".repeat(33))),
+            "请检查证件类型/号码:证件号码长度不能超过32"
+        );
     }
 }

@@ -6,17 +6,21 @@
 //! to the channel's page (the sandbox's cashier). A bill that names its payer (chinaums
 //! real-name bills) asks who pays, and the dialect refuses anyone else before any try.
 //! The answers to a code's questions go from the lookup to the pay form in hidden fields:
-//! the personal ones (hrss: the ID number) sealed (`sealed.rs`), never in clear. Only the link the merchant was given opens
-//! it: a wrong or missing token is the same 404 as an unknown code.
+//! the personal ones (hrss: the ID number) sealed (`sealed.rs`), never in clear. A payer's
+//! mistake in them is a 400 that asks again saying what to correct, and the merchant's
+//! system is not called; its own failure to answer is a 502. Only the link the merchant
+//! was given opens it: a wrong or missing token is the same 404 as an unknown code.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::http::header::LOCATION;
+use axum::extract::rejection::{BytesRejection, ExtensionRejection, PathRejection};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::header::{LOCATION, RETRY_AFTER};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use paymux_core::Operator;
@@ -27,9 +31,11 @@ use paymux_core::links::LinkKind;
 use paymux_core::money::Fen;
 use paymux_core::payway::{PayMethod, PayWay, Wallet};
 use paymux_dialects::common::decode_form;
+use paymux_dialects::dialect::PayerNote;
 use paymux_dialects::{BillChoice, PayerCheck, PayerField, PayerHooks};
 use serde_json::{Map, Value};
 
+use super::lookups::LookupLimit;
 use super::page::{self, BillOffer};
 use super::sealed;
 use super::{PayerSide, not_found};
@@ -40,6 +46,8 @@ pub struct CodePages {
     pub payer: PayerSide,
     /// The sandbox serves the payments: the pages say so.
     pub sandbox: bool,
+    /// How often a client may look up a code's bills.
+    pub lookups: Arc<LookupLimit>,
 }
 
 pub fn router(state: CodePages) -> Router {
@@ -98,25 +106,35 @@ async fn show(State(state): State<CodePages>, path: LinkPath) -> Response {
             "This code is closed or expired",
         );
     }
-    let fields: Vec<(String, String)> = hooks(&state, &code)
-        .map(|h| h.payer_fields(&code))
-        .unwrap_or_default()
+    if !asked(&state, &code).is_empty() {
+        return questions_page(&state, &code, &link, StatusCode::OK, None);
+    }
+    offers_page(&state, &code, &link, &BTreeMap::new()).await
+}
+
+/// A code's questions to the payer; `notice`: what to correct in the answers just given.
+fn questions_page(
+    state: &CodePages,
+    code: &PaymentCode,
+    link: &str,
+    status: StatusCode,
+    notice: Option<&str>,
+) -> Response {
+    let fields: Vec<(String, String)> = asked(state, code)
         .into_iter()
         .map(|f| (f.name.to_owned(), f.label.to_owned()))
         .collect();
-    if !fields.is_empty() {
-        return super::page(
-            StatusCode::OK,
-            page::code_questions(
-                &merchant_name(&state, &code),
-                &code.subject,
-                &link,
-                &fields,
-                state.sandbox,
-            ),
-        );
-    }
-    offers_page(&state, &code, &link, &BTreeMap::new()).await
+    super::page(
+        status,
+        page::code_questions(
+            &merchant_name(state, code),
+            &code.subject,
+            link,
+            &fields,
+            notice,
+            state.sandbox,
+        ),
+    )
 }
 
 async fn one_time_page(state: &CodePages, code: &PaymentCode, link: &str) -> Response {
@@ -147,6 +165,7 @@ async fn one_time_page(state: &CodePages, code: &PaymentCode, link: &str) -> Res
     }
     let offer = BillOffer {
         label: bill.subject.clone(),
+        lines: bill_lines(state, code, &bill.extra),
         amount: Some(bill.amount.to_yuan_string()),
         hidden: Vec::new(),
     };
@@ -158,6 +177,7 @@ async fn one_time_page(state: &CodePages, code: &PaymentCode, link: &str) -> Res
             link,
             &[offer],
             &payer_checks(state, code, &bill.extra),
+            payer_note(state, code),
             &wallets(state, code),
             state.sandbox,
         ),
@@ -184,11 +204,16 @@ async fn offers_page(
             };
             choices
                 .iter()
-                .enumerate()
-                .map(|(i, c)| BillOffer {
+                .map(|c| BillOffer {
                     label: c.label.clone(),
+                    // The bill made of it carries the code's terms with the choice's over them.
+                    lines: bill_lines(state, code, &{
+                        let mut terms = code.extra.clone();
+                        terms.extend(c.bill.extra.clone());
+                        terms
+                    }),
                     amount: c.bill.amount.map(|a| a.to_yuan_string()),
-                    hidden: std::iter::once(("choice".to_owned(), i.to_string()))
+                    hidden: std::iter::once(("choice".to_owned(), c.key()))
                         .chain(carried.iter().cloned())
                         .collect(),
                 })
@@ -196,6 +221,7 @@ async fn offers_page(
         }
         Ok(None) => vec![BillOffer {
             label: code.subject.clone(),
+            lines: bill_lines(state, code, &code.extra),
             amount: match code.kind {
                 CodeKind::FixedAmount => code.amount.map(|a| a.to_yuan_string()),
                 _ => None,
@@ -211,10 +237,53 @@ async fn offers_page(
             link,
             &offers,
             &payer_checks(state, code, &code.extra),
+            payer_note(state, code),
             &wallets(state, code),
             state.sandbox,
         ),
     )
+}
+
+/// The note the code's page lets the payer add for the merchant.
+fn payer_note(state: &CodePages, code: &PaymentCode) -> Option<PayerNote> {
+    hooks(state, code).and_then(|h| h.payer_note(code))
+}
+
+/// The payer's note in the pay form, trimmed (`None`: none, or the code takes none);
+/// `Err`: the page saying what is wrong with it.
+fn note_in(
+    state: &CodePages,
+    code: &PaymentCode,
+    value: Option<&str>,
+) -> Result<Option<String>, Box<Response>> {
+    let (Some(note), Some(text)) = (payer_note(state, code), value.map(str::trim)) else {
+        return Ok(None);
+    };
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.chars().count() > note.max_chars {
+        return Err(Box::new(message(
+            StatusCode::BAD_REQUEST,
+            &format!("{}过长", note.label),
+            &format!("At most {} characters", note.max_chars),
+        )));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(Box::new(message(
+            StatusCode::BAD_REQUEST,
+            &format!("{}含有无法识别的字符", note.label),
+            "No control characters",
+        )));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// What the page shows of a bill of these terms besides its subject and amount.
+fn bill_lines(state: &CodePages, code: &PaymentCode, terms: &Map<String, Value>) -> Vec<String> {
+    hooks(state, code)
+        .map(|h| h.bill_lines(terms))
+        .unwrap_or_default()
 }
 
 /// What a bill of these terms asks its payer (a real-name bill: who they are).
@@ -276,6 +345,7 @@ async fn merchant_bills(
 /// The payer's answers to the code's questions: posted to the page itself.
 async fn lookup(
     State(state): State<CodePages>,
+    client: Result<ConnectInfo<SocketAddr>, ExtensionRejection>,
     path: LinkPath,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -289,11 +359,30 @@ async fn lookup(
             "This code is closed or expired",
         );
     }
+    // Counted before anything is read: a payer's mistakes count too.
+    let client = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let now = state.operator.now();
+    if let Err(wait_s) = state.lookups.take(code.id.as_str(), client, now) {
+        let mut refused = message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "查询过于频繁,请稍后再试",
+            &format!("Too many lookups of this code from your network; try again in {wait_s} s"),
+        );
+        refused
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(wait_s));
+        return refused;
+    }
     let form = body
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
     let input = answers(&state, &code, &decode_form(&form, true));
     let link = state.payer.links.code_path(code.id.as_str());
+    // The payer's own mistake: said to them, and the merchant's system is not asked.
+    let checked = hooks(&state, &code).map_or(Ok(()), |h| h.check_answers(&code, &input));
+    if let Err(why) = checked {
+        return questions_page(&state, &code, &link, StatusCode::BAD_REQUEST, Some(&why));
+    }
     offers_page(&state, &code, &link, &input).await
 }
 
@@ -429,6 +518,10 @@ async fn pay(
         );
     }
     let pay_way = PayWay::new(wallet, PayMethod::Qr);
+    let memo = match note_in(&state, &code, field(page::NOTE_FIELD)) {
+        Ok(memo) => memo,
+        Err(refusal) => return *refusal,
+    };
     let bill_id = match code.kind {
         CodeKind::OneTime => {
             let Some(id) = &code.order_id else {
@@ -454,16 +547,26 @@ async fn pay(
                     "This page has expired; look up your bills again",
                 );
             };
+            // The plain answers travel in clear and may have been altered since the lookup.
+            let checked = hooks(&state, &code).map_or(Ok(()), |h| h.check_answers(&code, &input));
+            if let Err(why) = checked {
+                return message(StatusCode::BAD_REQUEST, "请重新查询", &why);
+            }
             let from = match merchant_bills(&state, &code, &input).await {
                 Err(response) => return response,
+                // The bill the payer clicked, as the merchant's system has it now: by
+                // its number and amount, never by its place in a list that may have moved.
                 Ok(Some(choices)) => {
                     let picked = field("choice")
-                        .and_then(|c| c.parse::<usize>().ok())
-                        .and_then(|i| choices.into_iter().nth(i));
+                        .and_then(|key| choices.into_iter().find(|c| c.key() == key));
                     match picked {
                         Some(choice) => choice.bill,
                         None => {
-                            return message(StatusCode::OK, "账单已变化", "Choose the bill again");
+                            return message(
+                                StatusCode::CONFLICT,
+                                "账单已变化,请重新选择",
+                                "This bill was paid or changed meanwhile; choose again",
+                            );
                         }
                     }
                 }
@@ -493,7 +596,11 @@ async fn pay(
             }
         }
     };
-    match state.operator.start_attempt(&bill_id, pay_way, None).await {
+    match state
+        .operator
+        .start_noted_attempt(&bill_id, pay_way, memo)
+        .await
+    {
         Ok(started) => match started.action {
             paymux_core::channel::PayAction::Redirect(url)
             | paymux_core::channel::PayAction::QrCode(url)

@@ -9,6 +9,7 @@
 //! so that the link's token does not travel to the merchant's site with the payer.
 
 pub mod codes;
+pub mod lookups;
 pub(crate) mod page;
 mod sealed;
 mod sms;

@@ -5,6 +5,10 @@
 use paymux_core::order::{Order, OrderStatus};
 use paymux_core::payway::{Funding, Wallet};
 use paymux_dialects::PayerCheck;
+use paymux_dialects::dialect::PayerNote;
+
+/// The pay form's field of the payer's note to the merchant.
+pub const NOTE_FIELD: &str = "memo";
 
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -35,7 +39,8 @@ button{font-size:16px;border:0;border-radius:8px;padding:12px 26px;margin:8px;cu
 input{font-size:18px;padding:10px;border:1px solid #ccc;border-radius:8px;width:80%;margin:6px 0}\
 label{display:block;color:#555;font-size:14px;margin-top:8px}.choice{border-top:1px solid #eee;padding-top:12px;margin-top:12px}\
 .funding{border:0;margin:0 0 8px;text-align:left}.funding input{width:auto;margin:0 8px 0 0}\
-.notice{background:#fdecea;color:#a8071a;font-size:14px;padding:8px 10px;border-radius:6px}";
+.notice{background:#fdecea;color:#a8071a;font-size:14px;padding:8px 10px;border-radius:6px}\
+.goods{list-style:none;padding:0;margin:0 0 8px;color:#555;font-size:14px}";
 
 fn document(title: &str, content: &str) -> String {
     format!(
@@ -158,6 +163,8 @@ fn sandbox_banner(sandbox: bool) -> &'static str {
 /// One bill the payer may pay from a code's page: what it is and how to pay it.
 pub struct BillOffer {
     pub label: String,
+    /// What else the page shows of it, a line each (its goods).
+    pub lines: Vec<String>,
     /// `None`: the payer enters it.
     pub amount: Option<String>,
     /// Hidden fields the pay form carries back (which choice, the payer's lookup input).
@@ -166,13 +173,15 @@ pub struct BillOffer {
 
 /// A payment code's page: the merchant, the code's subject, and for each bill on offer the
 /// wallets to pay it with (each a button whose value and class are the wallet's name; and
-/// an amount field for an open code).
+/// an amount field for an open code, a note field when the dialect takes one).
+#[allow(clippy::too_many_arguments)]
 pub fn code_page(
     merchant_name: &str,
     subject: &str,
     link: &str,
     offers: &[BillOffer],
     checks: &[PayerCheck],
+    note: Option<PayerNote>,
     wallets: &[Wallet],
     sandbox: bool,
 ) -> String {
@@ -194,6 +203,15 @@ pub fn code_page(
             .collect();
         format!("<p class=\"meta\">实名账单,仅限本人支付</p>{inputs}")
     };
+    let note = note
+        .map(|n| {
+            format!(
+                "<label>{label}(选填)<input name=\"{NOTE_FIELD}\" maxlength=\"{max}\" autocomplete=\"off\"></label>",
+                label = escape(n.label),
+                max = n.max_chars,
+            )
+        })
+        .unwrap_or_default();
     let buttons: String = wallets
         .iter()
         .map(|w| {
@@ -222,9 +240,19 @@ pub fn code_page(
             None => "<label>金额(元)<input name=\"amount\" inputmode=\"decimal\" required></label>"
                 .to_owned(),
         };
+        let lines = if offer.lines.is_empty() {
+            String::new()
+        } else {
+            let items: String = offer
+                .lines
+                .iter()
+                .map(|l| format!("<li>{}</li>", escape(l)))
+                .collect();
+            format!("<ul class=\"goods\">{items}</ul>")
+        };
         body.push_str(&format!(
             "<form class=\"choice wallets\" method=\"post\" action=\"{link}/pay\">\
-             <p class=\"subject\">{label}</p>{amount}{hidden}{who}{buttons}</form>",
+             <p class=\"subject\">{label}</p>{lines}{amount}{hidden}{who}{note}{buttons}</form>",
             label = escape(&offer.label),
         ));
     }
@@ -237,12 +265,14 @@ pub fn code_page(
     document(&format!("付款 - {}", escape(merchant_name)), &content)
 }
 
-/// The fields a code's page asks for before the merchant's system says what to bill.
+/// The fields a code's page asks for before the merchant's system says what to bill;
+/// `notice`: what to correct in the answers just given (which are not shown back).
 pub fn code_questions(
     merchant_name: &str,
     subject: &str,
     link: &str,
     fields: &[(String, String)],
+    notice: Option<&str>,
     sandbox: bool,
 ) -> String {
     let link = escape(link);
@@ -256,8 +286,11 @@ pub fn code_questions(
             )
         })
         .collect();
+    let notice = notice
+        .map(|n| format!("<p class=\"notice\">{}</p>", escape(n)))
+        .unwrap_or_default();
     let content = format!(
-        "{banner}<h1>{merchant}</h1><p class=\"subject\">{subject}</p>\
+        "{banner}<h1>{merchant}</h1><p class=\"subject\">{subject}</p>{notice}\
          <form method=\"post\" action=\"{link}\">{inputs}<button class=\"pay\">查询待缴费用</button></form>",
         banner = sandbox_banner(sandbox),
         merchant = escape(merchant_name),

@@ -2013,7 +2013,16 @@ async fn a_fixed_codes_page_bills_what_the_merchants_system_says() {
         .await
         .unwrap();
     assert!(html.contains("5号桌") && html.contains("¥18.88"), "{html}");
-    let went = submit(&format!("{page_url}/pay"), "choice=0&wallet=wechat").await;
+    // The pay form names the bill the merchant's system described.
+    let choice = html
+        .split("name=\"choice\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the bill's choice")
+        .replace("&amp;", "&");
+    let pay_form =
+        paymux_dialects::common::encode_form(&[("choice", &choice), ("wallet", "wechat")]);
+    let went = submit(&format!("{page_url}/pay"), &pay_form).await;
     assert_eq!(went.status(), 303, "{:?}", went.text().await);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(

@@ -1544,7 +1544,8 @@ async fn post_page(url: &str, body: &str) -> reqwest::Response {
 fn pick(html: &str, choice: usize, wallet: &str) -> String {
     let form = html
         .split("<form")
-        .find(|f| f.contains(&format!("name=\"choice\" value=\"{choice}\"")))
+        .filter(|f| f.contains("name=\"choice\""))
+        .nth(choice)
         .unwrap_or_else(|| panic!("no offer {choice} in {html}"));
     let mut fields: Vec<String> = form
         .split("<input type=\"hidden\" name=\"")
@@ -1959,9 +1960,12 @@ static_codes = [{{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = 
         !html.contains("不该出现的订单"),
         "the invalid entry is left out"
     );
-    // A wrong ID type is the payer's mistake: the merchant is not asked.
+    // A wrong ID type is the payer's mistake: said to them, and the merchant is not asked.
     let wrong = post_page(&url, &format!("idTypeOrder=07&idNumberOrder={PAYER_ID}")).await;
-    assert_eq!(wrong.status(), 502);
+    assert_eq!(wrong.status(), 400);
+    let said = wrong.text().await.unwrap();
+    assert!(said.contains("请检查证件类型/号码"), "{said}");
+    assert!(!said.contains(PAYER_ID), "{said}");
     assert_eq!(his.asked().len(), 1);
 
     // A pay form without the sealed answers, with them altered, or with the number in
@@ -2193,7 +2197,7 @@ async fn a_full_run_of_static_codes_logs_no_id_number() {
         &format!("idTypeOrder=01&idNumberOrder={PAYER_ID}{PAYER_ID}"),
     )
     .await;
-    assert_eq!(wrong.status(), 502);
+    assert_eq!(wrong.status(), 400);
     assert!(his.asked().iter().all(|(_, n)| n == PAYER_ID));
 
     drop(server);
@@ -2492,4 +2496,392 @@ async fn a_loopback_notify_url_is_refused_naming_the_setting_that_allows_it() {
         "notifyUrl参数格式异常:points at a loopback, private or link-local address \
          ([server] allow_private_callbacks = true allows it)"
     );
+}
+
+/// A gateway whose demo merchant has mode 2 static code S2 asking `order_query_url`, and
+/// the code's page.
+async fn mode_2_code(
+    order_query_url: &str,
+    tweak: impl FnOnce(&mut paymux_server::config::Config),
+) -> (TestGateway, String) {
+    let declared = format!(
+        r#"
+order_query_url = "{order_query_url}"
+static_codes = [{{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = "https://his.example/n" }}]
+"#
+    );
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| {
+        hrss_table(c, &declared);
+        tweak(c);
+    })
+    .await;
+    let code = gw
+        .running
+        .operator
+        .gateway()
+        .find_code(
+            &paymux_core::ids::MerchantId::new("demo"),
+            paymux_core::store::CodeKey::Ref("S2"),
+        )
+        .await
+        .unwrap();
+    let url = format!("{}{}", gw.url, gw.code_path(code.id.as_str()));
+    (gw, url)
+}
+
+#[tokio::test]
+async fn a_payers_mistake_on_a_lookup_is_a_400_saying_what_to_correct_and_a_silent_merchant_a_502()
+{
+    let his = MerchantSystem::start(vec![his_order("ZY1", 20, "住院预交金", None)]).await;
+    let (_gw, url) = mode_2_code(&his.url, |_| {}).await;
+    let too_long = "1".repeat(33);
+    for (form, says) in [
+        (
+            format!("idTypeOrder=07&idNumberOrder={PAYER_ID}"),
+            "证件类型应为01、90或99",
+        ),
+        (
+            format!("idTypeOrder=01&idNumberOrder={too_long}"),
+            "证件号码长度不能超过32",
+        ),
+        ("idTypeOrder=01&idNumberOrder=".to_owned(), "请填写证件号码"),
+        (
+            "idTypeOrder=01&idNumberOrder=1%E4%B8%80".to_owned(),
+            "证件号码含有非法字符",
+        ),
+    ] {
+        let answer = post_page(&url, &form).await;
+        assert_eq!(answer.status(), 400, "{form}");
+        let html = answer.text().await.unwrap();
+        assert!(
+            html.contains("请检查证件类型/号码") && html.contains(says),
+            "{form}: {html}"
+        );
+        // The questions again, to correct; what was typed is not shown back.
+        assert!(html.contains("name=\"idNumberOrder\""), "{html}");
+        assert!(
+            !html.contains(PAYER_ID) && !html.contains(&too_long),
+            "{html}"
+        );
+    }
+    assert!(his.asked().is_empty(), "the merchant is not asked");
+
+    // A pay form whose plain answer was altered after the lookup: the same, on paying.
+    let html = post_page(&url, &format!("idTypeOrder=01&idNumberOrder={PAYER_ID}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(his.asked().len(), 1);
+    let altered = pick(&html, 0, "wechat").replace("q.idTypeOrder=01", "q.idTypeOrder=07");
+    let refused = post_page(&format!("{url}/pay"), &altered).await;
+    assert_eq!(refused.status(), 400);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("请检查证件类型/号码")
+    );
+    assert_eq!(his.asked().len(), 1);
+
+    // The merchant's system not answering is not the payer's doing: 502.
+    let (_gw, url) = mode_2_code(
+        &format!("http://127.0.0.1:{}/his/orders", free_port()),
+        |_| {},
+    )
+    .await;
+    let answer = post_page(&url, &format!("idTypeOrder=01&idNumberOrder={PAYER_ID}")).await;
+    assert_eq!(answer.status(), 502);
+    assert!(answer.text().await.unwrap().contains("暂时无法获取账单"));
+}
+
+/// paymux's bill for a merchant's order number, if it made one.
+async fn bill_of(gw: &TestGateway, no: &str) -> Option<paymux_core::order::Order> {
+    let no = paymux_core::ids::MerchantOrderNo::parse(no, 32).unwrap();
+    match gw
+        .running
+        .operator
+        .gateway()
+        .find_order(
+            &paymux_core::ids::MerchantId::new("demo"),
+            paymux_core::store::OrderKey::Merchant(&no),
+        )
+        .await
+    {
+        Ok(order) => Some(order),
+        Err(paymux_core::Error::OrderNotFound) => None,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test]
+async fn the_order_the_payer_clicked_is_paid_though_the_list_moved_and_none_once_it_changed() {
+    let his = MerchantSystem::start(vec![
+        his_order("ZYA", 20, "住院预交金", None),
+        his_order("ZYB", 1800, "检验费", None),
+        his_order("ZYC", 300, "挂号费", None),
+    ])
+    .await;
+    let (gw, url) = mode_2_code(&his.url, |_| {}).await;
+    let html = post_page(&url, &format!("idTypeOrder=01&idNumberOrder={PAYER_ID}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let (a, b, c) = (
+        pick(&html, 0, "alipay"),
+        pick(&html, 1, "wechat"),
+        pick(&html, 2, "wechat"),
+    );
+    assert!(b.contains("ZYB"), "the form names the order: {b}");
+
+    // Meanwhile ZYA was paid at the hospital's window and a new order came first.
+    *his.orders.lock().unwrap() = vec![
+        his_order("ZYN", 5000, "新开检查", None),
+        his_order("ZYC", 300, "挂号费", None),
+        his_order("ZYB", 1800, "检验费", None),
+    ];
+    // The payer clicked 检验费: that order is paid, now third in the list.
+    let went = post_page(&format!("{url}/pay"), &b).await;
+    assert_eq!(went.status(), 303, "{:?}", went.text().await);
+    let cashier = went.headers()["location"].to_str().unwrap().to_owned();
+    let id = paymux_core::ids::PlatformId::from_string(order_id_of(&gw, &cashier));
+    let bill = gw.running.operator.order_by_id(&id).await.unwrap();
+    assert_eq!(
+        (bill.merchant_order_no.as_str(), bill.amount.get()),
+        ("ZYB", 1800)
+    );
+
+    // The order that dropped out: the payer is told, and nothing starts.
+    let gone = post_page(&format!("{url}/pay"), &a).await;
+    assert_eq!(gone.status(), 409);
+    assert!(gone.text().await.unwrap().contains("账单已变化,请重新选择"));
+    // An order whose amount changed: the same.
+    his.orders.lock().unwrap()[1] = his_order("ZYC", 350, "挂号费", None);
+    let changed = post_page(&format!("{url}/pay"), &c).await;
+    assert_eq!(changed.status(), 409);
+    assert!(
+        changed
+            .text()
+            .await
+            .unwrap()
+            .contains("账单已变化,请重新选择")
+    );
+    for no in ["ZYA", "ZYC", "ZYN"] {
+        assert!(bill_of(&gw, no).await.is_none(), "{no} was billed");
+    }
+}
+
+/// A merchant's §5.1 service that answers with the body it is given, byte for byte, and
+/// keeps the requests it got.
+#[derive(Clone, Default)]
+struct ScriptedHis {
+    answer: std::sync::Arc<std::sync::Mutex<String>>,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ScriptedHis {
+    async fn start(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/his/orders", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .fallback(
+                |axum::extract::State(his): axum::extract::State<ScriptedHis>,
+                 body: String| async move {
+                    his.requests.lock().unwrap().push(body);
+                    his.answer.lock().unwrap().clone()
+                },
+            )
+            .with_state(self.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        url
+    }
+
+    fn answer_with(&self, body: String) {
+        *self.answer.lock().unwrap() = body;
+    }
+}
+
+#[tokio::test]
+async fn a_merchants_answer_is_taken_unsigned_as_the_spec_shows_it_and_verified_over_its_own_text_when_signed()
+ {
+    let his = ScriptedHis::default();
+    let his_url = his.start().await;
+    let lookup = format!("idTypeOrder=01&idNumberOrder={PAYER_ID}");
+
+    // §5.1.3's answer has no sign: an encrypted merchant's is taken without one.
+    let (_gw, url) = mode_2_code(&his_url, |_| {}).await;
+    let data = json!({"idTypeOrder": "01", "idNumberOrder": PAYER_ID,
+                      "orderData": [his_order("ZY1", 20, "住院预交金", None)]});
+    his.answer_with(
+        json!({"appId": HRSS_APP_ID, "mchId": HRSS_MCH_ID, "data": sm4().encrypt(&data.to_string())})
+            .to_string(),
+    );
+    let answer = post_page(&url, &lookup).await;
+    assert_eq!(answer.status(), 200);
+    let html = answer.text().await.unwrap();
+    assert!(
+        html.contains("住院预交金") && html.contains("¥0.20"),
+        "{html}"
+    );
+
+    // A plaintext merchant signs data as it writes it (spaced, a key repeated as in the
+    // spec's example): verified over that text.
+    let (gw, url) = mode_2_code(&his_url, |c| hrss_table(c, "plaintext = true")).await;
+    let data = format!(
+        r#"{{ "idTypeOrder": "01", "idNumberOrder": "{PAYER_ID}",
+  "orderData": [ {{ "orderAmount": 1800, "mchOrderId": "ZY2", "orderType": "02", "orderType": "10002",
+    "orderCreateTime": "2026-12-06 09:30:00", "orderTitle": "检验费" }} ] }}"#
+    );
+    let signed_by = |key: &PrivateKey| {
+        let sign =
+            key.sign(format!("appId={HRSS_APP_ID}&data={data}&mchId={HRSS_MCH_ID}").as_bytes());
+        format!(
+            r#"{{"appId": "{HRSS_APP_ID}", "mchId": "{HRSS_MCH_ID}", "data": {data}, "sign": "{sign}"}}"#
+        )
+    };
+    his.answer_with(signed_by(&merchant_key()));
+    let answer = post_page(&url, &lookup).await;
+    assert_eq!(answer.status(), 200);
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("检验费") && html.contains("¥18.00"), "{html}");
+    // paymux asked it in plaintext, as configured.
+    let asked: Value = serde_json::from_str(his.requests.lock().unwrap().last().unwrap()).unwrap();
+    assert_eq!(asked["data"]["idNumberOrder"], PAYER_ID);
+    let went = post_page(&format!("{url}/pay"), &pick(&html, 0, "wechat")).await;
+    assert_eq!(went.status(), 303);
+    assert_eq!(bill_of(&gw, "ZY2").await.unwrap().amount.get(), 1800);
+
+    // A sign that does not verify is refused: nothing to pay.
+    his.answer_with(signed_by(&PrivateKey::generate().unwrap()));
+    let answer = post_page(&url, &lookup).await;
+    assert_eq!(answer.status(), 502);
+    assert!(answer.text().await.unwrap().contains("暂时无法获取账单"));
+}
+
+#[tokio::test]
+async fn a_plaintext_merchant_whose_order_query_url_is_http_is_refused_at_start() {
+    // The error, if the gateway refuses to start with these [merchant.hrss] keys.
+    let refusal = |keys: &'static str, allow_private: bool| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = paymux_server::config::Config::parse(
+            &crate::helpers::config_text(&format!("sqlite://{}/paymux.db", dir.path().display())),
+            "test",
+        )
+        .unwrap();
+        config.server.allow_private_callbacks = allow_private;
+        hrss_table(&mut config, keys);
+        let clock = std::sync::Arc::new(paymux_core::clock::ManualClock::new(
+            paymux_core::time::Millis(now_ms()),
+        ));
+        match paymux_server::startup::start(config, clock, paymux_server::startup::Workers::Manual)
+            .await
+        {
+            Ok(running) => {
+                running.stop().await;
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        }
+    };
+    for (keys, allow_private) in [
+        (
+            "plaintext = true\norder_query_url = \"http://his.example/orders\"",
+            false,
+        ),
+        (
+            "plaintext = true\norder_query_url = \"http://his.example/orders\"",
+            true,
+        ),
+    ] {
+        let error = refusal(keys, allow_private).await.expect(keys);
+        assert!(
+            error.contains("order_query_url") && error.contains("plaintext"),
+            "{error}"
+        );
+    }
+    for (keys, allow_private) in [
+        (
+            "plaintext = true\norder_query_url = \"https://his.example/orders\"",
+            false,
+        ),
+        // The merchant's system on the gateway's own network, where tests run it.
+        (
+            "plaintext = true\norder_query_url = \"http://127.0.0.1:9000/orders\"",
+            true,
+        ),
+        // Encrypted, the ID number does not travel in clear.
+        ("order_query_url = \"http://his.example/orders\"", false),
+    ] {
+        assert_eq!(refusal(keys, allow_private).await, None, "{keys}");
+    }
+}
+
+#[tokio::test]
+async fn lookups_are_limited_per_code_and_client_address_so_id_numbers_cannot_be_tried_in_bulk() {
+    let his = MerchantSystem::start(vec![his_order("ZY1", 20, "住院预交金", None)]).await;
+    let declared = format!(
+        r#"
+order_query_url = "{}"
+static_codes = [
+  {{ ref = "S2", mode = 2, subject = "住院缴费", notify_url = "https://his.example/n" }},
+  {{ ref = "S3", mode = 2, subject = "门诊缴费", notify_url = "https://his.example/n" }},
+]
+"#,
+        his.url
+    );
+    let gw = TestGateway::spawn_with(Backend::Sqlite, |c| hrss_table(c, &declared)).await;
+    let (s2, s3) = (
+        static_code_url(&gw, "S2").await,
+        static_code_url(&gw, "S3").await,
+    );
+    let guess = |n: u32| format!("idTypeOrder=01&idNumberOrder=1101011990030{n:05}");
+    // The default: ten a minute.
+    for n in 0..10 {
+        assert_eq!(post_page(&s2, &guess(n)).await.status(), 200, "{n}");
+    }
+    let refused = post_page(&s2, &guess(10)).await;
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("查询过于频繁,请稍后再试")
+    );
+    assert_eq!(his.asked().len(), 10, "the merchant is not asked");
+    // Another code, and another address, count apart.
+    assert_eq!(post_page(&s3, &guess(11)).await.status(), 200);
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let answer = elsewhere
+        .post(&s2)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(guess(12))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    // A minute on, the first address may look up again.
+    gw.advance(60);
+    assert_eq!(post_page(&s2, &guess(13)).await.status(), 200);
+    assert_eq!(his.asked().len(), 13);
+
+    // The limit is `[server] code_lookups_per_minute`.
+    let (_gw, url) = mode_2_code(&his.url, |c| c.server.code_lookups_per_minute = 2).await;
+    for n in 0..2 {
+        assert_eq!(post_page(&url, &guess(n)).await.status(), 200);
+    }
+    assert_eq!(post_page(&url, &guess(2)).await.status(), 429);
 }

@@ -3,6 +3,7 @@
 
 mod channels;
 mod chinaums;
+mod chinaums_pages;
 mod cli;
 mod codes;
 mod durability;
