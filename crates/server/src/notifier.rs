@@ -7,8 +7,9 @@
 //!
 //! [`run`] sends each notification as a task of its own and claims more as soon as a slot
 //! frees, so one merchant's slow endpoint never holds up another's notification: at most
-//! [`IN_FLIGHT`] sends at once, and at most [`PER_MERCHANT_IN_FLIGHT`] of them to any one
-//! merchant. A row claimed for a merchant already at its bound is handed back, uncounted,
+//! [`IN_FLIGHT`] sends at once, at most [`PER_MERCHANT_IN_FLIGHT`] of them to any one
+//! merchant, and the last [`RESERVED_FOR_IDLE_MERCHANTS`] only for merchants with none in
+//! flight. A row claimed for a merchant already at its bound is handed back, uncounted,
 //! for about as long as that merchant's sends take to free a slot. [`Notifier::run_once`]
 //! is one round with no such bounds, for tests that drive the clock.
 //!
@@ -53,6 +54,10 @@ pub const IN_FLIGHT: usize = 128;
 /// At most this many of them to one merchant, so that a merchant whose endpoints hang
 /// cannot take every slot.
 pub const PER_MERCHANT_IN_FLIGHT: usize = 16;
+/// The last this many slots go only to merchants with no send in flight, so that several
+/// merchants whose endpoints hang (six fill the rest) still leave room for everyone else:
+/// another merchant waits only when more than 38 merchants hang at once.
+pub const RESERVED_FOR_IDLE_MERCHANTS: usize = 32;
 /// How often [`run`] looks for due notifications when the last look found few.
 const IDLE: Duration = Duration::from_millis(200);
 /// A row handed back comes due again after at least this long, and at most this long.
@@ -366,7 +371,8 @@ impl MerchantLoads {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A slot for one send to `merchant`, or `None` when it has all its slots in use.
+    /// A slot for one send to `merchant`, or `None` when it has all its slots in use, or
+    /// has some and only the slots kept for merchants with none are left.
     fn take_slot(loads: &Arc<MerchantLoads>, merchant: &MerchantId) -> Option<MerchantSlot> {
         let mut map = loads.lock();
         let load = map.entry(merchant.clone()).or_insert_with(|| MerchantLoad {
@@ -374,9 +380,15 @@ impl MerchantLoads {
             typical: MIN_HOLD,
             next_hold_end: Instant::now(),
         });
+        let busy = load.in_flight > 0;
         if load.in_flight >= PER_MERCHANT_IN_FLIGHT {
             return None;
         }
+        let in_flight: usize = map.values().map(|l| l.in_flight).sum();
+        if busy && in_flight >= IN_FLIGHT - RESERVED_FOR_IDLE_MERCHANTS {
+            return None;
+        }
+        let load = map.get_mut(merchant)?;
         load.in_flight += 1;
         Some(MerchantSlot {
             loads: Arc::clone(loads),
@@ -430,7 +442,10 @@ mod tests {
 
     use paymux_core::ids::MerchantId;
 
-    use super::{MAX_HOLD, MIN_HOLD, MerchantLoads, PER_MERCHANT_IN_FLIGHT};
+    use super::{
+        IN_FLIGHT, MAX_HOLD, MIN_HOLD, MerchantLoads, PER_MERCHANT_IN_FLIGHT,
+        RESERVED_FOR_IDLE_MERCHANTS,
+    };
     use paymux_dialects::common::http::resolve_callback_host;
 
     #[test]
@@ -464,6 +479,34 @@ mod tests {
             MerchantLoads::take_slot(&loads, &slow).is_some(),
             "a finished send frees its slot"
         );
+    }
+
+    #[test]
+    fn many_hanging_merchants_still_leave_slots_for_the_others() {
+        let loads = Arc::new(MerchantLoads::default());
+        // Nine merchants whose endpoints hang each ask for every slot they may have.
+        let mut held = Vec::new();
+        for n in 0..9 {
+            let slow = MerchantId::new(format!("slow{n}"));
+            while let Some(slot) = MerchantLoads::take_slot(&loads, &slow) {
+                held.push(slot);
+            }
+        }
+        let busy_share = IN_FLIGHT - RESERVED_FOR_IDLE_MERCHANTS;
+        let full_merchants = busy_share / PER_MERCHANT_IN_FLIGHT;
+        // The first six take their sixteen; the other three one each, from the reserve.
+        assert_eq!(held.len(), busy_share + (9 - full_merchants));
+        // A merchant with nothing in flight still gets a slot, and so do the next ones.
+        for n in 0..RESERVED_FOR_IDLE_MERCHANTS - (9 - full_merchants) {
+            let healthy = MerchantId::new(format!("healthy{n}"));
+            held.push(MerchantLoads::take_slot(&loads, &healthy).expect("a slot"));
+        }
+        // (No more than IN_FLIGHT are claimed at once: the pump's bound, not the slots'.)
+        assert_eq!(held.len(), IN_FLIGHT);
+        // A hanging merchant whose sends end takes its share again.
+        held.retain(|slot| !slot.merchant.as_str().starts_with("healthy"));
+        held.truncate(busy_share - 1);
+        assert!(MerchantLoads::take_slot(&loads, &MerchantId::new("slow5")).is_some());
     }
 
     #[tokio::test]
