@@ -188,6 +188,7 @@ pub use routes::{MmspState, Part, router};
 use crate::common::ClientFailure;
 use crate::common::merchants::{Credentials, MerchantTable, Merchants, Registered, parse_table};
 use crate::dialect::{BusyRequest, ClientTarget, Dialect, Mount, Mounted, PayerHooks, Schedule};
+use crate::platform::PlatformKey;
 
 pub const NAME: &str = "mmsp";
 pub const TAG: DialectTag = DialectTag::new(NAME);
@@ -271,6 +272,16 @@ impl PayerHooks for MmspPayer {
     }
 }
 
+/// `[platform] rsa_private_key` (PEM, PKCS#8): 代付 (payouts, a later issue) decrypt with
+/// it what merchants encrypt to its public key. Read and kept until then; nothing uses it
+/// yet, so the demo has none and `paymux keys` prints nothing of it.
+pub const PLATFORM_KEY: PlatformKey = PlatformKey {
+    name: "rsa_private_key",
+    purpose: "mmsp payouts: merchants encrypt to its public key (PEM, PKCS#8)",
+    generate: None,
+    public: None,
+};
+
 /// The mmsp dialect.
 pub struct Mmsp;
 
@@ -303,6 +314,10 @@ impl Dialect for Mmsp {
                 delays_s: &[15, 15, 30, 180, 1800, 1800, 1800, 1800, 1800, 3600],
             },
         ]
+    }
+
+    fn platform_keys(&self) -> &'static [PlatformKey] {
+        &[PLATFORM_KEY]
     }
 
     fn check(&self, merchants: &[MerchantTable]) -> Result<(), String> {
