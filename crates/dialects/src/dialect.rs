@@ -46,6 +46,9 @@ pub struct Mount {
     pub max_clock_skew_s: u64,
     /// `[platform]`: the keys the dialects declared ([`Dialect::platform_keys`]).
     pub platform: PlatformKeys,
+    /// `[sandbox] enabled`: the sandbox channel pays. Routes that only simulate what a
+    /// wallet or bank would do (mmsp's openid, its WeChat wake-up) exist only then.
+    pub sandbox: bool,
 }
 
 /// What the gateway's request limiter knows of a request it answers as busy, from which a

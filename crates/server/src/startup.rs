@@ -163,6 +163,7 @@ pub async fn start(
         links: links.clone(),
         max_clock_skew_s: config.server.max_clock_skew_s,
         platform: config.platform.clone(),
+        sandbox: config.sandbox.enabled,
     };
     // One limit on the requests in flight, shared by every dialect; each answers the
     // requests it cannot take with its own busy reply.

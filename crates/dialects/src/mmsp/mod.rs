@@ -27,6 +27,8 @@
 //! Paths (the spec gives none): `/mmsp/scan`, `/mmsp/quick`, `/mmsp/gateway` (the gateway's
 //! 2322 also as the form field `web_api`), `/mmsp/gateway/return/…` (the front-page
 //! return), `/payopenplath5/wxh5pay` (§10.1, the spec's path), `/mmsp/openid` (§10.2).
+//! The last two stand in for WeChat's and Alipay's own pages (a page instead of the app, a
+//! made-up openid): they are served only with the sandbox on, and are 404 pages without.
 //!
 //! Choices where the spec is silent, garbled or contradicts itself:
 //! - Replies: CommandID = request + 0x8000 (QQ micropay 776 and 2326 both answer 35094, as
@@ -332,6 +334,7 @@ impl Dialect for Mmsp {
                 merchants: merchants.clone(),
                 public_url: mount.public_url.clone(),
                 links: mount.links.clone(),
+                sandbox: mount.sandbox,
             }),
             notifications: Some(Arc::new(MmspNotifications { merchants })),
             payer: Some(Arc::new(MmspPayer)),

@@ -1448,6 +1448,7 @@ fn payer_hooks(gw: &TestGateway) -> Arc<dyn PayerHooks> {
                 links: PayerLinks::new(b"test links"),
                 max_clock_skew_s: 300,
                 platform: PlatformKeys::default(),
+                sandbox: true,
             },
         )
         .expect("mounted");

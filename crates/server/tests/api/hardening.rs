@@ -4,6 +4,7 @@
 //! and the edges malformed requests found (a boolean order number, an object in a upp field,
 //! a field 100,000 characters long).
 
+use base64::Engine;
 use paymux_core::ids::{MerchantId, PlatformId, RefundNo};
 use paymux_core::store::{OrderKey, RefundKey};
 use paymux_dialects::upp::UppClient;
@@ -13,8 +14,8 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, OTHER_UPP_KEY, OTHER_UPP_PARTNER_ID, OTHER_XXPAY_APP_ID, OTHER_XXPAY_KEY,
-    OTHER_XXPAY_MCH_ID, TestGateway, UPP_ISV_ID, add_other_merchant,
+    Backend, MMSP_MERNO, MMSP_TERMNO, OTHER_UPP_KEY, OTHER_UPP_PARTNER_ID, OTHER_XXPAY_APP_ID,
+    OTHER_XXPAY_KEY, OTHER_XXPAY_MCH_ID, TestGateway, UPP_ISV_ID, add_other_merchant,
 };
 use crate::upp::{
     assert_ok, assert_refused, by_no, data, refund, request_params, scan, send_signed,
@@ -297,6 +298,33 @@ async fn with_the_sandbox_off_its_routes_are_absent_and_pay_nothing() {
         .unwrap();
     let id = reply.pay_order_id.unwrap();
     let link_path = gw.cashier_url(&id).replacen(&gw.url, "", 1);
+    // mmsp's §10 pages stand in for WeChat's and Alipay's: a made-up openid, a page
+    // instead of the app. With the sandbox they answer; without it they are not there.
+    let back = base64::engine::general_purpose::STANDARD.encode("https://shop.example.com/h5");
+    let sandbox_pages = [
+        (
+            format!(
+                "/mmsp/openid?merno={MMSP_MERNO}&merurl=https://shop.example.com/h5&tradetype=1"
+            ),
+            302,
+        ),
+        (
+            format!("/payopenplath5/wxh5pay?memo={MMSP_MERNO}&termno={MMSP_TERMNO}&merurl={back}"),
+            200,
+        ),
+    ];
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (path, status) in &sandbox_pages {
+        let reply = no_redirects
+            .get(format!("{}{path}", gw.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), *status, "{path} with the sandbox");
+    }
     let gw = gw.restart_with(|c| c.sandbox.enabled = false).await;
     let link = format!("{}{link_path}", gw.url);
 
@@ -304,6 +332,20 @@ async fn with_the_sandbox_off_its_routes_are_absent_and_pay_nothing() {
     assert_eq!(paid.status(), 404);
     let page = gw.http.get(&link).send().await.unwrap();
     assert_eq!(page.status(), 404);
+    for (path, _) in &sandbox_pages {
+        let reply = no_redirects
+            .get(format!("{}{path}", gw.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 404, "{path} without the sandbox");
+        assert!(reply.headers().get("location").is_none(), "{path}");
+        let body = reply.text().await.unwrap();
+        assert!(
+            !body.contains("token_id") && !body.contains("shop.example.com"),
+            "{path}: {body}"
+        );
+    }
     let status = gw
         .xxpay
         .query_order(&QueryOrderRequest {
