@@ -524,3 +524,24 @@ pub async fn serve_logging_to(args: &[&std::ffi::OsStr], log: &std::path::Path) 
         std::fs::read_to_string(log).unwrap_or_default()
     );
 }
+
+/// A dialect added to `DIALECTS` needs its table in the test config and the other
+/// merchant's: the tests of every dialect start from them.
+#[test]
+fn the_test_merchants_have_a_table_for_every_dialect() {
+    let demo = Config::parse(&config_text("sqlite://unused.db"), "test").expect("test config");
+    let other = other_merchant();
+    for dialect in paymux_dialects::DIALECTS {
+        let name = dialect.name();
+        assert_eq!(
+            demo.tables_of(name).len(),
+            1,
+            "config_text: [merchant.{name}]"
+        );
+        assert_eq!(
+            other.tables_of(name).len(),
+            1,
+            "other_merchant: [merchant.{name}]"
+        );
+    }
+}
