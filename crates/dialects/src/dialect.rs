@@ -18,11 +18,11 @@ use paymux_core::links::PayerLinks;
 use paymux_core::notification::NotificationFormat;
 use paymux_core::order::{Attempt, Order};
 use paymux_core::payway::{Funding, Wallet};
-use secrecy::SecretString;
 use serde_json::{Map, Value};
 
 use crate::common::ClientFailure;
 use crate::common::merchants::MerchantTable;
+use crate::platform::{KeysTarget, PlatformKey, PlatformKeys};
 
 /// A notification schedule: its `[notify]` key and the default retry delays (seconds after
 /// the first attempt).
@@ -30,13 +30,6 @@ use crate::common::merchants::MerchantTable;
 pub struct Schedule {
     pub name: &'static str,
     pub delays_s: &'static [u64],
-}
-
-/// The platform's own keys (`[platform]`), for dialects that sign or decrypt as the platform.
-#[derive(Debug, Clone, Default)]
-pub struct PlatformKeys {
-    pub sm2_private_key: Option<SecretString>,
-    pub rsa_private_key: Option<SecretString>,
 }
 
 /// What a dialect is mounted with.
@@ -51,7 +44,11 @@ pub struct Mount {
     /// `[server] max_clock_skew_s`: requests whose own timestamp is further off are refused;
     /// 0 turns the check off.
     pub max_clock_skew_s: u64,
+    /// `[platform]`: the keys the dialects declared ([`Dialect::platform_keys`]).
     pub platform: PlatformKeys,
+    /// `[sandbox] enabled`: the sandbox channel pays. Routes that only simulate what a
+    /// wallet or bank would do (mmsp's openid, its WeChat wake-up) exist only then.
+    pub sandbox: bool,
 }
 
 /// What the gateway's request limiter knows of a request it answers as busy, from which a
@@ -247,6 +244,24 @@ pub trait Dialect: Send + Sync {
     /// match any segment), which the access log leaves out.
     fn secret_paths(&self) -> &'static [&'static str] {
         &[]
+    }
+
+    /// The platform's own keys it signs or decrypts with (`[platform] NAME`): the config
+    /// reads these and refuses any other key, the embedded demo generates them.
+    fn platform_keys(&self) -> &'static [PlatformKey] {
+        &[]
+    }
+
+    /// Its `paymux keys NAME` subcommand, `None` for none. By default: for a dialect with
+    /// platform keys whose public part merchants need, one that prints it (`--generate`:
+    /// a new key and its public part). The config arguments are the server's.
+    fn keys_command(&self) -> Option<clap::Command> {
+        crate::platform::keys_command(self.name(), self.platform_keys())
+    }
+
+    /// Runs its `paymux keys NAME`; prints on standard output.
+    fn run_keys(&self, args: &clap::ArgMatches, target: KeysTarget) -> Result<(), String> {
+        crate::platform::run_keys(self.name(), self.platform_keys(), args, target)
     }
 
     /// Reads and checks its merchants' tables: the config is refused at start-up with the

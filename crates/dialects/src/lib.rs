@@ -18,13 +18,15 @@ pub mod common;
 pub mod dialect;
 pub mod hrss;
 pub mod mmsp;
+pub mod platform;
 pub mod upp;
 pub mod xxpay;
 
 pub use dialect::{
     BillChoice, BusyRequest, ClientTarget, Dialect, Mount, Mounted, PayerCheck, PayerField,
-    PayerHooks, PlatformKeys, Schedule,
+    PayerHooks, Schedule,
 };
+pub use platform::{KeysTarget, PlatformKey, PlatformKeys};
 
 /// Every dialect this build speaks. The server mounts them, the config reads their tables,
 /// `paymux client` offers them, the metrics label them, in this order.

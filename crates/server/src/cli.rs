@@ -3,6 +3,10 @@
 //! from a config file (`--config`, `--merchant`), by default the demo merchant that
 //! `paymux serve` keeps in `./paymux-data/demo-merchant.toml`.
 //!
+//! `paymux keys DIALECT`: the public part of the platform's keys that a dialect's
+//! merchants need, one subcommand per dialect that has one, run by the dialect on the
+//! config's `[platform]` keys (the same default config).
+//!
 //! Exit codes: 0 done, 1 the server refused the request, 2 usage or configuration, 3 no
 //! paymux answers at the URL, 4 the reply is not the protocol's or its signature does not
 //! verify.
@@ -11,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 use paymux_dialects::common::{ClientFailure, print_out};
-use paymux_dialects::{ClientTarget, DIALECTS};
+use paymux_dialects::{ClientTarget, DIALECTS, KeysTarget};
 
 use crate::config::{Config, MerchantConfig};
 
@@ -43,18 +47,24 @@ pub struct ClientCommand {
     operation: ArgMatches,
 }
 
+/// The dialect a subcommand names, and its own arguments.
+fn dialect_subcommand(
+    matches: &ArgMatches,
+    usage: &str,
+) -> Result<(String, ArgMatches), clap::Error> {
+    match matches.subcommand() {
+        Some((dialect, args)) => Ok((dialect.to_owned(), args.clone())),
+        None => Err(clap::Error::raw(
+            clap::error::ErrorKind::MissingSubcommand,
+            format!("name a dialect: {usage}"),
+        )),
+    }
+}
+
 impl FromArgMatches for ClientCommand {
     fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
-        match matches.subcommand() {
-            Some((dialect, operation)) => Ok(ClientCommand {
-                dialect: dialect.to_owned(),
-                operation: operation.clone(),
-            }),
-            None => Err(clap::Error::raw(
-                clap::error::ErrorKind::MissingSubcommand,
-                "name a dialect: paymux client DIALECT OPERATION",
-            )),
-        }
+        let (dialect, operation) = dialect_subcommand(matches, "paymux client DIALECT OPERATION")?;
+        Ok(ClientCommand { dialect, operation })
     }
 
     fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
@@ -80,6 +90,79 @@ impl Subcommand for ClientCommand {
     fn has_subcommand(name: &str) -> bool {
         paymux_dialects::dialect(name).is_some()
     }
+}
+
+/// Where `paymux keys` reads the platform's keys; these may come before or after the
+/// dialect.
+#[derive(Args, Debug, Clone)]
+pub struct KeysConfig {
+    /// A config file holding the [platform] keys (default: the demo's).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Where `paymux serve` keeps the demo merchant, when no --config is given.
+    #[arg(long, global = true, default_value = "paymux-data")]
+    data_dir: PathBuf,
+}
+
+/// One dialect's `paymux keys` call: its name and its arguments, read by the dialect.
+#[derive(Debug, Clone)]
+pub struct KeysCommand {
+    dialect: String,
+    args: ArgMatches,
+}
+
+impl FromArgMatches for KeysCommand {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let (dialect, args) = dialect_subcommand(matches, "paymux keys DIALECT")?;
+        Ok(KeysCommand { dialect, args })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = KeysCommand::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Subcommand for KeysCommand {
+    fn augment_subcommands(command: clap::Command) -> clap::Command {
+        DIALECTS
+            .iter()
+            .filter_map(|dialect| dialect.keys_command())
+            .fold(command, clap::Command::subcommand)
+            .subcommand_required(true)
+    }
+
+    fn augment_subcommands_for_update(command: clap::Command) -> clap::Command {
+        KeysCommand::augment_subcommands(command)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        paymux_dialects::dialect(name).is_some_and(|d| d.keys_command().is_some())
+    }
+}
+
+/// `paymux keys DIALECT`: the dialect prints from the config's (or the demo's) keys.
+pub fn run_keys(config: KeysConfig, command: KeysCommand) -> Result<(), String> {
+    let dialect = paymux_dialects::dialect(&command.dialect)
+        .ok_or_else(|| format!("no dialect {}", command.dialect))?;
+    let path = config
+        .config
+        .unwrap_or_else(|| config.data_dir.join("demo-merchant.toml"));
+    let platform = if path.exists() {
+        Config::load(&path)
+            .map(|c| c.platform)
+            .map_err(|e| e.to_string())
+    } else {
+        Err(format!(
+            "no config at {}: pass --config FILE, or run `paymux serve` first for the demo's",
+            path.display()
+        ))
+    };
+    let target = KeysTarget {
+        platform,
+        source: path.display().to_string(),
+    };
+    dialect.run_keys(&command.args, target)
 }
 
 pub async fn run(target: Target, command: ClientCommand) -> Result<(), ClientFailure> {

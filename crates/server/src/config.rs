@@ -22,7 +22,8 @@ use serde::Deserialize;
 pub struct Config {
     pub server: ServerConfig,
     pub notify: Schedules,
-    pub platform: PlatformConfig,
+    /// `[platform]`: the keys the dialects declare (`Dialect::platform_keys`).
+    pub platform: PlatformKeys,
     pub sandbox: SandboxConfig,
     pub merchants: Vec<MerchantConfig>,
 }
@@ -35,8 +36,9 @@ struct ConfigFile {
     server: ServerConfig,
     #[serde(default)]
     notify: BTreeMap<String, Vec<u64>>,
+    /// Read by [`platform_keys`]: each key must be one a dialect declares.
     #[serde(default)]
-    platform: PlatformConfig,
+    platform: toml::Table,
     #[serde(default)]
     sandbox: SandboxConfig,
     #[serde(default, rename = "merchant")]
@@ -168,22 +170,32 @@ impl Schedules {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlatformConfig {
-    /// hrss: signs notifications and calls to merchants (64 hex digits).
-    pub sm2_private_key: Option<SecretString>,
-    /// mmsp payouts: merchants encrypt to its public key (PEM, PKCS#8).
-    pub rsa_private_key: Option<SecretString>,
-}
-
-impl PlatformConfig {
-    pub fn keys(&self) -> PlatformKeys {
-        PlatformKeys {
-            sm2_private_key: self.sm2_private_key.clone(),
-            rsa_private_key: self.rsa_private_key.clone(),
-        }
+/// Reads `[platform]`: each key one a dialect declares, each value a string (never shown
+/// back: it is a private key).
+fn platform_keys(table: toml::Table, tables: Tables) -> Result<PlatformKeys, ConfigError> {
+    let mut keys = PlatformKeys::default();
+    for (name, value) in table {
+        let Some(key) = paymux_dialects::platform::declared_key(&name) else {
+            if tables == Tables::SkipUnknown {
+                continue;
+            }
+            let known: Vec<&str> = paymux_dialects::platform::declared()
+                .iter()
+                .map(|k| k.name)
+                .collect();
+            return Err(ConfigError::Invalid(format!(
+                "[platform]: unknown key `{name}` (the dialects' platform keys: {})",
+                known.join(", ")
+            )));
+        };
+        let toml::Value::String(value) = value else {
+            return Err(ConfigError::Invalid(format!(
+                "[platform] {name} must be a string"
+            )));
+        };
+        keys.insert(key, SecretString::from(value));
     }
+    Ok(keys)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -317,7 +329,7 @@ impl Config {
         let config = Config {
             server: file.server,
             notify: Schedules::with_overrides(file.notify)?,
-            platform: file.platform,
+            platform: platform_keys(file.platform, tables)?,
             sandbox: file.sandbox,
             merchants,
         };
@@ -417,23 +429,29 @@ impl Config {
             write_private(&merchant_file, &text)?;
             written = true;
         }
-        // hrss notifications are signed by the platform: the demo keeps a key of its own,
-        // in its `[platform]` table if it has one, else as a top-level dotted key, which
-        // must come before the first table.
-        if present.platform.sm2_private_key.is_none() {
-            let key = paymux_dialects::hrss::generate_private_key().map_err(ConfigError::Random)?;
+        // Platform keys the dialects can make (hrss signs its notifications with one): the
+        // demo keeps its own, in its `[platform]` table if it has one, else as top-level
+        // dotted keys, which must come before the first table.
+        for key in paymux_dialects::platform::declared() {
+            let Some(generate) = key.generate else {
+                continue;
+            };
+            if present.platform.contains_key(key.name) {
+                continue;
+            }
+            let value = generate().map_err(ConfigError::Random)?;
             let line_starts =
                 || std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1));
             let (at, entry) = match line_starts().find(|&i| text[i..].starts_with("[platform]\n")) {
                 Some(table) => (
                     table + "[platform]\n".len(),
-                    format!("sm2_private_key = \"{key}\"\n"),
+                    format!("{} = \"{value}\"\n", key.name),
                 ),
                 None => (
                     line_starts()
                         .find(|&i| text[i..].starts_with('['))
                         .unwrap_or(text.len()),
-                    format!("platform.sm2_private_key = \"{key}\"\n\n"),
+                    format!("platform.{} = \"{value}\"\n\n", key.name),
                 ),
             };
             text.insert_str(at, &entry);
@@ -528,6 +546,43 @@ mod tests {
             err.to_string().contains("[merchant.xxpay]") && err.to_string().contains("kee"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn platform_keys_are_those_the_dialects_declare() {
+        let text = "[platform]\nsm2_private_key = \"a1\"\nrsa_private_key = \"r1\"\n";
+        let config = Config::parse(&with_merchant(text), "test.toml").unwrap();
+        let key = |name| {
+            config
+                .platform
+                .get(name)
+                .map(secrecy::ExposeSecret::expose_secret)
+        };
+        assert_eq!(key("sm2_private_key"), Some("a1"));
+        assert_eq!(key("rsa_private_key"), Some("r1"));
+        let err = Config::parse(
+            &with_merchant("[platform]\nsm2_privat_key = \"SECRET1\"\n"),
+            "test.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("sm2_privat_key"), "names the key: {err}");
+        assert!(
+            err.contains("sm2_private_key") && err.contains("rsa_private_key"),
+            "lists the keys: {err}"
+        );
+        assert!(!err.contains("SECRET1"), "{err}");
+        let err = Config::parse(
+            &with_merchant("[platform]\nsm2_private_key = 12345678987\n"),
+            "test.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("[platform] sm2_private_key must be a string"),
+            "{err}"
+        );
+        assert!(!err.contains("12345678987"), "{err}");
     }
 
     #[test]
@@ -667,8 +722,7 @@ key = "k"
         assert_eq!(key(&first), key(&second));
         let platform = |c: &Config| {
             c.platform
-                .sm2_private_key
-                .as_ref()
+                .get("sm2_private_key")
                 .map(|k| secrecy::ExposeSecret::expose_secret(k).to_owned())
         };
         assert_eq!(platform(&first).map(|k| k.len()), Some(64));
@@ -701,7 +755,7 @@ key = "k"
             Some("kept")
         );
         assert!(config.merchants[0].table("upp").is_some());
-        assert!(config.platform.sm2_private_key.is_some());
+        assert!(config.platform.get("sm2_private_key").is_some());
         let text = std::fs::read_to_string(&file).unwrap();
         // A file whose [platform] table holds another key gets the hrss key in that table.
         let dir = tempfile::tempdir().unwrap();
@@ -711,8 +765,14 @@ key = "k"
         )
         .unwrap();
         let (config, _) = Config::embedded(dir.path()).unwrap();
-        assert!(config.platform.sm2_private_key.is_some());
-        assert!(config.platform.rsa_private_key.is_some());
+        assert!(config.platform.get("sm2_private_key").is_some());
+        assert_eq!(
+            config
+                .platform
+                .get("rsa_private_key")
+                .map(secrecy::ExposeSecret::expose_secret),
+            Some("kept")
+        );
         assert!(text.contains("[merchant.retired]") && text.contains("[merchant.upp]"));
     }
 }

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use paymux_core::clock::SystemClock;
-use paymux_dialects::common::print_out;
-use paymux_server::cli::{self, ClientCommand, Target};
+use paymux_server::cli::{self, ClientCommand, KeysCommand, KeysConfig, Target};
 use paymux_server::config::Config;
 use paymux_server::startup::{self, StartError, Workers};
 
@@ -49,27 +48,13 @@ enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
-    /// Prints the platform's keys that merchants need.
+    /// Prints the platform's keys that merchants need, a subcommand per dialect that has
+    /// them.
     Keys {
+        #[command(flatten)]
+        config: KeysConfig,
         #[command(subcommand)]
-        keys: Keys,
-    },
-}
-
-#[derive(Subcommand)]
-enum Keys {
-    /// hrss: the platform's SM2 public key (04‖x‖y hex), which merchants verify the
-    /// notifications with.
-    Hrss {
-        /// A config file holding [platform] sm2_private_key (default: the demo's).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Where `paymux serve` keeps the demo merchant, when no --config is given.
-        #[arg(long, default_value = "paymux-data")]
-        data_dir: PathBuf,
-        /// Print a new private key for [platform] sm2_private_key, and its public key.
-        #[arg(long)]
-        generate: bool,
+        command: KeysCommand,
     },
 }
 
@@ -105,14 +90,7 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             },
-            Command::Keys {
-                keys:
-                    Keys::Hrss {
-                        config,
-                        data_dir,
-                        generate,
-                    },
-            } => match hrss_keys(config, data_dir, generate) {
+            Command::Keys { config, command } => match cli::run_keys(config, command) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(message) => {
                     eprintln!("paymux: {message}");
@@ -171,34 +149,6 @@ async fn serve(
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.stop().await;
-    Ok(())
-}
-
-/// `paymux keys hrss`: the platform public key of the config's (or the demo's) key.
-fn hrss_keys(config: Option<PathBuf>, data_dir: PathBuf, generate: bool) -> Result<(), String> {
-    use paymux_dialects::hrss;
-    if generate {
-        let private = hrss::generate_private_key()?;
-        let public = hrss::platform_public_key(&private.clone().into())?;
-        print_out(&format!("[platform]\nsm2_private_key = \"{private}\""));
-        print_out(&format!("# public key, for merchants: {public}"));
-        return Ok(());
-    }
-    let path = config.unwrap_or_else(|| data_dir.join("demo-merchant.toml"));
-    if !path.exists() {
-        return Err(format!(
-            "no config at {}: pass --config FILE, or run `paymux serve` first for the demo's",
-            path.display()
-        ));
-    }
-    let config = Config::load(&path).map_err(|e| e.to_string())?;
-    let key = config.platform.sm2_private_key.as_ref().ok_or_else(|| {
-        format!(
-            "{} has no [platform] sm2_private_key (`paymux keys hrss --generate` makes one)",
-            path.display()
-        )
-    })?;
-    print_out(&hrss::platform_public_key(key)?);
     Ok(())
 }
 

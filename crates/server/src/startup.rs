@@ -162,7 +162,8 @@ pub async fn start(
         public_url: public_url.clone().into(),
         links: links.clone(),
         max_clock_skew_s: config.server.max_clock_skew_s,
-        platform: config.platform.keys(),
+        platform: config.platform.clone(),
+        sandbox: config.sandbox.enabled,
     };
     // One limit on the requests in flight, shared by every dialect; each answers the
     // requests it cannot take with its own busy reply.

@@ -1,7 +1,9 @@
 //! QR codes as PNG images, drawn by us: the `qrcode` crate lays out the modules, the `png`
 //! crate encodes an 8-bit grey image (no general image library needed). The cashier's
-//! images and hrss's `qrImage` data URLs are drawn here.
+//! images, xxpay's `/api/qrcode/create_qrcode` and hrss's `qrImage` data URLs are drawn here.
 
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use qrcode::{Color, EcLevel, QrCode};
 
@@ -45,6 +47,20 @@ pub fn png(content: &str, scale: usize) -> Result<Vec<u8>, QrError> {
         .map_err(|e| QrError::Png(e.to_string()))?;
     writer.finish().map_err(|e| QrError::Png(e.to_string()))?;
     Ok(out)
+}
+
+/// A PNG of a QR code of `content` as a reply to a payer's browser or a merchant's page,
+/// which may keep it a day (the content of a link does not change).
+pub fn image_response(content: &str) -> Result<Response, QrError> {
+    let bytes = png(content, 6)?;
+    Ok((
+        [
+            (CONTENT_TYPE, "image/png"),
+            (CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// `data:image/png;base64,…` of a QR code of `content`.

@@ -139,6 +139,7 @@ pub use routes::{HrssState, router};
 use crate::common::ClientFailure;
 use crate::common::merchants::{Credentials, MerchantTable, Merchants, parse_table};
 use crate::dialect::{ClientTarget, Dialect, Mount, Mounted, Schedule};
+use crate::platform::PlatformKey;
 use codec::DataKey;
 use crypto::{PrivateKey, PublicKey, Sm4Key};
 use static_codes::StaticCode;
@@ -349,10 +350,19 @@ impl HrssMerchants {
     }
 }
 
+/// `[platform] sm2_private_key`: the platform's SM2 key, which signs notifications and
+/// §5.1 calls; merchants verify them with its public key.
+pub const PLATFORM_KEY: PlatformKey = PlatformKey {
+    name: "sm2_private_key",
+    purpose: "signs hrss notifications and §5.1 calls (64 hex digits); merchants verify them with its public key (04‖x‖y hex)",
+    generate: Some(generate_private_key),
+    public: Some(platform_public_key),
+};
+
 /// The platform's key, `[platform] sm2_private_key`: required as soon as a merchant speaks
 /// hrss, since it signs their notifications.
 fn platform_key(mount: &Mount, merchants: &HrssMerchants) -> Result<Option<PrivateKey>, String> {
-    match &mount.platform.sm2_private_key {
+    match mount.platform.get(PLATFORM_KEY.name) {
         Some(key) => PrivateKey::parse(key.expose_secret())
             .map(Some)
             .map_err(|e| format!("[platform] sm2_private_key {e}")),
@@ -400,6 +410,10 @@ impl Dialect for Hrss {
             name: NAME,
             delays_s: RETRY_DELAYS_S,
         }]
+    }
+
+    fn platform_keys(&self) -> &'static [PlatformKey] {
+        &[PLATFORM_KEY]
     }
 
     /// §5.2: "所有支付场景的异步支付结果通知", failures included.

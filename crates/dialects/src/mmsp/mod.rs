@@ -27,6 +27,8 @@
 //! Paths (the spec gives none): `/mmsp/scan`, `/mmsp/quick`, `/mmsp/gateway` (the gateway's
 //! 2322 also as the form field `web_api`), `/mmsp/gateway/return/…` (the front-page
 //! return), `/payopenplath5/wxh5pay` (§10.1, the spec's path), `/mmsp/openid` (§10.2).
+//! The last two stand in for WeChat's and Alipay's own pages (a page instead of the app, a
+//! made-up openid): they are served only with the sandbox on, and are 404 pages without.
 //!
 //! Choices where the spec is silent, garbled or contradicts itself:
 //! - Replies: CommandID = request + 0x8000 (QQ micropay 776 and 2326 both answer 35094, as
@@ -188,6 +190,7 @@ pub use routes::{MmspState, Part, router};
 use crate::common::ClientFailure;
 use crate::common::merchants::{Credentials, MerchantTable, Merchants, Registered, parse_table};
 use crate::dialect::{BusyRequest, ClientTarget, Dialect, Mount, Mounted, PayerHooks, Schedule};
+use crate::platform::PlatformKey;
 
 pub const NAME: &str = "mmsp";
 pub const TAG: DialectTag = DialectTag::new(NAME);
@@ -271,6 +274,16 @@ impl PayerHooks for MmspPayer {
     }
 }
 
+/// `[platform] rsa_private_key` (PEM, PKCS#8): 代付 (payouts, a later issue) decrypt with
+/// it what merchants encrypt to its public key. Read and kept until then; nothing uses it
+/// yet, so the demo has none and `paymux keys` prints nothing of it.
+pub const PLATFORM_KEY: PlatformKey = PlatformKey {
+    name: "rsa_private_key",
+    purpose: "mmsp payouts: merchants encrypt to its public key (PEM, PKCS#8)",
+    generate: None,
+    public: None,
+};
+
 /// The mmsp dialect.
 pub struct Mmsp;
 
@@ -305,6 +318,10 @@ impl Dialect for Mmsp {
         ]
     }
 
+    fn platform_keys(&self) -> &'static [PlatformKey] {
+        &[PLATFORM_KEY]
+    }
+
     fn check(&self, merchants: &[MerchantTable]) -> Result<(), String> {
         load(merchants).map(drop)
     }
@@ -317,6 +334,7 @@ impl Dialect for Mmsp {
                 merchants: merchants.clone(),
                 public_url: mount.public_url.clone(),
                 links: mount.links.clone(),
+                sandbox: mount.sandbox,
             }),
             notifications: Some(Arc::new(MmspNotifications { merchants })),
             payer: Some(Arc::new(MmspPayer)),

@@ -52,19 +52,35 @@ pub struct MmspState {
     pub public_url: Arc<str>,
     /// The static code's page is `{public_url}{links.code_path(id)}`.
     pub links: PayerLinks,
+    /// The sandbox channel is on: §10's payer pages, which only simulate WeChat and
+    /// Alipay (a made-up openid, a page instead of the app), are served.
+    pub sandbox: bool,
 }
 
+/// §10's payer pages, which stand in for WeChat's and Alipay's own: the sandbox's.
+const SANDBOX_PAGES: [&str; 2] = ["/mmsp/openid", "/payopenplath5/wxh5pay"];
+
 pub fn router(state: MmspState) -> Router {
-    let routes = Router::new()
+    let mut routes = Router::new()
         .route("/mmsp/scan", post(scan))
         .route("/mmsp/quick", post(quick))
         .route("/mmsp/gateway", post(gateway_part))
         .route(
             "/mmsp/gateway/return/{merno}/{merorderid}/{token}",
             get(front_return),
-        )
-        .route("/mmsp/openid", get(openid))
-        .route("/payopenplath5/wxh5pay", get(wx_h5))
+        );
+    routes = if state.sandbox {
+        routes
+            .route(SANDBOX_PAGES[0], get(openid))
+            .route(SANDBOX_PAGES[1], get(wx_h5))
+    } else {
+        // Without the sandbox there is no payer to make up: a payer's browser sent here
+        // gets a not-found page (not a protocol frame, which it could not read).
+        SANDBOX_PAGES
+            .iter()
+            .fold(routes, |routes, path| routes.route(path, any(no_sandbox)))
+    };
+    let routes = routes
         // Any other path or method under /mmsp gets mmsp's own negative reply.
         .route("/mmsp", any(unknown))
         .route("/mmsp/{*rest}", any(unknown))
@@ -162,6 +178,16 @@ async fn quick(State(state): State<MmspState>, body: Body) -> Response {
 
 async fn gateway_part(State(state): State<MmspState>, body: Body) -> Response {
     serve(&state, Part::Gateway, body).await
+}
+
+async fn no_sandbox() -> Response {
+    pages::page(
+        StatusCode::NOT_FOUND,
+        pages::message(
+            "页面不存在",
+            "Not found: this page is the sandbox's, which is off",
+        ),
+    )
 }
 
 async fn unknown() -> Response {

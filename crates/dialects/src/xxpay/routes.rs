@@ -6,8 +6,8 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::Uri;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use paymux_core::Gateway;
@@ -39,15 +39,41 @@ pub fn router(state: XxpayState) -> Router {
         )
         .route("/api/pay/query_order", get(query_order).post(query_order))
         .route("/api/pay/close_order", get(close_order).post(close_order))
+        .route("/api/qrcode/create_qrcode", get(qr_image))
         // A mistyped path (a trailing slash, say), and §3's payouts until they are served,
-        // get xxpay's own refusal, not a bare 404. Routes of their own (the QR images
-        // under /api/qrcode) take precedence over this one.
+        // get xxpay's own refusal, not a bare 404.
         .route("/api/{*rest}", any(unknown_path))
         .method_not_allowed_fallback(|| async { XxpayError::Malformed.into_response() })
         .with_state(state);
     catch_panics(routes, || {
         XxpayError::Internal("a handler panicked".into()).into_response()
     })
+}
+
+/// `GET /api/qrcode/create_qrcode?params=CONTENT`: the QR image of the scan products'
+/// `payUrl` (the spec's own example URL; any content can be drawn, the first `params`
+/// counts). A payer's browser or a merchant's page asks for it, unsigned: its refusal is a
+/// plain JSON error, not xxpay's reply.
+async fn qr_image(RawQuery(query): RawQuery) -> Response {
+    let content = query.and_then(|q| {
+        crate::common::decode_form(&q, true)
+            .into_iter()
+            .find(|(k, _)| k == "params")
+            .map(|(_, v)| v)
+    });
+    let refused = |why: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "error": why })),
+        )
+            .into_response()
+    };
+    match content.filter(|p| !p.is_empty()) {
+        Some(content) => {
+            crate::common::qr::image_response(&content).unwrap_or_else(|e| refused(&e.to_string()))
+        }
+        None => refused("params is required"),
+    }
 }
 
 async fn unknown_path(uri: Uri) -> Response {

@@ -21,7 +21,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::http::header::{
@@ -110,13 +110,9 @@ pub fn router(state: CashierState) -> Router {
         .with_state(state)
 }
 
-/// What every payer page uses, sandbox or not: the stylesheet, and
-/// `GET /api/qrcode/create_qrcode?params=CONTENT`, the QR image of xxpay's scan products (the
-/// spec's own example URL; any channel's code content can be drawn).
+/// What every payer page uses, sandbox or not: the stylesheet.
 pub fn assets_router() -> Router {
-    Router::new()
-        .route("/assets/paymux.css", get(style))
-        .route("/api/qrcode/create_qrcode", get(qr_of_params))
+    Router::new().route("/assets/paymux.css", get(style))
 }
 
 /// What the payer asks for at the cashier (or a script for them).
@@ -434,27 +430,9 @@ async fn cashier_qr(State(state): State<CashierState>, path: LinkPath) -> Respon
     }
 }
 
-/// `GET /api/qrcode/create_qrcode?params=CONTENT`: the QR image of xxpay's scan products.
-async fn qr_of_params(RawQuery(query): RawQuery) -> Response {
-    let content = query.and_then(|q| form_field(&q, "params"));
-    match content.filter(|p| !p.is_empty()) {
-        Some(content) => png_response(&content),
-        None => json_error(StatusCode::BAD_REQUEST, "params is required"),
-    }
-}
-
 fn png_response(content: &str) -> Response {
-    match paymux_dialects::common::qr::png(content, 6) {
-        Ok(bytes) => (
-            [
-                (CONTENT_TYPE, "image/png"),
-                (CACHE_CONTROL, "public, max-age=86400"),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => json_error(StatusCode::BAD_REQUEST, &e.to_string()),
-    }
+    paymux_dialects::common::qr::image_response(content)
+        .unwrap_or_else(|e| json_error(StatusCode::BAD_REQUEST, &e.to_string()))
 }
 
 /// An HTML page with the headers every payer page carries.

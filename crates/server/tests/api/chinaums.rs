@@ -31,10 +31,10 @@ use crate::helpers::{
 
 const GET: &str = "/v1/netpay/bills/get-qrcode";
 const UPDATE: &str = "/v1/netpay/bills/update-qrcode";
-const CLOSE: &str = "/v1/netpay/bills/close-qrcode";
-const QUERY: &str = "/v1/netpay/bills/query";
-const REFUND: &str = "/v1/netpay/bills/refund";
-const INFO: &str = "/v1/netpay/bills/query-qrcode-info";
+pub(crate) const CLOSE: &str = "/v1/netpay/bills/close-qrcode";
+pub(crate) const QUERY: &str = "/v1/netpay/bills/query";
+pub(crate) const REFUND: &str = "/v1/netpay/bills/refund";
+pub(crate) const INFO: &str = "/v1/netpay/bills/query-qrcode-info";
 const CANCEL: &str = "/v1/netpay/secure-cancel";
 const COMPLETE: &str = "/v1/netpay/secure-complete";
 
@@ -59,11 +59,11 @@ fn now(gw: &TestGateway) -> paymux_core::time::Millis {
     gw.clock.now()
 }
 
-fn timestamp(gw: &TestGateway) -> String {
+pub(crate) fn timestamp(gw: &TestGateway) -> String {
     paymux_core::time::format_beijing_datetime(now(gw))
 }
 
-fn today(gw: &TestGateway) -> String {
+pub(crate) fn today(gw: &TestGateway) -> String {
     paymux_core::time::beijing(now(gw))
         .format("%Y-%m-%d")
         .to_string()
@@ -78,7 +78,7 @@ async fn post(gw: &TestGateway, path: &str, body: &str) -> Params {
 }
 
 /// Posts a JSON object with the fields every request carries filled in.
-async fn call(gw: &TestGateway, path: &str, fields: Value) -> Params {
+pub(crate) async fn call(gw: &TestGateway, path: &str, fields: Value) -> Params {
     let mut body = json!({
         "requestTimestamp": timestamp(gw),
         "mid": CHINAUMS_MID,
@@ -91,17 +91,17 @@ async fn call(gw: &TestGateway, path: &str, fields: Value) -> Params {
     post(gw, path, &body.to_string()).await
 }
 
-fn code_of(reply: &Params) -> &str {
+pub(crate) fn code_of(reply: &Params) -> &str {
     reply["errCode"].as_str().unwrap_or("(none)")
 }
 
 #[track_caller]
-fn assert_code(reply: &Params, code: &str) {
+pub(crate) fn assert_code(reply: &Params, code: &str) {
     assert_eq!(code_of(reply), code, "{}", Value::Object(reply.clone()));
 }
 
 #[track_caller]
-fn assert_refused(reply: &Params, code: &str, says: &str) {
+pub(crate) fn assert_refused(reply: &Params, code: &str, says: &str) {
     assert_code(reply, code);
     let message = reply["errMsg"].as_str().unwrap_or_default();
     assert!(
@@ -114,7 +114,7 @@ fn merchant() -> MerchantId {
     MerchantId::new("demo")
 }
 
-async fn bill(gw: &TestGateway, no: &str) -> Order {
+pub(crate) async fn bill(gw: &TestGateway, no: &str) -> Order {
     gw.running
         .operator
         .gateway()
@@ -126,7 +126,7 @@ async fn bill(gw: &TestGateway, no: &str) -> Order {
         .expect("the bill")
 }
 
-async fn code(gw: &TestGateway, qr_code_id: &str) -> PaymentCode {
+pub(crate) async fn code(gw: &TestGateway, qr_code_id: &str) -> PaymentCode {
     gw.running
         .operator
         .gateway()
@@ -157,7 +157,7 @@ async fn scan_and_pay(gw: &TestGateway, order: &Order, way: PayWay) {
 }
 
 /// A one-time code of `amount` fen with bill `no`, made through get-qrcode.
-async fn one_time(gw: &TestGateway, no: &str, amount: i64, more: Value) -> Params {
+pub(crate) async fn one_time(gw: &TestGateway, no: &str, amount: i64, more: Value) -> Params {
     let mut fields = json!({
         "billNo": no,
         "billDate": today(gw),
@@ -173,7 +173,7 @@ async fn one_time(gw: &TestGateway, no: &str, amount: i64, more: Value) -> Param
 }
 
 /// A paid one-time bill of `amount` fen.
-async fn paid_bill(gw: &TestGateway, no: &str, amount: i64, more: Value) -> Order {
+pub(crate) async fn paid_bill(gw: &TestGateway, no: &str, amount: i64, more: Value) -> Order {
     one_time(gw, no, amount, more).await;
     let order = bill(gw, no).await;
     scan_and_pay(gw, &order, WECHAT).await;
@@ -1448,6 +1448,7 @@ fn payer_hooks(gw: &TestGateway) -> Arc<dyn PayerHooks> {
                 links: PayerLinks::new(b"test links"),
                 max_clock_skew_s: 300,
                 platform: PlatformKeys::default(),
+                sandbox: true,
             },
         )
         .expect("mounted");

@@ -4,17 +4,25 @@
 //! and the edges malformed requests found (a boolean order number, an object in a upp field,
 //! a field 100,000 characters long).
 
+use base64::Engine;
 use paymux_core::ids::{MerchantId, PlatformId, RefundNo};
 use paymux_core::store::{OrderKey, RefundKey};
+use paymux_dialects::chinaums::{ChinaumsClient, ChinaumsCredentials};
+use paymux_dialects::hrss::HrssClient;
+use paymux_dialects::hrss::crypto::{PrivateKey, Sm4Key};
+use paymux_dialects::mmsp::MmspClient;
 use paymux_dialects::upp::UppClient;
 use paymux_dialects::xxpay::XxpayClient;
-use paymux_dialects::xxpay::wire::QueryOrderRequest;
+use paymux_dialects::xxpay::wire::{CloseOrderRequest, QueryOrderRequest};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, OTHER_UPP_KEY, OTHER_UPP_PARTNER_ID, OTHER_XXPAY_APP_ID, OTHER_XXPAY_KEY,
-    OTHER_XXPAY_MCH_ID, TestGateway, UPP_ISV_ID, add_other_merchant,
+    Backend, MMSP_MERNO, MMSP_TERMNO, OTHER_CHINAUMS_MID, OTHER_CHINAUMS_TID,
+    OTHER_HRSS_ACCESS_KEY, OTHER_HRSS_APP_ID, OTHER_HRSS_PRIVATE_KEY, OTHER_HRSS_SM4_KEY,
+    OTHER_MMSP_KEY, OTHER_MMSP_MERNO, OTHER_MMSP_TERMNO, OTHER_UPP_KEY, OTHER_UPP_PARTNER_ID,
+    OTHER_XXPAY_APP_ID, OTHER_XXPAY_KEY, OTHER_XXPAY_MCH_ID, TestGateway, UPP_ISV_ID,
+    add_other_merchant, other_merchant,
 };
 use crate::upp::{
     assert_ok, assert_refused, by_no, data, refund, request_params, scan, send_signed,
@@ -85,6 +93,13 @@ async fn one_merchant_cannot_query_close_or_refund_anothers_orders_through_any_d
             data(&refused).trade_status.as_deref(),
             Some("refund_failed")
         );
+
+        // Through xxpay's close_order, chinaums, hrss and mmsp: the dialect's own not-found
+        // reply, and nothing stored changes.
+        xxpay_close_keeps_to_the_merchant(&gw, &other_xxpay).await;
+        chinaums_keeps_to_the_merchant(&gw).await;
+        hrss_keeps_to_the_merchant(&gw).await;
+        mmsp_keeps_to_the_merchant(&gw).await;
 
         // Through the core API, whatever id a dialect passes.
         let gateway = gw.running.operator.gateway();
@@ -172,6 +187,229 @@ async fn one_merchant_cannot_query_close_or_refund_anothers_orders_through_any_d
             Err(paymux_core::Error::RefundNotFound)
         ));
     }
+}
+
+/// What is stored of an order (the order, its tries, its refunds), to compare before and
+/// after another merchant's requests.
+async fn stored(gw: &TestGateway, id: &PlatformId) -> String {
+    let operator = &gw.running.operator;
+    let order = operator.order_by_id(id).await.unwrap();
+    let tries = operator.attempts_of_order(id).await.unwrap();
+    let refunds = operator
+        .gateway()
+        .refunds_of_order(&order.merchant_id, id)
+        .await
+        .unwrap();
+    format!("{order:?}\n{tries:?}\n{refunds:?}")
+}
+
+/// The other merchant closes the demo merchant's open xxpay order, by either number.
+async fn xxpay_close_keeps_to_the_merchant(gw: &TestGateway, other: &XxpayClient) {
+    let open = gw
+        .xxpay
+        .create_order(&order("A-X2", 8002, "http://127.0.0.1:9/n"))
+        .await
+        .unwrap()
+        .pay_order_id
+        .unwrap();
+    let id = PlatformId::from_string(open.clone());
+    let before = stored(gw, &id).await;
+    for request in [
+        CloseOrderRequest {
+            pay_order_id: Some(open.clone()),
+            ..Default::default()
+        },
+        CloseOrderRequest {
+            mch_order_no: Some("A-X2".into()),
+            ..Default::default()
+        },
+    ] {
+        let reply = other.close_order(&request).await.unwrap();
+        assert_eq!(reply.ret_code.as_deref(), Some("FAIL"), "{request:?}");
+        assert_eq!(reply.ret_msg.as_deref(), Some("支付订单不存在."));
+    }
+    assert_eq!(stored(gw, &id).await, before);
+}
+
+/// The other merchant (its own mid, terminal and app) queries and refunds the demo
+/// merchant's paid bill and closes its open code.
+async fn chinaums_keeps_to_the_merchant(gw: &TestGateway) {
+    use crate::chinaums::{CLOSE, INFO, QUERY, REFUND, assert_refused, bill, one_time, paid_bill};
+    let date = crate::chinaums::today(gw);
+    let paid = paid_bill(gw, "1001000000009001", 100, json!({})).await;
+    one_time(gw, "1001000000009002", 10, json!({"qrCodeId": "Q-SCOPE"})).await;
+    let open = bill(gw, "1001000000009002").await;
+    let code = || async {
+        let code = crate::chinaums::code(gw, "Q-SCOPE").await;
+        format!("{code:?}")
+    };
+    let before = (
+        stored(gw, &paid.id).await,
+        stored(gw, &open.id).await,
+        code().await,
+    );
+    let table = other_merchant().tables_of("chinaums").remove(0);
+    let credentials: ChinaumsCredentials =
+        paymux_dialects::common::merchants::parse_table("chinaums", &table.merchant, &table.table)
+            .unwrap();
+    let other = ChinaumsClient::new(&gw.url, &credentials)
+        .unwrap()
+        .with_clock(gw.clock.clone());
+    let call = |path: &'static str, fields: Value| {
+        let mut body = json!({
+            "requestTimestamp": crate::chinaums::timestamp(gw),
+            "mid": OTHER_CHINAUMS_MID,
+            "tid": OTHER_CHINAUMS_TID,
+            "instMid": "QRPAYDEFAULT",
+        });
+        if let (Some(body), Value::Object(fields)) = (body.as_object_mut(), fields) {
+            body.extend(fields);
+        }
+        let other = &other;
+        async move { other.send(path, body.to_string().as_bytes()).await.unwrap() }
+    };
+    let bill_no = json!({"billNo": "1001000000009001", "billDate": date});
+    let reply = call(QUERY, bill_no.clone()).await;
+    assert_refused(&reply, "NO_ORDER", "找不到billNo=1001000000009001的账单");
+    let mut refund = bill_no.clone();
+    refund["refundAmount"] = json!(10);
+    refund["refundOrderId"] = json!("RB-C1");
+    assert_refused(
+        &call(REFUND, refund).await,
+        "NO_ORDER",
+        "找不到billNo=1001000000009001的账单",
+    );
+    let reply = call(CLOSE, json!({"qrCodeId": "Q-SCOPE", "attachRefund": true})).await;
+    assert_refused(&reply, "NO_ORDER", "找不到二维码");
+    let reply = call(INFO, json!({"qrCodeId": "Q-SCOPE"})).await;
+    assert_refused(&reply, "NO_ORDER", "找不到二维码");
+    let after = (
+        stored(gw, &paid.id).await,
+        stored(gw, &open.id).await,
+        code().await,
+    );
+    assert_eq!(after, before);
+}
+
+/// The other merchant queries and refunds the demo merchant's paid hrss order and closes
+/// its open one, naming each by both its numbers.
+async fn hrss_keeps_to_the_merchant(gw: &TestGateway) {
+    use paymux_dialects::hrss::wire::{OrderReply, QueryRequest};
+    let (paid_no, paid_id) = crate::hrss::paid_order(gw, "A-H1", 100, "http://127.0.0.1:9/n").await;
+    let open: OrderReply = crate::hrss::ok(
+        &crate::hrss::client(gw)
+            .online_order(&crate::hrss::spec_order("A-H2", "http://127.0.0.1:9/n"))
+            .await
+            .unwrap(),
+    );
+    let paid_id = PlatformId::from_string(paid_id);
+    let open_id = gw
+        .running
+        .operator
+        .gateway()
+        .find_order(
+            &MerchantId::new("demo"),
+            OrderKey::Merchant(&paymux_core::ids::MerchantOrderNo::parse("A-H2", 32).unwrap()),
+        )
+        .await
+        .unwrap()
+        .id;
+    let before = (stored(gw, &paid_id).await, stored(gw, &open_id).await);
+    let other = HrssClient::new(
+        &gw.url,
+        "engine",
+        OTHER_HRSS_ACCESS_KEY,
+        OTHER_HRSS_APP_ID,
+        PrivateKey::parse(OTHER_HRSS_PRIVATE_KEY).unwrap(),
+        Sm4Key::parse(OTHER_HRSS_SM4_KEY).unwrap(),
+        false,
+    )
+    .unwrap();
+    let not_found = ("0", "订单不存在");
+    let query = QueryRequest {
+        mch_order_id: Some("A-H1".into()),
+        pay_order_id: Some(paid_no.clone()),
+    };
+    assert_eq!(
+        crate::hrss::biz(&other.query(&query).await.unwrap()),
+        not_found
+    );
+    let refund = crate::hrss::refund_request("A-H1", &paid_no, 10, "RB-H1");
+    assert_eq!(
+        crate::hrss::biz(&other.refund(&refund).await.unwrap()),
+        not_found
+    );
+    let close = crate::hrss::close_request("A-H2", &open.pay_order_id);
+    assert_eq!(
+        crate::hrss::biz(&other.close(&close).await.unwrap()),
+        not_found
+    );
+    let after = (stored(gw, &paid_id).await, stored(gw, &open_id).await);
+    assert_eq!(after, before);
+}
+
+/// The other merchant queries, reverses, refunds and closes the demo merchant's mmsp scan
+/// orders, by MERORDERID and by ORDERNO.
+async fn mmsp_keeps_to_the_merchant(gw: &TestGateway) {
+    use paymux_dialects::mmsp::wire::{OrderRef, command};
+
+    use crate::mmsp::{assert_negative, by_no, field, micropay, mmsp, pid, s, scan_order};
+    let url = "http://127.0.0.1:9/n";
+    let demo = mmsp(gw);
+    let paid = demo
+        .scan_order(
+            command::WECHAT_MICROPAY,
+            &micropay("A-M1", "134567890123456781", url),
+        )
+        .await
+        .unwrap();
+    assert_eq!(field(&paid, "STATUS"), "1", "{:?}", paid.frame);
+    let open = demo
+        .scan_order(command::WECHAT_NATIVE, &scan_order("A-M2", "100", url))
+        .await
+        .unwrap();
+    let (paid_no, open_no) = (field(&paid, "ORDERNO"), field(&open, "ORDERNO"));
+    let paid_id = PlatformId::from_string(pid(&paid_no));
+    let open_id = PlatformId::from_string(pid(&open_no));
+    // Old enough to be reversed (§10.4), were it the other merchant's.
+    gw.advance(15);
+    let before = (stored(gw, &paid_id).await, stored(gw, &open_id).await);
+    let other = MmspClient::new(
+        &gw.url,
+        OTHER_MMSP_MERNO,
+        OTHER_MMSP_TERMNO,
+        SecretString::from(OTHER_MMSP_KEY),
+    )
+    .unwrap();
+    let by_orderno = |orderno: &str| OrderRef {
+        orderno: s(orderno),
+        randstr: s("r"),
+        ..OrderRef::default()
+    };
+    for (no, orderno) in [("A-M1", &paid_no), ("A-M2", &open_no)] {
+        for order in [by_no(no), by_orderno(orderno)] {
+            let refund = OrderRef {
+                refund_merorderid: s(&format!("RB-{no}")),
+                amt: s("1"),
+                ..order.clone()
+            };
+            for reply in [
+                other.query(&order).await.unwrap(),
+                other.cancel(&order).await.unwrap(),
+                other.close(&order).await.unwrap(),
+                other.refund(&refund).await.unwrap(),
+            ] {
+                assert_negative(&reply, "2002");
+                assert!(
+                    reply.error_msg().contains("没有该订单"),
+                    "{}",
+                    reply.error_msg()
+                );
+            }
+        }
+    }
+    let after = (stored(gw, &paid_id).await, stored(gw, &open_id).await);
+    assert_eq!(after, before);
 }
 
 #[tokio::test]
@@ -297,6 +535,33 @@ async fn with_the_sandbox_off_its_routes_are_absent_and_pay_nothing() {
         .unwrap();
     let id = reply.pay_order_id.unwrap();
     let link_path = gw.cashier_url(&id).replacen(&gw.url, "", 1);
+    // mmsp's §10 pages stand in for WeChat's and Alipay's: a made-up openid, a page
+    // instead of the app. With the sandbox they answer; without it they are not there.
+    let back = base64::engine::general_purpose::STANDARD.encode("https://shop.example.com/h5");
+    let sandbox_pages = [
+        (
+            format!(
+                "/mmsp/openid?merno={MMSP_MERNO}&merurl=https://shop.example.com/h5&tradetype=1"
+            ),
+            302,
+        ),
+        (
+            format!("/payopenplath5/wxh5pay?memo={MMSP_MERNO}&termno={MMSP_TERMNO}&merurl={back}"),
+            200,
+        ),
+    ];
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (path, status) in &sandbox_pages {
+        let reply = no_redirects
+            .get(format!("{}{path}", gw.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), *status, "{path} with the sandbox");
+    }
     let gw = gw.restart_with(|c| c.sandbox.enabled = false).await;
     let link = format!("{}{link_path}", gw.url);
 
@@ -304,6 +569,20 @@ async fn with_the_sandbox_off_its_routes_are_absent_and_pay_nothing() {
     assert_eq!(paid.status(), 404);
     let page = gw.http.get(&link).send().await.unwrap();
     assert_eq!(page.status(), 404);
+    for (path, _) in &sandbox_pages {
+        let reply = no_redirects
+            .get(format!("{}{path}", gw.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 404, "{path} without the sandbox");
+        assert!(reply.headers().get("location").is_none(), "{path}");
+        let body = reply.text().await.unwrap();
+        assert!(
+            !body.contains("token_id") && !body.contains("shop.example.com"),
+            "{path}: {body}"
+        );
+    }
     let status = gw
         .xxpay
         .query_order(&QueryOrderRequest {

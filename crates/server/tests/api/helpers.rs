@@ -49,9 +49,30 @@ pub const OTHER_XXPAY_APP_ID: &str = "b1b2b3";
 pub const OTHER_XXPAY_KEY: &str = "OTHERKEY456";
 pub const OTHER_UPP_PARTNER_ID: i64 = 54321;
 pub const OTHER_UPP_KEY: &str = "other123";
+/// Its own mid, terminal and app; the same 来源编号 (billNo prefix) as the demo merchant,
+/// as two merchants of one institution have, so that its requests may name the demo's bills.
+pub const OTHER_CHINAUMS_MID: &str = "898340149000888";
+pub const OTHER_CHINAUMS_TID: &str = "77770001";
+pub const OTHER_CHINAUMS_APP_ID: &str = "otherAppId";
+pub const OTHER_CHINAUMS_APP_KEY: &str = "otherAppKey";
+pub const OTHER_HRSS_ACCESS_KEY: &str = "OTHERACC";
+pub const OTHER_HRSS_APP_ID: &str = "B301";
+pub const OTHER_HRSS_MCH_ID: &str = "M200088";
+pub const OTHER_HRSS_SM4_KEY: &str = "fedcba98765432100123456789abcdef";
+pub const OTHER_HRSS_PRIVATE_KEY: &str =
+    "b9e3ca2ef16c398f7d1860cc9c93a3502ebc9224e1679f2c4a4cf10c39428100";
+pub const OTHER_HRSS_PUBLIC_KEY: &str = "04746ff1a82dec470118e71c805500b34ba1062d10f1a7e0773c1d6dceec7b34cd0388d3e144e5dae083efd017561ff755056b3ede0ad5bab378fe480b917788b5";
+pub const OTHER_MMSP_MERNO: &str = "001440353999999";
+pub const OTHER_MMSP_TERMNO: &str = "84970002";
+pub const OTHER_MMSP_KEY: &str = "00112233445566778899aabbccddeeff";
 
 /// Adds the second merchant ("other") to a test config.
 pub fn add_other_merchant(config: &mut Config) {
+    config.merchants.extend(other_merchant().merchants);
+}
+
+/// The second merchant ("other"), with a table for every dialect, as a config of its own.
+pub fn other_merchant() -> Config {
     let text = format!(
         r#"
 [[merchant]]
@@ -67,10 +88,31 @@ key = "{OTHER_XXPAY_KEY}"
 isv_id = {UPP_ISV_ID}
 partner_id = {OTHER_UPP_PARTNER_ID}
 key = "{OTHER_UPP_KEY}"
+
+[merchant.chinaums]
+mid = "{OTHER_CHINAUMS_MID}"
+tid = "{OTHER_CHINAUMS_TID}"
+msg_src_id = "1001"
+msg_src = "WWW.TEST.COM"
+app_id = "{OTHER_CHINAUMS_APP_ID}"
+app_key = "{OTHER_CHINAUMS_APP_KEY}"
+sign_key = "otherSignKey"
+
+[merchant.hrss]
+access_key = "{OTHER_HRSS_ACCESS_KEY}"
+app_id = "{OTHER_HRSS_APP_ID}"
+mch_id = "{OTHER_HRSS_MCH_ID}"
+context = "engine"
+sm2_public_key = "{OTHER_HRSS_PUBLIC_KEY}"
+sm4_key = "{OTHER_HRSS_SM4_KEY}"
+
+[merchant.mmsp]
+merno = "{OTHER_MMSP_MERNO}"
+termno = "{OTHER_MMSP_TERMNO}"
+md5_key = "{OTHER_MMSP_KEY}"
 "#
     );
-    let other = Config::parse(&text, "other merchant").expect("the other merchant");
-    config.merchants.extend(other.merchants);
+    Config::parse(&text, "other merchant").expect("the other merchant")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -481,4 +523,25 @@ pub async fn serve_logging_to(args: &[&std::ffi::OsStr], log: &std::path::Path) 
         "paymux serve did not start: {}",
         std::fs::read_to_string(log).unwrap_or_default()
     );
+}
+
+/// A dialect added to `DIALECTS` needs its table in the test config and the other
+/// merchant's: the tests of every dialect start from them.
+#[test]
+fn the_test_merchants_have_a_table_for_every_dialect() {
+    let demo = Config::parse(&config_text("sqlite://unused.db"), "test").expect("test config");
+    let other = other_merchant();
+    for dialect in paymux_dialects::DIALECTS {
+        let name = dialect.name();
+        assert_eq!(
+            demo.tables_of(name).len(),
+            1,
+            "config_text: [merchant.{name}]"
+        );
+        assert_eq!(
+            other.tables_of(name).len(),
+            1,
+            "other_merchant: [merchant.{name}]"
+        );
+    }
 }

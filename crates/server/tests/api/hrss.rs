@@ -36,7 +36,7 @@ fn platform_public_key() -> PublicKey {
     PublicKey::parse(&public).unwrap()
 }
 
-fn client(gw: &TestGateway) -> HrssClient {
+pub(crate) fn client(gw: &TestGateway) -> HrssClient {
     HrssClient::new(
         &gw.url,
         "engine",
@@ -50,7 +50,7 @@ fn client(gw: &TestGateway) -> HrssClient {
 }
 
 /// §4.1.2's example, with our order number and notify address.
-fn spec_order(mch_order_id: &str, notify_url: &str) -> OrderRequest {
+pub(crate) fn spec_order(mch_order_id: &str, notify_url: &str) -> OrderRequest {
     OrderRequest {
         id_name_order: Some(Personal("刘小梦".into())),
         id_number_order: Some(Personal("51012XXXXXXXXXX30023".into())),
@@ -76,14 +76,14 @@ fn now_ms() -> i64 {
 }
 
 /// The reply's `biz_data.code` and `message`; panics on a refusal.
-fn biz(answer: &Answer) -> (&str, &str) {
+pub(crate) fn biz(answer: &Answer) -> (&str, &str) {
     assert_eq!(answer.reply.code, "1", "{:?}", answer.reply);
     assert_eq!(answer.reply.msg, "调用成功");
     let biz = answer.reply.biz_data.as_ref().expect("biz_data");
     (biz.code.as_str(), biz.message.as_str())
 }
 
-fn ok<T: serde::de::DeserializeOwned>(answer: &Answer) -> T {
+pub(crate) fn ok<T: serde::de::DeserializeOwned>(answer: &Answer) -> T {
     assert_eq!(biz(answer), ("1", ""), "{:?}", answer.reply);
     answer.data_as().unwrap()
 }
@@ -97,7 +97,12 @@ fn order_id_of(gw: &TestGateway, url: &str) -> String {
 }
 
 /// An order made by §4.1 and paid at the cashier: (payOrderId, paymux's id).
-async fn paid_order(gw: &TestGateway, no: &str, amount: i64, notify: &str) -> (String, String) {
+pub(crate) async fn paid_order(
+    gw: &TestGateway,
+    no: &str,
+    amount: i64,
+    notify: &str,
+) -> (String, String) {
     let request = OrderRequest {
         order_amount: Some(amount.to_string()),
         ..spec_order(no, notify)
@@ -493,7 +498,7 @@ async fn a_dynamic_code_is_a_png_of_the_cashier_link() {
     );
 }
 
-fn close_request(no: &str, pay_order_id: &str) -> CloseRequest {
+pub(crate) fn close_request(no: &str, pay_order_id: &str) -> CloseRequest {
     CloseRequest {
         mch_order_id: Some(no.into()),
         pay_order_id: Some(pay_order_id.into()),
@@ -584,7 +589,12 @@ async fn orders_are_queried_and_closed_by_both_their_numbers() {
     assert_eq!(biz(&answer), ("0", "商户订单号PAID1已存在"));
 }
 
-fn refund_request(no: &str, pay_order_id: &str, amount: i64, refund_id: &str) -> RefundRequest {
+pub(crate) fn refund_request(
+    no: &str,
+    pay_order_id: &str,
+    amount: i64,
+    refund_id: &str,
+) -> RefundRequest {
     RefundRequest {
         mch_order_id: Some(no.into()),
         pay_order_id: Some(pay_order_id.into()),

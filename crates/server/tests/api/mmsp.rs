@@ -23,7 +23,7 @@ const CARD: &str = "6228480402564890018";
 const ID_NO: &str = "23210219820916601X";
 const PHONE: &str = "18826570890";
 
-fn mmsp(gw: &TestGateway) -> MmspClient {
+pub(crate) fn mmsp(gw: &TestGateway) -> MmspClient {
     MmspClient::new(
         &gw.url,
         MMSP_MERNO,
@@ -33,11 +33,11 @@ fn mmsp(gw: &TestGateway) -> MmspClient {
     .expect("client")
 }
 
-fn s(text: &str) -> Option<String> {
+pub(crate) fn s(text: &str) -> Option<String> {
     Some(text.to_owned())
 }
 
-fn scan_order(no: &str, amt: &str, notify: &str) -> ScanOrder {
+pub(crate) fn scan_order(no: &str, amt: &str, notify: &str) -> ScanOrder {
     ScanOrder {
         trade_type: s("1"),
         amt: s(amt),
@@ -50,7 +50,7 @@ fn scan_order(no: &str, amt: &str, notify: &str) -> ScanOrder {
     }
 }
 
-fn micropay(no: &str, code: &str, notify: &str) -> ScanOrder {
+pub(crate) fn micropay(no: &str, code: &str, notify: &str) -> ScanOrder {
     ScanOrder {
         trade_type: None,
         code: s(code),
@@ -58,7 +58,7 @@ fn micropay(no: &str, code: &str, notify: &str) -> ScanOrder {
     }
 }
 
-fn by_no(no: &str) -> OrderRef {
+pub(crate) fn by_no(no: &str) -> OrderRef {
     OrderRef {
         merorderid: s(no),
         randstr: s("r"),
@@ -86,12 +86,12 @@ fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 /// paymux's id of an ORDERNO (20 digits on the wire).
-fn pid(orderno: &str) -> String {
+pub(crate) fn pid(orderno: &str) -> String {
     assert_eq!(orderno.len(), 20, "{orderno}");
     paymux_dialects::common::ids::named('P', orderno).to_string()
 }
 
-fn field(reply: &Reply, name: &str) -> String {
+pub(crate) fn field(reply: &Reply, name: &str) -> String {
     reply.field(name).unwrap_or_default()
 }
 
@@ -103,7 +103,7 @@ fn assert_positive(reply: &Reply, command_id: i64) {
 }
 
 #[track_caller]
-fn assert_negative(reply: &Reply, code: &str) {
+pub(crate) fn assert_negative(reply: &Reply, code: &str) {
     assert!(reply.is_negative(), "{:?}", reply.frame);
     assert_eq!(reply.frame["RetCode"], json!(0));
     assert_eq!(reply.frame["Body"], json!(""));
