@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 
 use crate::helpers::{
     Backend, CHINAUMS_APP_ID, CHINAUMS_APP_KEY, CHINAUMS_MID, CHINAUMS_SIGN_KEY, Received,
-    Receiver, TestGateway, config_text, serve_logging_to,
+    Receiver, TestGateway, browser, config_text, post_page, serve_logging_to,
 };
 
 const GET: &str = "/v1/netpay/bills/get-qrcode";
@@ -201,7 +201,7 @@ fn json_field(fields: &[(String, String)], name: &str) -> Value {
 /// A payer at a code's page: posts `form` (the wallet, and what else the page asks), is
 /// sent to the sandbox's cashier, and pays there. Returns the bill that was paid.
 async fn pay_at_page(gw: &TestGateway, page_url: &str, form: &str) -> Order {
-    let went = submit(&format!("{page_url}/pay"), form).await;
+    let went = post_page(&format!("{page_url}/pay"), form).await;
     assert_eq!(went.status(), 303, "{:?}", went.text().await);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
     let order_id = cashier
@@ -210,7 +210,7 @@ async fn pay_at_page(gw: &TestGateway, page_url: &str, form: &str) -> Order {
         .and_then(|rest| rest.split('/').next())
         .expect("the cashier's link names the bill")
         .to_owned();
-    let paid = submit(&format!("{cashier}/pay"), "result=success").await;
+    let paid = post_page(&format!("{cashier}/pay"), "result=success").await;
     assert_eq!(paid.status(), 303);
     gw.running
         .operator
@@ -1877,24 +1877,6 @@ active = false
     assert_refused(&reply, "OPERATION_NOT_ALLOWED", "支付中");
 }
 
-/// A payer's browser: it does not follow redirects, so a test sees where each page leads.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn submit(url: &str, body: &str) -> reqwest::Response {
-    browser()
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_payer_pays_through_the_bill_qr_code_and_returns_to_the_merchant_signed() {
     let gw = TestGateway::spawn(Backend::Sqlite).await;
@@ -1916,7 +1898,7 @@ async fn a_payer_pays_through_the_bill_qr_code_and_returns_to_the_merchant_signe
     assert!(html.contains("挂号费") && html.contains("¥2.50"), "{html}");
 
     // The payer chooses Alipay: a try, and the channel's page.
-    let went = submit(&format!("{page_url}/pay"), "wallet=alipay").await;
+    let went = post_page(&format!("{page_url}/pay"), "wallet=alipay").await;
     assert_eq!(went.status(), 303);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
     assert!(
@@ -1931,7 +1913,7 @@ async fn a_payer_pays_through_the_bill_qr_code_and_returns_to_the_merchant_signe
             .contains("支付宝")
     );
     assert_eq!(
-        submit(&format!("{cashier}/pay"), "result=success")
+        post_page(&format!("{cashier}/pay"), "result=success")
             .await
             .status(),
         303
@@ -2023,11 +2005,11 @@ async fn a_fixed_codes_page_bills_what_the_merchants_system_says() {
         .replace("&amp;", "&");
     let pay_form =
         paymux_dialects::common::encode_form(&[("choice", &choice), ("wallet", "wechat")]);
-    let went = submit(&format!("{page_url}/pay"), &pay_form).await;
+    let went = post_page(&format!("{page_url}/pay"), &pay_form).await;
     assert_eq!(went.status(), 303, "{:?}", went.text().await);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(
-        submit(&format!("{cashier}/pay"), "result=success")
+        post_page(&format!("{cashier}/pay"), "result=success")
             .await
             .status(),
         303
@@ -2054,7 +2036,7 @@ async fn a_bill_that_limits_credit_cards_refuses_one_before_paying_and_card_attr
     )
     .await;
     let page_url = reply["billQRCode"].as_str().unwrap().to_owned();
-    let went = submit(&format!("{page_url}/pay"), "wallet=wechat").await;
+    let went = post_page(&format!("{page_url}/pay"), "wallet=wechat").await;
     assert_eq!(went.status(), 303);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
 
@@ -2076,7 +2058,7 @@ async fn a_bill_that_limits_credit_cards_refuses_one_before_paying_and_card_attr
 
     // Paying by credit card anyway is refused before paying: the same page says why, and
     // nothing moved (the try is still open, nothing is notified).
-    let refused = submit(
+    let refused = post_page(
         &format!("{cashier}/pay"),
         "funding=credit_card&result=success",
     )
@@ -2108,7 +2090,7 @@ async fn a_bill_that_limits_credit_cards_refuses_one_before_paying_and_card_attr
     assert!(unpaid.get("cardAttr").is_none(), "{unpaid:?}");
 
     // A debit card pays, and the query and the notification say so.
-    let paid = submit(
+    let paid = post_page(
         &format!("{cashier}/pay"),
         "funding=debit_card&result=success",
     )
@@ -2226,7 +2208,7 @@ async fn only_the_person_a_real_name_bill_names_can_pay_it() {
         "payerName=%E5%BC%A0%E4%B8%89%E4%B8%B0&payerCertNo=110101199003070021",
         "",
     ] {
-        let refused = submit(
+        let refused = post_page(
             &format!("{page_url}/pay"),
             &format!("wallet=wechat&{answers}"),
         )
@@ -2253,7 +2235,7 @@ async fn only_the_person_a_real_name_bill_names_can_pay_it() {
     );
 
     // The named person (the number's x in lower case, as people type it) pays as usual.
-    let went = submit(
+    let went = post_page(
         &format!("{page_url}/pay"),
         "wallet=alipay&payerName=+%E5%BC%A0%E4%B8%89%E4%B8%B0+&payerCertNo=11010119900307002x",
     )
@@ -2261,7 +2243,7 @@ async fn only_the_person_a_real_name_bill_names_can_pay_it() {
     assert_eq!(went.status(), 303);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(
-        submit(&format!("{cashier}/pay"), "result=success")
+        post_page(&format!("{cashier}/pay"), "result=success")
             .await
             .status(),
         303
@@ -2305,14 +2287,14 @@ async fn only_the_person_a_real_name_bill_names_can_pay_it() {
             .await
             .unwrap()
     };
-    let refused = submit(
+    let refused = post_page(
         &format!("{fixed_url}/pay"),
         "wallet=wechat&payerName=%E6%9D%8E%E5%9B%9B&payerCertNo=11010119900307002X",
     )
     .await;
     assert_eq!(refused.status(), 403);
     assert_eq!(bills_of_code().await, 0, "no bill for someone else");
-    let went = submit(
+    let went = post_page(
         &format!("{fixed_url}/pay"),
         "wallet=wechat&payerName=%E5%BC%A0%E4%B8%89%E4%B8%B0&payerCertNo=11010119900307002X",
     )
@@ -2367,13 +2349,13 @@ async fn a_full_run_of_a_real_name_bill_logs_no_name_or_certificate_number() {
     let page_url = reply["billQRCode"].as_str().unwrap().to_owned();
 
     // Someone else is refused; the named person pays.
-    let refused = submit(
+    let refused = post_page(
         &format!("{page_url}/pay"),
         "wallet=wechat&payerName=%E6%9D%8E%E5%9B%9B&payerCertNo=110101199003079999",
     )
     .await;
     assert_eq!(refused.status(), 403);
-    let went = submit(
+    let went = post_page(
         &format!("{page_url}/pay"),
         "wallet=wechat&payerName=%E5%BC%A0%E4%B8%89%E4%B8%B0&payerCertNo=11010119900307002X",
     )
@@ -2381,7 +2363,7 @@ async fn a_full_run_of_a_real_name_bill_logs_no_name_or_certificate_number() {
     assert_eq!(went.status(), 303);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(
-        submit(&format!("{cashier}/pay"), "result=success")
+        post_page(&format!("{cashier}/pay"), "result=success")
             .await
             .status(),
         303

@@ -8,7 +8,7 @@ use paymux_dialects::chinaums::{ChinaumsClient, ChinaumsCredentials};
 use paymux_server::config::Config;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, CHINAUMS_MID, TestGateway, config_text};
+use crate::helpers::{Backend, CHINAUMS_MID, TestGateway, config_text, page, post_page};
 
 fn client(gw: &TestGateway) -> ChinaumsClient {
     let config = Config::parse(&config_text("sqlite://unused.db"), "test").expect("config");
@@ -51,25 +51,6 @@ async fn call(gw: &TestGateway, path: &str, fields: Value) -> Params {
     reply
 }
 
-/// A payer's browser: it does not follow redirects, so a test sees where each page leads.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn page(url: &str) -> String {
-    browser()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_bills_page_lists_its_goods_by_name_quantity_and_price_escaped() {
     let gw = TestGateway::spawn(Backend::Sqlite).await;
@@ -106,16 +87,6 @@ async fn a_bills_page_lists_its_goods_by_name_quantity_and_price_escaped() {
     .await;
     let html = page(reply["billQRCode"].as_str().unwrap()).await;
     assert!(html.contains("停车费 × 1,单价 ¥3.00"), "{html}");
-}
-
-async fn submit(url: &str, body: &str) -> reqwest::Response {
-    browser()
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -156,7 +127,7 @@ async fn memo_reaches_the_merchant(backend: Backend) {
     );
     let pay = |body: String| {
         let url = format!("{page_url}/pay");
-        async move { submit(&url, &body).await }
+        async move { post_page(&url, &body).await }
     };
     let memo_form = |wallet: &str, memo: &str| {
         paymux_dialects::common::encode_form(&[("wallet", wallet), ("memo", memo)])
@@ -193,7 +164,7 @@ async fn memo_reaches_the_merchant(backend: Backend) {
     assert_eq!(went.status(), 303);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(
-        submit(&format!("{cashier}/pay"), "result=fail")
+        post_page(&format!("{cashier}/pay"), "result=fail")
             .await
             .status(),
         303
@@ -203,7 +174,7 @@ async fn memo_reaches_the_merchant(backend: Backend) {
     assert_eq!(went.status(), 303);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(
-        submit(&format!("{cashier}/pay"), "result=success")
+        post_page(&format!("{cashier}/pay"), "result=success")
             .await
             .status(),
         303
@@ -247,9 +218,9 @@ async fn memo_reaches_the_merchant(backend: Backend) {
     )
     .await;
     let page_url = reply["billQRCode"].as_str().unwrap().to_owned();
-    let went = submit(&format!("{page_url}/pay"), "wallet=wechat&memo=+").await;
+    let went = post_page(&format!("{page_url}/pay"), "wallet=wechat&memo=+").await;
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
-    submit(&format!("{cashier}/pay"), "result=success").await;
+    post_page(&format!("{cashier}/pay"), "result=success").await;
     receiver.answer_with(&["SUCCESS"]);
     assert_eq!(gw.deliver().await.delivered, 1);
     let fields = receiver.received()[1].fields();

@@ -9,7 +9,7 @@ use paymux_core::money::Fen;
 use paymux_core::order::OrderStatus;
 use paymux_core::store::{CodeKey, OrderKey};
 
-use crate::helpers::{Backend, TestGateway};
+use crate::helpers::{Backend, TestGateway, browser, post_page};
 
 fn merchant() -> MerchantId {
     MerchantId::new("demo")
@@ -51,24 +51,6 @@ fn new_code(kind: CodeKind, code_ref: &str, amount: Option<i64>, bill_no: Option
     }
 }
 
-/// A client that does not follow redirects, to see where a page sends the payer.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn post_form(url: &str, body: &str) -> reqwest::Response {
-    browser()
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_one_time_codes_bill_is_paid_from_its_page_after_a_cancelled_try() {
     let gw = TestGateway::spawn(Backend::Sqlite).await;
@@ -101,11 +83,11 @@ async fn a_one_time_codes_bill_is_paid_from_its_page_after_a_cancelled_try() {
     }
 
     // WeChat: to the cashier, where the payer cancels.
-    let went = post_form(&format!("{page_url}/pay"), "wallet=wechat").await;
+    let went = post_page(&format!("{page_url}/pay"), "wallet=wechat").await;
     assert_eq!(went.status(), 303);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(cashier, gw.cashier_url(bill.id.as_str()));
-    let cancelled = post_form(&format!("{cashier}/pay"), "result=fail").await;
+    let cancelled = post_page(&format!("{cashier}/pay"), "result=fail").await;
     assert_eq!(cancelled.status(), 303);
     let html = browser()
         .get(&cashier)
@@ -122,9 +104,9 @@ async fn a_one_time_codes_bill_is_paid_from_its_page_after_a_cancelled_try() {
     );
 
     // Alipay, from the code's page again: paid.
-    let went = post_form(&format!("{page_url}/pay"), "wallet=alipay").await;
+    let went = post_page(&format!("{page_url}/pay"), "wallet=alipay").await;
     assert_eq!(went.status(), 303);
-    let paid = post_form(&format!("{cashier}/pay"), "result=success").await;
+    let paid = post_page(&format!("{cashier}/pay"), "result=success").await;
     assert_eq!(paid.status(), 303);
     let order = gateway
         .find_order(&merchant(), OrderKey::Platform(&bill.id))
@@ -149,7 +131,7 @@ async fn a_one_time_codes_bill_is_paid_from_its_page_after_a_cancelled_try() {
         .unwrap();
     assert!(html.contains("支付成功"), "{html}");
     // Paid: no further try from the page.
-    let again = post_form(&format!("{page_url}/pay"), "wallet=wechat").await;
+    let again = post_page(&format!("{page_url}/pay"), "wallet=wechat").await;
     assert!(again.text().await.unwrap().contains("账单已支付或关闭"));
 }
 
@@ -173,7 +155,7 @@ async fn fixed_codes_bill_each_payer_and_an_open_code_takes_the_amount_entered()
     assert!(html.contains("¥15.00"), "{html}");
     let mut cashiers = Vec::new();
     for _ in 0..2 {
-        let went = post_form(&format!("{fixed_url}/pay"), "wallet=unionpay").await;
+        let went = post_page(&format!("{fixed_url}/pay"), "wallet=unionpay").await;
         assert_eq!(went.status(), 303);
         cashiers.push(went.headers()["location"].to_str().unwrap().to_owned());
     }
@@ -199,10 +181,10 @@ async fn fixed_codes_bill_each_payer_and_an_open_code_takes_the_amount_entered()
         "amount=1.001&wallet=wechat",
         "amount=12.50&wallet=paypal",
     ] {
-        let refused = post_form(&format!("{open_url}/pay"), bad).await;
+        let refused = post_page(&format!("{open_url}/pay"), bad).await;
         assert_eq!(refused.status(), 400, "{bad}");
     }
-    let went = post_form(&format!("{open_url}/pay"), "amount=12.50&wallet=wechat").await;
+    let went = post_page(&format!("{open_url}/pay"), "amount=12.50&wallet=wechat").await;
     assert_eq!(went.status(), 303);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
     let html = browser()
@@ -229,7 +211,7 @@ async fn fixed_codes_bill_each_payer_and_an_open_code_takes_the_amount_entered()
         .await
         .unwrap();
     assert!(html.contains("二维码已失效"), "{html}");
-    let refused = post_form(&format!("{open_url}/pay"), "amount=1&wallet=wechat").await;
+    let refused = post_page(&format!("{open_url}/pay"), "amount=1&wallet=wechat").await;
     assert!(refused.text().await.unwrap().contains("账单已支付或关闭"));
 }
 
@@ -261,7 +243,7 @@ async fn a_code_page_opens_only_through_its_own_link() {
             .status();
         assert_eq!(status, 404, "{path}");
     }
-    let status = post_form(
+    let status = post_page(
         &format!("{}/bills/{}/{}/pay", gw.url, code.id, "0".repeat(32)),
         "wallet=wechat",
     )

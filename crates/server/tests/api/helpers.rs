@@ -545,3 +545,35 @@ fn the_test_merchants_have_a_table_for_every_dialect() {
         );
     }
 }
+
+/// A payer's browser: it does not follow redirects, so a test sees where each page leads.
+pub fn browser() -> reqwest::Client {
+    paymux_dialects::common::install_tls_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a browser")
+}
+
+/// A page's HTML, whatever its status.
+pub async fn page(url: &str) -> String {
+    browser()
+        .get(url)
+        .send()
+        .await
+        .expect("the page")
+        .text()
+        .await
+        .expect("its text")
+}
+
+/// A page's form, posted as a browser posts it.
+pub async fn post_page(url: &str, body: &str) -> reqwest::Response {
+    browser()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("the form's answer")
+}

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::helpers::{
     Backend, Child, HRSS_ACCESS_KEY, HRSS_APP_ID, HRSS_MCH_ID, HRSS_MERCHANT_PRIVATE_KEY,
     HRSS_MERCHANT_PUBLIC_KEY, HRSS_PLATFORM_PRIVATE_KEY, HRSS_SM4_KEY, Receiver, TestGateway,
-    free_port, paymux, serve_logging_to,
+    free_port, page, paymux, post_page, serve_logging_to,
 };
 
 fn merchant_key() -> PrivateKey {
@@ -1516,36 +1516,6 @@ fn hrss_table(config: &mut paymux_server::config::Config, keys: &str) {
         .get_mut("hrss")
         .unwrap()
         .extend(keys);
-}
-
-/// A client that does not follow redirects, to see where a page sends the payer.
-fn browser() -> reqwest::Client {
-    paymux_dialects::common::install_tls_provider();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn page(url: &str) -> String {
-    browser()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-async fn post_page(url: &str, body: &str) -> reqwest::Response {
-    browser()
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
 }
 
 /// A static code's page URL, as the merchant gets it (paymux.staticCode).

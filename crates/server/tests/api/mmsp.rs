@@ -16,7 +16,8 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, MMSP_KEY, MMSP_MERNO, MMSP_TERMNO, Receiver, TestGateway, config_text,
+    Backend, MMSP_KEY, MMSP_MERNO, MMSP_TERMNO, Receiver, TestGateway, browser, config_text,
+    post_page,
 };
 
 const CARD: &str = "6228480402564890018";
@@ -519,23 +520,6 @@ async fn limit_pay_keeps_credit_cards_out_of_the_payers_choice() {
     }
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn post_form(url: &str, body: &str) -> reqwest::Response {
-    browser()
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn page_text(url: &str) -> String {
     let page = browser().get(url).send().await.unwrap();
     assert_eq!(page.status(), 200, "{url}");
@@ -611,7 +595,7 @@ async fn the_alipay_static_code_carries_the_latest_order_and_its_payer_pays_with
         assert!(!html.contains(hidden), "{hidden} in {html}");
     }
     for other in ["wallet=wechat", "wallet=unionpay"] {
-        let refused = post_form(&format!("{url}/pay"), other).await;
+        let refused = post_page(&format!("{url}/pay"), other).await;
         assert_eq!(refused.status(), 400, "{other}");
         assert!(refused.text().await.unwrap().contains("不支持该支付方式"));
     }
@@ -624,14 +608,14 @@ async fn the_alipay_static_code_carries_the_latest_order_and_its_payer_pays_with
             .is_empty(),
         "no try was started with another wallet"
     );
-    let went = post_form(&format!("{url}/pay"), "wallet=alipay").await;
+    let went = post_page(&format!("{url}/pay"), "wallet=alipay").await;
     assert_eq!(went.status(), 303);
     let cashier = went.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(cashier, gw.cashier_url(&pid(&s2)));
     let at_cashier = page_text(&cashier).await;
     assert!(at_cashier.contains("支付宝 · 订单号"), "{at_cashier}");
     assert_eq!(
-        post_form(&format!("{cashier}/pay"), "result=success")
+        post_page(&format!("{cashier}/pay"), "result=success")
             .await
             .status(),
         303
@@ -686,7 +670,7 @@ async fn the_alipay_static_code_carries_the_latest_order_and_its_payer_pays_with
     assert_positive(&closed, 35082);
     assert_eq!(field(&closed, "STATUS"), "1");
     assert!(page_text(&url).await.contains("账单已关闭"));
-    let refused = post_form(&format!("{url}/pay"), "wallet=alipay").await;
+    let refused = post_page(&format!("{url}/pay"), "wallet=alipay").await;
     assert!(refused.text().await.unwrap().contains("账单已支付或关闭"));
 
     // The rules of 1027's fields hold.
@@ -766,7 +750,7 @@ async fn orders_bound_to_the_static_code_at_once_leave_one_code_carrying_one_of_
         assert_eq!(open.len(), 1, "{backend:?}: the code carries one: {open:?}");
         // The one open is the one its page shows.
         let url = urls.into_iter().next().unwrap();
-        let went = post_form(&format!("{url}/pay"), "wallet=alipay").await;
+        let went = post_page(&format!("{url}/pay"), "wallet=alipay").await;
         assert_eq!(went.status(), 303);
         let orderno = field(&client.query(&by_no(&open[0])).await.unwrap(), "ORDERNO");
         assert_eq!(
